@@ -1,0 +1,20 @@
+"""sknorm: scikit-learn compatible normalization transformers.
+
+Drop-in replacements for scikit-learn's scalers built on mergeable statistics,
+so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distributed
+fitting share one code path.
+"""
+
+from .functions import maxabs_scale, minmax_scale, scale
+from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MaxAbsScaler",
+    "MinMaxScaler",
+    "StandardScaler",
+    "maxabs_scale",
+    "minmax_scale",
+    "scale",
+]

@@ -1,0 +1,274 @@
+"""Input checks shared by every sknorm estimator.
+
+One module owns the input policy so that all estimators behave alike:
+
+* accepted containers: numpy arrays, array-likes, scipy sparse matrices and arrays
+  (CSR/CSC kept; COO, LIL and the other formats converted), pandas and polars
+  DataFrames (feature names recorded, nullable dtypes with ``pd.NA`` read as NaN);
+* dtype: float64 and float32 kept, float16 computed as float32, integers and
+  booleans converted to float64;
+* finiteness: NaN allowed (treated as missing), infinity rejected with a message
+  naming the offending features;
+* non-numeric DataFrame columns rejected with a message naming them;
+* feature count and names checked at ``transform`` and ``inverse_transform``.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils._set_output import _get_output_config, _wrap_data_with_container
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+__all__ = [
+    "check_input",
+    "check_sample_weight",
+    "is_sparse",
+    "owns_memory",
+    "row_blocks",
+    "wrap_like_transform",
+]
+
+# Target number of elements processed per block by the chunked kernels: small
+# enough for the temporaries to stay in cache, large enough that the Python
+# overhead per block is negligible.
+BLOCK_ELEMENTS = 1 << 16
+
+
+def is_sparse(X):
+    """Return True for scipy sparse matrices and arrays."""
+    return sparse.issparse(X)
+
+
+def row_blocks(n_rows, n_cols, block_elements=BLOCK_ELEMENTS):
+    """Yield slices of rows holding about ``block_elements`` values each."""
+    step = max(1, block_elements // max(1, n_cols))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def _column_label(estimator, index):
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and index < len(names):
+        return repr(str(names[index]))
+    return str(index)
+
+
+def _describe_columns(labels, limit=10):
+    labels = list(labels)
+    shown = ", ".join(labels[:limit])
+    if len(labels) > limit:
+        shown += f", ... ({len(labels) - limit} more)"
+    return shown
+
+
+def _non_numeric_columns(X):
+    """Names of the columns of a pandas or polars DataFrame that are not numeric."""
+    module = type(X).__module__.split(".")[0]
+    if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        dtypes = X.dtypes if getattr(X, "ndim", 2) == 2 else {X.name: X.dtype}
+        return [
+            str(name)
+            for name, dtype in dict(dtypes).items()
+            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+        ]
+    if module == "polars" and hasattr(X, "schema"):
+        import polars as pl
+
+        return [
+            str(name)
+            for name, dtype in X.schema.items()
+            if not (dtype.is_numeric() or dtype == pl.Boolean)
+        ]
+    return []
+
+
+def _float_dtype_for(X):
+    """The float dtype computation runs in: float32 kept, everything else float64.
+
+    float16 is widened to float32 (there is no float16 arithmetic worth doing);
+    integers, booleans and objects become float64.
+    """
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and hasattr(X, "dtypes"):
+        dtypes = X.dtypes
+        dtypes = (
+            list(dtypes) if not hasattr(dtypes, "unique") else list(dtypes.unique())
+        )
+        kinds = {str(d).lower() for d in dtypes}
+        if kinds and kinds <= {"float32", "float16"}:
+            return np.float32
+        return np.float64
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            return np.float64
+        if dtype in (np.float32, np.float16):
+            return np.float32
+    return np.float64
+
+
+def _check_no_infinity(X, estimator):
+    """Raise a ValueError naming the features that hold +/-inf.
+
+    The fast path sums each row block: a finite sum proves the block finite. Only
+    blocks whose sum is not finite (they hold NaN or inf) are inspected further.
+    """
+    if is_sparse(X):
+        data = X.data
+        if data.size and not np.isfinite(data.sum()) and np.isinf(data).any():
+            bad = np.isinf(data)
+            columns = X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
+            _raise_infinity(np.unique(columns), estimator)
+        return
+    if X.size == 0:
+        return
+    n_rows, n_cols = X.shape
+    for rows in row_blocks(n_rows, n_cols):
+        block = X[rows]
+        if np.isfinite(block.sum()):
+            continue
+        bad = np.isinf(block).any(axis=0)
+        if bad.any():
+            _raise_infinity(np.flatnonzero(bad), estimator)
+
+
+def _csc_columns(X):
+    """Column index of every stored entry of a CSC matrix."""
+    return np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+
+
+def _raise_infinity(columns, estimator):
+    labels = [_column_label(estimator, int(c)) for c in columns]
+    name = type(estimator).__name__
+    raise ValueError(
+        f"Input X contains infinity in feature(s) {_describe_columns(labels)}. "
+        f"{name} treats NaN as missing but cannot scale infinite values; "
+        "replace them (for example with NaN) first."
+    )
+
+
+def check_input(
+    estimator,
+    X,
+    *,
+    reset,
+    accept_sparse=("csr", "csc"),
+    sparse_message=None,
+    check_features=True,
+):
+    """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
+
+    The returned object may be the caller's own data: callers that write into it
+    must first ask :func:`owns_memory` whether that is allowed.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator that records (``reset=True``) or checks (``reset=False``)
+        ``n_features_in_`` and ``feature_names_in_``.
+    X : array-like, sparse matrix or DataFrame
+        The input.
+    reset : bool
+        Whether to record the number and names of features (first fit).
+    accept_sparse : tuple of str or False, default=("csr", "csc")
+        Sparse formats kept as they are; other sparse formats are converted to
+        the first one. ``False`` rejects sparse input with a ``TypeError``.
+    sparse_message : str, optional
+        Extra advice appended to the error raised for sparse input when
+        ``accept_sparse`` is False.
+    check_features : bool, default=True
+        Whether to record/check feature count and names (False for stateless
+        use such as module-level functions).
+
+    Returns
+    -------
+    X : ndarray or sparse matrix of float32 or float64
+    """
+    name = type(estimator).__name__
+    if is_sparse(X) and not accept_sparse:
+        advice = f" {sparse_message}" if sparse_message else ""
+        raise TypeError(
+            f"{name} does not support sparse input (got a {X.format.upper()} "
+            f"matrix).{advice}"
+        )
+    non_numeric = _non_numeric_columns(X)
+    if non_numeric:
+        raise ValueError(
+            f"{name} needs numeric features; column(s) "
+            f"{_describe_columns(repr(c) for c in non_numeric)} are not numeric. "
+            "Encode or drop them first (for example with "
+            "sklearn.compose.ColumnTransformer)."
+        )
+    dtype = _float_dtype_for(X)
+    kwargs = dict(
+        accept_sparse=list(accept_sparse) if accept_sparse else False,
+        dtype=dtype,
+        ensure_all_finite=False,
+        copy=False,
+        force_writeable=True,
+    )
+    if check_features:
+        X = validate_data(estimator, X, reset=reset, **kwargs)
+    else:
+        from sklearn.utils import check_array
+
+        X = check_array(X, estimator=estimator, **kwargs)
+    _check_no_infinity(X, estimator)
+    return X
+
+
+def check_sample_weight(sample_weight, X):
+    """Validate ``sample_weight``: 1-D, one non-negative finite value per row.
+
+    Returns None when ``sample_weight`` is None (the unweighted fast path) and a
+    float64 array otherwise.
+    """
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+
+
+def owns_memory(X_checked, X_original):
+    """Whether ``X_checked`` may be written to without touching the caller's data.
+
+    True when validation produced new memory (a dtype conversion, a DataFrame
+    converted by copying, a list turned into an array, a sparse format change).
+    """
+    if X_checked is X_original:
+        return False
+    if is_sparse(X_checked):
+        original_data = getattr(X_original, "data", None)
+        if not isinstance(original_data, np.ndarray):
+            return True
+        return not np.may_share_memory(X_checked.data, original_data)
+    if isinstance(X_original, np.ndarray):
+        return not np.may_share_memory(X_checked, X_original)
+    if isinstance(X_original, (list, tuple)):
+        return True
+    # DataFrames and other containers may hand out views of their buffers.
+    return False
+
+
+def wrap_like_transform(estimator, X_out, X_in):
+    """Wrap ``X_out`` in the container configured by ``set_output(transform=...)``.
+
+    scikit-learn wraps ``transform`` automatically; ``inverse_transform`` goes
+    through this helper so that it honours the same configuration.
+    """
+    config = _get_output_config("transform", estimator)
+    if config["dense"] == "default" or is_sparse(X_out):
+        return X_out
+    return _wrap_data_with_container("transform", X_out, X_in, estimator)
+
+
+def check_axis(axis):
+    """Validate the ``axis`` argument of the module-level functions."""
+    if not isinstance(axis, Integral) or axis not in (0, 1):
+        raise ValueError(f"axis must be 0 or 1, got {axis!r}.")
+    return int(axis)

@@ -1,0 +1,165 @@
+"""Function versions of the scalers, for one-off use outside a pipeline.
+
+Each function fits its estimator on ``X`` and transforms ``X`` with it, so function
+and estimator give the same result. Fitting on all the data before splitting it
+leaks test data into the statistics: inside cross-validation use the estimators
+in a :class:`~sklearn.pipeline.Pipeline` instead.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn import config_context
+from sklearn.utils._param_validation import Options, validate_params
+
+from ._validation import is_sparse
+from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
+
+__all__ = ["maxabs_scale", "minmax_scale", "scale"]
+
+
+def _fit_transform_along_axis(estimator, X, axis):
+    """Fit ``estimator`` on X's columns (axis=0) or rows (axis=1) and transform.
+
+    1-D input is treated as one feature and returned 1-D.
+    """
+    one_dimensional = not is_sparse(X) and np.ndim(X) == 1
+    if one_dimensional:
+        X = np.asarray(X).reshape(-1, 1)
+    if axis == 1:
+        X = X.T if is_sparse(X) or isinstance(X, np.ndarray) else np.asarray(X).T
+    with config_context(transform_output="default"):
+        result = estimator.fit_transform(X)
+    if axis == 1:
+        result = result.T
+    return result.ravel() if one_dimensional else result
+
+
+_COMMON_CONSTRAINTS = {
+    "X": ["array-like", "sparse matrix"],
+    "axis": [Options(Integral, {0, 1})],
+    "copy": ["boolean"],
+}
+
+
+@validate_params(
+    {**_COMMON_CONSTRAINTS, "with_mean": ["boolean"], "with_std": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
+def scale(X, *, axis=0, with_mean=True, with_std=True, copy=True):
+    """Standardize a dataset along any axis.
+
+    The function form of :class:`~sknorm.StandardScaler` (``z = (x - mean) /
+    std``), drop-in for :func:`sklearn.preprocessing.scale`.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples,)
+        The data to center and scale. Sparse data cannot be centered.
+    axis : {0, 1}, default=0
+        0 standardizes each feature, 1 each sample.
+    with_mean : bool, default=True
+        Center the data before scaling.
+    with_std : bool, default=True
+        Scale the data to unit variance.
+    copy : bool, default=True
+        If False, scale in place where possible.
+
+    Returns
+    -------
+    X_tr : {ndarray, sparse matrix} of the shape of X
+        The transformed data.
+
+    See Also
+    --------
+    StandardScaler : The estimator, for use in a Pipeline.
+
+    Examples
+    --------
+    >>> from sknorm import scale
+    >>> scale([[-2.0, 1.0, 2.0], [-1.0, 0.0, 1.0]], axis=0)
+    array([[-1.,  1.,  1.],
+           [ 1., -1., -1.]])
+    >>> scale([[-2.0, 1.0, 2.0], [-1.0, 0.0, 1.0]], axis=1).round(2)
+    array([[-1.37,  0.39,  0.98],
+           [-1.22,  0.  ,  1.22]])
+    """
+    estimator = StandardScaler(with_mean=with_mean, with_std=with_std, copy=copy)
+    return _fit_transform_along_axis(estimator, X, axis)
+
+
+@validate_params(
+    {**_COMMON_CONSTRAINTS, "feature_range": [tuple]},
+    prefer_skip_nested_validation=True,
+)
+def minmax_scale(X, feature_range=(0, 1), *, axis=0, copy=True):
+    """Scale each feature (or sample) to a given range.
+
+    The function form of :class:`~sknorm.MinMaxScaler`, drop-in for
+    :func:`sklearn.preprocessing.minmax_scale`, and also accepting sparse input
+    whose minimum maps to 0.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples,)
+        The data.
+    feature_range : tuple (min, max), default=(0, 1)
+        Desired range of transformed data.
+    axis : {0, 1}, default=0
+        0 scales each feature, 1 each sample.
+    copy : bool, default=True
+        If False, scale in place where possible.
+
+    Returns
+    -------
+    X_tr : {ndarray, sparse matrix} of the shape of X
+        The transformed data.
+
+    See Also
+    --------
+    MinMaxScaler : The estimator, for use in a Pipeline.
+
+    Examples
+    --------
+    >>> from sknorm import minmax_scale
+    >>> minmax_scale([[-2.0, 1.0, 2.0], [-1.0, 0.0, 1.0]], axis=0)
+    array([[0., 1., 1.],
+           [1., 0., 0.]])
+    """
+    estimator = MinMaxScaler(feature_range=feature_range, copy=copy)
+    return _fit_transform_along_axis(estimator, X, axis)
+
+
+@validate_params(_COMMON_CONSTRAINTS, prefer_skip_nested_validation=True)
+def maxabs_scale(X, *, axis=0, copy=True):
+    """Scale each feature (or sample) by its maximum absolute value.
+
+    The function form of :class:`~sknorm.MaxAbsScaler`, drop-in for
+    :func:`sklearn.preprocessing.maxabs_scale`. Sparse input stays sparse.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples,)
+        The data.
+    axis : {0, 1}, default=0
+        0 scales each feature, 1 each sample.
+    copy : bool, default=True
+        If False, scale in place where possible.
+
+    Returns
+    -------
+    X_tr : {ndarray, sparse matrix} of the shape of X
+        The transformed data.
+
+    See Also
+    --------
+    MaxAbsScaler : The estimator, for use in a Pipeline.
+
+    Examples
+    --------
+    >>> from sknorm import maxabs_scale
+    >>> maxabs_scale([[-2.0, 1.0, 2.0], [-1.0, 0.0, 1.0]], axis=0)
+    array([[-1. ,  1. ,  1. ],
+           [-0.5,  0. ,  0.5]])
+    """
+    return _fit_transform_along_axis(MaxAbsScaler(copy=copy), X, axis)

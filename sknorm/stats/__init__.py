@@ -1,0 +1,13 @@
+"""Mergeable statistics: the only state sknorm's column scalers learn from data.
+
+Each statistic is computed from dense or CSR/CSC data in one pass
+(``Stat.from_data(X, sample_weight)``), accumulated in float64, NaN-aware, and
+combined exactly with ``merge``. ``fit``, ``partial_fit``, ``sample_weight``,
+sparse input and distributed fitting all go through these classes.
+"""
+
+from ._base import Statistic
+from .extrema import Extrema
+from .moments import Moments
+
+__all__ = ["Extrema", "Moments", "Statistic"]
