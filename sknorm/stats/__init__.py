@@ -3,11 +3,13 @@
 Each statistic is computed from dense or CSR/CSC data in one pass
 (``Stat.from_data(X, sample_weight)``), accumulated in float64, NaN-aware, and
 combined exactly with ``merge``. ``fit``, ``partial_fit``, ``sample_weight``,
-sparse input and distributed fitting all go through these classes.
+sparse input and distributed fitting all go through these classes. Exact
+:class:`Quantiles` are the one statistic that cannot be merged.
 """
 
 from ._base import Statistic
 from .extrema import Extrema
 from .moments import Moments
+from .quantiles import Quantiles
 
-__all__ = ["Extrema", "Moments", "Statistic"]
+__all__ = ["Extrema", "Moments", "Quantiles", "Statistic"]
