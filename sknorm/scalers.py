@@ -10,8 +10,12 @@ themselves, so no scaler special-cases any of these.
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.base import _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale
@@ -32,11 +36,12 @@ _STATISTICS = {cls.__name__: cls for cls in (Extrema, Moments)}
 class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the column scalers.
 
-    Subclasses declare which statistics they need (:meth:`_statistic_types`), turn
-    them into fitted attributes (:meth:`_set_fitted_attributes`) and describe their
-    map (:meth:`_affine_map`, :meth:`_clip_range`). Everything else — validation,
-    merging, weights, sparse data, in-place operation, output containers — lives
-    here once.
+    Subclasses declare which statistics they need (:meth:`_statistic_types`, and
+    :meth:`_streaming_statistic_types` when ``partial_fit`` needs mergeable
+    ones), turn them into fitted attributes (:meth:`_set_fitted_attributes`) and
+    describe their map (:meth:`_affine_map`, :meth:`_clip_range`). Everything
+    else — validation, merging, weights, sparse data, in-place operation, output
+    containers — lives here once.
     """
 
     _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
@@ -45,7 +50,16 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _sparse_advice = ""
 
     def _statistic_types(self):  # pragma: no cover - abstract
+        """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
         raise NotImplementedError
+
+    def _streaming_statistic_types(self):
+        """Statistics ``partial_fit`` computes and merges; by default the same.
+
+        An estimator whose exact statistic cannot be merged (quantiles) streams
+        a mergeable summary instead.
+        """
+        return self._statistic_types()
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
         """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
@@ -54,8 +68,16 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _affine_map(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _clip_range(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _clip_range(self):
+        """``(low, high)`` of transformed values: by default the training range.
+
+        Needs an ``Extrema`` statistic (declared when ``clip=True``).
+        """
+        extrema = Extrema.from_state(self._statistics_state["Extrema"])
+        affine = self._affine_map()
+        low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
+        high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
+        return low, high
 
     def _check_fit_input(self, X):
         """Hook for estimator-specific checks of validated fit input."""
@@ -66,6 +88,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             delattr(self, name)
         self.__dict__.pop("_statistics_state", None)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Compute the statistics used for later scaling.
 
@@ -85,7 +108,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Fitted scaler.
         """
         self._reset()
-        return self.partial_fit(X, y, sample_weight=sample_weight)
+        return self._update(X, sample_weight, self._statistic_types())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -109,19 +132,25 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted scaler.
         """
+        return self._update(X, sample_weight, self._streaming_statistic_types())
+
+    def _update(self, X, sample_weight, statistic_types):
+        """Compute ``statistic_types`` on X and merge them into those stored."""
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
+        specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
+        if not first_call:
+            self._check_continuable([cls.__name__ for cls, _ in specs])
         X = check_input(self, X, reset=first_call)
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
         statistics = {
-            cls.__name__: cls.from_data(X, weight) for cls in self._statistic_types()
+            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
         }
         if not first_call:
-            for name, previous in self._statistics_state.items():
-                if name in statistics:
-                    old = _STATISTICS[name].from_state(previous)
-                    statistics[name] = old.merge(statistics[name])
+            for name, new in statistics.items():
+                old = _STATISTICS[name].from_state(self._statistics_state[name])
+                statistics[name] = old.merge(new)
         self._statistics_state = {
             name: stat.to_state() for name, stat in statistics.items()
         }
@@ -131,6 +160,23 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             weighted=weight is not None,
         )
         return self
+
+    def _check_continuable(self, needed):
+        """partial_fit must find every statistic it updates among those stored.
+
+        Stored statistics it does not need are dropped (e.g. exact quantiles,
+        superseded by the sketch that ``fit`` also kept).
+        """
+        missing = sorted(set(needed) - set(self._statistics_state))
+        if missing:
+            name = type(self).__name__
+            raise ValueError(
+                f"{name}.partial_fit cannot update this fitted estimator: it needs "
+                f"{', '.join(missing)} of the data seen so far, which was not "
+                "computed (a parameter such as clip changed since). Continuing "
+                "would silently forget that data: call fit on all the data, or "
+                "partial_fit on every batch with the new parameters."
+            )
 
     def _validate_fit_params(self):
         """Hook for checks of parameter combinations (single values are
@@ -311,13 +357,6 @@ class StandardScaler(_ColumnScaler):
     def _affine_map(self):
         return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
 
-    def _clip_range(self):
-        extrema = Extrema.from_state(self._statistics_state["Extrema"])
-        affine = self._affine_map()
-        low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
-        high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
-        return low, high
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = not self.with_mean
@@ -405,6 +444,23 @@ class MinMaxScaler(_ColumnScaler):
         self.feature_range = feature_range
         self.copy = copy
         self.clip = clip
+
+    def _check_continuable(self, needed):
+        """partial_fit must find every statistic it updates among those stored.
+
+        Stored statistics it does not need are dropped (e.g. exact quantiles,
+        superseded by the sketch that ``fit`` also kept).
+        """
+        missing = sorted(set(needed) - set(self._statistics_state))
+        if missing:
+            name = type(self).__name__
+            raise ValueError(
+                f"{name}.partial_fit cannot update this fitted estimator: it needs "
+                f"{', '.join(missing)} of the data seen so far, which was not "
+                "computed (a parameter such as clip changed since). Continuing "
+                "would silently forget that data: call fit on all the data, or "
+                "partial_fit on every batch with the new parameters."
+            )
 
     def _validate_fit_params(self):
         low, high = self._range()
