@@ -5,16 +5,18 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
-from .functions import maxabs_scale, minmax_scale, scale
-from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
+from .functions import maxabs_scale, minmax_scale, robust_scale, scale
+from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "RobustScaler",
     "StandardScaler",
     "maxabs_scale",
     "minmax_scale",
+    "robust_scale",
     "scale",
 ]
