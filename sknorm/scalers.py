@@ -24,7 +24,7 @@ from ._validation import (
     check_input,
     check_sample_weight,
     is_sparse,
-    owns_memory,
+    may_write_in_place,
     wrap_like_transform,
 )
 from .stats import Extrema, Moments, Quantiles, QuantileSketch
@@ -205,7 +205,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_checked = check_input(self, X, reset=False)
         return self._affine_map().transform(
             X_checked,
-            in_place=not copy or owns_memory(X_checked, X),
+            in_place=may_write_in_place(X_checked, X, copy),
             clip=self._clip_range() if self.clip else None,
             estimator=self,
             sparse_advice=self._sparse_advice,
@@ -233,7 +233,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_checked = check_input(self, X, reset=False)
         result = self._affine_map().inverse_transform(
             X_checked,
-            in_place=not copy or owns_memory(X_checked, X),
+            in_place=may_write_in_place(X_checked, X, copy),
             estimator=self,
             sparse_advice=self._sparse_advice,
         )
@@ -288,7 +288,7 @@ class StandardScaler(_ColumnScaler):
         Per-feature variance (``ddof=0``). None when ``with_std=False``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int or ndarray of shape (n_features,)
         Number of non-missing samples per feature (sum of weights when weighted);
@@ -408,7 +408,7 @@ class MinMaxScaler(_ColumnScaler):
         Number of features seen during fit.
     n_samples_seen_ : int
         Number of samples processed.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -539,7 +539,7 @@ class MaxAbsScaler(_ColumnScaler):
         Per-feature maximum absolute value.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int
         Number of samples processed.
@@ -636,7 +636,7 @@ default=(25.0, 75.0)
         ``with_scaling=False``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
