@@ -398,7 +398,9 @@ def _dense_items(X, sample_weight, k, seed):
         columns = np.repeat(np.arange(n_columns), n_rows)
         return values, columns, sample_weight[order].ravel(), error, seed
     weight = 1.0 if sample_weight is None or not n_rows else float(sample_weight[0])
-    values = np.ascontiguousarray(X.T)  # sorting contiguous rows is much faster
+    # A C-ordered copy (never a view of the caller's data, which is sorted in
+    # place next): sorting contiguous rows is much faster.
+    values = np.array(X.T, order="C")
     values.sort(axis=1)
     parts, part_weights = [], []
     if n_rows and weight > 0 and not np.isnan(values[:, -1]).any():
