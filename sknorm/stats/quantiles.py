@@ -9,9 +9,11 @@ weight ``N`` (their count when unweighted), the quantile at level ``q`` is::
 
 where ``x[r]`` is the value at rank ``r`` of the column with every row repeated
 as many times as its weight: the first value in sorted order whose cumulative
-weight exceeds ``r``. ``v >= N - 1`` gives the maximum, ``v < 0`` (only when
-``N < 1``) the minimum. For integer weights this *is* the quantile of the data
-with rows repeated, to the last bit; real weights generalize it as frequencies.
+weight exceeds ``r``. ``v >= N - 1`` gives the maximum. For integer weights this
+*is* the quantile of the data with rows repeated, to the last bit; real weights
+generalize it as frequencies — so weights are on the scale of row counts, not
+normalized: a column whose total weight is below 1 (less than one row) has its
+minimum at every level below 1.
 ``lerp`` is numpy's (``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` when
 ``t >= 0.5``), so unweighted results equal ``np.nanpercentile``'s. The median
 uses ``np.median``'s midpoint ``(a + b) / 2`` when ``t == 0.5``.
@@ -80,8 +82,13 @@ def virtual_ranks(total, levels):
     virtual = (total - 1)[None, :] * levels[:, None]
     lower_rank = np.floor(virtual)
     fraction = virtual - lower_rank
-    at_maximum = virtual >= (total - 1)[None, :]
-    at_minimum = virtual < 0
+    # Level 0 is the minimum and level 1 the maximum whatever the weights; a
+    # total weight below 1 (less than one row) leaves no room to interpolate:
+    # every other level then gives the minimum.
+    at_minimum = (virtual < 0) | (levels[:, None] == 0)
+    at_maximum = (levels[:, None] == 1) | (
+        (virtual >= (total - 1)[None, :]) & ~at_minimum
+    )
     bounded = at_maximum | at_minimum
     lower_rank = np.where(at_minimum, 0.0, lower_rank)
     upper_rank = np.where(at_minimum, 0.0, lower_rank + 1)
@@ -208,8 +215,11 @@ def _transposed_columns(X, columns):
 
 
 def _drop_missing(column):
-    # A finite sum proves the column NaN-free without a second full pass.
-    if np.isfinite(column.sum()):
+    # A finite sum proves the column NaN-free without a second full pass (an
+    # overflowing sum only sends the column to the exact check below).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = column.sum()
+    if np.isfinite(total):
         return column
     missing = np.isnan(column)
     return column[~missing] if missing.any() else column
