@@ -652,7 +652,7 @@ default=(25.0, 75.0)
     fitted data rather than forgetting it. The sampling adds a rank error below
     0.4% typically (1.1% with probability 1 - 1e-6) on the fitted part; to
     stream with the sketch's accuracy only, call ``partial_fit`` from the first
-    batch on. The fitted estimator holds the sketch: about 12 KB per feature.
+    batch on. The fitted estimator holds the sketch: about 14 KB per feature.
 
     Examples
     --------
