@@ -52,13 +52,14 @@ LEVELS = np.array([0.01, 0.25, 0.5, 0.75, 0.99])
 
 
 def best_time(function, repeat):
+    """Best wall time of ``repeat`` calls, and the last call's result."""
     best = np.inf
     for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
-        function()
+        result = function()
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, result
 
 
 def peak_extra_mb(function):
@@ -84,10 +85,10 @@ def table(title, header, rows):
 
 def dense_row(X, repeat, sklearn_repeat):
     n_rows, n_cols = X.shape
-    ours = best_time(lambda: RobustScaler().fit(X), repeat)
-    theirs = best_time(lambda: SklearnRobustScaler().fit(X), sklearn_repeat)
-    read = best_time(lambda: X.sum(), max(repeat, 3))
-    select = best_time(lambda: np.partition(X, n_rows // 2, axis=0), 1)
+    ours, _ = best_time(lambda: RobustScaler().fit(X), repeat)
+    theirs, _ = best_time(lambda: SklearnRobustScaler().fit(X), sklearn_repeat)
+    read, _ = best_time(lambda: X.sum(), max(repeat, 3))
+    select, _ = best_time(lambda: np.partition(X, n_rows // 2, axis=0), 1)
     return [
         f"{n_rows:.0e} x {n_cols} {X.dtype.name}",
         f"{ours:.3f}",
@@ -120,16 +121,16 @@ def random_csr(n_rows, n_cols, seed=0):
 
 def sparse_rows(n_rows, n_cols, repeat, sklearn_repeat):
     X = random_csr(n_rows, n_cols)
-    ours = best_time(lambda: RobustScaler(with_centering=False).fit(X), repeat)
-    theirs = best_time(
+    ours, ours_fitted = best_time(
+        lambda: RobustScaler(with_centering=False).fit(X), repeat
+    )
+    theirs, theirs_fitted = best_time(
         lambda: SklearnRobustScaler(with_centering=False).fit(X), sklearn_repeat
     )
     ours_mb = peak_extra_mb(lambda: RobustScaler(with_centering=False).fit(X))
     theirs_mb = peak_extra_mb(lambda: SklearnRobustScaler(with_centering=False).fit(X))
     data_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
-    ours_result = RobustScaler(with_centering=False).fit(X).scale_
-    theirs_result = SklearnRobustScaler(with_centering=False).fit(X).scale_
-    same = np.array_equal(ours_result, theirs_result)
+    same = np.array_equal(ours_fitted.scale_, theirs_fitted.scale_)
     return [
         [
             f"{n_rows:.0e} x {n_cols:.0e} CSR, nnz {X.nnz:.1e}",
@@ -153,8 +154,8 @@ def streaming_rows(n_rows, n_cols, repeat):
         for chunk in chunks:
             scaler.partial_fit(chunk)
 
-    streamed = best_time(stream, repeat)
-    fitted = best_time(lambda: RobustScaler().fit(X), repeat)
+    streamed, _ = best_time(stream, repeat)
+    fitted, _ = best_time(lambda: RobustScaler().fit(X), repeat)
     return [
         [
             f"{n_rows:.0e} x {n_cols}, 10 chunks",

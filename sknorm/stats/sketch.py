@@ -51,6 +51,8 @@ _CAPACITY_RATIO = 2.0 / 3.0
 _INITIAL_SEED = 0x5EED
 #: Probability that the sampling error of a sampled sketch exceeds its bound.
 _SAMPLING_RISK = 1e-6
+#: Bytes of dense columns sorted and compacted at once.
+_BLOCK_BYTES = 1 << 23
 _FULL_LEVELS = 0
 
 
@@ -181,6 +183,7 @@ class QuantileSketch(Statistic):
             X = np.asarray(X)
         n_rows, n_columns = X.shape
         seed = _INITIAL_SEED
+        rows = None  # the rows sketched: all of them, or a sample
         sampling_error = 0.0
         if sample_size is not None and n_rows > sample_size:
             rng = np.random.default_rng(seed)
@@ -188,7 +191,8 @@ class QuantileSketch(Statistic):
             total = n_rows if sample_weight is None else sample_weight.sum()
             chance = None if sample_weight is None else sample_weight / total
             rows = np.sort(rng.choice(n_rows, size=sample_size, p=chance))
-            X = X[rows] if is_sparse(X) else np.take(X, rows, axis=0)
+            if is_sparse(X):
+                X, rows = X[rows], None
             sample_weight = np.full(sample_size, total / sample_size)
             sampling_error = np.sqrt(np.log(2 / _SAMPLING_RISK) / (2 * sample_size))
         if is_sparse(X):
@@ -196,7 +200,7 @@ class QuantileSketch(Statistic):
             error = np.zeros(n_columns)
         else:
             values, columns, weights, error, seed = _dense_items(
-                X, sample_weight, int(k), seed
+                X, rows, sample_weight, int(k), seed
             )
             zero_weight = np.zeros(n_columns)
         keep = ~np.isnan(values) & (weights > 0)
@@ -387,72 +391,108 @@ class QuantileSketch(Statistic):
         return sum(getattr(self, name).nbytes for name in self._fields)
 
 
-def _dense_items(X, sample_weight, k, seed):
-    """Items of dense columns, sorted by value within each column.
+def _dense_items(X, rows, sample_weight, k, seed):
+    """Items of dense columns (of ``X[rows]`` when ``rows`` is given).
 
-    Sorting each column up front (numpy's SIMD sort) lets compactions pair
-    neighbours without sorting again. When all rows weigh the same and no value
-    is missing, every column holds the same number of equal-weight items, so
-    compactions run on the 2-D array directly — pairing neighbours and keeping
-    all the first or all the second items of a column, with the same draws and
-    the same stopping rule as :meth:`QuantileSketch._compress`, which then finds
-    little left to do.
+    Each column is sorted up front (numpy's SIMD sort), so compactions pair
+    neighbours without sorting again. When all rows weigh the same, every
+    NaN-free column holds the same number of equal-weight items and the
+    compactions run on 2-D blocks of columns directly — pairing neighbours and
+    keeping all the first or all the second items of a column, with the same
+    draws and the same stopping rule as :meth:`QuantileSketch._compress`, which
+    then finds little left to do. Columns are processed in blocks of about
+    ``_BLOCK_BYTES``, so the memory used stays small whatever the width of X.
     """
-    n_rows, n_columns = X.shape
-    error = np.zeros(n_columns)
+    n_columns = X.shape[1]
+    n_rows = X.shape[0] if rows is None else rows.shape[0]
     constant = sample_weight is None or np.all(sample_weight == sample_weight[0])
     if not constant:
         order = np.argsort(X, axis=0).T
         values = np.take_along_axis(X.T, order, axis=1).ravel()
         columns = np.repeat(np.arange(n_columns), n_rows)
-        return values, columns, sample_weight[order].ravel(), error, seed
+        return values, columns, sample_weight[order].ravel(), np.zeros(n_columns), seed
     weight = 1.0 if sample_weight is None or not n_rows else float(sample_weight[0])
-    # A C-ordered copy (never a view of the caller's data, which is sorted in
-    # place next): sorting contiguous rows is much faster.
-    values = _transposed_columns(X, slice(0, n_columns))
-    _sort_rows(values)
-    parts, part_weights = [], []
-    if n_rows and weight > 0 and not np.isnan(values[:, -1]).any():
-        level = _level_of(np.array([weight]))[0]
-        leftover_levels = []
-        while True:
-            bottom = min(leftover_levels, default=level)
-            capacity = _capacity_table(k, level - bottom)
-            if values.shape[1] + len(leftover_levels) <= capacity.sum():
-                break
-            rng = np.random.default_rng(seed)
-            seed = int(rng.integers(2**63))
-            if values.shape[1] % 2:
-                # The odd one out (each column's largest) stays at this level.
-                parts.append(values[:, -1:])
-                part_weights.append(weight)
-                leftover_levels.append(level)
-                values = values[:, :-1]
-            pairs = values.reshape(n_columns, -1, 2)
-            keep_first = rng.random(n_columns) < 0.5
-            values = np.where(keep_first[:, None], pairs[..., 0], pairs[..., 1])
-            error += weight
-            weight *= 2
-            level += 1
+    width = max(1, min(n_columns, _BLOCK_BYTES // max(1, 8 * n_rows)))
+    blocks = [
+        slice(start, min(start + width, n_columns))
+        for start in range(0, n_columns, width)
+    ]
+
+    def sketch_block(block):
+        if rows is None:
+            # A C-ordered copy: never a view of the caller's data, sorted next.
+            values = _transposed_columns(X, block)
+        else:
+            values = _transposed_columns(
+                X[rows, block], slice(0, block.stop - block.start)
+            )
+        values.sort(axis=1)
+        if n_rows and weight > 0 and not np.isnan(values[:, -1]).any():
+            return _halve_sorted(values, weight, k, seed, block, n_columns)
+        return values, np.full(n_rows, weight), 0.0, seed
+
+    threads = min(_n_threads(), len(blocks))
+    if threads > 1 and n_rows * n_columns >= _PARALLEL_MIN_VALUES:
+        # Sorting and copying free the GIL; blocks share no state.
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(sketch_block, blocks))
+    else:
+        results = [sketch_block(block) for block in blocks]
+    error = np.zeros(n_columns)
+    for block, (_, _, block_error, _) in zip(blocks, results, strict=True):
+        error[block] = block_error
+    # Blocks that compacted made the same draws and end on the same seed.
+    seed = next((s for _, _, e, s in results if e), seed)
+    values = np.concatenate([v.ravel() for v, _, _, _ in results] or [np.zeros(0)])
+    weights = np.concatenate(
+        [np.tile(w, v.shape[0]) for v, w, _, _ in results] or [np.zeros(0)]
+    )
+    columns = np.concatenate(
+        [
+            np.repeat(np.arange(block.start, block.stop), w.shape[0])
+            for block, (_, w, _, _) in zip(blocks, results, strict=True)
+        ]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    return values, columns, weights, error, seed
+
+
+def _halve_sorted(values, weight, k, seed, block, n_columns):
+    """Compact sorted columns of equal-weight items while KLL would.
+
+    ``values`` holds the columns ``block`` of ``n_columns``; the draws of the
+    other columns are made and skipped, so every block sees the same ones.
+    Returns the items, their weights (the same for every column), the
+    worst-case error added to each column, and the seed after the draws.
+    """
+    parts, part_weights, leftover_levels = [], [], []
+    level = _level_of(np.array([weight]))[0]
+    error = 0.0
+    while True:
+        bottom = min(leftover_levels, default=level)
+        capacity = _capacity_table(k, level - bottom)
+        if values.shape[1] + len(leftover_levels) <= capacity.sum():
+            break
+        rng = np.random.default_rng(seed)
+        seed = int(rng.integers(2**63))
+        if values.shape[1] % 2:
+            # The odd one out (each column's largest) stays at this level.
+            parts.append(values[:, -1:])
+            part_weights.append(weight)
+            leftover_levels.append(level)
+            values = values[:, :-1]
+        pairs = values.reshape(values.shape[0], -1, 2)
+        keep_first = rng.random(n_columns)[block] < 0.5
+        values = np.where(keep_first[:, None], pairs[..., 0], pairs[..., 1])
+        error += weight
+        weight *= 2
+        level += 1
     parts.append(values)
     part_weights.append(weight)
-    values = np.concatenate(parts, axis=1)
-    weights = np.concatenate(
+    item_weights = np.concatenate(
         [np.full(part.shape[1], w) for part, w in zip(parts, part_weights, strict=True)]
     )
-    columns = np.repeat(np.arange(n_columns), values.shape[1])
-    return values.ravel(), columns, np.tile(weights, n_columns), error, seed
-
-
-def _sort_rows(values):
-    """Sort each row in place, rows split among threads (np.sort frees the GIL)."""
-    threads = min(_n_threads(), values.shape[0])
-    if threads < 2 or values.size < _PARALLEL_MIN_VALUES:
-        values.sort(axis=1)
-        return
-    parts = np.array_split(np.arange(values.shape[0]), threads)
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda rows: values[rows[0] : rows[-1] + 1].sort(axis=1), parts))
+    return np.concatenate(parts, axis=1), item_weights, error, seed
 
 
 def _per_column(ufunc, items, sizes, empty):

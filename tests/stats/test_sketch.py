@@ -229,3 +229,14 @@ def test_merge_and_parameter_errors():
         a.merge(QuantileSketch.from_data(np.ones((3, 1))))
     with pytest.raises(ValueError, match="k must be an integer"):
         QuantileSketch.from_data(np.ones((3, 2)), k=4)
+
+
+def test_column_blocks_and_threads_do_not_change_the_sketch(monkeypatch):
+    X = hard_columns(30_000)
+    expected = QuantileSketch.from_data(X)
+    sampled = QuantileSketch.from_data(X, sample_size=5_000)
+    monkeypatch.setattr(sketch_module, "_BLOCK_BYTES", 1)  # one column per block
+    monkeypatch.setattr(sketch_module, "_PARALLEL_MIN_VALUES", 1)
+    monkeypatch.setattr(sketch_module, "_n_threads", lambda: 3)
+    assert QuantileSketch.from_data(X) == expected
+    assert QuantileSketch.from_data(X, sample_size=5_000) == sampled
