@@ -25,6 +25,7 @@ zeros analytically, so no column is ever materialised.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -204,10 +205,22 @@ def _select(column, ranks):
     return found
 
 
-def _transposed_columns(X, columns):
-    """A C-ordered copy of ``X[:, columns].T`` in X's dtype, copied in blocks."""
+def _transposed_columns(X, columns, buffers=None):
+    """A C-ordered copy of ``X[:, columns].T`` in X's dtype, copied in blocks.
+
+    ``buffers`` (a ``threading.local``) lends each thread one reusable buffer:
+    allocating a fresh one per group makes the kernel map and zero new pages
+    every time, which costs as much as the copy.
+    """
     start, stop = columns.start, columns.stop
-    out = np.empty((stop - start, X.shape[0]), dtype=X.dtype)
+    shape = (stop - start, X.shape[0])
+    if buffers is None:
+        out = np.empty(shape, dtype=X.dtype)
+    else:
+        held = getattr(buffers, "array", None)
+        if held is None or held.size < shape[0] * shape[1]:
+            held = buffers.array = np.empty(shape[0] * shape[1], dtype=X.dtype)
+        out = held[: shape[0] * shape[1]].reshape(shape)
     step = max(256, (1 << 16) // max(1, stop - start))
     for row in range(0, X.shape[0], step):
         out[:, row : row + step] = X[row : row + step, start:stop].T
@@ -225,9 +238,9 @@ def _drop_missing(column):
     return column[~missing] if missing.any() else column
 
 
-def _dense_group(X, columns, levels):
+def _dense_group(X, columns, levels, buffers):
     """Order statistics of a group of dense columns, unweighted."""
-    block = _transposed_columns(X, columns)
+    block = _transposed_columns(X, columns, buffers)
     present = [_drop_missing(column) for column in block]
     total = np.array([column.shape[0] for column in present], dtype=np.float64)
     low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
@@ -245,9 +258,9 @@ def _dense_group(X, columns, levels):
     return lower, upper, total
 
 
-def _weighted_dense_group(X, columns, levels, sample_weight):
+def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
     """Order statistics of a group of dense columns, rows weighted."""
-    block = _transposed_columns(X, columns)
+    block = _transposed_columns(X, columns, buffers)
     positive = sample_weight > 0
     segments, weights, lengths = [], [], []
     for column in block:
@@ -280,10 +293,12 @@ def _dense_order_statistics(X, levels, sample_weight):
         width -= width % 8  # whole cache lines per row when copying a group
     groups = [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
 
+    buffers = threading.local()
+
     def work(group):
         if sample_weight is None:
-            return _dense_group(X, group, levels)
-        return _weighted_dense_group(X, group, levels, sample_weight)
+            return _dense_group(X, group, levels, buffers)
+        return _weighted_dense_group(X, group, levels, sample_weight, buffers)
 
     threads = min(_n_threads(), len(groups))
     if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
