@@ -448,23 +448,6 @@ class MinMaxScaler(_ColumnScaler):
         self.copy = copy
         self.clip = clip
 
-    def _check_continuable(self, needed):
-        """partial_fit must find every statistic it updates among those stored.
-
-        Stored statistics it does not need are dropped (e.g. exact quantiles,
-        superseded by the sketch that ``fit`` also kept).
-        """
-        missing = sorted(set(needed) - set(self._statistics_state))
-        if missing:
-            name = type(self).__name__
-            raise ValueError(
-                f"{name}.partial_fit cannot update this fitted estimator: it needs "
-                f"{', '.join(missing)} of the data seen so far, which was not "
-                "computed (a parameter such as clip changed since). Continuing "
-                "would silently forget that data: call fit on all the data, or "
-                "partial_fit on every batch with the new parameters."
-            )
-
     def _validate_fit_params(self):
         low, high = self._range()
         if not low < high:
