@@ -6,6 +6,7 @@ fitting share one code path.
 """
 
 from .functions import maxabs_scale, minmax_scale, scale
+from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
 
 __version__ = "0.1.0"
@@ -13,8 +14,11 @@ __version__ = "0.1.0"
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "Normalizer",
+    "RowStandardizer",
     "StandardScaler",
     "maxabs_scale",
     "minmax_scale",
+    "normalize",
     "scale",
 ]
