@@ -117,6 +117,13 @@ class _RowRule:
     def is_identity(self):
         return not (self.scale or self.subtract_mean)
 
+    @property
+    def has_fast_path(self):
+        """Whether unscaled power sums give accurate spreads. Not for other p:
+        the rounding of ``1 / p`` in ``sum ** (1 / p)`` costs a relative
+        ``log(sum) * eps``, small only for sums near 1 (scaled segments)."""
+        return self.p in (1.0, 2.0, np.inf)
+
     def multiplier(self, m, zero, center, spread):
         """``g`` such that a segment's output is ``(y - center) * g``.
 
@@ -179,6 +186,12 @@ def _spread_from_power_sums(power_sums, count, rule, zero):
     return spread
 
 
+def _spread_in_x_units(m, zero, spread):
+    """``m * spread``, 0 for all-zero segments; inf where it exceeds float64."""
+    with np.errstate(over="ignore"):
+        return np.where(zero, 0.0, m * spread)
+
+
 #: Unscaled power sums at least this large (and finite) are accurate: powers
 #: that underflowed contributed at most n * 2**-1074 each, a relative n * 1e-34.
 _SAFE_POWER_SUM = 2.0**-960
@@ -192,6 +205,8 @@ def _unscaled_segment(x, rule):
     spread 0 and must go through :func:`_scaled_segment`.
     """
     n_cols = x.shape[1]
+    if not rule.has_fast_path:
+        return None, np.zeros(len(x)), x, np.zeros(len(x), dtype=bool)
     center = None
     z = x
     if rule.about_mean:
@@ -301,8 +316,8 @@ def _dense_pass(X, rule, groups, out, factors):
             if x_unsafe is None:
                 continue
             m, zero, center, spread, values = _scaled_segment(x_unsafe, rule)
-            spreads[np.arange(n_rows)[rows][unsafe], b] = np.where(
-                zero, 0.0, m * spread
+            spreads[np.arange(n_rows)[rows][unsafe], b] = _spread_in_x_units(
+                m, zero, spread
             )
             zeros[np.arange(n_rows)[rows][unsafe], b] = zero
             if target is not None:
@@ -523,9 +538,12 @@ def _sparse_pass(X, rule, groups, out, factors):
     """
     segments = _SparseSegments(X, groups)
     count = segments.group_sizes
+    center, power_sums = None, np.zeros(segments.n_segments)
     with np.errstate(all="ignore"):
-        center = _sparse_centers(segments, count) if rule.about_mean else None
-        power_sums = _sparse_power_sums(segments, rule, center, count)
+        if rule.has_fast_path and rule.about_mean:
+            center = _sparse_centers(segments, count)
+        if rule.has_fast_path:
+            power_sums = _sparse_power_sums(segments, rule, center, count)
     safe = (power_sums >= _SAFE_POWER_SUM) & (power_sums < np.inf)
     spread = _spread_from_power_sums(power_sums, count, rule, ~safe)
     zero = np.zeros(segments.n_segments, dtype=bool)
@@ -540,7 +558,7 @@ def _sparse_pass(X, rule, groups, out, factors):
             segments, rule, unsafe
         )
         zero[unsafe] = zero_u[unsafe]
-        spreads[unsafe] = np.where(zero_u, 0.0, m_u * spread_u)[unsafe]
+        spreads[unsafe] = _spread_in_x_units(m_u, zero_u, spread_u)[unsafe]
     if out is not None:
         factors = 1.0 if factors is None else np.tile(factors, X.shape[0])
         g = rule.multiplier(np.ones_like(spread), ~safe, center, spread) * factors
@@ -657,7 +675,7 @@ def _resolve_group(group, index, n_features, feature_names, name):
                 "DataFrame with string column names, or column indices."
             )
         position = {str(c): i for i, c in enumerate(feature_names)}
-        unknown = [repr(c) for c in selected if c not in position]
+        unknown = [repr(str(c)) for c in selected if c not in position]
         if unknown:
             raise ValueError(
                 f"{where} names column(s) {_describe_columns(unknown)} that are "
@@ -1253,9 +1271,13 @@ def normalize(
     array([3.        , 1.41421356])
     """
     estimator = Normalizer(
-        norm=norm, copy=copy, eps=eps, zero_rows=zero_rows, groups=groups,
+        norm=norm,
+        copy=copy,
+        eps=eps,
+        zero_rows=zero_rows,
+        groups=groups,
         weights=weights,
-    )  # fmt: skip
+    )
     X_checked = check_input(estimator, X, reset=False, check_features=False)
     in_place = not copy or owns_memory(X_checked, X)
     names = _get_feature_names(X) if axis == 1 else None
