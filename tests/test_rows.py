@@ -651,6 +651,12 @@ ALL_ESTIMATORS = [
 ]
 
 
+def _input_accepted_by(estimator, fmt, dtype):
+    if fmt is not None and not estimator.__sklearn_tags__().input_tags.sparse:
+        pytest.skip("the estimator centers rows: sparse input is refused")
+    return _container(_signed_data(dtype=dtype), fmt)
+
+
 @pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=repr)
 def test_transform_needs_no_fit(estimator):
     X = _signed_data()
@@ -661,9 +667,7 @@ def test_transform_needs_no_fit(estimator):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_copy_true_leaves_the_input_untouched(estimator, fmt, dtype):
-    if fmt is not None and not estimator.__sklearn_tags__().input_tags.sparse:
-        pytest.skip("centers: sparse input refused")
-    X = _container(_signed_data(dtype=dtype), fmt)
+    X = _input_accepted_by(estimator, fmt, dtype)
     original = X.copy()
     result = estimator.transform(X)
     assert result.dtype == dtype
@@ -674,9 +678,7 @@ def test_copy_true_leaves_the_input_untouched(estimator, fmt, dtype):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_copy_false_works_in_place(estimator, fmt, dtype):
-    if fmt is not None and not estimator.__sklearn_tags__().input_tags.sparse:
-        pytest.skip("centers: sparse input refused")
-    X = _container(_signed_data(dtype=dtype), fmt)
+    X = _input_accepted_by(estimator, fmt, dtype)
     expected = estimator.transform(X)
     result = estimator.transform(X, copy=False)
     if fmt is None:
