@@ -263,66 +263,80 @@ def _scaled_segment(x, rule):
     return m, zero, center, spread, values
 
 
-def _contiguous(columns):
-    """A slice equivalent to the sorted, gap-free index array ``columns``."""
-    if columns.size and columns[-1] - columns[0] + 1 == columns.size:
-        if np.all(np.diff(columns) == 1):
-            return slice(int(columns[0]), int(columns[-1]) + 1)
-    return columns
+def _dense_layout(groups):
+    """Groups bucketed by size, so that equally sized groups run as one batch.
 
-
-def _write_scaled(target, rows, columns, values, g):
-    """``target[rows, columns] = values * g[:, None]``, without a temporary
-    when the selection is a view."""
-    if isinstance(rows, slice) and isinstance(columns, slice):
-        np.multiply(values, g[:, None], out=target[rows, columns])
-    elif isinstance(columns, slice):
-        target[rows, columns] = values * g[:, None]
-    else:
-        rows = np.arange(target.shape[0])[rows]
-        target[np.ix_(rows, columns)] = values * g[:, None]
+    Returns a list of ``(group ids, columns)``: ``columns`` is a slice for a
+    bucket of one contiguous group (a view of each row block), else an index
+    matrix of shape (groups in the bucket, group size).
+    """
+    by_size = {}
+    for b, columns in enumerate(groups):
+        by_size.setdefault(len(columns), []).append(b)
+    layout = []
+    for ids in by_size.values():
+        matrix = np.stack([np.asarray(groups[b]) for b in ids])
+        first, last = matrix[0, 0], matrix[0, -1]
+        if len(ids) == 1 and np.array_equal(matrix[0], np.arange(first, last + 1)):
+            layout.append((np.array(ids), slice(int(first), int(last) + 1)))
+        else:
+            layout.append((np.array(ids), matrix))
+    return layout
 
 
 def _dense_pass(X, rule, groups, out, factors):
     """Run the kernel over dense ``X``; write the result to ``out`` if given.
 
-    Each cache-sized row block is converted to float64 (float32 input) and
-    each of its segments takes the fast path; only the rows that need it are
-    scaled by their max-abs first. Returns the spread of every (row, group)
-    segment in X's units and the mask of all-zero segments, both of shape
-    (n_rows, n_groups).
+    Each cache-sized row block is converted to float64 (float32 input); the
+    segments of a bucket of equally sized groups form the rows of one matrix
+    (a view for a single contiguous group), which takes the fast path; only
+    the segments that need it are then scaled by their max-abs. Returns the
+    spread of every (row, group) segment in X's units and the mask of
+    all-zero segments, both of shape (n_rows, n_groups).
     """
     n_rows, n_cols = X.shape
-    selectors = [_contiguous(np.asarray(columns)) for columns in groups]
     spreads = np.empty((n_rows, len(groups)))
     zeros = np.zeros((n_rows, len(groups)), dtype=bool)
-    for rows in row_blocks(n_rows, n_cols):
-        block = X[rows].astype(np.float64, copy=False)
-        target = None if out is None else out[rows]
-        for b, columns in enumerate(selectors):
-            factor = 1.0 if factors is None else factors[b]
+    for ids, columns in _dense_layout(groups):
+        one_view = isinstance(columns, slice)
+        n_per_row = len(ids)
+        for rows in row_blocks(n_rows, n_cols):
+            block = X[rows].astype(np.float64, copy=False)
+            n_block = block.shape[0]
             x = block[:, columns]
+            if not one_view:  # (rows, groups, size) -> one segment per row
+                x = x.reshape(n_block * n_per_row, -1)
+            factor = 1.0 if factors is None else np.tile(factors[ids], n_block)
             with np.errstate(all="ignore"):
                 center, spread, values, safe = _unscaled_segment(x, rule)
             unsafe = np.flatnonzero(~safe)
             # Copied before the fast path's output may overwrite x in place.
             x_unsafe = x[unsafe] if unsafe.size else None
-            spreads[rows, b] = spread
+            spreads[rows, ids] = spread.reshape(n_block, n_per_row)
+            target = None if out is None else out[rows]
             if target is not None:
-                ones = np.ones(len(spread))
-                g = rule.multiplier(ones, ~safe, center, spread) * factor
+                g = rule.multiplier(np.ones_like(spread), ~safe, center, spread)
+                g *= factor
                 with np.errstate(all="ignore"):
-                    _write_scaled(target, slice(None), columns, values, g)
+                    if one_view:
+                        np.multiply(values, g[:, None], out=target[:, columns])
+                    else:
+                        target[:, columns] = (values * g[:, None]).reshape(
+                            n_block, n_per_row, -1
+                        )
             if x_unsafe is None:
                 continue
             m, zero, center, spread, values = _scaled_segment(x_unsafe, rule)
-            spreads[np.arange(n_rows)[rows][unsafe], b] = _spread_in_x_units(
-                m, zero, spread
-            )
-            zeros[np.arange(n_rows)[rows][unsafe], b] = zero
+            row, which = np.divmod(unsafe, n_per_row)
+            spreads[rows][row, ids[which]] = _spread_in_x_units(m, zero, spread)
+            zeros[rows][row, ids[which]] = zero
             if target is not None:
-                g = rule.multiplier(m, zero, center, spread) * factor
-                _write_scaled(target, unsafe, columns, values, g)
+                g = rule.multiplier(m, zero, center, spread)
+                g *= factor if np.isscalar(factor) else factor[unsafe]
+                selected = columns if one_view else columns[which]
+                target[row[:, None] if not one_view else row, selected] = (
+                    values * g[:, None]
+                )
     return spreads, zeros
 
 

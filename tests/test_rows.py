@@ -193,10 +193,31 @@ def test_rows_needing_the_robust_path_mixed_with_others_in_place():
     X[[6, 1500]] *= 1e-200
     X[8] = 0.0
     X[9, [1, 2]] = np.nan
-    expected = np.vstack([_exact_normalize_nan(row) for row in X])
+    expected = _reference_l2(X)
     result = normalize(X, copy=False)
     assert result is X
     assert_allclose(result, expected, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_groups_needing_the_robust_path_in_place(fmt):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1500, 50))  # several row blocks
+    X[[3, 900], :20] *= 1e200
+    X[[4, 1400], 20:] *= 1e-200
+    X[7, ::2] = 0.0
+    X[8, [1, 3, 5]] = np.nan
+    # Two buckets of equal-size interleaved groups, one group alone, and
+    # columns 46-49 in no group.
+    groups = [np.arange(0, 20, 2), np.arange(1, 20, 2), np.arange(20, 30)]
+    groups += [np.arange(30, 38), np.arange(38, 46)]
+    expected = X.copy()
+    for columns in groups:
+        expected[:, columns] = _reference_l2(X[:, columns])
+    X_in = _container(X, fmt)
+    result = normalize(X_in, groups=groups, copy=False)
+    assert result is X_in
+    assert_allclose(_dense(result), expected, rtol=1e-14, atol=1e-300)
 
 
 def _exact_normalize_nan(row):
@@ -205,6 +226,19 @@ def _exact_normalize_nan(row):
     kept = np.where(np.isnan(row), 0.0, row)
     normalized, _ = _exact_normalize(kept, 2)
     return np.where(np.isnan(row), np.nan, normalized)
+
+
+def _reference_l2(X):
+    """Rows divided by their L2 norm, NaN ignored: numpy for well-scaled
+    rows, exact arithmetic for rows with huge or tiny values."""
+    A = np.abs(X)
+    extreme = np.any((A > 1e100) | ((A > 0) & (A < 1e-100)), axis=1)
+    with np.errstate(all="ignore"):  # extreme rows are recomputed below
+        result = X / np.sqrt(np.nansum(X**2, axis=1, keepdims=True))
+    result[~np.any(A > 0, axis=1)] = X[~np.any(A > 0, axis=1)]
+    for i in np.flatnonzero(extreme):
+        result[i] = _exact_normalize_nan(X[i])
+    return result
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
