@@ -24,6 +24,7 @@ __all__ = [
     "check_input",
     "check_sample_weight",
     "is_sparse",
+    "may_write_in_place",
     "owns_memory",
     "row_blocks",
     "wrap_like_transform",
@@ -221,6 +222,11 @@ def check_input(
         from sklearn.utils import check_array
 
         X = check_array(X, estimator=estimator, **kwargs)
+    if is_sparse(X) and not X.has_canonical_format:
+        # Duplicate entries would be counted twice by the statistics; sum them
+        # in a copy so the caller's matrix keeps its structure.
+        X = X.copy()
+        X.sum_duplicates()
     _check_no_infinity(X, estimator)
     return X
 
@@ -236,6 +242,18 @@ def check_sample_weight(sample_weight, X):
     return _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
+
+
+def may_write_in_place(X_checked, X_original, copy):
+    """Whether a transform may write its result into ``X_checked``.
+
+    Always when validation produced new memory; with ``copy=False`` also into
+    the caller's numpy array or sparse matrix. DataFrames are never modified:
+    their buffers may be shared with other frames (pandas copy-on-write).
+    """
+    if owns_memory(X_checked, X_original):
+        return True
+    return not copy and (isinstance(X_original, np.ndarray) or is_sparse(X_original))
 
 
 def owns_memory(X_checked, X_original):

@@ -10,8 +10,12 @@ themselves, so no scaler special-cases any of these.
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.base import _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale
@@ -19,7 +23,7 @@ from ._validation import (
     check_input,
     check_sample_weight,
     is_sparse,
-    owns_memory,
+    may_write_in_place,
     wrap_like_transform,
 )
 from .stats import Extrema, Moments
@@ -156,7 +160,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_checked = check_input(self, X, reset=False)
         return self._affine_map().transform(
             X_checked,
-            in_place=not copy or owns_memory(X_checked, X),
+            in_place=may_write_in_place(X_checked, X, copy),
             clip=self._clip_range() if self.clip else None,
             estimator=self,
             sparse_advice=self._sparse_advice,
@@ -184,7 +188,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_checked = check_input(self, X, reset=False)
         result = self._affine_map().inverse_transform(
             X_checked,
-            in_place=not copy or owns_memory(X_checked, X),
+            in_place=may_write_in_place(X_checked, X, copy),
             estimator=self,
             sparse_advice=self._sparse_advice,
         )
@@ -239,7 +243,7 @@ class StandardScaler(_ColumnScaler):
         Per-feature variance (``ddof=0``). None when ``with_std=False``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int or ndarray of shape (n_features,)
         Number of non-missing samples per feature (sum of weights when weighted);
@@ -366,7 +370,7 @@ class MinMaxScaler(_ColumnScaler):
         Number of features seen during fit.
     n_samples_seen_ : int
         Number of samples processed.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -480,7 +484,7 @@ class MaxAbsScaler(_ColumnScaler):
         Per-feature maximum absolute value.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int
         Number of samples processed.

@@ -131,10 +131,18 @@ class Moments(Statistic):
         n = np.zeros(n_cols)
         mean = np.full(n_cols, np.nan)
         m2 = np.zeros(n_cols)
+        shift = None
         for rows in row_blocks(n_rows, n_cols):
             weight = None if sample_weight is None else sample_weight[rows]
-            n, mean, m2 = _merge_moments(n, mean, m2, *_block_moments(X[rows], weight))
-        return cls(weight_sum=n, mean=mean, m2=m2)
+            block = X[rows]
+            if shift is None:
+                # Accumulate around the first block's mean: merging blocks whose
+                # means are large and close would lose their difference to
+                # rounding (the means carry an absolute error of ulp(mean)).
+                shift = np.nan_to_num(_block_moments(block, weight)[1])
+            block_moments = _block_moments(block - shift, weight)
+            n, mean, m2 = _merge_moments(n, mean, m2, *block_moments)
+        return cls(weight_sum=n, mean=mean if shift is None else mean + shift, m2=m2)
 
     @classmethod
     def _from_sparse(cls, X, sample_weight):

@@ -1,0 +1,47 @@
+"""Sphinx configuration for the sknorm documentation."""
+
+import importlib.util
+import os
+import sys
+
+# The package is normally installed in editable mode; fall back to the source
+# tree so the docs also build from a plain checkout.
+sys.path.insert(0, os.path.abspath(".."))
+
+project = "sknorm"
+author = "the sknorm developers"
+copyright = "2026, the sknorm developers"
+
+try:
+    from importlib.metadata import version as _version
+
+    release = _version("sknorm")
+except Exception:  # pragma: no cover - package not installed
+    release = "0.1.0"
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+]
+
+# No intersphinx: the docs must build without network access.
+
+templates_path = []
+exclude_patterns = ["_build"]
+source_suffix = {".rst": "restructuredtext"}
+root_doc = "index"
+
+autosummary_generate = True
+autodoc_default_options = {"inherited-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+if importlib.util.find_spec("pydata_sphinx_theme") is not None:
+    html_theme = "pydata_sphinx_theme"
+else:
+    html_theme = "alabaster"
+html_static_path = []
+html_title = f"sknorm {release}"

@@ -1,0 +1,144 @@
+"""Moments: one-shot == merged, NaN ignored, weights, sparse == dense, and exact
+references."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import sparse
+
+from sknorm.stats import Moments
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64)
+with_nan = st.one_of(finite, st.just(np.nan))
+
+
+def _reference(X, weight=None):
+    """float64 numpy reference, NaN ignored column by column."""
+    n_cols = X.shape[1]
+    weight = np.ones(len(X)) if weight is None else weight
+    total, mean, m2 = np.zeros(n_cols), np.full(n_cols, np.nan), np.zeros(n_cols)
+    for j in range(n_cols):
+        present = ~np.isnan(X[:, j])
+        w, x = weight[present], X[present, j]
+        total[j] = w.sum()
+        if total[j] > 0:
+            mean[j] = np.sum(w * x) / total[j]
+            m2[j] = np.sum(w * (x - mean[j]) ** 2)
+    return total, mean, m2
+
+
+def _assert_moments(m, total, mean, m2, scale=1.0):
+    np.testing.assert_allclose(m.weight_sum, total, rtol=1e-12)
+    np.testing.assert_allclose(m.mean, mean, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(m.m2, m2, rtol=1e-8, atol=1e-8 * scale**2)
+
+
+matrices = arrays(
+    np.float64, st.tuples(st.integers(1, 30), st.integers(1, 4)), elements=with_nan
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=matrices, cuts=st.lists(st.integers(0, 30), max_size=3))
+def test_merge_of_chunks_equals_one_shot_and_reference(X, cuts):
+    chunks = np.split(X, sorted(c for c in cuts if c <= len(X)))
+    merged = Moments.from_data(chunks[0])
+    for chunk in chunks[1:]:
+        merged = merged.merge(Moments.from_data(chunk))
+    one_shot = Moments.from_data(X)
+    scale = max(1.0, np.nanmax(np.abs(X), initial=0.0))
+    _assert_moments(merged, *_reference(X), scale=scale)
+    _assert_moments(one_shot, *_reference(X), scale=scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=matrices, data=st.data())
+def test_merge_is_associative(a, data):
+    n_cols = a.shape[1]
+    b = data.draw(
+        arrays(np.float64, (data.draw(st.integers(1, 20)), n_cols), elements=with_nan)
+    )
+    c = data.draw(
+        arrays(np.float64, (data.draw(st.integers(1, 20)), n_cols), elements=with_nan)
+    )
+    ma, mb, mc = (Moments.from_data(x) for x in (a, b, c))
+    left = ma.merge(mb).merge(mc)
+    right = ma.merge(mb.merge(mc))
+    scale = max(1.0, np.nanmax(np.abs(np.vstack([a, b, c])), initial=0.0))
+    _assert_moments(left, right.weight_sum, right.mean, right.m2, scale=scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(X=matrices, data=st.data())
+def test_weighted_matches_reference(X, data):
+    weight = np.asarray(
+        data.draw(st.lists(st.floats(0, 10), min_size=len(X), max_size=len(X)))
+    )
+    scale = max(1.0, np.nanmax(np.abs(X), initial=0.0))
+    _assert_moments(Moments.from_data(X, weight), *_reference(X, weight), scale=scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(X=matrices, weighted=st.booleans())
+def test_sparse_equals_dense(X, weighted):
+    X = np.where(np.abs(X) < 1e5, 0.0, X)  # plenty of implicit zeros
+    weight = np.linspace(0.5, 2.0, len(X)) if weighted else None
+    dense = Moments.from_data(X, weight)
+    for fmt in ("csr", "csc"):
+        sparse_moments = Moments.from_data(sparse.csr_array(X).asformat(fmt), weight)
+        scale = max(1.0, np.nanmax(np.abs(X), initial=0.0))
+        _assert_moments(sparse_moments, dense.weight_sum, dense.mean, dense.m2, scale)
+
+
+def test_nan_is_ignored_per_column():
+    X = np.array([[1.0, np.nan], [np.nan, np.nan], [3.0, 4.0]])
+    m = Moments.from_data(X)
+    np.testing.assert_array_equal(m.weight_sum, [2.0, 1.0])
+    np.testing.assert_array_equal(m.mean, [2.0, 4.0])
+    np.testing.assert_array_equal(m.m2, [2.0, 0.0])
+
+
+def test_all_nan_column_has_no_mean_and_merges_cleanly():
+    X = np.array([[np.nan, 1.0], [np.nan, 2.0]])
+    m = Moments.from_data(X)
+    assert np.isnan(m.mean[0]) and m.weight_sum[0] == 0 and m.m2[0] == 0
+    merged = m.merge(Moments.from_data(np.array([[5.0, 3.0]])))
+    np.testing.assert_array_equal(merged.mean, [5.0, 2.0])
+
+
+def test_float32_input_is_accumulated_in_float64():
+    rng = np.random.default_rng(0)
+    X = (1e4 + rng.normal(size=(200_000, 2))).astype(np.float32)
+    m = Moments.from_data(X)
+    reference = _reference(X.astype(np.float64))
+    assert m.mean.dtype == np.float64
+    np.testing.assert_allclose(m.mean, reference[1], rtol=1e-14)
+    np.testing.assert_allclose(m.m2, reference[2], rtol=1e-9)
+
+
+def test_adversarial_offset_against_exact_arithmetic():
+    """Values 1e12 + small integers over many blocks: mean and M2 agree with
+    exact rational arithmetic to float64 rounding of the result."""
+    rng = np.random.default_rng(1)
+    offsets = rng.integers(0, 5, size=300_000)
+    column = 1e12 + offsets.astype(np.float64)
+    m = Moments.from_data(column[:, None])
+    exact_mean = 10**12 + Fraction(int(offsets.sum()), len(offsets))
+    assert abs(Fraction(float(m.mean[0])) - exact_mean) <= Fraction(np.spacing(1e12))
+    mean_offset = exact_mean - 10**12
+    counts = np.bincount(offsets)
+    exact_m2 = sum(int(c) * (k - mean_offset) ** 2 for k, c in enumerate(counts))
+    assert abs(m.m2[0] / float(exact_m2) - 1) < 1e-9
+
+
+def test_state_round_trip_and_merge_errors():
+    m = Moments.from_data(np.arange(6.0).reshape(3, 2))
+    state = m.to_state()
+    assert all(isinstance(v, (np.ndarray, str)) for v in state.values())
+    assert Moments.from_state(state) == m
+    with pytest.raises(ValueError, match="features"):
+        m.merge(Moments.from_data(np.ones((2, 3))))

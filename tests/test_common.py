@@ -1,0 +1,351 @@
+"""Every public sknorm estimator through scikit-learn's checks and our own.
+
+Estimators are discovered from ``sknorm.__all__``, so a new estimator is tested
+as soon as it is exported. scikit-learn's ``parametrize_with_checks`` runs with no
+expected failures. One check is skipped by scikit-learn itself:
+``check_array_api_input`` needs the ``SCIPY_ARRAY_API`` environment variable and
+sknorm does not claim array-API support (its kernels are numpy/scipy).
+
+scikit-learn leaves some checks out of ``parametrize_with_checks``
+(parameter validation, ``set_output``, feature names); they run here separately,
+followed by sknorm's own common checks for what scikit-learn's do not catch.
+"""
+
+import inspect
+import pickle
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_global_set_output_transform_polars,
+    check_param_validation,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_set_output_transform_polars,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    parametrize_with_checks,
+)
+
+import sknorm
+
+# Parameter settings worth running through every check besides the defaults.
+VARIANTS = {
+    "StandardScaler": [{"with_mean": False}, {"clip": True}],
+    "MinMaxScaler": [{"feature_range": (-1, 2), "clip": True}],
+    "MaxAbsScaler": [{"clip": True}],
+    "RobustScaler": [{"with_centering": False}, {"unit_variance": True}],
+}
+
+
+def public_estimator_classes():
+    classes = []
+    for name in sknorm.__all__:
+        obj = getattr(sknorm, name)
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
+            classes.append(obj)
+    return classes
+
+
+def estimator_instances():
+    instances = []
+    for cls in public_estimator_classes():
+        instances.append(cls())
+        instances.extend(cls(**params) for params in VARIANTS.get(cls.__name__, []))
+    return instances
+
+
+ESTIMATORS = estimator_instances()
+
+
+def _id(estimator):
+    params = estimator.get_params(deep=False)
+    defaults = type(estimator)().get_params(deep=False)
+    changed = {k: v for k, v in params.items() if repr(v) != repr(defaults[k])}
+    return type(estimator).__name__ + (
+        "(" + ",".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+        if changed
+        else ""
+    )
+
+
+def test_estimators_are_discovered():
+    names = {cls.__name__ for cls in public_estimator_classes()}
+    assert {"StandardScaler", "MinMaxScaler", "MaxAbsScaler"} <= names
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+EXTRA_SKLEARN_CHECKS = [
+    check_param_validation,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_set_output_transform_polars,
+    check_global_set_output_transform_polars,
+    check_dataframe_column_names_consistency,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+@pytest.mark.parametrize("check", EXTRA_SKLEARN_CHECKS, ids=lambda c: c.__name__)
+def test_checks_left_out_by_parametrize_with_checks(estimator, check):
+    if check.__name__.endswith("polars"):
+        pytest.importorskip("polars")
+    check(type(estimator).__name__, clone(estimator))
+
+
+# --------------------------------------------------------------------------
+# sknorm's own common checks
+# --------------------------------------------------------------------------
+
+
+def _data(n_samples=60, n_features=5, seed=0, dtype=np.float64):
+    """Features of different location and spread, every column holding a zero."""
+    rng = np.random.default_rng(seed)
+    X = rng.lognormal(size=(n_samples, n_features)) * np.arange(1, n_features + 1)
+    X += np.linspace(0, 40, n_features)
+    X[rng.random((n_samples, n_features)) < 0.3] = 0.0
+    X[0] = 0.0
+    return X.astype(dtype)
+
+
+def _has(estimator, method):
+    return hasattr(estimator, method)
+
+
+def _fit_accepts_sample_weight(estimator):
+    return "sample_weight" in inspect.signature(estimator.fit).parameters
+
+
+def _dense(X):
+    return X.toarray() if sparse.issparse(X) else np.asarray(X)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_transform_before_fit_raises_not_fitted(estimator):
+    if not get_tags(estimator).requires_fit:
+        pytest.skip("stateless estimator: transform needs no fit")
+    with pytest.raises(NotFittedError):
+        clone(estimator).transform(_data())
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_constant_features_never_give_nan_or_inf(estimator):
+    rng = np.random.default_rng(1)
+    n = 50
+    X = np.column_stack(
+        [
+            np.zeros(n),
+            np.full(n, 5.0),
+            np.full(n, 1e9),
+            np.full(n, -7.25),
+            np.full(n, 3e-300),
+            np.full(n, 0.1),
+            rng.normal(size=n),
+        ]
+    )
+    X_new = X + rng.normal(scale=0.5, size=X.shape)
+    fitted = clone(estimator).fit(X)
+    assert np.isfinite(_dense(fitted.transform(X))).all()
+    assert np.isfinite(_dense(fitted.transform(X_new))).all()
+    if hasattr(fitted, "scale_") and fitted.scale_ is not None:
+        assert np.isfinite(fitted.scale_).all()
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_refit_forgets_previous_fit(estimator):
+    X1, X2 = _data(seed=1), _data(n_samples=40, seed=2) * 3 + 1
+    refitted = clone(estimator).fit(X1).fit(X2)
+    fresh = clone(estimator).fit(X2)
+    np.testing.assert_array_equal(refitted.transform(X2), fresh.transform(X2))
+    if _has(estimator, "partial_fit"):
+        # fit after partial_fit forgets the streamed data too.
+        streamed = clone(estimator).partial_fit(X1).fit(X2)
+        np.testing.assert_array_equal(streamed.transform(X2), fresh.transform(X2))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inverse_transform_round_trip(estimator, dtype):
+    if not _has(estimator, "inverse_transform"):
+        pytest.skip("no inverse_transform")
+    X = _data(dtype=dtype)
+    fitted = clone(estimator).fit(X)
+    X_back = fitted.inverse_transform(fitted.transform(X))
+    assert X_back.dtype == dtype
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(X_back, X, rtol=rtol, atol=rtol * np.abs(X).max())
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_partial_fit_over_chunks_equals_fit(estimator):
+    if not _has(estimator, "partial_fit"):
+        pytest.skip("no partial_fit")
+    X = _data(n_samples=90)
+    X[5, 1] = np.nan
+    streamed = clone(estimator)
+    for chunk in np.array_split(X, [7, 40, 41]):
+        streamed.partial_fit(chunk)
+    fitted = clone(estimator).fit(X)
+    np.testing.assert_allclose(
+        streamed.transform(X), fitted.transform(X), rtol=1e-12, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_integer_sample_weight_equals_repeated_rows(estimator):
+    if not _fit_accepts_sample_weight(estimator):
+        pytest.skip("fit takes no sample_weight")
+    X = _data()
+    weight = np.random.default_rng(3).integers(0, 4, size=X.shape[0])
+    weight[1] = 2
+    weighted = clone(estimator).fit(X, sample_weight=weight)
+    repeated = clone(estimator).fit(np.repeat(X, weight, axis=0))
+    np.testing.assert_allclose(
+        weighted.transform(X), repeated.transform(X), rtol=1e-12, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_dense_equals_sparse(estimator, fmt):
+    if not get_tags(estimator).input_tags.sparse:
+        pytest.skip("estimator does not take sparse input with these parameters")
+    X = _data()
+    X_sparse = sparse.csr_array(X).asformat(fmt)
+    from_dense = clone(estimator).fit(X)
+    from_sparse = clone(estimator).fit(X_sparse)
+    if np.any(from_dense.transform(np.zeros((1, X.shape[1])))):
+        # The fitted map moves zeros: the result would be dense, so sknorm refuses.
+        with pytest.raises(ValueError, match="making the result dense"):
+            from_sparse.transform(X_sparse)
+        return
+    result = from_sparse.transform(X_sparse)
+    assert sparse.issparse(result) and result.format == fmt
+    np.testing.assert_allclose(
+        result.toarray(), from_dense.transform(X), rtol=1e-12, atol=1e-14
+    )
+    if _has(estimator, "inverse_transform"):
+        back = from_sparse.inverse_transform(result)
+        assert sparse.issparse(back) and back.format == fmt
+        np.testing.assert_allclose(back.toarray(), X, rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_float32_in_float32_out(estimator):
+    X64 = _data()
+    X32 = X64.astype(np.float32)
+    fitted = clone(estimator).fit(X32)
+    result = fitted.transform(X32)
+    assert result.dtype == np.float32
+    reference = clone(estimator).fit(X32.astype(np.float64)).transform(X32)
+    np.testing.assert_allclose(result, reference, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_nan_ignored_in_fit_and_kept_in_transform(estimator):
+    X = _data()
+    X_nan = X.copy()
+    holes = np.zeros_like(X, dtype=bool)
+    holes[[3, 10, 11], [0, 2, 4]] = True
+    X_nan[holes] = np.nan
+    result = clone(estimator).fit(X_nan).transform(X_nan)
+    assert np.isnan(result[holes]).all()
+    assert np.isfinite(result[~holes]).all()
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_copy_true_leaves_input_untouched(estimator):
+    X = _data()
+    original = X.copy()
+    fitted = clone(estimator).set_params(copy=True).fit(X)
+    Xt = fitted.transform(X)
+    np.testing.assert_array_equal(X, original)
+    if _has(fitted, "inverse_transform"):
+        Xt_original = Xt.copy()
+        fitted.inverse_transform(Xt)
+        np.testing.assert_array_equal(Xt, Xt_original)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_copy_true_leaves_dataframe_untouched(estimator):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(_data(), columns=[f"f{i}" for i in range(5)])
+    view = df[["f0", "f1", "f2", "f3", "f4"]]
+    original = df.copy()
+    clone(estimator).set_params(copy=True).fit(view).transform(view)
+    pd.testing.assert_frame_equal(df, original)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_copy_false_transforms_float_arrays_in_place(estimator):
+    X = _data()
+    fitted = clone(estimator).set_params(copy=False).fit(X)
+    expected = clone(estimator).fit(X).transform(X)
+    result = fitted.transform(X)
+    np.testing.assert_allclose(result, expected, rtol=1e-12)
+    if result.shape == X.shape:
+        assert np.shares_memory(result, X)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_infinity_rejected_naming_the_feature(estimator):
+    X = _data()
+    X[4, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity in feature"):
+        clone(estimator).fit(X)
+    fitted = clone(estimator).fit(_data())
+    with pytest.raises(ValueError, match=r"feature\(s\) 3"):
+        fitted.transform(X)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_non_numeric_column_rejected_naming_it(estimator):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(_data(n_samples=6, n_features=2), columns=["a", "b"])
+    df["city"] = ["x", "y", "z", "x", "y", "z"]
+    with pytest.raises(ValueError, match="'city'"):
+        clone(estimator).fit(df)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_wrong_number_of_features_rejected(estimator):
+    fitted = clone(estimator).fit(_data(n_features=5))
+    with pytest.raises(ValueError, match="features"):
+        fitted.transform(_data(n_features=4))
+    if _has(fitted, "inverse_transform"):
+        with pytest.raises(ValueError, match="features"):
+            fitted.inverse_transform(_data(n_features=4))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_inverse_transform_honours_set_output(estimator):
+    pd = pytest.importorskip("pandas")
+    if not _has(estimator, "inverse_transform"):
+        pytest.skip("no inverse_transform")
+    df = pd.DataFrame(_data(), columns=[f"f{i}" for i in range(5)])
+    fitted = clone(estimator).set_output(transform="pandas").fit(df)
+    back = fitted.inverse_transform(fitted.transform(df))
+    assert isinstance(back, pd.DataFrame)
+    assert list(back.columns) == list(df.columns)
+    np.testing.assert_allclose(
+        back.to_numpy(), df.to_numpy(), rtol=1e-12, atol=1e-12 * df.abs().max().max()
+    )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_pickle_round_trip_keeps_results(estimator):
+    X = _data()
+    fitted = clone(estimator).fit(X)
+    loaded = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))

@@ -1,0 +1,372 @@
+"""StandardScaler, MinMaxScaler, MaxAbsScaler: parity with scikit-learn and
+the cases where sknorm deliberately differs (checked against exact references)."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn import preprocessing as skl
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+import sknorm
+from sknorm import MaxAbsScaler, MinMaxScaler, StandardScaler
+
+from .conftest import SPARSE_CONTAINERS
+
+RTOL = 1e-12
+
+
+def _random_data(n_samples=80, n_features=6, seed=0, nan_fraction=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features)) * rng.uniform(0.1, 100, n_features)
+    X += rng.uniform(-1e3, 1e3, n_features)
+    if nan_fraction:
+        X[rng.random(X.shape) < nan_fraction] = np.nan
+    return X
+
+
+def _adversarial_data():
+    """Huge offsets, tiny spreads, mixed magnitudes, ties: still well conditioned
+    enough that scikit-learn agrees to 1e-12."""
+    rng = np.random.default_rng(7)
+    n = 64
+    return np.column_stack(
+        [
+            1e6 + rng.normal(size=n),
+            rng.normal(size=n) * 1e-8,
+            np.round(rng.normal(size=n)),  # many ties
+            rng.lognormal(sigma=3, size=n),  # heavy right tail
+            np.where(rng.random(n) < 0.9, 0.0, rng.normal(size=n) * 1e5),
+            -1e-3 + rng.normal(size=n) * 1e-6,
+        ]
+    )
+
+
+def _assert_close(actual, desired, rtol=RTOL):
+    if sparse.issparse(actual):
+        actual, desired = actual.toarray(), desired.toarray()
+    if actual is None or desired is None:
+        assert actual is None and desired is None
+        return
+    desired = np.asarray(desired, dtype=np.float64)
+    scale = np.nanmax(np.abs(desired)) if np.size(desired) else 1.0
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale)
+
+
+def _assert_same_attributes(ours, theirs, names):
+    for name in names:
+        _assert_close(getattr(ours, name), getattr(theirs, name))
+
+
+DATASETS = {
+    "random": _random_data(),
+    "nan": _random_data(nan_fraction=0.2, seed=1),
+    "adversarial": _adversarial_data(),
+}
+
+
+# ---------------------------------------------------------------- StandardScaler
+
+
+@pytest.mark.parametrize("data", DATASETS, ids=str)
+@pytest.mark.parametrize("with_mean", [True, False])
+@pytest.mark.parametrize("with_std", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_standard_scaler_matches_sklearn(data, with_mean, with_std, weighted):
+    X = DATASETS[data]
+    weight = np.random.default_rng(2).uniform(0, 3, len(X)) if weighted else None
+    params = dict(with_mean=with_mean, with_std=with_std)
+    ours = StandardScaler(**params).fit(X, sample_weight=weight)
+    theirs = skl.StandardScaler(**params).fit(X, sample_weight=weight)
+    _assert_same_attributes(ours, theirs, ["mean_", "var_", "scale_"])
+    if weighted and not (with_mean or with_std):
+        # scikit-learn counts rows instead of summing weights in this one case;
+        # sknorm reports the weight sum, as documented for every other case.
+        expected = np.nansum(np.where(np.isnan(X), 0, weight[:, None]), axis=0)
+        np.testing.assert_allclose(ours.n_samples_seen_, expected, rtol=RTOL)
+    else:
+        np.testing.assert_allclose(ours.n_samples_seen_, theirs.n_samples_seen_)
+        assert np.ndim(ours.n_samples_seen_) == np.ndim(theirs.n_samples_seen_)
+    # (x - mean) / std loses |x| * eps / std to rounding whoever computes it:
+    # compare to that conditioning, not to the output's own magnitude.
+    scale = ours.scale_ if ours.scale_ is not None else 1.0
+    conditioning = RTOL * np.nanmax(np.abs(X), axis=0) / scale
+    np.testing.assert_allclose(
+        ours.transform(X), theirs.transform(X), rtol=RTOL, atol=conditioning.max()
+    )
+    Xt = theirs.transform(X)
+    _assert_close(ours.inverse_transform(Xt), theirs.inverse_transform(Xt))
+
+
+def test_standard_scaler_n_samples_seen_type_matches_sklearn():
+    X = _random_data()
+    assert isinstance(StandardScaler().fit(X).n_samples_seen_, np.integer)
+    X[0, 0] = np.nan
+    ours = StandardScaler().fit(X).n_samples_seen_
+    np.testing.assert_array_equal(ours, skl.StandardScaler().fit(X).n_samples_seen_)
+    assert ours.dtype == np.int64
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_standard_scaler_sparse_matches_sklearn(container, weighted):
+    X = sparse.random(70, 5, density=0.3, random_state=3, format="csr") * 10
+    X = container(X)
+    X.data[::7] = np.nan
+    weight = np.random.default_rng(4).uniform(0, 2, X.shape[0]) if weighted else None
+    ours = StandardScaler(with_mean=False).fit(X, sample_weight=weight)
+    theirs = skl.StandardScaler(with_mean=False).fit(X, sample_weight=weight)
+    _assert_same_attributes(ours, theirs, ["mean_", "var_", "scale_"])
+    np.testing.assert_allclose(ours.n_samples_seen_, theirs.n_samples_seen_)
+    result = ours.transform(X)
+    assert result.format == X.format and type(result) is type(X)
+    _assert_close(result, theirs.transform(X))
+
+
+def test_standard_scaler_partial_fit_matches_sklearn():
+    X = DATASETS["nan"]
+    ours, theirs = StandardScaler(), skl.StandardScaler()
+    for chunk in np.array_split(X, 5):
+        ours.partial_fit(chunk)
+        theirs.partial_fit(chunk)
+    _assert_same_attributes(ours, theirs, ["mean_", "var_", "scale_"])
+    np.testing.assert_array_equal(ours.n_samples_seen_, theirs.n_samples_seen_)
+
+
+def test_standard_scaler_sparse_centering_error():
+    X = sparse.random(10, 3, density=0.5, format="csr", random_state=0)
+    with pytest.raises(ValueError, match="Cannot center sparse matrices"):
+        StandardScaler().fit(X)
+    fitted = StandardScaler().fit(X.toarray())
+    with pytest.raises(ValueError, match="with_mean=False"):
+        fitted.transform(X)
+
+
+def test_standard_scaler_float32_large_offset_is_unbiased():
+    """scikit-learn maps float32 [1e7, 1e7 + 1] * 4 to [0, 2]: the float64 mean
+    1e7 + 0.5 is rounded to float32 (1e7) before subtraction. The exact answer
+    is [-1, 1]."""
+    X = np.array([[1e7], [1e7 + 1]] * 4, dtype=np.float32)
+    result = StandardScaler().fit_transform(X)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result.ravel(), [-1, 1] * 4)
+    sklearn_result = skl.StandardScaler().fit_transform(X)
+    np.testing.assert_array_equal(sklearn_result.ravel(), [0, 2] * 4)
+
+
+def _exact_standardize(column):
+    """Exact z-scores of a column of floats, rounded once to float64."""
+    values = [Fraction(float(v)) for v in column]
+    n = len(values)
+    mean = sum(values) / n
+    variance = sum((v - mean) ** 2 for v in values) / n
+    # sqrt is irrational: use a float64 sqrt of the exact variance (one rounding).
+    std = Fraction(float(variance) ** 0.5)
+    return np.array([float((v - mean) / std) for v in values])
+
+
+def test_standard_scaler_against_exact_arithmetic_with_large_offset():
+    """float64 data 1e9 + small steps: the error is bounded by the float64
+    rounding of the mean (half an ulp of 1e9) divided by the spread, the best a
+    float64 mean allows, and no worse than scikit-learn's."""
+    rng = np.random.default_rng(11)
+    column = 1e9 + rng.integers(-3, 4, size=200).astype(np.float64) * 0.25
+    X = column[:, None]
+    ours = StandardScaler().fit_transform(X).ravel()
+    exact = _exact_standardize(column)
+    bound = np.spacing(1e9) / column.std() + 1e-14
+    assert np.abs(ours - exact).max() <= bound
+    theirs = skl.StandardScaler().fit_transform(X).ravel()
+    assert np.abs(ours - exact).max() <= np.abs(theirs - exact).max() + 1e-15
+
+
+def test_standard_scaler_float32_against_exact_arithmetic():
+    rng = np.random.default_rng(12)
+    column = (np.float32(3e6) + rng.integers(0, 8, size=300)).astype(np.float32)
+    ours = StandardScaler().fit_transform(column[:, None]).ravel()
+    exact = _exact_standardize(column.astype(np.float64))
+    # One float32 rounding of the exact result.
+    np.testing.assert_allclose(ours, exact.astype(np.float32), rtol=0, atol=1e-6)
+    theirs = skl.StandardScaler().fit_transform(column[:, None]).ravel()
+    assert np.abs(ours - exact).max() <= np.abs(theirs - exact).max()
+
+
+def test_constant_rule_is_relative_and_independent_of_n():
+    """A spread of 1e-10 relative to the mean is real data, whatever n is; a
+    spread of 1e-14 is rounding noise. scikit-learn's rule depends on n."""
+    for n in (10, 10_000):
+        base = np.full(n, 1.0)
+        base[::2] += 1e-10
+        assert StandardScaler().fit(base[:, None]).scale_[0] != 1.0
+        flat = np.full(n, 1.0)
+        flat[::2] += 1e-14
+        assert StandardScaler().fit(flat[:, None]).scale_[0] == 1.0
+        assert MinMaxScaler().fit(flat[:, None]).scale_[0] == 1.0
+
+
+def test_standard_scaler_clip_to_training_range():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    scaler = StandardScaler(clip=True).fit(X)
+    bounds = scaler.transform(np.array([[0.0], [3.0]])).ravel()
+    result = scaler.transform(np.array([[-10.0], [1.5], [10.0]])).ravel()
+    np.testing.assert_allclose(result, [bounds[0], 0.0, bounds[1]])
+
+
+# ------------------------------------------------------------------ MinMaxScaler
+
+
+@pytest.mark.parametrize("data", DATASETS, ids=str)
+@pytest.mark.parametrize("feature_range", [(0, 1), (-1, 1), (-3.5, 10)])
+@pytest.mark.parametrize("clip", [False, True])
+def test_minmax_scaler_matches_sklearn(data, feature_range, clip):
+    X = DATASETS[data]
+    ours = MinMaxScaler(feature_range=feature_range, clip=clip).fit(X)
+    theirs = skl.MinMaxScaler(feature_range=feature_range, clip=clip).fit(X)
+    _assert_same_attributes(
+        ours, theirs, ["data_min_", "data_max_", "data_range_", "scale_", "min_"]
+    )
+    assert ours.n_samples_seen_ == theirs.n_samples_seen_
+    X_new = X * 1.5 - 3
+    _assert_close(ours.transform(X_new), theirs.transform(X_new))
+    Xt = theirs.transform(X)
+    _assert_close(ours.inverse_transform(Xt), theirs.inverse_transform(Xt))
+
+
+def test_minmax_scaler_partial_fit_matches_sklearn():
+    X = DATASETS["nan"]
+    ours, theirs = MinMaxScaler(), skl.MinMaxScaler()
+    for chunk in np.array_split(X, 4):
+        ours.partial_fit(chunk)
+        theirs.partial_fit(chunk)
+    _assert_same_attributes(ours, theirs, ["data_min_", "data_max_", "scale_"])
+    assert ours.n_samples_seen_ == theirs.n_samples_seen_
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_minmax_scaler_keeps_nonnegative_sparse_data_sparse(container):
+    X = container(sparse.random(50, 4, density=0.2, random_state=1) * 7)
+    scaler = MinMaxScaler().fit(X)
+    result = scaler.transform(X)
+    assert type(result) is type(X) and result.format == X.format
+    assert result.nnz == X.nnz
+    _assert_close(result.toarray(), skl.MinMaxScaler().fit_transform(X.toarray()))
+    _assert_close(scaler.inverse_transform(result).toarray(), X.toarray())
+
+
+def test_minmax_scaler_sparse_error_names_densifying_features():
+    dense = sparse.random(50, 4, density=0.3, random_state=1).toarray()
+    dense[[3, 9], 2] = [-1.0, 1.0]  # column 2: zeros would map to 0.5
+    X = sparse.csr_array(dense)
+    scaler = MinMaxScaler().fit(X)
+    with pytest.raises(ValueError, match=r"feature\(s\) 2\b.*MaxAbsScaler"):
+        scaler.transform(X)
+
+
+def test_minmax_scaler_rejects_inverted_range():
+    with pytest.raises(ValueError, match="must be smaller than maximum"):
+        MinMaxScaler(feature_range=(2, 1)).fit([[0.0], [1.0]])
+
+
+def test_minmax_scaler_clip_keeps_range():
+    scaler = MinMaxScaler(clip=True).fit([[0.0], [10.0]])
+    np.testing.assert_array_equal(
+        scaler.transform([[-5.0], [5.0], [50.0]]).ravel(), [0.0, 0.5, 1.0]
+    )
+
+
+# ------------------------------------------------------------------ MaxAbsScaler
+
+
+@pytest.mark.parametrize("data", DATASETS, ids=str)
+@pytest.mark.parametrize("clip", [False, True])
+def test_maxabs_scaler_matches_sklearn(data, clip):
+    X = DATASETS[data]
+    ours = MaxAbsScaler(clip=clip).fit(X)
+    theirs = skl.MaxAbsScaler(clip=clip).fit(X)
+    _assert_same_attributes(ours, theirs, ["max_abs_", "scale_"])
+    assert ours.n_samples_seen_ == theirs.n_samples_seen_
+    X_new = X * 2
+    _assert_close(ours.transform(X_new), theirs.transform(X_new))
+    _assert_close(ours.inverse_transform(X_new), theirs.inverse_transform(X_new))
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_maxabs_scaler_sparse_matches_sklearn(container):
+    X = sparse.random(60, 5, density=0.3, random_state=2, format="csr")
+    X.data -= 0.5
+    X = container(X)
+    ours, theirs = MaxAbsScaler().fit(X), skl.MaxAbsScaler().fit(X)
+    _assert_same_attributes(ours, theirs, ["max_abs_", "scale_"])
+    result = ours.transform(X)
+    assert type(result) is type(X)
+    _assert_close(result, theirs.transform(X))
+
+
+# ---------------------------------------------------------------- functions
+
+
+FUNCTION_PAIRS = [
+    (sknorm.scale, skl.scale, {}),
+    (sknorm.scale, skl.scale, {"with_mean": False}),
+    (sknorm.minmax_scale, skl.minmax_scale, {"feature_range": (-2, 2)}),
+    (sknorm.maxabs_scale, skl.maxabs_scale, {}),
+]
+
+
+@pytest.mark.parametrize(("ours", "theirs", "params"), FUNCTION_PAIRS)
+@pytest.mark.parametrize("axis", [0, 1])
+def test_functions_match_sklearn(ours, theirs, params, axis):
+    X = _random_data(n_samples=20, n_features=7)
+    _assert_close(ours(X, axis=axis, **params), theirs(X, axis=axis, **params))
+
+
+@pytest.mark.parametrize(("ours", "theirs", "params"), FUNCTION_PAIRS)
+def test_functions_accept_1d_input(ours, theirs, params):
+    x = _random_data(n_samples=15, n_features=1).ravel()
+    result = ours(x, **params)
+    assert result.shape == x.shape
+    _assert_close(result, theirs(x, **params))
+
+
+@pytest.mark.parametrize(
+    ("function", "estimator"),
+    [
+        (sknorm.scale, StandardScaler()),
+        (sknorm.minmax_scale, MinMaxScaler()),
+        (sknorm.maxabs_scale, MaxAbsScaler()),
+    ],
+)
+def test_function_equals_estimator(function, estimator):
+    X = DATASETS["nan"]
+    np.testing.assert_array_equal(function(X), estimator.fit_transform(X))
+
+
+def test_function_copy_false_works_in_place():
+    X = _random_data()
+    result = sknorm.scale(X, copy=False)
+    assert np.shares_memory(result, X)
+
+
+def test_maxabs_scale_sparse_rows():
+    X = sparse.random(10, 6, density=0.4, format="csr", random_state=5)
+    result = sknorm.maxabs_scale(X, axis=1)
+    _assert_close(result, skl.maxabs_scale(X, axis=1))
+
+
+# ------------------------------------------------------------ in a pipeline
+
+
+@pytest.mark.parametrize("scaler", [StandardScaler(), MinMaxScaler(), MaxAbsScaler()])
+def test_pipeline_cross_validation_matches_sklearn(scaler):
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    ours = cross_val_score(make_pipeline(scaler, LogisticRegression()), X, y, cv=3)
+    sklearn_scaler = getattr(skl, type(scaler).__name__)()
+    theirs = cross_val_score(
+        make_pipeline(sklearn_scaler, LogisticRegression()), X, y, cv=3
+    )
+    np.testing.assert_allclose(ours, theirs)

@@ -1,0 +1,139 @@
+"""The shared input policy, exercised through the scalers."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from sknorm import MaxAbsScaler, MinMaxScaler, StandardScaler
+
+
+def _frame(df_module, data, columns):
+    if df_module.__name__ == "pandas":
+        return df_module.DataFrame(data, columns=columns)
+    return df_module.DataFrame(data, schema=columns, orient="row")
+
+
+def test_dataframe_names_kept_and_set_output(df_module):
+    X = _frame(df_module, [[1.0, 10.0], [2.0, 20.0], [4.0, 40.0]], ["a", "b"])
+    scaler = StandardScaler().set_output(transform=df_module.__name__).fit(X)
+    np.testing.assert_array_equal(scaler.feature_names_in_, ["a", "b"])
+    result = scaler.transform(X)
+    assert isinstance(result, df_module.DataFrame)
+    assert list(result.columns) == ["a", "b"]
+    back = scaler.inverse_transform(result)
+    assert isinstance(back, df_module.DataFrame)
+    np.testing.assert_allclose(np.asarray(back), np.asarray(X))
+
+
+def test_infinity_error_names_the_dataframe_column(df_module):
+    X = _frame(df_module, [[1.0, 10.0], [2.0, np.inf]], ["height", "weight"])
+    with pytest.raises(ValueError, match="infinity in feature\\(s\\) 'weight'"):
+        StandardScaler().fit(X)
+
+
+def test_non_numeric_columns_are_named(df_module):
+    X = _frame(df_module, [[1.0, "x"], [2.0, "y"]], ["size", "colour"])
+    with pytest.raises(ValueError, match="'colour' are not numeric"):
+        MinMaxScaler().fit(X)
+
+
+def test_wrong_feature_names_at_transform(df_module):
+    scaler = StandardScaler().fit(
+        _frame(df_module, [[1.0, 2.0], [3.0, 5.0]], ["a", "b"])
+    )
+    with pytest.raises(ValueError, match="feature names"):
+        scaler.transform(_frame(df_module, [[1.0, 2.0]], ["a", "c"]))
+    with pytest.raises(ValueError, match="feature names"):
+        scaler.inverse_transform(_frame(df_module, [[1.0, 2.0]], ["b", "a"]))
+
+
+def test_pandas_nullable_dtypes_read_as_nan():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(
+        {
+            "a": pd.array([1, None, 3], dtype="Int64"),
+            "b": pd.array([1.5, 2.5, None], dtype="Float64"),
+            "c": pd.array([True, False, None], dtype="boolean"),
+        }
+    )
+    result = StandardScaler().fit_transform(X)
+    np.testing.assert_array_equal(np.isnan(result), X.isna().to_numpy())
+    np.testing.assert_allclose(result[[0, 2], 0], [-1.0, 1.0])
+
+
+def test_pandas_copy_on_write_view_untouched():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 7.0]})
+    view = df[["a", "b"]]
+    for copy in (True, False):
+        scaler = StandardScaler(copy=copy).fit(view)
+        scaler.inverse_transform(scaler.transform(view))
+        np.testing.assert_array_equal(df.to_numpy(), [[1, 4], [2, 5], [3, 7]])
+        np.testing.assert_array_equal(view.to_numpy(), [[1, 4], [2, 5], [3, 7]])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        (np.float64, np.float64),
+        (np.float32, np.float32),
+        (np.float16, np.float32),
+        (np.int64, np.float64),
+        (np.int8, np.float64),
+        (bool, np.float64),
+    ],
+)
+def test_dtype_policy(dtype, expected):
+    X = np.array([[0, 1], [1, 0], [1, 1]]).astype(dtype)
+    assert StandardScaler().fit_transform(X).dtype == expected
+
+
+@pytest.mark.parametrize("fmt", ["coo", "lil", "dok", "bsr", "dia"])
+def test_other_sparse_formats_are_converted(fmt):
+    X = sparse.random(20, 4, density=0.4, random_state=0, format="csr")
+    result = MaxAbsScaler().fit_transform(X.asformat(fmt))
+    assert sparse.issparse(result) and result.format in ("csr", "csc")
+    np.testing.assert_allclose(
+        result.toarray(), MaxAbsScaler().fit_transform(X.toarray())
+    )
+
+
+def test_sparse_with_duplicate_entries_is_summed_not_corrupted():
+    X = sparse.coo_array(([1.0, 2.0, -5.0], ([0, 0, 1], [0, 0, 0])), shape=(3, 1))
+    scaler = MaxAbsScaler().fit(X)
+    assert scaler.max_abs_[0] == 5.0
+    X_csr = sparse.csr_array(
+        (np.array([1.0, 2.0]), np.array([0, 0]), np.array([0, 2, 2])), shape=(2, 1)
+    )
+    assert not X_csr.has_canonical_format
+    assert MaxAbsScaler().fit(X_csr).max_abs_[0] == 3.0
+    assert X_csr.nnz == 2  # the caller's matrix is left as it was
+
+
+def test_empty_input_is_rejected():
+    with pytest.raises(ValueError, match="0 sample"):
+        StandardScaler().fit(np.empty((0, 3)))
+    with pytest.raises(ValueError, match="0 feature"):
+        StandardScaler().fit(np.empty((3, 0)))
+
+
+def test_one_dimensional_input_is_rejected_with_advice():
+    with pytest.raises(ValueError, match="reshape"):
+        StandardScaler().fit(np.arange(3.0))
+
+
+def test_negative_sample_weight_is_rejected():
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        StandardScaler().fit(np.ones((3, 1)), sample_weight=[1.0, -1.0, 1.0])
+
+
+def test_sparse_infinity_names_feature():
+    X = sparse.csc_array(np.array([[0.0, 1.0], [np.inf, 0.0], [0.0, np.nan]]))
+    with pytest.raises(ValueError, match=r"feature\(s\) 0\."):
+        MaxAbsScaler().fit(X)
+
+
+def test_partial_fit_checks_feature_count():
+    scaler = StandardScaler().partial_fit(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="features"):
+        scaler.partial_fit(np.ones((3, 3)))
