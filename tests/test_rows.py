@@ -528,11 +528,6 @@ def test_groups_by_column_name(df_module):
     assert_array_equal(normalize(df, groups=groups), result.to_numpy())
 
 
-@pytest.fixture(params=["pandas", "polars"])
-def df_module(request):
-    return pytest.importorskip(request.param)
-
-
 @pytest.mark.parametrize(
     ("groups", "message"),
     [
