@@ -51,7 +51,7 @@ from ._validation import (
     _describe_columns,
     check_input,
     is_sparse,
-    owns_memory,
+    may_write_in_place,
     row_blocks,
 )
 
@@ -620,15 +620,6 @@ def _row_pass(X, rule, groups, *, out=None, factors=None):
     return _dense_pass(X, rule, groups, out, factors)
 
 
-def _canonical(X, in_place):
-    """Sparse X without duplicate entries (their sum is the value), copied
-    unless ``in_place``; dense X as it is."""
-    if is_sparse(X) and not X.has_canonical_format:
-        X = X if in_place else X.copy()
-        X.sum_duplicates()
-    return X
-
-
 def _output_for(X, in_place, groups):
     """Where the result goes: X itself, or a copy of it when some columns are
     passed through (or X is sparse), else a fresh array."""
@@ -856,7 +847,7 @@ class _RowNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             else _get_feature_names(X)
         )
         out, _ = self._normalize(
-            X_checked, in_place=not copy or owns_memory(X_checked, X), names=names
+            X_checked, in_place=may_write_in_place(X_checked, X, copy), names=names
         )
         return out
 
@@ -865,7 +856,6 @@ class _RowNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         rule = self._rule()
         if rule.is_identity:
             return (X if in_place else X.copy()), None
-        X = _canonical(X, in_place)
         groups = self._groups(X.shape[1], names)
         factors = self._factors(len(groups))
         self._before_pass(X, rule, groups)
@@ -943,7 +933,7 @@ class Normalizer(_RowNormalizer):
     ----------
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -1103,7 +1093,7 @@ class RowStandardizer(_RowNormalizer):
     ----------
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -1293,7 +1283,7 @@ def normalize(
         weights=weights,
     )
     X_checked = check_input(estimator, X, reset=False, check_features=False)
-    in_place = not copy or owns_memory(X_checked, X)
+    in_place = may_write_in_place(X_checked, X, copy)
     names = _get_feature_names(X) if axis == 1 else None
     if axis == 0:
         X_checked = X_checked.T
@@ -1350,5 +1340,5 @@ def row_norms(X, norm="l2", *, groups=None):
     estimator = Normalizer(norm=norm, groups=groups)
     X_checked = check_input(estimator, X, reset=False, check_features=False)
     columns = estimator._groups(X_checked.shape[1], _get_feature_names(X))
-    norms, _ = _row_pass(_canonical(X_checked, False), estimator._rule(), columns)
+    norms, _ = _row_pass(X_checked, estimator._rule(), columns)
     return norms[:, 0] if groups is None else norms
