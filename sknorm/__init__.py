@@ -6,6 +6,7 @@ fitting share one code path.
 """
 
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
+from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 __version__ = "0.1.0"
@@ -13,10 +14,13 @@ __version__ = "0.1.0"
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "Normalizer",
     "RobustScaler",
+    "RowStandardizer",
     "StandardScaler",
     "maxabs_scale",
     "minmax_scale",
+    "normalize",
     "robust_scale",
     "scale",
 ]

@@ -120,7 +120,9 @@ def _check_no_infinity(X, estimator):
     """
     if is_sparse(X):
         data = X.data
-        if data.size and not np.isfinite(data.sum()) and np.isinf(data).any():
+        with np.errstate(over="ignore"):  # finite values may sum past the max
+            data_sum = data.sum() if data.size else 0.0
+        if not np.isfinite(data_sum) and np.isinf(data).any():
             bad = np.isinf(data)
             columns = X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
             _raise_infinity(np.unique(columns), estimator)
@@ -130,7 +132,9 @@ def _check_no_infinity(X, estimator):
     n_rows, n_cols = X.shape
     for rows in row_blocks(n_rows, n_cols):
         block = X[rows]
-        if np.isfinite(block.sum()):
+        with np.errstate(over="ignore"):  # finite values may sum past the max
+            block_sum = block.sum()
+        if np.isfinite(block_sum):
             continue
         bad = np.isinf(block).any(axis=0)
         if bad.any():

@@ -40,6 +40,18 @@ VARIANTS = {
     "MinMaxScaler": [{"feature_range": (-1, 2), "clip": True}],
     "MaxAbsScaler": [{"clip": True}],
     "RobustScaler": [{"with_centering": False}, {"unit_variance": True}],
+    "Normalizer": [
+        {"norm": "l1"},
+        {"norm": "max"},
+        {"norm": 3.0, "eps": 1e-12},
+        {"groups": [slice(0, 1), slice(1, None)], "weights": [1.0, 3.0]},
+    ],
+    "RowStandardizer": [
+        {"method": "rms"},
+        {"with_mean": False},
+        {"with_std": False},
+        {"eps": 1e-5, "groups": [slice(0, None, 2), slice(1, None, 2)]},
+    ],
 }
 
 
