@@ -46,6 +46,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
+from ._dask import is_dask_collection, map_blockwise, metadata_sample
 from ._validation import (
     BLOCK_ELEMENTS,
     _describe_columns,
@@ -815,6 +816,9 @@ class _RowNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
+        if is_dask_collection(X):
+            # Only the metadata is needed: never read the data.
+            X = metadata_sample(X)
         X = self._check(X, reset=True)
         groups = self._groups(X.shape[1], getattr(self, "feature_names_in_", None))
         self._factors(len(groups))
@@ -838,6 +842,8 @@ class _RowNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         # Stateless: transform may be the first call, so it validates too.
         self._validate_params()
+        if is_dask_collection(X):
+            return map_blockwise(self, "transform", X)
         copy = self.copy if copy is None else copy
         fitted = hasattr(self, "n_features_in_")
         X_checked = self._check(X, reset=False, fitted=fitted)

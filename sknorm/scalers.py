@@ -20,6 +20,7 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale
+from ._dask import is_dask_collection, map_blockwise
 from ._validation import (
     check_input,
     check_sample_weight,
@@ -142,14 +143,30 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
         specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
+        if is_dask_collection(X):
+            # Partition statistics are merged, so a dask fit computes the
+            # mergeable (streaming) statistics, in one pass on the cluster.
+            from ._dask import fit_statistics
+
+            specs = [
+                t if isinstance(t, tuple) else (t, {})
+                for t in self._streaming_statistic_types()
+            ]
         if not first_call:
             self._check_continuable([cls.__name__ for cls, _ in specs])
-        X = check_input(self, X, reset=first_call)
-        self._check_fit_input(X)
-        weight = check_sample_weight(sample_weight, X)
-        statistics = {
-            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
-        }
+        if is_dask_collection(X):
+            statistics, n_new_rows = fit_statistics(
+                self, X, sample_weight, specs, reset=first_call
+            )
+        else:
+            X = check_input(self, X, reset=first_call)
+            self._check_fit_input(X)
+            weight = check_sample_weight(sample_weight, X)
+            statistics = {
+                cls.__name__: cls.from_data(X, weight, **options)
+                for cls, options in specs
+            }
+            n_new_rows = X.shape[0]
         if not first_call:
             for name, new in statistics.items():
                 old = _STATISTICS[name].from_state(self._statistics_state[name])
@@ -159,8 +176,8 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         }
         self._set_fitted_attributes(
             statistics,
-            n_rows=getattr(self, "n_samples_seen_", 0) + X.shape[0],
-            weighted=weight is not None,
+            n_rows=getattr(self, "n_samples_seen_", 0) + n_new_rows,
+            weighted=sample_weight is not None,
         )
         return self
 
@@ -201,6 +218,8 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Scaled data, of X's float dtype and, if sparse, X's format.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return map_blockwise(self, "transform", X)
         copy = self.copy if copy is None else copy
         X_checked = check_input(self, X, reset=False)
         return self._affine_map().transform(
@@ -229,6 +248,8 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             ``set_output``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return map_blockwise(self, "inverse_transform", X)
         copy = self.copy if copy is None else copy
         X_checked = check_input(self, X, reset=False)
         result = self._affine_map().inverse_transform(
