@@ -134,7 +134,9 @@ def test_fit_on_dask_dataframe_keeps_names_and_dtypes(client, Scaler):
     reference = Scaler().fit(frame)
     np.testing.assert_allclose(
         restored.to_numpy(),
-        reference.inverse_transform(reference.transform(frame)),
+        reference.inverse_transform(
+            pd.DataFrame(reference.transform(frame), columns=frame.columns)
+        ),
         rtol=1e-6,
     )
 
