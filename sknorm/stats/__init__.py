@@ -3,11 +3,13 @@
 Each statistic is computed from dense or CSR/CSC data in one pass
 (``Stat.from_data(X, sample_weight)``), accumulated in float64, NaN-aware, and
 combined exactly with ``merge``. ``fit``, ``partial_fit``, ``sample_weight``,
-sparse input and distributed fitting all go through these classes.
+sparse input and distributed fitting all go through these classes;
+:class:`Covariance` does the same for the rows' mean and scatter matrix.
 """
 
 from ._base import Statistic
+from .covariance import Covariance
 from .extrema import Extrema
 from .moments import Moments
 
-__all__ = ["Extrema", "Moments", "Statistic"]
+__all__ = ["Covariance", "Extrema", "Moments", "Statistic"]
