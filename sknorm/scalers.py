@@ -10,18 +10,13 @@ themselves, so no scaler special-cases any of these.
 from numbers import Real
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    OneToOneFeatureMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale
+from ._estimator import _StatisticsEstimator
 from ._validation import (
     check_input,
-    check_sample_weight,
     is_sparse,
     may_write_in_place,
     wrap_like_transform,
@@ -30,17 +25,16 @@ from .stats import Extrema, Moments
 
 __all__ = ["MaxAbsScaler", "MinMaxScaler", "StandardScaler"]
 
-_STATISTICS = {cls.__name__: cls for cls in (Extrema, Moments)}
 
-
-class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     """Shared machinery of the column scalers.
 
     Subclasses declare which statistics they need (:meth:`_statistic_types`), turn
     them into fitted attributes (:meth:`_set_fitted_attributes`) and describe their
-    map (:meth:`_affine_map`, :meth:`_clip_range`). Everything else — validation,
-    merging, weights, sparse data, in-place operation, output containers — lives
-    here once.
+    map (:meth:`_affine_map`, :meth:`_clip_range`). Fitting, merging and weights
+    live in :class:`~sknorm._estimator._StatisticsEstimator`; validation, sparse
+    data, in-place operation and output containers of the map live here once.
+    NaN values are ignored by the statistics and kept by the map.
     """
 
     _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
@@ -48,97 +42,11 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     #: Advice appended to the error raised when sparse input would densify.
     _sparse_advice = ""
 
-    def _statistic_types(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
-        """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
-        raise NotImplementedError
-
     def _affine_map(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _clip_range(self):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def _check_fit_input(self, X):
-        """Hook for estimator-specific checks of validated fit input."""
-
-    def _reset(self):
-        """Forget everything learned by earlier calls to fit/partial_fit."""
-        for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
-            delattr(self, name)
-        self.__dict__.pop("_statistics_state", None)
-
-    def fit(self, X, y=None, sample_weight=None):
-        """Compute the statistics used for later scaling.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training data. NaN values are ignored.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples. Integer weights are equivalent
-            to repeating rows.
-
-        Returns
-        -------
-        self : object
-            Fitted scaler.
-        """
-        self._reset()
-        return self.partial_fit(X, y, sample_weight=sample_weight)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the statistics with a batch of samples.
-
-        The statistics of ``X`` are merged exactly into those already learned, so
-        a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
-        all of them.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            A batch of training data. NaN values are ignored.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples.
-
-        Returns
-        -------
-        self : object
-            Fitted scaler.
-        """
-        first_call = not hasattr(self, "_statistics_state")
-        self._validate_fit_params()
-        X = check_input(self, X, reset=first_call)
-        self._check_fit_input(X)
-        weight = check_sample_weight(sample_weight, X)
-        statistics = {
-            cls.__name__: cls.from_data(X, weight) for cls in self._statistic_types()
-        }
-        if not first_call:
-            for name, previous in self._statistics_state.items():
-                if name in statistics:
-                    old = _STATISTICS[name].from_state(previous)
-                    statistics[name] = old.merge(statistics[name])
-        self._statistics_state = {
-            name: stat.to_state() for name, stat in statistics.items()
-        }
-        self._set_fitted_attributes(
-            statistics,
-            n_rows=getattr(self, "n_samples_seen_", 0) + X.shape[0],
-            weighted=weight is not None,
-        )
-        return self
-
-    def _validate_fit_params(self):
-        """Hook for checks of parameter combinations (single values are
-        validated by ``_parameter_constraints``)."""
 
     def transform(self, X, copy=None):
         """Scale the features of X with the fitted statistics.

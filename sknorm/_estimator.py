@@ -1,0 +1,120 @@
+"""The fitting machinery every estimator that learns statistics shares.
+
+An estimator here learns only mergeable statistics (:mod:`sknorm.stats`):
+``fit`` forgets and computes them, ``partial_fit`` computes them on a batch and
+merges them into those stored, ``sample_weight`` and sparse input are handled by
+the statistics themselves. Subclasses declare which statistics they need and
+turn them into fitted attributes; how they transform data is their own business
+(a per-feature affine map for the column scalers, a linear map for the
+embedding normalizer).
+"""
+
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+
+from . import stats
+from ._validation import check_input, check_sample_weight
+
+__all__ = ["_StatisticsEstimator"]
+
+_STATISTICS = {
+    name: getattr(stats, name) for name in stats.__all__ if name != "Statistic"
+}
+
+
+class _StatisticsEstimator(TransformerMixin, BaseEstimator):
+    """``fit`` = reset + ``partial_fit``; ``partial_fit`` merges statistics.
+
+    Subclasses implement :meth:`_statistic_types` and
+    :meth:`_set_fitted_attributes`, and may override the hooks
+    :meth:`_validate_fit_params`, :meth:`_check_fit_input` and
+    :attr:`_accept_sparse`.
+    """
+
+    #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
+    _accept_sparse = ("csr", "csc")
+
+    def _statistic_types(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
+        """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
+        raise NotImplementedError
+
+    def _validate_fit_params(self):
+        """Hook for checks of parameter combinations (single values are
+        validated by ``_parameter_constraints``)."""
+
+    def _check_fit_input(self, X):
+        """Hook for estimator-specific checks of validated fit input."""
+
+    def _reset(self):
+        """Forget everything learned by earlier calls to fit/partial_fit."""
+        for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
+            delattr(self, name)
+        self.__dict__.pop("_statistics_state", None)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn the statistics of X (forgetting earlier fits).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples. Integer weights are equivalent
+            to repeating rows.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._reset()
+        return self.partial_fit(X, y, sample_weight=sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the statistics with a batch of samples.
+
+        The statistics of ``X`` are merged exactly into those already learned, so
+        a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
+        all of them.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            A batch of training data.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        first_call = not hasattr(self, "_statistics_state")
+        self._validate_fit_params()
+        X = check_input(self, X, reset=first_call, accept_sparse=self._accept_sparse)
+        self._check_fit_input(X)
+        weight = check_sample_weight(sample_weight, X)
+        statistics = {
+            cls.__name__: cls.from_data(X, weight) for cls in self._statistic_types()
+        }
+        if not first_call:
+            for name, previous in self._statistics_state.items():
+                if name in statistics:
+                    old = _STATISTICS[name].from_state(previous)
+                    statistics[name] = old.merge(statistics[name])
+        self._statistics_state = {
+            name: stat.to_state() for name, stat in statistics.items()
+        }
+        self._set_fitted_attributes(
+            statistics,
+            n_rows=getattr(self, "n_samples_seen_", 0) + X.shape[0],
+            weighted=weight is not None,
+        )
+        return self
