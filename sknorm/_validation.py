@@ -7,8 +7,8 @@ One module owns the input policy so that all estimators behave alike:
   DataFrames (feature names recorded, nullable dtypes with ``pd.NA`` read as NaN);
 * dtype: float64 and float32 kept, float16 computed as float32, integers and
   booleans converted to float64;
-* finiteness: NaN allowed (treated as missing), infinity rejected with a message
-  naming the offending features;
+* finiteness: NaN allowed (treated as missing) unless the estimator needs
+  complete rows, infinity rejected; the message names the offending features;
 * non-numeric DataFrame columns rejected with a message naming them;
 * feature count and names checked at ``transform`` and ``inverse_transform``.
 """
@@ -112,18 +112,22 @@ def _float_dtype_for(X):
     return np.float64
 
 
-def _check_no_infinity(X, estimator):
-    """Raise a ValueError naming the features that hold +/-inf.
+def _check_finite(X, estimator, allow_nan=True):
+    """Raise a ValueError naming the features that hold +/-inf (or NaN).
 
     The fast path sums each row block: a finite sum proves the block finite. Only
     blocks whose sum is not finite (they hold NaN or inf) are inspected further.
     """
     if is_sparse(X):
         data = X.data
-        if data.size and not np.isfinite(data.sum()) and np.isinf(data).any():
-            bad = np.isinf(data)
-            columns = X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
-            _raise_infinity(np.unique(columns), estimator)
+        if data.size and not np.isfinite(data.sum()):
+            for is_bad, raise_error in _finiteness_rules(allow_nan):
+                bad = is_bad(data)
+                if bad.any():
+                    columns = (
+                        X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
+                    )
+                    raise_error(np.unique(columns), estimator)
         return
     if X.size == 0:
         return
@@ -132,9 +136,18 @@ def _check_no_infinity(X, estimator):
         block = X[rows]
         if np.isfinite(block.sum()):
             continue
-        bad = np.isinf(block).any(axis=0)
-        if bad.any():
-            _raise_infinity(np.flatnonzero(bad), estimator)
+        for is_bad, raise_error in _finiteness_rules(allow_nan):
+            bad = is_bad(block).any(axis=0)
+            if bad.any():
+                raise_error(np.flatnonzero(bad), estimator)
+
+
+def _finiteness_rules(allow_nan):
+    """``(test, error)`` pairs: infinity always rejected, NaN unless allowed."""
+    rules = [(np.isinf, _raise_infinity)]
+    if not allow_nan:
+        rules.append((np.isnan, _raise_nan))
+    return rules
 
 
 def _csc_columns(X):
@@ -152,6 +165,16 @@ def _raise_infinity(columns, estimator):
     )
 
 
+def _raise_nan(columns, estimator):
+    labels = [_column_label(estimator, int(c)) for c in columns]
+    name = type(estimator).__name__
+    raise ValueError(
+        f"Input X contains NaN in feature(s) {_describe_columns(labels)}. "
+        f"{name} needs complete rows (it mixes all features of a row); impute "
+        "the missing values or drop those rows first."
+    )
+
+
 def check_input(
     estimator,
     X,
@@ -160,6 +183,7 @@ def check_input(
     accept_sparse=("csr", "csc"),
     sparse_message=None,
     check_features=True,
+    allow_nan=True,
 ):
     """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
 
@@ -184,6 +208,9 @@ def check_input(
     check_features : bool, default=True
         Whether to record/check feature count and names (False for stateless
         use such as module-level functions).
+    allow_nan : bool, default=True
+        Whether NaN (missing values) may appear; False raises a ValueError
+        naming the features that hold NaN.
 
     Returns
     -------
@@ -223,7 +250,7 @@ def check_input(
         # in a copy so the caller's matrix keeps its structure.
         X = X.copy()
         X.sum_duplicates()
-    _check_no_infinity(X, estimator)
+    _check_finite(X, estimator, allow_nan)
     return X
 
 
