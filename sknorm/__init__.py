@@ -5,12 +5,14 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
+from .embedding import EmbeddingNormalizer
 from .functions import maxabs_scale, minmax_scale, scale
 from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EmbeddingNormalizer",
     "MaxAbsScaler",
     "MinMaxScaler",
     "StandardScaler",

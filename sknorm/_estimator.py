@@ -26,12 +26,15 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
 
     Subclasses implement :meth:`_statistic_types` and
     :meth:`_set_fitted_attributes`, and may override the hooks
-    :meth:`_validate_fit_params`, :meth:`_check_fit_input` and
-    :attr:`_accept_sparse`.
+    :meth:`_validate_fit_params`, :meth:`_check_fit_input`,
+    :attr:`_accept_sparse` and :attr:`_allow_nan`.
     """
 
     #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
     _accept_sparse = ("csr", "csc")
+
+    #: Whether NaN may appear in the input (passed to :func:`check_input`).
+    _allow_nan = True
 
     def _statistic_types(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -98,7 +101,13 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         """
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
-        X = check_input(self, X, reset=first_call, accept_sparse=self._accept_sparse)
+        X = check_input(
+            self,
+            X,
+            reset=first_call,
+            accept_sparse=self._accept_sparse,
+            allow_nan=self._allow_nan,
+        )
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
         statistics = {

@@ -17,8 +17,12 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils._set_output import _get_output_config, _wrap_data_with_container
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    validate_data,
+)
 
 __all__ = [
     "check_input",
@@ -304,12 +308,18 @@ def wrap_like_transform(estimator, X_out, X_in):
     """Wrap ``X_out`` in the container configured by ``set_output(transform=...)``.
 
     scikit-learn wraps ``transform`` automatically; ``inverse_transform`` goes
-    through this helper so that it honours the same configuration.
+    through this helper so that it honours the same configuration. Its columns
+    are the estimator's input features (``feature_names_in_``, or ``x0, x1,
+    ...``), which differ from ``get_feature_names_out()`` when the estimator
+    changes the features.
     """
     config = _get_output_config("transform", estimator)
     if config["dense"] == "default" or is_sparse(X_out):
         return X_out
-    return _wrap_data_with_container("transform", X_out, X_in, estimator)
+    adapter = ADAPTERS_MANAGER.adapters[config["dense"]]
+    return adapter.create_container(
+        X_out, X_in, columns=lambda: _check_feature_names_in(estimator, None)
+    )
 
 
 def check_axis(axis):

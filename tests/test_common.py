@@ -17,7 +17,7 @@ import pickle
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import (
@@ -40,6 +40,14 @@ VARIANTS = {
     "MinMaxScaler": [{"feature_range": (-1, 2), "clip": True}],
     "MaxAbsScaler": [{"clip": True}],
     "RobustScaler": [{"with_centering": False}, {"unit_variance": True}],
+    "EmbeddingNormalizer": [
+        {"n_remove": 1},
+        {"n_components": 2},
+        {"whiten": "pca", "n_components": 2},
+        {"whiten": "zca", "norm": None},
+        {"whiten": "zca", "norm": None, "center": False},
+        {"whiten": "zca", "shrinkage": 0.1, "power": -0.25, "truncate_dim": 2},
+    ],
 }
 
 
@@ -192,7 +200,8 @@ def test_partial_fit_over_chunks_equals_fit(estimator):
     if not _has(estimator, "partial_fit"):
         pytest.skip("no partial_fit")
     X = _data(n_samples=90)
-    X[5, 1] = np.nan
+    if get_tags(estimator).input_tags.allow_nan:
+        X[5, 1] = np.nan
     streamed = clone(estimator)
     for chunk in np.array_split(X, [7, 40, 41]):
         streamed.partial_fit(chunk)
@@ -225,6 +234,17 @@ def test_dense_equals_sparse(estimator, fmt):
     X_sparse = sparse.csr_array(X).asformat(fmt)
     from_dense = clone(estimator).fit(X)
     from_sparse = clone(estimator).fit(X_sparse)
+    if not isinstance(estimator, OneToOneFeatureMixin):
+        # Estimators that mix features (projections) return dense arrays.
+        result = from_sparse.transform(X_sparse)
+        assert isinstance(result, np.ndarray)
+        np.testing.assert_allclose(
+            result, from_dense.transform(X), rtol=1e-10, atol=1e-12
+        )
+        if _has(estimator, "inverse_transform"):
+            back = from_sparse.inverse_transform(result)
+            np.testing.assert_allclose(back, X, rtol=1e-10, atol=1e-10 * X.max())
+        return
     if np.any(from_dense.transform(np.zeros((1, X.shape[1])))):
         # The fitted map moves zeros: the result would be dense, so sknorm refuses.
         with pytest.raises(ValueError, match="making the result dense"):
@@ -259,6 +279,14 @@ def test_nan_ignored_in_fit_and_kept_in_transform(estimator):
     holes = np.zeros_like(X, dtype=bool)
     holes[[3, 10, 11], [0, 2, 4]] = True
     X_nan[holes] = np.nan
+    if not get_tags(estimator).input_tags.allow_nan:
+        # Estimators that mix the features of a row need complete rows.
+        with pytest.raises(ValueError, match=r"NaN in feature\(s\) 0, 2, 4"):
+            clone(estimator).fit(X_nan)
+        fitted = clone(estimator).fit(X)
+        with pytest.raises(ValueError, match=r"NaN in feature\(s\) 0, 2, 4"):
+            fitted.transform(X_nan)
+        return
     result = clone(estimator).fit(X_nan).transform(X_nan)
     assert np.isnan(result[holes]).all()
     assert np.isfinite(result[~holes]).all()
