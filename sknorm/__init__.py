@@ -5,7 +5,7 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
-from .embedding import EmbeddingNormalizer
+from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
 from .functions import maxabs_scale, minmax_scale, scale
 from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
 
@@ -13,9 +13,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EmbeddingNormalizer",
+    "EmbeddingQuantizer",
     "MaxAbsScaler",
     "MinMaxScaler",
     "StandardScaler",
+    "hamming_similarity",
     "maxabs_scale",
     "minmax_scale",
     "scale",

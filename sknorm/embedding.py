@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from ._affine import AffineMap, safe_scale
 from ._estimator import _StatisticsEstimator
 from ._validation import (
     check_input,
@@ -36,9 +37,9 @@ from ._validation import (
     row_blocks,
     wrap_like_transform,
 )
-from .stats import Covariance
+from .stats import Covariance, Extrema, Moments
 
-__all__ = ["EmbeddingNormalizer"]
+__all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 
 #: Eigenvalues are floored at this fraction of the largest one before they are
 #: raised to a negative power. Covariances of embeddings are often singular
@@ -64,6 +65,16 @@ def _normalize_rows(Y, eps):
     norms[norms == 0] = 1.0
     Y /= norms[:, None]
     return Y
+
+
+def _feature_names_out(estimator, input_features, new_features):
+    """The leading input names, or ``<classname>0, <classname>1, ...`` for
+    output features that are not input features."""
+    check_is_fitted(estimator, "n_features_out_")
+    n_out = estimator.n_features_out_
+    if new_features:
+        return _generate_get_feature_names_out(estimator, n_out, input_features)
+    return _check_feature_names_in(estimator, input_features)[:n_out]
 
 
 def _sign_convention(vectors):
@@ -502,13 +513,9 @@ n_features_in_)
         -------
         feature_names_out : ndarray of str objects
         """
-        check_is_fitted(self, "n_features_out_")
-        if self._principal_coordinates():
-            return _generate_get_feature_names_out(
-                self, self.n_features_out_, input_features
-            )
-        names = _check_feature_names_in(self, input_features)
-        return names[: self.n_features_out_]
+        return _feature_names_out(
+            self, input_features, new_features=self._principal_coordinates()
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -516,3 +523,310 @@ n_features_in_)
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+# ---------------------------------------------------------------------------
+# Quantization
+# ---------------------------------------------------------------------------
+
+#: Codes of the scalar quantizers: 256 equal bins over the fitted range.
+_N_LEVELS = 256
+_CODE_OFFSET = {"int8": -128, "uint8": 0}
+
+
+class EmbeddingQuantizer(_StatisticsEstimator):
+    """Quantize embeddings to one byte or one bit per dimension.
+
+    * ``dtype="int8"`` or ``"uint8"``: scalar quantization. Each dimension's
+      fitted range ``[lower_, upper_]`` is cut into 256 equal bins of width
+      ``step_``; a value is stored as the index of its bin (shifted by -128
+      for int8). Values outside the range are clipped to the first or last
+      bin. :meth:`inverse_transform` returns the bin centers, so a value
+      inside the range comes back within half a step.
+    * ``dtype="binary"``: one bit per dimension, set when the value exceeds
+      the fitted threshold ``center_`` (the median, the mean, or 0), packed
+      eight dimensions to a byte with :func:`numpy.packbits` (big-endian bit
+      order, the last byte padded with zeros). Compare packed vectors with
+      :func:`hamming_similarity`.
+
+    The ranges are the training minimum and maximum (the
+    :class:`~sknorm.stats.Extrema` statistic), or quantiles with
+    ``quantile_range``, which keeps a few outliers from widening the bins of
+    every other value. Every statistic is fitted on the training data only.
+
+    ============  ====================  ======================
+    dtype         bytes per vector      for 384 dimensions
+    ============  ====================  ======================
+    float32       ``4 * n_features``    1536
+    int8, uint8   ``n_features``        384 (4x smaller)
+    binary        ``ceil(n / 8)``       48 (32x smaller)
+    ============  ====================  ======================
+
+    Parameters
+    ----------
+    dtype : {"int8", "uint8", "binary"}, default="int8"
+        The stored type.
+    quantile_range : tuple (q_min, q_max) or None, default=None
+        Percentiles (0 to 100) of the training data used as the range of the
+        scalar quantizers; None uses the minimum and maximum. Ignored by
+        ``dtype="binary"``.
+    center : {"mean", "median", None}, default="mean"
+        Threshold of the binary quantizer: the training mean or median of
+        each dimension (half of the bits set), or 0 (the sign of the value).
+        Ignored by the scalar quantizers.
+
+    Attributes
+    ----------
+    lower_, upper_ : ndarray of shape (n_features_in_,) or None
+        Range of each dimension (scalar quantizers).
+    step_ : ndarray of shape (n_features_in_,) or None
+        Width of a bin: ``(upper_ - lower_) / 256`` (``1 / 256`` for a
+        constant dimension).
+    center_ : ndarray of shape (n_features_in_,) or None
+        Threshold of each dimension (binary quantizer).
+    bytes_per_vector_ : int
+        Memory of one quantized vector.
+    n_features_out_ : int
+        Number of output columns (bytes per vector).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X was a DataFrame with string column names.
+    n_samples_seen_ : int
+        Number of rows seen by ``fit`` and ``partial_fit``.
+
+    See Also
+    --------
+    EmbeddingNormalizer : Center, whiten and normalize before quantizing.
+    hamming_similarity : Similarity of packed binary vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import EmbeddingQuantizer
+    >>> X = np.array([[0.0, -1.0], [0.5, 0.0], [1.0, 1.0]])
+    >>> quantizer = EmbeddingQuantizer(dtype="uint8").fit(X)
+    >>> codes = quantizer.transform(X)
+    >>> codes
+    array([[  0,   0],
+           [128, 128],
+           [255, 255]], dtype=uint8)
+    >>> quantizer.inverse_transform(codes)
+    array([[ 0.00195312, -0.99609375],
+           [ 0.50195312,  0.00390625],
+           [ 0.99804688,  0.99609375]])
+    >>> quantizer.transform([[2.0, -5.0]])  # clipped to the range
+    array([[255,   0]], dtype=uint8)
+
+    Binary codes hold one bit per dimension:
+
+    >>> bits = EmbeddingQuantizer(dtype="binary", center=None).fit(X)
+    >>> bits.transform([[0.3, -0.2], [-1.0, 2.0]])
+    array([[128],
+           [ 64]], dtype=uint8)
+    >>> bits.bytes_per_vector_
+    1
+    """
+
+    _parameter_constraints: dict = {
+        "dtype": [StrOptions({"int8", "uint8", "binary"})],
+        "quantile_range": [None],
+        "center": [StrOptions({"mean"}), None],
+    }
+
+    _accept_sparse = False
+    _allow_nan = False
+
+    def __init__(self, dtype="int8", *, quantile_range=None, center="mean"):
+        self.dtype = dtype
+        self.quantile_range = quantile_range
+        self.center = center
+
+    def _statistic_types(self):
+        if self.dtype == "binary":
+            return {"mean": (Moments,), None: ()}[self.center]
+        return (Extrema,)
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):
+        n_features = self.n_features_in_
+        self.n_samples_seen_ = n_rows
+        self.lower_ = self.upper_ = self.step_ = self.center_ = None
+        if self.dtype == "binary":
+            if self.center == "mean":
+                self.center_ = statistics["Moments"].mean
+            else:
+                self.center_ = np.zeros(n_features)
+            self.bytes_per_vector_ = -(-n_features // 8)
+        else:
+            extrema = statistics["Extrema"]
+            self.lower_, self.upper_ = extrema.minimum, extrema.maximum
+            magnitude = np.fmax(np.abs(self.lower_), np.abs(self.upper_))
+            width = safe_scale(self.upper_ - self.lower_, magnitude)
+            self.step_ = width / _N_LEVELS
+            self.bytes_per_vector_ = n_features
+        self.n_features_out_ = self.bytes_per_vector_
+
+    def _bins(self):
+        """The affine map from values to bin coordinates ``[0, 256)``."""
+        return AffineMap(self.lower_, self.step_)
+
+    def transform(self, X):
+        """Quantize X.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features_in_)
+            Embeddings, without NaN.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features_out_)
+            int8 or uint8 bin indices, or bits packed into uint8.
+        """
+        check_is_fitted(self)
+        X = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        n_rows, n_features = X.shape
+        if self.dtype == "binary":
+            out = np.empty((n_rows, self.n_features_out_), dtype=np.uint8)
+            for rows in row_blocks(n_rows, n_features):
+                out[rows] = np.packbits(X[rows] > self.center_, axis=1)
+            return out
+        out = np.empty((n_rows, n_features), dtype=self.dtype)
+        bins = self._bins()
+        for rows in row_blocks(n_rows, n_features):
+            # float64, so that the floor sees the exact bin coordinate.
+            position = bins.transform(
+                X[rows].astype(np.float64), in_place=True, clip=(0, _N_LEVELS - 1)
+            )
+            np.floor(position, out=position)
+            position += _CODE_OFFSET[self.dtype]
+            out[rows] = position
+        return out
+
+    def _check_scalar(self):
+        if self.dtype == "binary":
+            raise AttributeError(
+                "inverse_transform is not available for dtype='binary': one bit "
+                "per dimension keeps only which side of center_ a value lies on."
+            )
+        return True
+
+    @available_if(_check_scalar)
+    def inverse_transform(self, X):
+        """Dequantize codes to the centers of their bins.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features_in_)
+            Codes from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : {ndarray, DataFrame} of shape (n_samples, n_features_in_)
+            float64 values, within half a step of the quantized values that
+            lay inside the fitted range.
+        """
+        check_is_fitted(self)
+        codes = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        position = codes.astype(np.float64)  # a copy: the caller's codes are kept
+        position += 0.5 - _CODE_OFFSET[self.dtype]
+        result = self._bins().inverse_transform(position, in_place=True)
+        return wrap_like_transform(self, result, X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        The input's names for the scalar quantizers; ``embeddingquantizer0``,
+        ``embeddingquantizer1``, ... (one per byte) for the binary one.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names; checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        return _feature_names_out(
+            self, input_features, new_features=self.dtype == "binary"
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def hamming_similarity(A, B=None, *, n_bits=None):
+    """Fraction of equal bits between packed binary vectors.
+
+    ``1 - hamming_distance / n_bits`` for every pair of rows of ``A`` and
+    ``B``, computed exactly (as a float32 product of ±1 vectors, exact for up
+    to 2**24 bits).
+
+    Parameters
+    ----------
+    A : ndarray of uint8 of shape (n_a, n_bytes)
+        Packed bits, as returned by ``EmbeddingQuantizer(dtype="binary")``.
+    B : ndarray of uint8 of shape (n_b, n_bytes), default=None
+        Packed bits; None compares ``A`` with itself.
+    n_bits : int, default=None
+        Number of meaningful bits (the embedding's dimension); None means
+        ``8 * n_bytes``. Padding bits are zero in every vector, so they never
+        differ.
+
+    Returns
+    -------
+    similarity : ndarray of float64 of shape (n_a, n_b)
+        In [0, 1]; 1 for identical vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import hamming_similarity
+    >>> A = np.packbits([[1, 0, 1, 1, 0, 0, 1, 0, 1, 1]], axis=1)
+    >>> B = np.packbits([[1, 0, 1, 1, 0, 0, 1, 0, 1, 0],
+    ...                  [0, 1, 0, 0, 1, 1, 0, 1, 0, 0]], axis=1)
+    >>> hamming_similarity(A, B, n_bits=10)
+    array([[0.9, 0. ]])
+    """
+    A = _check_packed(A, "A")
+    B = A if B is None else _check_packed(B, "B")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(
+            f"A and B must hold the same number of bytes per vector, got "
+            f"{A.shape[1]} and {B.shape[1]}."
+        )
+    total_bits = 8 * A.shape[1]
+    n_bits = total_bits if n_bits is None else int(n_bits)
+    if not 0 < n_bits <= total_bits:
+        raise ValueError(f"n_bits must lie in [1, {total_bits}], got {n_bits}.")
+    signs_b = _signs(B)
+    out = np.empty((len(A), len(B)))
+    for rows in row_blocks(len(A), max(len(B), total_bits)):
+        # equal bits minus unequal bits: an exact integer in float32
+        agreement = (_signs(A[rows]) @ signs_b.T).astype(np.float64)
+        distance = (total_bits - agreement) / 2
+        out[rows] = (n_bits - distance) / n_bits
+    return out
+
+
+def _check_packed(bits, name):
+    bits = np.asarray(bits)
+    if bits.dtype != np.uint8 or bits.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D uint8 array of packed bits, got "
+            f"{bits.ndim}-D {bits.dtype}."
+        )
+    return bits
+
+
+def _signs(bits):
+    """Unpacked bits as float32 ±1 (exact in float32 products)."""
+    signs = np.unpackbits(bits, axis=1).astype(np.float32)
+    signs *= 2
+    signs -= 1
+    return signs
