@@ -806,7 +806,8 @@ def hamming_similarity(A, B=None, *, n_bits=None):
         raise ValueError(f"n_bits must lie in [1, {total_bits}], got {n_bits}.")
     signs_b = _signs(B)
     out = np.empty((len(A), len(B)))
-    for rows in row_blocks(len(A), max(len(B), total_bits)):
+    # Blocks of rows of A whose products are large enough for BLAS.
+    for rows in row_blocks(len(A), max(len(B), total_bits), _BLOCK_ELEMENTS):
         # equal bits minus unequal bits: an exact integer in float32
         agreement = (_signs(A[rows]) @ signs_b.T).astype(np.float64)
         distance = (total_bits - agreement) / 2
