@@ -7,6 +7,7 @@ fitting share one code path.
 
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
 from .functions import maxabs_scale, minmax_scale, scale
+from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
 
 __version__ = "0.1.0"
@@ -16,9 +17,12 @@ __all__ = [
     "EmbeddingQuantizer",
     "MaxAbsScaler",
     "MinMaxScaler",
+    "Normalizer",
+    "RowStandardizer",
     "StandardScaler",
     "hamming_similarity",
     "maxabs_scale",
     "minmax_scale",
+    "normalize",
     "scale",
 ]

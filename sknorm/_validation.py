@@ -124,7 +124,9 @@ def _check_finite(X, estimator, allow_nan=True):
     """
     if is_sparse(X):
         data = X.data
-        if data.size and not np.isfinite(data.sum()):
+        with np.errstate(over="ignore"):  # finite values may sum past the max
+            data_sum = data.sum() if data.size else 0.0
+        if not np.isfinite(data_sum):
             for is_bad, raise_error in _finiteness_rules(allow_nan):
                 bad = is_bad(data)
                 if bad.any():
@@ -138,7 +140,9 @@ def _check_finite(X, estimator, allow_nan=True):
     n_rows, n_cols = X.shape
     for rows in row_blocks(n_rows, n_cols):
         block = X[rows]
-        if np.isfinite(block.sum()):
+        with np.errstate(over="ignore"):  # finite values may sum past the max
+            block_sum = block.sum()
+        if np.isfinite(block_sum):
             continue
         for is_bad, raise_error in _finiteness_rules(allow_nan):
             bad = is_bad(block).any(axis=0)

@@ -53,6 +53,18 @@ VARIANTS = {
         {"dtype": "binary"},
         {"dtype": "binary", "center": None},
     ],
+    "Normalizer": [
+        {"norm": "l1"},
+        {"norm": "max"},
+        {"norm": 3.0, "eps": 1e-12},
+        {"groups": [slice(0, 1), slice(1, None)], "weights": [1.0, 3.0]},
+    ],
+    "RowStandardizer": [
+        {"method": "rms"},
+        {"with_mean": False},
+        {"with_std": False},
+        {"eps": 1e-5, "groups": [slice(0, None, 2), slice(1, None, 2)]},
+    ],
 }
 
 
