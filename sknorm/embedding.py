@@ -37,6 +37,7 @@ from ._validation import (
     row_blocks,
     wrap_like_transform,
 )
+from .rows import normalize
 from .stats import Covariance, Extrema, Moments
 
 __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
@@ -57,14 +58,10 @@ _BLOCK_ELEMENTS = 1 << 18
 def _normalize_rows(Y, eps):
     """L2-normalize the rows of the float64 array ``Y`` in place.
 
-    Vectors whose norm is below ``eps`` are divided by ``eps``; all-zero rows
-    stay zero.
+    sknorm's row kernel (:func:`sknorm.normalize`): overflow-safe; rows whose
+    norm is below ``eps`` are divided by ``eps``; all-zero rows stay zero.
     """
-    norms = np.linalg.norm(Y, axis=1)
-    np.maximum(norms, eps, out=norms)
-    norms[norms == 0] = 1.0
-    Y /= norms[:, None]
-    return Y
+    return normalize(Y, norm="l2", eps=eps, copy=False)
 
 
 def _feature_names_out(estimator, input_features, new_features):
