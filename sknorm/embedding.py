@@ -156,16 +156,16 @@ class EmbeddingNormalizer(_StatisticsEstimator):
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (`n_features_in_`,)
         Mean subtracted before the map (zeros when ``center=False``).
-    components_ : ndarray of shape (n_features_in_, n_features_in_) or None
+    components_ : ndarray of shape (`n_features_in_`, `n_features_in_`) or None
         Principal directions (rows), by decreasing variance; an entry of
         largest magnitude of each is positive. None when the map needs no
         eigendecomposition (no removal, whitening or ``n_components``).
-    explained_variance_ : ndarray of shape (n_features_in_,) or None
+    explained_variance_ : ndarray of shape (`n_features_in_`,) or None
         Variance along each principal direction (eigenvalues of the covariance,
         divided by the total weight), before shrinkage and floor.
-    projection_ : ndarray of shape (n_features_in_, n_features_out_)
+    projection_ : ndarray of shape (`n_features_in_`, `n_features_out_`)
         The linear map, float64.
     n_features_out_ : int
         Number of output features.
@@ -372,14 +372,14 @@ class EmbeddingNormalizer(_StatisticsEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, \
-n_features_in_)
+`n_features_in_`)
             Embeddings, without NaN.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
         Returns
         -------
-        X_tr : ndarray of shape (n_samples, n_features_out_)
+        X_tr : ndarray of shape (n_samples, `n_features_out_`)
             float32 for float32 (or float16) input, float64 otherwise.
         """
         check_is_fitted(self)
@@ -453,14 +453,14 @@ n_features_in_)
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features_out_)
+        X : {array-like, DataFrame} of shape (n_samples, `n_features_out_`)
             Transformed data.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
         Returns
         -------
-        X_original : {ndarray, DataFrame} of shape (n_samples, n_features_in_)
+        X_original : {ndarray, DataFrame} of shape (n_samples, `n_features_in_`)
             Data in the input space, in the container chosen by ``set_output``.
         """
         check_is_fitted(self)
@@ -574,12 +574,12 @@ class EmbeddingQuantizer(_StatisticsEstimator):
 
     Attributes
     ----------
-    lower_, upper_ : ndarray of shape (n_features_in_,) or None
+    lower_, upper_ : ndarray of shape (`n_features_in_`,) or None
         Range of each dimension (scalar quantizers).
-    step_ : ndarray of shape (n_features_in_,) or None
+    step_ : ndarray of shape (`n_features_in_`,) or None
         Width of a bin: ``(upper_ - lower_) / 256`` (``1 / 256`` for a
         constant dimension).
-    center_ : ndarray of shape (n_features_in_,) or None
+    center_ : ndarray of shape (`n_features_in_`,) or None
         Threshold of each dimension (binary quantizer).
     bytes_per_vector_ : int
         Memory of one quantized vector.
@@ -672,12 +672,12 @@ class EmbeddingQuantizer(_StatisticsEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features_in_)
+        X : {array-like, DataFrame} of shape (n_samples, `n_features_in_`)
             Embeddings, without NaN.
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_features_out_)
+        codes : ndarray of shape (n_samples, `n_features_out_`)
             int8 or uint8 bin indices, or bits packed into uint8.
         """
         check_is_fitted(self)
@@ -714,12 +714,12 @@ class EmbeddingQuantizer(_StatisticsEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features_in_)
+        X : {array-like, DataFrame} of shape (n_samples, `n_features_in_`)
             Codes from :meth:`transform`.
 
         Returns
         -------
-        X_original : {ndarray, DataFrame} of shape (n_samples, n_features_in_)
+        X_original : {ndarray, DataFrame} of shape (n_samples, `n_features_in_`)
             float64 values, within half a step of the quantized values that
             lay inside the fitted range.
         """
