@@ -163,23 +163,32 @@ def _csc_columns(X):
     return np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
 
 
-def _raise_infinity(columns, estimator):
+def _raise_bad_values(kind, advice, columns, estimator):
     labels = [_column_label(estimator, int(c)) for c in columns]
     name = type(estimator).__name__
     raise ValueError(
-        f"Input X contains infinity in feature(s) {_describe_columns(labels)}. "
-        f"{name} treats NaN as missing but cannot scale infinite values; "
-        "replace them (for example with NaN) first."
+        f"Input X contains {kind} in feature(s) {_describe_columns(labels)}. "
+        f"{name} {advice}"
+    )
+
+
+def _raise_infinity(columns, estimator):
+    _raise_bad_values(
+        "infinity",
+        "treats NaN as missing but cannot scale infinite values; replace them "
+        "(for example with NaN) first.",
+        columns,
+        estimator,
     )
 
 
 def _raise_nan(columns, estimator):
-    labels = [_column_label(estimator, int(c)) for c in columns]
-    name = type(estimator).__name__
-    raise ValueError(
-        f"Input X contains NaN in feature(s) {_describe_columns(labels)}. "
-        f"{name} needs complete rows (it mixes all features of a row); impute "
-        "the missing values or drop those rows first."
+    _raise_bad_values(
+        "NaN",
+        "needs complete rows (it mixes all features of a row); impute the "
+        "missing values or drop those rows first.",
+        columns,
+        estimator,
     )
 
 

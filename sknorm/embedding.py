@@ -64,14 +64,33 @@ def _normalize_rows(Y, eps):
     return normalize(Y, norm="l2", eps=eps, copy=False)
 
 
-def _feature_names_out(estimator, input_features, new_features):
-    """The leading input names, or ``<classname>0, <classname>1, ...`` for
-    output features that are not input features."""
-    check_is_fitted(estimator, "n_features_out_")
-    n_out = estimator.n_features_out_
-    if new_features:
-        return _generate_get_feature_names_out(estimator, n_out, input_features)
-    return _check_feature_names_in(estimator, input_features)[:n_out]
+class _FeatureNamesOutMixin:
+    """``get_feature_names_out`` for estimators whose output features are
+    either the leading input features or new ones (``_new_features()``)."""
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        The names of the first ``n_features_out_`` input features when the
+        output features are input features (the input's coordinates, perhaps
+        truncated; one quantized value per input feature); otherwise
+        ``<classname>0``, ``<classname>1``, ... (principal coordinates, packed
+        bytes).
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names; checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "n_features_out_")
+        n_out = self.n_features_out_
+        if self._new_features():
+            return _generate_get_feature_names_out(self, n_out, input_features)
+        return _check_feature_names_in(self, input_features)[:n_out]
 
 
 def _sign_convention(vectors):
@@ -86,7 +105,7 @@ def _sign_convention(vectors):
     return vectors * signs
 
 
-class EmbeddingNormalizer(_StatisticsEstimator):
+class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     """Center, decorrelate and L2-normalize embeddings with statistics fitted on
     training data.
 
@@ -299,6 +318,8 @@ class EmbeddingNormalizer(_StatisticsEstimator):
             self.whiten is None and self.n_components is not None
         )
 
+    _new_features = _principal_coordinates
+
     def _needs_eigenvectors(self):
         return bool(self.n_remove or self.whiten or self.n_components)
 
@@ -494,26 +515,6 @@ class EmbeddingNormalizer(_StatisticsEstimator):
     # feature names and tags
     # ------------------------------------------------------------------
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the output features.
-
-        The input's names (the first ``n_features_out_`` of them) when the
-        output is in the input's coordinates; ``embeddingnormalizer0``,
-        ``embeddingnormalizer1``, ... for principal coordinates.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            Input feature names; checked against ``feature_names_in_``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        return _feature_names_out(
-            self, input_features, new_features=self._principal_coordinates()
-        )
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
@@ -531,7 +532,7 @@ _N_LEVELS = 256
 _CODE_OFFSET = {"int8": -128, "uint8": 0}
 
 
-class EmbeddingQuantizer(_StatisticsEstimator):
+class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     """Quantize embeddings to one byte or one bit per dimension.
 
     * ``dtype="int8"`` or ``"uint8"``: scalar quantization. Each dimension's
@@ -663,6 +664,9 @@ class EmbeddingQuantizer(_StatisticsEstimator):
             self.bytes_per_vector_ = n_features
         self.n_features_out_ = self.bytes_per_vector_
 
+    def _new_features(self):
+        return self.dtype == "binary"
+
     def _bins(self):
         """The affine map from values to bin coordinates ``[0, 256)``."""
         return AffineMap(self.lower_, self.step_)
@@ -729,25 +733,6 @@ class EmbeddingQuantizer(_StatisticsEstimator):
         position += 0.5 - _CODE_OFFSET[self.dtype]
         result = self._bins().inverse_transform(position, in_place=True)
         return wrap_like_transform(self, result, X)
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the output features.
-
-        The input's names for the scalar quantizers; ``embeddingquantizer0``,
-        ``embeddingquantizer1``, ... (one per byte) for the binary one.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            Input feature names; checked against ``feature_names_in_``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        return _feature_names_out(
-            self, input_features, new_features=self.dtype == "binary"
-        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
