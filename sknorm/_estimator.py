@@ -11,14 +11,21 @@ embedding normalizer).
 
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 
-from . import stats
 from ._validation import check_input, check_sample_weight
+from .stats import Statistic
 
 __all__ = ["_StatisticsEstimator"]
 
-_STATISTICS = {
-    name: getattr(stats, name) for name in stats.__all__ if name != "Statistic"
-}
+
+def _statistic_class(name):
+    """The statistic class called ``name`` (to rebuild a stored state)."""
+    classes = list(Statistic.__subclasses__())
+    while classes:
+        cls = classes.pop()
+        if cls.__name__ == name:
+            return cls
+        classes.extend(cls.__subclasses__())
+    raise KeyError(name)  # pragma: no cover - states are written by this module
 
 
 class _StatisticsEstimator(TransformerMixin, BaseEstimator):
@@ -37,6 +44,7 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
     _allow_nan = True
 
     def _statistic_types(self):  # pragma: no cover - abstract
+        """Statistics to compute: classes, or ``(class, from_data kwargs)``."""
         raise NotImplementedError
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
@@ -110,13 +118,15 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         )
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
+        types = self._statistic_types()
+        specs = [t if isinstance(t, tuple) else (t, {}) for t in types]
         statistics = {
-            cls.__name__: cls.from_data(X, weight) for cls in self._statistic_types()
+            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
         }
         if not first_call:
             for name, previous in self._statistics_state.items():
                 if name in statistics:
-                    old = _STATISTICS[name].from_state(previous)
+                    old = _statistic_class(name).from_state(previous)
                     statistics[name] = old.merge(statistics[name])
         self._statistics_state = {
             name: stat.to_state() for name, stat in statistics.items()

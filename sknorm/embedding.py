@@ -39,6 +39,7 @@ from ._validation import (
 )
 from .rows import normalize
 from .stats import Covariance, Extrema, Moments
+from .stats._exact_quantiles import ExactQuantiles
 
 __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 
@@ -418,7 +419,10 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         if out is None:
             out = np.empty((n_rows, self.n_features_out_), dtype=dtype)
         width = max(self.n_features_in_, self.n_features_out_)
-        offset = self.mean_ @ self.projection_ if is_sparse(X_checked) else None
+        offset = None
+        if is_sparse(X_checked):
+            offset = self.mean_ @ self.projection_
+            X_checked = X_checked.tocsr()  # row blocks of CSC are slow to slice
         for rows in row_blocks(n_rows, width, _BLOCK_ELEMENTS):
             block = X_checked[rows]
             if offset is not None:
@@ -551,6 +555,10 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     :class:`~sknorm.stats.Extrema` statistic), or quantiles with
     ``quantile_range``, which keeps a few outliers from widening the bins of
     every other value. Every statistic is fitted on the training data only.
+    Minimum, maximum and mean are mergeable, so ``partial_fit`` over chunks
+    equals ``fit``; exact quantiles (``quantile_range``, ``center="median"``)
+    are not: ``partial_fit`` then accepts a single batch and raises on the
+    next.
 
     ============  ====================  ======================
     dtype         bytes per vector      for 384 dimensions
@@ -566,12 +574,14 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         The stored type.
     quantile_range : tuple (q_min, q_max) or None, default=None
         Percentiles (0 to 100) of the training data used as the range of the
-        scalar quantizers; None uses the minimum and maximum. Ignored by
-        ``dtype="binary"``.
+        scalar quantizers (exact, by the inverted empirical CDF: the smallest
+        value whose cumulative weight reaches the level); None uses the
+        minimum and maximum. Ignored by ``dtype="binary"``.
     center : {"mean", "median", None}, default="mean"
         Threshold of the binary quantizer: the training mean or median of
-        each dimension (half of the bits set), or 0 (the sign of the value).
-        Ignored by the scalar quantizers.
+        each dimension (with the median, each bit is set for about half of the
+        training vectors), or 0 (the sign of the value). Ignored by the scalar
+        quantizers.
 
     Attributes
     ----------
@@ -628,8 +638,8 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
 
     _parameter_constraints: dict = {
         "dtype": [StrOptions({"int8", "uint8", "binary"})],
-        "quantile_range": [None],
-        "center": [StrOptions({"mean"}), None],
+        "quantile_range": [tuple, None],
+        "center": [StrOptions({"mean", "median"}), None],
     }
 
     _accept_sparse = False
@@ -640,10 +650,28 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         self.quantile_range = quantile_range
         self.center = center
 
+    def _validate_fit_params(self):
+        if self.quantile_range is None:
+            return
+        bounds = self.quantile_range
+        if not (
+            len(bounds) == 2
+            and all(isinstance(b, Real) for b in bounds)
+            and 0 <= bounds[0] < bounds[1] <= 100
+        ):
+            raise ValueError(
+                "quantile_range must be two percentiles 0 <= q_min < q_max <= 100, "
+                f"got {bounds!r}."
+            )
+
     def _statistic_types(self):
         if self.dtype == "binary":
-            return {"mean": (Moments,), None: ()}[self.center]
-        return (Extrema,)
+            median = (ExactQuantiles, {"levels": (0.5,)})
+            return {"mean": (Moments,), "median": (median,), None: ()}[self.center]
+        if self.quantile_range is None:
+            return (Extrema,)
+        levels = tuple(float(q) / 100 for q in self.quantile_range)
+        return ((ExactQuantiles, {"levels": levels}),)
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         n_features = self.n_features_in_
@@ -652,12 +680,17 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         if self.dtype == "binary":
             if self.center == "mean":
                 self.center_ = statistics["Moments"].mean
+            elif self.center == "median":
+                self.center_ = statistics["ExactQuantiles"].values[0]
             else:
                 self.center_ = np.zeros(n_features)
             self.bytes_per_vector_ = -(-n_features // 8)
         else:
-            extrema = statistics["Extrema"]
-            self.lower_, self.upper_ = extrema.minimum, extrema.maximum
+            if self.quantile_range is None:
+                extrema = statistics["Extrema"]
+                self.lower_, self.upper_ = extrema.minimum, extrema.maximum
+            else:
+                self.lower_, self.upper_ = statistics["ExactQuantiles"].values
             magnitude = np.fmax(np.abs(self.lower_), np.abs(self.upper_))
             width = safe_scale(self.upper_ - self.lower_, magnitude)
             self.step_ = width / _N_LEVELS

@@ -125,3 +125,55 @@ def test_hamming_similarity_rejects_mismatched_input():
         hamming_similarity(A.astype(np.int64))
     with pytest.raises(ValueError, match=r"n_bits must lie in \[1, 24\]"):
         hamming_similarity(A, n_bits=25)
+
+
+def test_quantile_range_clips_the_outliers_of_the_training_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    X[0] = 1e3  # one outlier would stretch min/max bins 100-fold
+    quantizer = EmbeddingQuantizer(quantile_range=(1, 99)).fit(X)
+    np.testing.assert_array_equal(
+        quantizer.lower_, np.quantile(X, 0.01, axis=0, method="inverted_cdf")
+    )
+    np.testing.assert_array_equal(
+        quantizer.upper_, np.quantile(X, 0.99, axis=0, method="inverted_cdf")
+    )
+    codes = quantizer.transform(X)
+    assert (codes[0] == 127).all()
+    inside = (X >= quantizer.lower_) & (X <= quantizer.upper_)
+    error = np.abs(quantizer.inverse_transform(codes) - X)
+    half_step = np.broadcast_to(quantizer.step_ / 2, X.shape)
+    slack = 4 * np.finfo(np.float64).eps * np.abs(X[inside]).max()  # rounding
+    assert np.all(error[inside] <= half_step[inside] + slack)
+    full = EmbeddingQuantizer(quantile_range=(0, 100)).fit(X)
+    np.testing.assert_array_equal(full.lower_, X.min(axis=0))
+    np.testing.assert_array_equal(full.upper_, X.max(axis=0))
+
+
+@pytest.mark.parametrize(
+    "params", [{"quantile_range": (5, 95)}, {"dtype": "binary", "center": "median"}]
+)
+def test_exact_quantiles_weighted_equal_repeated_and_do_not_stream(params):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    weight = rng.integers(0, 4, size=60)
+    weighted = EmbeddingQuantizer(**params).fit(X, sample_weight=weight)
+    repeated = EmbeddingQuantizer(**params).fit(np.repeat(X, weight, axis=0))
+    np.testing.assert_array_equal(weighted.transform(X), repeated.transform(X))
+    streamed = EmbeddingQuantizer(**params).partial_fit(X[:30])
+    with pytest.raises(TypeError, match="exact quantiles cannot be merged"):
+        streamed.partial_fit(X[30:])
+
+
+def test_median_threshold_sets_half_of_the_bits():
+    X = np.random.default_rng(2).lognormal(size=(101, 16))
+    quantizer = EmbeddingQuantizer(dtype="binary", center="median").fit(X)
+    np.testing.assert_array_equal(quantizer.center_, np.median(X, axis=0))
+    bits = np.unpackbits(quantizer.transform(X), axis=1)
+    np.testing.assert_array_equal(bits.sum(axis=0), 50)  # 50 above, 1 at, 50 below
+
+
+@pytest.mark.parametrize("bounds", [(5,), (50, 50), (-1, 50), (10, 101), ("a", 9)])
+def test_invalid_quantile_range_is_explained(bounds):
+    with pytest.raises(ValueError, match="quantile_range must be two percentiles"):
+        EmbeddingQuantizer(quantile_range=bounds).fit(np.ones((3, 2)))
