@@ -101,8 +101,18 @@ def rows():
         ("center, truncate 128", EmbeddingNormalizer(truncate_dim=128), None),
         ("int8 of L2 only", l2, EmbeddingQuantizer("int8")),
         ("int8 of center", centered, EmbeddingQuantizer("int8")),
+        (
+            "int8 (1-99 %) of L2 only",
+            l2,
+            EmbeddingQuantizer("int8", quantile_range=(1, 99)),
+        ),
         ("binary (sign) of L2 only", l2, EmbeddingQuantizer("binary", center=None)),
         ("binary (mean) of L2 only", l2, EmbeddingQuantizer("binary")),
+        (
+            "binary (median) of L2 only",
+            l2,
+            EmbeddingQuantizer("binary", center="median"),
+        ),
         ("binary (mean) of soft whiten", soft, EmbeddingQuantizer("binary")),
     ]
     return table
