@@ -33,8 +33,8 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
 
     Subclasses implement :meth:`_statistic_types` and
     :meth:`_set_fitted_attributes`, and may override the hooks
-    :meth:`_validate_fit_params`, :meth:`_check_fit_input`,
-    :attr:`_accept_sparse` and :attr:`_allow_nan`.
+    :meth:`_streaming_statistic_types`, :meth:`_validate_fit_params`,
+    :meth:`_check_fit_input`, :attr:`_accept_sparse` and :attr:`_allow_nan`.
     """
 
     #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
@@ -44,8 +44,16 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
     _allow_nan = True
 
     def _statistic_types(self):  # pragma: no cover - abstract
-        """Statistics to compute: classes, or ``(class, from_data kwargs)``."""
+        """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
         raise NotImplementedError
+
+    def _streaming_statistic_types(self):
+        """Statistics ``partial_fit`` computes and merges; by default the same.
+
+        An estimator whose exact statistic cannot be merged (quantiles) may
+        stream a mergeable summary instead.
+        """
+        return self._statistic_types()
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
         """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
@@ -64,6 +72,7 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
             delattr(self, name)
         self.__dict__.pop("_statistics_state", None)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Learn the statistics of X (forgetting earlier fits).
 
@@ -83,7 +92,7 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
             Fitted estimator.
         """
         self._reset()
-        return self.partial_fit(X, y, sample_weight=sample_weight)
+        return self._update(X, sample_weight, streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -107,8 +116,19 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        return self._update(X, sample_weight, streaming=True)
+
+    def _update(self, X, sample_weight, streaming):
+        """Compute the statistics of X and merge them into those stored."""
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
+        if streaming:
+            statistic_types = self._streaming_statistic_types()
+        else:
+            statistic_types = self._statistic_types()
+        specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
+        if not first_call:
+            self._check_continuable([cls.__name__ for cls, _ in specs])
         X = check_input(
             self,
             X,
@@ -118,16 +138,13 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         )
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
-        types = self._statistic_types()
-        specs = [t if isinstance(t, tuple) else (t, {}) for t in types]
         statistics = {
             cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
         }
         if not first_call:
-            for name, previous in self._statistics_state.items():
-                if name in statistics:
-                    old = _statistic_class(name).from_state(previous)
-                    statistics[name] = old.merge(statistics[name])
+            for name, new in statistics.items():
+                old = _statistic_class(name).from_state(self._statistics_state[name])
+                statistics[name] = old.merge(new)
         self._statistics_state = {
             name: stat.to_state() for name, stat in statistics.items()
         }
@@ -137,3 +154,20 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
             weighted=weight is not None,
         )
         return self
+
+    def _check_continuable(self, needed):
+        """partial_fit must find every statistic it updates among those stored.
+
+        Stored statistics it does not need are dropped (e.g. exact quantiles
+        superseded by a sketch that ``fit`` also kept).
+        """
+        missing = sorted(set(needed) - set(self._statistics_state))
+        if missing:
+            name = type(self).__name__
+            raise ValueError(
+                f"{name}.partial_fit cannot update this fitted estimator: it needs "
+                f"{', '.join(missing)} of the data seen so far, which was not "
+                "computed (a parameter such as clip changed since). Continuing "
+                "would silently forget that data: call fit on all the data, or "
+                "partial_fit on every batch with the new parameters."
+            )
