@@ -77,7 +77,14 @@ def test_merge_is_associative(a, data):
 @given(X=matrices, data=st.data())
 def test_weighted_matches_reference_and_merges(X, data):
     weight = np.asarray(
-        data.draw(st.lists(st.floats(0, 10), min_size=len(X), max_size=len(X)))
+        # No subnormal weights: the numpy reference divides by their sum.
+        data.draw(
+            st.lists(
+                st.one_of(st.just(0.0), st.floats(1e-3, 10)),
+                min_size=len(X),
+                max_size=len(X),
+            )
+        )
     )
     if weight.sum() == 0:
         weight[0] = 1.0
