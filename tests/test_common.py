@@ -9,6 +9,14 @@ sknorm does not claim array-API support (its kernels are numpy/scipy).
 scikit-learn leaves some checks out of ``parametrize_with_checks``
 (parameter validation, ``set_output``, feature names); they run here separately,
 followed by sknorm's own common checks for what scikit-learn's do not catch.
+Those adapt to what an estimator declares, never to its name:
+
+* estimators without ``OneToOneFeatureMixin`` (projections) may return dense
+  output for sparse input, compared with the dense result;
+* estimators tagged ``allow_nan=False`` must reject NaN naming the features;
+* estimators whose tags preserve no float dtype (quantizers) skip the exact
+  inverse round trip and the float32 check;
+* the ``copy`` checks apply to estimators with a ``copy`` parameter.
 """
 
 import inspect
