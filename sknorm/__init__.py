@@ -6,9 +6,9 @@ fitting share one code path.
 """
 
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
-from .functions import maxabs_scale, minmax_scale, scale
+from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
-from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
+from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 __version__ = "0.1.0"
 
@@ -18,11 +18,13 @@ __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
+    "RobustScaler",
     "RowStandardizer",
     "StandardScaler",
     "hamming_similarity",
     "maxabs_scale",
     "minmax_scale",
     "normalize",
+    "robust_scale",
     "scale",
 ]

@@ -14,7 +14,11 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from ._validation import check_input, check_sample_weight
 from .stats import Statistic
 
-__all__ = ["_StatisticsEstimator"]
+__all__ = ["FIT_SKETCH_SAMPLE", "_StatisticsEstimator"]
+
+#: Rows sampled by ``fit`` into a quantile sketch, kept beside exact quantiles
+#: so that ``partial_fit`` can continue after ``fit``.
+FIT_SKETCH_SAMPLE = 1 << 16
 
 
 def _statistic_class(name):

@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from ._affine import AffineMap, safe_scale
-from ._estimator import _StatisticsEstimator
+from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
     check_input,
     is_sparse,
@@ -38,8 +38,7 @@ from ._validation import (
     wrap_like_transform,
 )
 from .rows import normalize
-from .stats import Covariance, Extrema, Moments
-from .stats._exact_quantiles import ExactQuantiles
+from .stats import Covariance, Extrema, Moments, Quantiles, QuantileSketch
 
 __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 
@@ -556,9 +555,9 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     ``quantile_range``, which keeps a few outliers from widening the bins of
     every other value. Every statistic is fitted on the training data only.
     Minimum, maximum and mean are mergeable, so ``partial_fit`` over chunks
-    equals ``fit``; exact quantiles (``quantile_range``, ``center="median"``)
-    are not: ``partial_fit`` then accepts a single batch and raises on the
-    next.
+    equals ``fit``. Quantiles (``quantile_range``, ``center="median"``) are
+    exact after ``fit``; ``partial_fit`` streams them through a
+    :class:`~sknorm.stats.QuantileSketch`, within its documented rank error.
 
     ============  ====================  ======================
     dtype         bytes per vector      for 384 dimensions
@@ -574,9 +573,9 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         The stored type.
     quantile_range : tuple (q_min, q_max) or None, default=None
         Percentiles (0 to 100) of the training data used as the range of the
-        scalar quantizers (exact, by the inverted empirical CDF: the smallest
-        value whose cumulative weight reaches the level); None uses the
-        minimum and maximum. Ignored by ``dtype="binary"``.
+        scalar quantizers (:class:`~sknorm.stats.Quantiles`: numpy's linear
+        interpolation, as ``np.percentile`` and :class:`RobustScaler`); None
+        uses the minimum and maximum. Ignored by ``dtype="binary"``.
     center : {"mean", "median", None}, default="mean"
         Threshold of the binary quantizer: the training mean or median of
         each dimension (with the median, each bit is set for about half of the
@@ -664,14 +663,34 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                 f"got {bounds!r}."
             )
 
-    def _statistic_types(self):
+    def _quantile_levels(self):
+        """Levels of the quantiles the fit needs, or None (no quantile)."""
         if self.dtype == "binary":
-            median = (ExactQuantiles, {"levels": (0.5,)})
-            return {"mean": (Moments,), "median": (median,), None: ()}[self.center]
+            return (0.5,) if self.center == "median" else None
         if self.quantile_range is None:
-            return (Extrema,)
-        levels = tuple(float(q) / 100 for q in self.quantile_range)
-        return ((ExactQuantiles, {"levels": levels}),)
+            return None
+        return tuple(np.true_divide(self.quantile_range, 100))
+
+    def _statistic_types(self):
+        levels = self._quantile_levels()
+        if levels is None:
+            return self._streaming_statistic_types()
+        # The sketch of a sample lets partial_fit continue after fit.
+        exact = (Quantiles, {"levels": levels})
+        return (exact, (QuantileSketch, {"sample_size": FIT_SKETCH_SAMPLE}))
+
+    def _streaming_statistic_types(self):
+        if self._quantile_levels() is not None:
+            return (QuantileSketch,)
+        if self.dtype == "binary":
+            return (Moments,) if self.center == "mean" else ()
+        return (Extrema,)
+
+    def _quantiles(self, statistics):
+        """Quantiles at the fitted levels: exact after fit, sketched when streamed."""
+        if "Quantiles" in statistics:
+            return statistics["Quantiles"]
+        return statistics["QuantileSketch"].quantiles(self._quantile_levels())
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         n_features = self.n_features_in_
@@ -681,7 +700,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             if self.center == "mean":
                 self.center_ = statistics["Moments"].mean
             elif self.center == "median":
-                self.center_ = statistics["ExactQuantiles"].values[0]
+                self.center_ = self._quantiles(statistics).median()
             else:
                 self.center_ = np.zeros(n_features)
             self.bytes_per_vector_ = -(-n_features // 8)
@@ -690,7 +709,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                 extrema = statistics["Extrema"]
                 self.lower_, self.upper_ = extrema.minimum, extrema.maximum
             else:
-                self.lower_, self.upper_ = statistics["ExactQuantiles"].values
+                self.lower_, self.upper_ = self._quantiles(statistics).values()
             magnitude = np.fmax(np.abs(self.lower_), np.abs(self.upper_))
             width = safe_scale(self.upper_ - self.lower_, magnitude)
             self.step_ = width / _N_LEVELS

@@ -132,12 +132,8 @@ def test_quantile_range_clips_the_outliers_of_the_training_data():
     X = rng.normal(size=(1000, 3))
     X[0] = 1e3  # one outlier would stretch min/max bins 100-fold
     quantizer = EmbeddingQuantizer(quantile_range=(1, 99)).fit(X)
-    np.testing.assert_array_equal(
-        quantizer.lower_, np.quantile(X, 0.01, axis=0, method="inverted_cdf")
-    )
-    np.testing.assert_array_equal(
-        quantizer.upper_, np.quantile(X, 0.99, axis=0, method="inverted_cdf")
-    )
+    np.testing.assert_array_equal(quantizer.lower_, np.percentile(X, 1, axis=0))
+    np.testing.assert_array_equal(quantizer.upper_, np.percentile(X, 99, axis=0))
     codes = quantizer.transform(X)
     assert (codes[0] == 127).all()
     inside = (X >= quantizer.lower_) & (X <= quantizer.upper_)
@@ -153,16 +149,40 @@ def test_quantile_range_clips_the_outliers_of_the_training_data():
 @pytest.mark.parametrize(
     "params", [{"quantile_range": (5, 95)}, {"dtype": "binary", "center": "median"}]
 )
-def test_exact_quantiles_weighted_equal_repeated_and_do_not_stream(params):
+def test_quantiles_weighted_equal_repeated(params):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 4))
     weight = rng.integers(0, 4, size=60)
     weighted = EmbeddingQuantizer(**params).fit(X, sample_weight=weight)
     repeated = EmbeddingQuantizer(**params).fit(np.repeat(X, weight, axis=0))
     np.testing.assert_array_equal(weighted.transform(X), repeated.transform(X))
-    streamed = EmbeddingQuantizer(**params).partial_fit(X[:30])
-    with pytest.raises(TypeError, match="exact quantiles cannot be merged"):
-        streamed.partial_fit(X[30:])
+
+
+def _rank(column, value):
+    return np.searchsorted(np.sort(column), value) / column.shape[0]
+
+
+def test_streamed_quantiles_are_exact_while_small_and_within_the_bound_after():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.lognormal(size=100_000), rng.standard_cauchy(100_000)])
+    small = EmbeddingQuantizer(quantile_range=(5, 95))
+    for chunk in np.array_split(X[:240], 3):
+        small.partial_fit(chunk)
+    exact = EmbeddingQuantizer(quantile_range=(5, 95)).fit(X[:240])
+    np.testing.assert_array_equal(small.lower_, exact.lower_)
+    np.testing.assert_array_equal(small.upper_, exact.upper_)
+
+    streamed = EmbeddingQuantizer(dtype="binary", center="median")
+    for chunk in np.array_split(X, 30):
+        streamed.partial_fit(chunk)
+    for j in range(2):
+        assert abs(_rank(X[:, j], streamed.center_[j]) - 0.5) < 0.01
+    # partial_fit after fit continues from (a sample of) the fitted data.
+    continued = EmbeddingQuantizer(dtype="binary", center="median").fit(X[:70_000])
+    continued.partial_fit(X[70_000:] + 10.0)
+    shifted = np.concatenate([X[:70_000], X[70_000:] + 10.0])
+    for j in range(2):
+        assert abs(_rank(shifted[:, j], continued.center_[j]) - 0.5) < 0.015
 
 
 def test_median_threshold_sets_half_of_the_bits():

@@ -156,12 +156,16 @@ class Moments(Statistic):
                 weights=None if entry_weight is None else entry_weight[missing],
                 minlength=n_cols,
             )
+            # A column of NaN only has no weight at all; the subtraction below
+            # could leave a rounding residue of the weights' sum.
+            all_missing = np.bincount(columns[missing], minlength=n_cols) == X.shape[0]
+            missing_weight[all_missing] = total_weight
             values, columns = values[present], columns[present]
             entry_weight = None if entry_weight is None else entry_weight[present]
         else:
             missing_weight = 0.0
         values = values.astype(np.float64, copy=False)
-        n = np.full(n_cols, total_weight) - missing_weight
+        n = np.maximum(np.full(n_cols, total_weight) - missing_weight, 0.0)
         weighted = values if entry_weight is None else entry_weight * values
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.bincount(columns, weights=weighted, minlength=n_cols) / n
