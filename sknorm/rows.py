@@ -46,7 +46,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
-from ._dask import is_dask_collection, map_blockwise, metadata_sample
+from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
 from ._validation import (
     BLOCK_ELEMENTS,
     _describe_columns,
@@ -756,7 +756,9 @@ def resolve_groups(groups, n_features, feature_names=None, name="groups"):
 # ---------------------------------------------------------------------------
 
 
-class _RowNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _RowNormalizer(
+    DaskDispatchMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Shared machinery of the stateless row normalizers.
 
     Subclasses describe their computation (:meth:`_rule`) and may refuse sparse
@@ -842,8 +844,6 @@ class _RowNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         # Stateless: transform may be the first call, so it validates too.
         self._validate_params()
-        if is_dask_collection(X):
-            return map_blockwise(self, "transform", X)
         copy = self.copy if copy is None else copy
         fitted = hasattr(self, "n_features_in_")
         X_checked = self._check(X, reset=False, fitted=fitted)

@@ -18,6 +18,10 @@ class Statistic:
 
     _fields: tuple[str, ...] = ()
 
+    #: Whether :meth:`merge` is possible: only mergeable statistics can be
+    #: computed over chunks, partial_fit calls or the partitions of a cluster.
+    mergeable = True
+
     def __init__(self, **arrays):
         for name in self._fields:
             setattr(self, name, np.asarray(arrays[name]))

@@ -1,0 +1,216 @@
+"""The fitting machinery every estimator that learns statistics shares.
+
+An estimator here learns only mergeable statistics (:mod:`sknorm.stats`):
+``fit`` forgets and computes them, ``partial_fit`` computes them on a batch and
+merges them into those stored, ``sample_weight`` and sparse input are handled by
+the statistics themselves. Subclasses declare which statistics they need and
+turn them into fitted attributes; how they transform data is their own business
+(a per-feature affine map for the column scalers, a linear map for the
+embedding normalizer).
+
+The same ``_update`` fits dask arrays and DataFrames: :mod:`sknorm._dask`
+computes the statistics per partition on the cluster and merges them there, so
+every estimator built on this base fits on Dask without code of its own.
+"""
+
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+
+from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
+from ._validation import check_input, check_sample_weight
+from .stats import Statistic
+
+__all__ = ["FIT_SKETCH_SAMPLE", "_StatisticsEstimator"]
+
+#: Rows sampled by ``fit`` into a quantile sketch, kept beside exact quantiles
+#: so that ``partial_fit`` can continue after ``fit``.
+FIT_SKETCH_SAMPLE = 1 << 16
+
+
+def _statistic_class(name):
+    """The statistic class called ``name`` (to rebuild a stored state)."""
+    classes = list(Statistic.__subclasses__())
+    while classes:
+        cls = classes.pop()
+        if cls.__name__ == name:
+            return cls
+        classes.extend(cls.__subclasses__())
+    raise KeyError(name)  # pragma: no cover - states are written by this module
+
+
+class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
+    """``fit`` = reset + ``partial_fit``; ``partial_fit`` merges statistics.
+
+    Subclasses implement :meth:`_statistic_types` and
+    :meth:`_set_fitted_attributes`, and may override the hooks
+    :meth:`_streaming_statistic_types`, :meth:`_validate_fit_params`,
+    :meth:`_check_fit_input`, :attr:`_accept_sparse` and :attr:`_allow_nan`.
+    """
+
+    #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
+    _accept_sparse = ("csr", "csc")
+
+    #: Whether NaN may appear in the input (passed to :func:`check_input`).
+    _allow_nan = True
+
+    def _statistic_types(self):  # pragma: no cover - abstract
+        """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
+        raise NotImplementedError
+
+    def _streaming_statistic_types(self):
+        """Statistics ``partial_fit`` computes and merges; by default the same.
+
+        An estimator whose exact statistic cannot be merged (quantiles) may
+        stream a mergeable summary instead.
+        """
+        return self._statistic_types()
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
+        """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
+        raise NotImplementedError
+
+    def _validate_fit_params(self):
+        """Hook for checks of parameter combinations (single values are
+        validated by ``_parameter_constraints``)."""
+
+    def _check_fit_input(self, X):
+        """Hook for estimator-specific checks of validated fit input."""
+
+    def _reset(self):
+        """Forget everything learned by earlier calls to fit/partial_fit."""
+        for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
+            delattr(self, name)
+        self.__dict__.pop("_statistics_state", None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn the statistics of X (forgetting earlier fits).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data; also a dask array or DataFrame, fitted on the
+            cluster in one pass of mergeable statistics (see
+            ``dask_quantiles`` for estimators that learn quantiles).
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples. Integer weights are equivalent
+            to repeating rows.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._reset()
+        return self._update(X, sample_weight, streaming=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the statistics with a batch of samples.
+
+        The statistics of ``X`` are merged exactly into those already learned, so
+        a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
+        all of them.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            A batch of training data; also a dask array or DataFrame, whose
+            partitions' statistics are merged on the cluster.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._update(X, sample_weight, streaming=True)
+
+    def _update(self, X, sample_weight, streaming):
+        """Compute the statistics of X and merge them into those stored."""
+        first_call = not hasattr(self, "_statistics_state")
+        self._validate_fit_params()
+        on_dask = is_dask_collection(X)
+        specs = self._specs(streaming or on_dask)
+        if on_dask and not streaming and self._exact_on_dask():
+            # Statistics that cannot be merged (exact quantiles) take extra
+            # passes over the partitions (see sknorm._dask).
+            specs += [spec for spec in self._specs(False) if not spec[0].mergeable]
+        if not first_call:
+            self._check_continuable([cls.__name__ for cls, _ in specs])
+        if on_dask:
+            statistics, n_new_rows = fit_statistics(
+                self, X, sample_weight, specs, reset=first_call
+            )
+        else:
+            X = check_input(
+                self,
+                X,
+                reset=first_call,
+                accept_sparse=self._accept_sparse,
+                allow_nan=self._allow_nan,
+            )
+            self._check_fit_input(X)
+            weight = check_sample_weight(sample_weight, X)
+            statistics = {
+                cls.__name__: cls.from_data(X, weight, **options)
+                for cls, options in specs
+            }
+            n_new_rows = X.shape[0]
+        if not first_call:
+            for name, new in statistics.items():
+                old = _statistic_class(name).from_state(self._statistics_state[name])
+                statistics[name] = old.merge(new)
+        self._statistics_state = {
+            name: stat.to_state() for name, stat in statistics.items()
+        }
+        self._set_fitted_attributes(
+            statistics,
+            n_rows=getattr(self, "n_samples_seen_", 0) + n_new_rows,
+            weighted=sample_weight is not None,
+        )
+        return self
+
+    def _specs(self, mergeable):
+        """``(class, from_data kwargs)`` of the statistics to compute.
+
+        Those of ``partial_fit`` when ``mergeable`` (they are merged with
+        statistics of other data: stored ones, or other partitions of a dask
+        collection), those of ``fit`` otherwise.
+        """
+        if mergeable:
+            types = self._streaming_statistic_types()
+        else:
+            types = self._statistic_types()
+        return [t if isinstance(t, tuple) else (t, {}) for t in types]
+
+    def _exact_on_dask(self):
+        """Whether ``fit`` on a dask collection computes the statistics that
+        cannot be merged (exact quantiles) too, in extra passes over the data.
+
+        Estimators that learn quantiles choose with their ``dask_quantiles``
+        parameter; by default a dask fit computes mergeable statistics only,
+        in one pass, as ``partial_fit`` does.
+        """
+        return getattr(self, "dask_quantiles", "sketch") == "exact"
+
+    def _check_continuable(self, needed):
+        """partial_fit must find every statistic it updates among those stored.
+
+        Stored statistics it does not need are dropped (e.g. exact quantiles
+        superseded by a sketch that ``fit`` also kept).
+        """
+        missing = sorted(set(needed) - set(self._statistics_state))
+        if missing:
+            name = type(self).__name__
+            raise ValueError(
+                f"{name}.partial_fit cannot update this fitted estimator: it needs "
+                f"{', '.join(missing)} of the data seen so far, which was not "
+                "computed (a parameter such as clip changed since). Continuing "
+                "would silently forget that data: call fit on all the data, or "
+                "partial_fit on every batch with the new parameters."
+            )
