@@ -20,8 +20,12 @@ from scipy import sparse
 from sklearn.utils._set_output import _get_output_config, _wrap_data_with_container
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ._parallel import BLOCK_ELEMENTS, row_blocks
+
 __all__ = [
+    "BLOCK_ELEMENTS",
     "check_input",
+    "check_no_infinity",
     "check_sample_weight",
     "is_sparse",
     "may_write_in_place",
@@ -30,22 +34,10 @@ __all__ = [
     "wrap_like_transform",
 ]
 
-# Target number of elements processed per block by the chunked kernels: small
-# enough for the temporaries to stay in cache, large enough that the Python
-# overhead per block is negligible.
-BLOCK_ELEMENTS = 1 << 16
-
 
 def is_sparse(X):
     """Return True for scipy sparse matrices and arrays."""
     return sparse.issparse(X)
-
-
-def row_blocks(n_rows, n_cols, block_elements=BLOCK_ELEMENTS):
-    """Yield slices of rows holding about ``block_elements`` values each."""
-    step = max(1, block_elements // max(1, n_cols))
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
 
 
 def _column_label(estimator, index):
@@ -112,11 +104,21 @@ def _float_dtype_for(X):
     return np.float64
 
 
-def _check_no_infinity(X, estimator):
+def check_no_infinity(X, estimator, *, columns=None):
     """Raise a ValueError naming the features that hold +/-inf.
 
     The fast path sums each row block: a finite sum proves the block finite. Only
     blocks whose sum is not finite (they hold NaN or inf) are inspected further.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Validated data.
+    estimator : BaseEstimator
+        Named in the message, with its feature names.
+    columns : array of int, optional
+        Only inspect these columns of dense X (the ones a statistic found not
+        finite); sparse X is always inspected whole, in O(nnz).
     """
     if is_sparse(X):
         data = X.data
@@ -128,6 +130,13 @@ def _check_no_infinity(X, estimator):
             _raise_infinity(np.unique(columns), estimator)
         return
     if X.size == 0:
+        return
+    if columns is not None:
+        columns = np.asarray(columns)
+        for rows in row_blocks(X.shape[0], len(columns)):
+            bad = np.isinf(X[rows][:, columns]).any(axis=0)
+            if bad.any():
+                _raise_infinity(columns[bad], estimator)
         return
     n_rows, n_cols = X.shape
     for rows in row_blocks(n_rows, n_cols):
@@ -164,6 +173,7 @@ def check_input(
     accept_sparse=("csr", "csc"),
     sparse_message=None,
     check_features=True,
+    reject_infinity=True,
 ):
     """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
 
@@ -188,6 +198,12 @@ def check_input(
     check_features : bool, default=True
         Whether to record/check feature count and names (False for stateless
         use such as module-level functions).
+    reject_infinity : bool, default=True
+        Whether to check for infinity here (a read of all the data). Kernels that
+        read the data anyway pass False and check as they go: the statistics
+        (a non-finite statistic reveals infinity, see
+        :func:`check_no_infinity`'s ``columns``) and the affine map
+        (``reject_infinity`` of :meth:`sknorm._affine.AffineMap.transform`).
 
     Returns
     -------
@@ -227,7 +243,8 @@ def check_input(
         # in a copy so the caller's matrix keeps its structure.
         X = X.copy()
         X.sum_duplicates()
-    _check_no_infinity(X, estimator)
+    if reject_infinity:
+        check_no_infinity(X, estimator)
     return X
 
 
