@@ -21,9 +21,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._affine import AffineMap, safe_scale
 from ._validation import (
     check_input,
+    check_no_infinity,
     check_sample_weight,
     is_sparse,
     may_write_in_place,
+    owns_memory,
     wrap_like_transform,
 )
 from .stats import Extrema, Moments
@@ -115,12 +117,24 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
-        X = check_input(self, X, reset=first_call)
+        X = check_input(self, X, reset=first_call, reject_infinity=False)
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
-        statistics = {
-            cls.__name__: cls.from_data(X, weight) for cls in self._statistic_types()
-        }
+        types = self._statistic_types()
+        # Statistics that reveal infinity spare the fit a read of all the data:
+        # only the columns whose statistic is not finite are inspected.
+        fused_check = all(cls.reveals_infinity for cls in types) and (
+            weight is None or bool(np.all(weight > 0))
+        )
+        if not fused_check:
+            check_no_infinity(X, self)
+        statistics = {cls.__name__: cls.from_data(X, weight) for cls in types}
+        if fused_check:
+            suspect = np.zeros(X.shape[1], dtype=bool)
+            for statistic in statistics.values():
+                suspect |= statistic.nonfinite_columns()
+            if suspect.any():
+                check_no_infinity(X, self, columns=np.flatnonzero(suspect))
         if not first_call:
             for name, previous in self._statistics_state.items():
                 if name in statistics:
@@ -156,15 +170,31 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Scaled data, of X's float dtype and, if sparse, X's format.
         """
         check_is_fitted(self)
-        copy = self.copy if copy is None else copy
-        X_checked = check_input(self, X, reset=False)
+        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
         return self._affine_map().transform(
             X_checked,
-            in_place=may_write_in_place(X_checked, X, copy),
+            in_place=in_place,
             clip=self._clip_range() if self.clip else None,
             estimator=self,
             sparse_advice=self._sparse_advice,
+            reject_infinity=check_as_we_go,
         )
+
+    def _check_for_map(self, X, copy):
+        """Validate X for transform/inverse_transform.
+
+        Returns ``(X_checked, in_place, check_as_we_go)``. The map checks for
+        infinity block by block as it computes, except when it writes into the
+        caller's own array: that is checked first, so that bad input is
+        rejected before any of it is overwritten.
+        """
+        copy = self.copy if copy is None else copy
+        X_checked = check_input(self, X, reset=False, reject_infinity=False)
+        in_place = may_write_in_place(X_checked, X, copy)
+        callers_memory = in_place and not owns_memory(X_checked, X)
+        if callers_memory:
+            check_no_infinity(X_checked, self)
+        return X_checked, in_place, not callers_memory
 
     def inverse_transform(self, X, copy=None):
         """Undo the scaling of X.
@@ -184,13 +214,13 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             ``set_output``.
         """
         check_is_fitted(self)
-        copy = self.copy if copy is None else copy
-        X_checked = check_input(self, X, reset=False)
+        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
         result = self._affine_map().inverse_transform(
             X_checked,
-            in_place=may_write_in_place(X_checked, X, copy),
+            in_place=in_place,
             estimator=self,
             sparse_advice=self._sparse_advice,
+            reject_infinity=check_as_we_go,
         )
         return wrap_like_transform(self, result, X)
 
