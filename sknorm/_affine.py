@@ -180,34 +180,42 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
     """Map the rows ``task`` of X into ``out``, one cache-resident block at a time.
 
     Every step reads and writes the block in cache, so memory sees one read of
-    X and one write of ``out``; float32 blocks are computed in a float64
-    scratch block and rounded once. With ``estimator``, each result block is
+    X and one write of ``out``. float32 blocks are computed in float64: the
+    first step reads float32 into a float64 scratch block, the last writes
+    float32, each value rounded once. With ``estimator``, each result block is
     summed (in cache) and a block whose sum is not finite is searched for
     infinity.
     """
-    in_float64 = X.dtype == np.float64
-    scratch = None if in_float64 else np.empty(plan.block_rows * plan.n_cols)
+    scratch = None
+    if X.dtype != np.float64 and len(steps) > 1:
+        scratch = np.empty(plan.block_rows * plan.n_cols)
+    last = len(steps) - 1
     for rows in plan.blocks(task):
         source, lanes = plan.widen(X[rows])
         target, target_lanes = plan.widen(out[rows])
         if target_lanes != lanes:  # out laid out unlike X: no widening
             source, target, lanes = X[rows], out[rows], 1
-        result = target if in_float64 else scratch[: source.size].reshape(source.shape)
+        unchecked = estimator is not None
         with np.errstate(over="ignore", invalid="ignore"):
-            unchecked = estimator is not None
-            for ufunc, args, wide_args in steps:
+            for i, (ufunc, args, wide_args) in enumerate(steps):
                 if ufunc is np.clip and unchecked:
                     # Checked before clipping, which would hide infinity.
                     _check_block(source, X, rows, estimator)
                     unchecked = False
-                ufunc(source, *(wide_args if lanes > 1 else args), out=result)
+                result = target
+                if scratch is not None and i < last:
+                    result = scratch[: source.size].reshape(source.shape)
+                ufunc(
+                    source,
+                    *(wide_args if lanes > 1 else args),
+                    out=result,
+                    casting="same_kind",
+                )
                 source = result
-            if source is not result:  # no steps
-                np.copyto(result, source)
+            if not steps:
+                np.copyto(target, source)
             if unchecked:
-                _check_block(result, X, rows, estimator)
-        if not in_float64:
-            np.copyto(target, result, casting="same_kind")
+                _check_block(target, X, rows, estimator)
 
 
 def _check_block(values, X, rows, estimator):
