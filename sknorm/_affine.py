@@ -17,7 +17,7 @@ its stored values.
 
 import numpy as np
 
-from ._parallel import BlockPlan
+from ._parallel import BLOCK_ELEMENTS, BlockPlan
 from ._validation import (
     _column_label,
     _describe_columns,
@@ -26,7 +26,7 @@ from ._validation import (
 )
 
 #: Stored values of a sparse matrix scaled at once (bounds the temporaries).
-_SPARSE_CHUNK = 1 << 20
+_SPARSE_CHUNK = BLOCK_ELEMENTS
 
 __all__ = ["RELATIVE_TOLERANCE", "AffineMap", "safe_scale"]
 
@@ -183,8 +183,8 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
     X and one write of ``out``. float32 blocks are computed in float64: the
     first step reads float32 into a float64 scratch block, the last writes
     float32, each value rounded once. With ``estimator``, each result block is
-    summed (in cache) and a block whose sum is not finite is searched for
-    infinity.
+    summed first (bringing it into cache) and a block whose sum is not finite
+    is searched for infinity.
     """
     scratch = None
     if X.dtype != np.float64 and len(steps) > 1:
@@ -195,13 +195,12 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
         target, target_lanes = plan.widen(out[rows])
         if target_lanes != lanes:  # out laid out unlike X: no widening
             source, target, lanes = X[rows], out[rows], 1
-        unchecked = estimator is not None
         with np.errstate(over="ignore", invalid="ignore"):
+            if estimator is not None:
+                # Checked before the block is overwritten (in place) or
+                # clipped (which would hide infinity); it is in cache after.
+                _check_block(source, X, rows, estimator)
             for i, (ufunc, args, wide_args) in enumerate(steps):
-                if ufunc is np.clip and unchecked:
-                    # Checked before clipping, which would hide infinity.
-                    _check_block(source, X, rows, estimator)
-                    unchecked = False
                 result = target
                 if scratch is not None and i < last:
                     result = scratch[: source.size].reshape(source.shape)
@@ -214,14 +213,12 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
                 source = result
             if not steps:
                 np.copyto(target, source)
-            if unchecked:
-                _check_block(target, X, rows, estimator)
 
 
-def _check_block(values, X, rows, estimator):
-    """Raise naming the features if ``X[rows]``, whose image is ``values`` (in
-    cache), holds infinity: a finite sum of the image proves it does not."""
-    if not np.isfinite(np.add.reduce(values, axis=None)):
+def _check_block(block, X, rows, estimator):
+    """Raise naming the features if ``block`` (``X[rows]``, maybe widened) holds
+    infinity: a finite sum proves it does not."""
+    if not np.isfinite(np.add.reduce(block, axis=None)):
         infinite = np.isinf(X[rows]).any(axis=0)
         if infinite.any():
             _raise_infinity(np.flatnonzero(infinite), estimator)
@@ -246,8 +243,8 @@ def _apply_sparse(X, multiply, in_place, clip, estimator):
     """Scale (and clip) the stored values of a CSR/CSC matrix, chunk by chunk.
 
     Implicit zeros stay zeros. Values are computed in float64 and written back
-    in X's dtype; with ``estimator``, a chunk whose result is not finite is
-    searched for infinity.
+    in X's dtype; with ``estimator``, a chunk whose sum is not finite is
+    searched for infinity before it is scaled.
     """
     out = X if in_place else X.copy()
     if multiply is None and clip is None:
@@ -259,17 +256,20 @@ def _apply_sparse(X, multiply, in_place, clip, estimator):
         low = np.broadcast_to(np.asarray(clip[0], np.float64), (n_cols,))
         high = np.broadcast_to(np.asarray(clip[1], np.float64), (n_cols,))
     data = out.data
+    in_float64 = data.dtype == np.float64
     for chunk, columns in _sparse_chunks(out):
-        values = data[chunk].astype(np.float64)
+        values = data[chunk]
         with np.errstate(over="ignore", invalid="ignore"):
-            if multiply is not None:
-                values *= multiply[columns]
             if estimator is not None and not np.isfinite(values.sum()):
-                _reject_sparse_infinity(data[chunk], out, chunk, estimator)
+                _reject_sparse_infinity(values, out, chunk, estimator)
+            result = values if in_float64 else values.astype(np.float64)
+            if multiply is not None:
+                np.multiply(result, multiply[columns], out=result)
             if clip is not None:
                 # Only stored values are clipped: implicit zeros stay zeros.
-                np.clip(values, low[columns], high[columns], out=values)
-        data[chunk] = values
+                np.clip(result, low[columns], high[columns], out=result)
+        if not in_float64:
+            values[...] = result
     return out
 
 

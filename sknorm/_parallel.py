@@ -47,9 +47,10 @@ MIN_BLOCK_ROWS = 16
 #: their inner loop along a row, which is slow when the row is short.
 MIN_ROW_WIDTH = 64
 
-#: Values per task: enough blocks that scheduling a task costs nothing next to
-#: running it, few enough that the tasks of a large array balance the threads.
-TASK_ELEMENTS = 1 << 22
+#: Values per task (8 MiB of float64): enough that scheduling a task costs
+#: little next to running it, few enough that the tasks of an array balance
+#: the threads (a 1e7-value array makes 10 tasks).
+TASK_ELEMENTS = 1 << 20
 
 
 def n_threads():

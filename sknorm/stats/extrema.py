@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._parallel import BlockPlan, fold
+from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import Statistic
 
@@ -111,11 +111,16 @@ class Extrema(Statistic):
                 low[filled] = np.fmin.reduceat(values, starts)
                 high[filled] = np.fmax.reduceat(values, starts)
         else:
-            counts = np.bincount(X.indices, minlength=n_cols)
+            counts = np.zeros(n_cols, dtype=np.int64)
             low = np.full(n_cols, np.nan)
             high = np.full(n_cols, np.nan)
-            np.fmin.at(low, X.indices, values)
-            np.fmax.at(high, X.indices, values)
+            # In chunks: the index arrays are converted to intp on the way.
+            for start in range(0, len(values), BLOCK_ELEMENTS):
+                chunk = slice(start, start + BLOCK_ELEMENTS)
+                columns = X.indices[chunk].astype(np.intp, copy=False)
+                counts += np.bincount(columns, minlength=n_cols)
+                np.fmin.at(low, columns, values[chunk])
+                np.fmax.at(high, columns, values[chunk])
         has_zero = counts < n_rows
         low = np.where(has_zero, np.fmin(low, 0.0), low)
         high = np.where(has_zero, np.fmax(high, 0.0), high)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._parallel import BlockPlan, fold
+from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import Statistic, sparse_entries
 
@@ -17,7 +17,7 @@ __all__ = ["Moments"]
 CANCELLATION_LIMIT = 16.0
 
 #: Stored values of a sparse matrix processed at once (bounds the temporaries).
-_SPARSE_CHUNK = 1 << 20
+_SPARSE_CHUNK = BLOCK_ELEMENTS
 
 
 def _merge_moments(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
@@ -98,11 +98,20 @@ def _block_moments(block, weight):
     return n, mean, np.maximum(m2, 0.0)
 
 
+#: Rows whose mean centers a task's shifted sums: any center within a few
+#: standard deviations of the task's mean keeps them precise.
+_CENTER_ROWS = 64
+
+
 def _center_of(block, weight):
     """A per-column center close to the values of ``block``: its mean, NaN
     ignored. Non-finite means (all-NaN columns, infinity) become 0, so that
     subtracting the center never turns an infinite value into NaN."""
     with np.errstate(all="ignore"):
+        if weight is None:
+            center = block.sum(axis=0, dtype=np.float64) / block.shape[0]
+            if np.isfinite(center).all():
+                return center
         present = ~np.isnan(block)
         values = np.where(present, block, 0.0)
         if weight is None:
@@ -156,7 +165,8 @@ def _task_moments(X, task, plan, shift, sample_weight):
     def weights(rows):
         return None if sample_weight is None else sample_weight[rows]
 
-    center = shift if task.start == 0 else _center_of(X[blocks[0]], weights(blocks[0]))
+    head = slice(task.start, min(task.start + _CENTER_ROWS, task.stop))
+    center = shift if task.start == 0 else _center_of(X[head], weights(head))
     wide_center = np.tile(center, plan.lanes)
     scratch = np.empty(plan.block_rows * n_cols)
     n, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
@@ -273,12 +283,12 @@ class Moments(Statistic):
                 mean=np.full(plan.n_cols, np.nan),
                 m2=np.zeros(plan.n_cols),
             )
-        # Means are accumulated relative to one shift (the first block's mean):
+        # Means are accumulated relative to one shift (the first rows' mean):
         # merging tasks whose means are large and close would otherwise lose
         # their difference to rounding (a mean carries an error of ulp(mean)).
-        first = next(plan.blocks(tasks[0]))
+        head = slice(0, _CENTER_ROWS)
         shift = _center_of(
-            X[first], None if sample_weight is None else sample_weight[first]
+            X[head], None if sample_weight is None else sample_weight[head]
         )
         parts = plan.map(
             lambda task: _task_moments(X, task, plan, shift, sample_weight)
@@ -306,7 +316,7 @@ class Moments(Statistic):
         for start in range(0, len(values), max(_SPARSE_CHUNK, n_cols)):
             chunk = slice(start, start + max(_SPARSE_CHUNK, n_cols))
             x = values[chunk].astype(np.float64, copy=False)
-            c = columns[chunk]
+            c = columns[chunk].astype(np.intp, copy=False)
             w = None if entry_weight is None else entry_weight[chunk]
             with np.errstate(over="ignore", invalid="ignore"):
                 finite = np.isfinite(x.sum())
