@@ -5,9 +5,9 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
-from .functions import maxabs_scale, minmax_scale, scale
+from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
-from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
+from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 __version__ = "0.1.0"
 
@@ -15,10 +15,12 @@ __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
+    "RobustScaler",
     "RowStandardizer",
     "StandardScaler",
     "maxabs_scale",
     "minmax_scale",
     "normalize",
+    "robust_scale",
     "scale",
 ]

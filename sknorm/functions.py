@@ -13,9 +13,9 @@ from sklearn import config_context
 from sklearn.utils._param_validation import Options, validate_params
 
 from ._validation import is_sparse
-from .scalers import MaxAbsScaler, MinMaxScaler, StandardScaler
+from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
-__all__ = ["maxabs_scale", "minmax_scale", "scale"]
+__all__ = ["maxabs_scale", "minmax_scale", "robust_scale", "scale"]
 
 
 def _fit_transform_along_axis(estimator, X, axis):
@@ -163,3 +163,76 @@ def maxabs_scale(X, *, axis=0, copy=True):
            [-0.5,  0. ,  0.5]])
     """
     return _fit_transform_along_axis(MaxAbsScaler(copy=copy), X, axis)
+
+
+@validate_params(
+    {
+        **_COMMON_CONSTRAINTS,
+        "with_centering": ["boolean"],
+        "with_scaling": ["boolean"],
+        "quantile_range": [tuple],
+        "unit_variance": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def robust_scale(
+    X,
+    *,
+    axis=0,
+    with_centering=True,
+    with_scaling=True,
+    quantile_range=(25.0, 75.0),
+    copy=True,
+    unit_variance=False,
+):
+    """Center on the median and scale by a quantile range, along any axis.
+
+    The function form of :class:`~sknorm.RobustScaler` (``(x - median) /
+    (q_max - q_min)``), drop-in for :func:`sklearn.preprocessing.robust_scale`,
+    with exact quantiles.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples,)
+        The data. Sparse data can be centered only if every median is 0.
+    axis : {0, 1}, default=0
+        0 scales each feature, 1 each sample.
+    with_centering : bool, default=True
+        Subtract the median.
+    with_scaling : bool, default=True
+        Divide by the quantile range.
+    quantile_range : tuple (q_min, q_max), default=(25.0, 75.0)
+        Percentiles whose difference is the scale.
+    copy : bool, default=True
+        If False, scale in place where possible.
+    unit_variance : bool, default=False
+        Scale so that normally distributed data gets unit variance.
+
+    Returns
+    -------
+    X_tr : {ndarray, sparse matrix} of the shape of X
+        The transformed data.
+
+    See Also
+    --------
+    RobustScaler : The estimator, for use in a Pipeline.
+
+    Examples
+    --------
+    >>> from sknorm import robust_scale
+    >>> X = [[-2, 1, 2], [-1, 0, 1]]
+    >>> robust_scale(X, axis=0)
+    array([[-1.,  1.,  1.],
+           [ 1., -1., -1.]])
+    >>> robust_scale(X, axis=1)
+    array([[-1.5,  0. ,  0.5],
+           [-1. ,  0. ,  1. ]])
+    """
+    estimator = RobustScaler(
+        with_centering=with_centering,
+        with_scaling=with_scaling,
+        quantile_range=quantile_range,
+        copy=copy,
+        unit_variance=unit_variance,
+    )
+    return _fit_transform_along_axis(estimator, X, axis)

@@ -10,6 +10,7 @@ themselves, so no scaler special-cases any of these.
 from numbers import Real
 
 import numpy as np
+from scipy.special import ndtri
 from sklearn.base import (
     BaseEstimator,
     OneToOneFeatureMixin,
@@ -28,21 +29,24 @@ from ._validation import (
     owns_memory,
     wrap_like_transform,
 )
-from .stats import Extrema, Moments
+from .stats import Extrema, Moments, Quantiles, QuantileSketch
 
-__all__ = ["MaxAbsScaler", "MinMaxScaler", "StandardScaler"]
+__all__ = ["MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler"]
 
-_STATISTICS = {cls.__name__: cls for cls in (Extrema, Moments)}
+_STATISTICS = {
+    cls.__name__: cls for cls in (Extrema, Moments, Quantiles, QuantileSketch)
+}
 
 
 class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the column scalers.
 
-    Subclasses declare which statistics they need (:meth:`_statistic_types`), turn
-    them into fitted attributes (:meth:`_set_fitted_attributes`) and describe their
-    map (:meth:`_affine_map`, :meth:`_clip_range`). Everything else — validation,
-    merging, weights, sparse data, in-place operation, output containers — lives
-    here once.
+    Subclasses declare which statistics they need (:meth:`_statistic_types`, and
+    :meth:`_streaming_statistic_types` when ``partial_fit`` needs mergeable
+    ones), turn them into fitted attributes (:meth:`_set_fitted_attributes`) and
+    describe their map (:meth:`_affine_map`, :meth:`_clip_range`). Everything
+    else — validation, merging, weights, sparse data, in-place operation, output
+    containers — lives here once.
     """
 
     _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
@@ -51,7 +55,16 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _sparse_advice = ""
 
     def _statistic_types(self):  # pragma: no cover - abstract
+        """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
         raise NotImplementedError
+
+    def _streaming_statistic_types(self):
+        """Statistics ``partial_fit`` computes and merges; by default the same.
+
+        An estimator whose exact statistic cannot be merged (quantiles) streams
+        a mergeable summary instead.
+        """
+        return self._statistic_types()
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
         """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
@@ -60,8 +73,16 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _affine_map(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _clip_range(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _clip_range(self):
+        """``(low, high)`` of transformed values: by default the training range.
+
+        Needs an ``Extrema`` statistic (declared when ``clip=True``).
+        """
+        extrema = Extrema.from_state(self._statistics_state["Extrema"])
+        affine = self._affine_map()
+        low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
+        high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
+        return low, high
 
     def _check_fit_input(self, X):
         """Hook for estimator-specific checks of validated fit input."""
@@ -72,6 +93,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             delattr(self, name)
         self.__dict__.pop("_statistics_state", None)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Compute the statistics used for later scaling.
 
@@ -91,7 +113,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Fitted scaler.
         """
         self._reset()
-        return self.partial_fit(X, y, sample_weight=sample_weight)
+        return self._update(X, sample_weight, self._statistic_types())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -115,20 +137,28 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted scaler.
         """
+        return self._update(X, sample_weight, self._streaming_statistic_types())
+
+    def _update(self, X, sample_weight, statistic_types):
+        """Compute ``statistic_types`` on X and merge them into those stored."""
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
+        specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
+        if not first_call:
+            self._check_continuable([cls.__name__ for cls, _ in specs])
         X = check_input(self, X, reset=first_call, reject_infinity=False)
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
-        types = self._statistic_types()
         # Statistics that reveal infinity spare the fit a read of all the data:
         # only the columns whose statistic is not finite are inspected.
-        fused_check = all(cls.reveals_infinity for cls in types) and (
+        fused_check = all(cls.reveals_infinity for cls, _ in specs) and (
             weight is None or bool(np.all(weight > 0))
         )
         if not fused_check:
             check_no_infinity(X, self)
-        statistics = {cls.__name__: cls.from_data(X, weight) for cls in types}
+        statistics = {
+            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
+        }
         if fused_check:
             suspect = np.zeros(X.shape[1], dtype=bool)
             for statistic in statistics.values():
@@ -136,10 +166,9 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             if suspect.any():
                 check_no_infinity(X, self, columns=np.flatnonzero(suspect))
         if not first_call:
-            for name, previous in self._statistics_state.items():
-                if name in statistics:
-                    old = _STATISTICS[name].from_state(previous)
-                    statistics[name] = old.merge(statistics[name])
+            for name, new in statistics.items():
+                old = _STATISTICS[name].from_state(self._statistics_state[name])
+                statistics[name] = old.merge(new)
         self._statistics_state = {
             name: stat.to_state() for name, stat in statistics.items()
         }
@@ -149,6 +178,23 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             weighted=weight is not None,
         )
         return self
+
+    def _check_continuable(self, needed):
+        """partial_fit must find every statistic it updates among those stored.
+
+        Stored statistics it does not need are dropped (e.g. exact quantiles,
+        superseded by the sketch that ``fit`` also kept).
+        """
+        missing = sorted(set(needed) - set(self._statistics_state))
+        if missing:
+            name = type(self).__name__
+            raise ValueError(
+                f"{name}.partial_fit cannot update this fitted estimator: it needs "
+                f"{', '.join(missing)} of the data seen so far, which was not "
+                "computed (a parameter such as clip changed since). Continuing "
+                "would silently forget that data: call fit on all the data, or "
+                "partial_fit on every batch with the new parameters."
+            )
 
     def _validate_fit_params(self):
         """Hook for checks of parameter combinations (single values are
@@ -344,13 +390,6 @@ class StandardScaler(_ColumnScaler):
 
     def _affine_map(self):
         return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
-
-    def _clip_range(self):
-        extrema = Extrema.from_state(self._statistics_state["Extrema"])
-        affine = self._affine_map()
-        low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
-        high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
-        return low, high
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -551,3 +590,182 @@ class MaxAbsScaler(_ColumnScaler):
 
     def _clip_range(self):
         return -1.0, 1.0
+
+
+#: Rows of the training data that RobustScaler.fit sketches for partial_fit.
+_FIT_SKETCH_SAMPLE = 1 << 16
+
+
+class RobustScaler(_ColumnScaler):
+    """Scale features using statistics that are robust to outliers.
+
+    Drop-in for :class:`sklearn.preprocessing.RobustScaler`: the same parameters,
+    attributes and results. It removes the median and divides by the quantile
+    range (the interquartile range by default)::
+
+        x_scaled = (x - center_) / scale_
+
+    ``fit`` computes **exact** quantiles (:class:`~sknorm.stats.Quantiles`, the
+    same values as scikit-learn's ``np.nanpercentile``/``np.nanmedian``) by
+    selection rather than sorting, in parallel over columns, and on sparse input
+    without materialising any column. ``partial_fit`` streams instead: it merges
+    a :class:`~sknorm.stats.QuantileSketch` per batch, whose normalized rank
+    error stays below 1% at its default size (exact while fewer than a few
+    hundred values per feature were seen).
+
+    Additions: ``sample_weight`` (integer weights give exactly the result of
+    repeated rows), ``partial_fit``, ``clip``, sparse input with
+    ``with_centering=True`` whenever every fitted median is 0 (the result stays
+    sparse), and an ``inverse_transform`` that honours ``set_output``.
+
+    Parameters
+    ----------
+    with_centering : bool, default=True
+        Subtract the median before scaling. Sparse input can be transformed only
+        if every fitted median is 0 (it then stays sparse); otherwise transform
+        raises, naming the features: use ``with_centering=False``.
+    with_scaling : bool, default=True
+        Divide by the quantile range.
+    quantile_range : tuple (q_min, q_max), 0.0 <= q_min <= q_max <= 100.0, \
+default=(25.0, 75.0)
+        Percentiles whose difference is the scale.
+    copy : bool, default=True
+        If False, scale in place where possible.
+    unit_variance : bool, default=False
+        Divide the scale by the quantile range of the standard normal
+        distribution, so that normally distributed features get unit variance.
+        Needs ``0 < q_min < q_max < 100``.
+    clip : bool, default=False
+        Clip transformed values to the transformed range of the training data.
+        For sparse input only stored values are clipped.
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (n_features,) or None
+        Per-feature median (float64). None when ``with_centering=False``.
+    scale_ : ndarray of shape (n_features,) or None
+        Per-feature quantile range (divided by the normal one when
+        ``unit_variance``), or 1 for a constant feature (range at most
+        ``1000 * eps`` times the absolute median). None when
+        ``with_scaling=False``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X was a DataFrame with string column names.
+
+    See Also
+    --------
+    robust_scale : The function form.
+    StandardScaler : Scale with mean and standard deviation.
+
+    Notes
+    -----
+    ``fit`` also keeps a :class:`~sknorm.stats.QuantileSketch` of its data —
+    of all of it up to 65,536 rows, of a uniform random sample of that many
+    rows beyond — so that ``partial_fit`` after ``fit`` continues from the
+    fitted data rather than forgetting it. The sampling adds a rank error below
+    0.4% typically (1.1% with probability 1 - 1e-6) on the fitted part; to
+    stream with the sketch's accuracy only, call ``partial_fit`` from the first
+    batch on. The fitted estimator holds the sketch: about 14 KB per feature.
+
+    Examples
+    --------
+    >>> from sknorm import RobustScaler
+    >>> X = [[1.0, -2.0, 2.0], [-2.0, 1.0, 3.0], [4.0, 1.0, -2.0]]
+    >>> scaler = RobustScaler().fit(X)
+    >>> scaler.center_
+    array([1., 1., 2.])
+    >>> scaler.transform(X)
+    array([[ 0. , -2. ,  0. ],
+           [-1. ,  0. ,  0.4],
+           [ 1. ,  0. , -1.6]])
+
+    Streaming, with the same result while the data is small:
+
+    >>> streamed = RobustScaler()
+    >>> for batch in (X[:2], X[2:]):
+    ...     streamed = streamed.partial_fit(batch)
+    >>> streamed.scale_
+    array([3. , 1.5, 2.5])
+    """
+
+    _parameter_constraints: dict = {
+        **_ColumnScaler._parameter_constraints,
+        "with_centering": ["boolean"],
+        "with_scaling": ["boolean"],
+        "quantile_range": [tuple],
+        "unit_variance": ["boolean"],
+    }
+
+    _sparse_advice = (
+        "Cannot center sparse matrices on non-zero medians: use "
+        "`with_centering=False` instead, or densify X."
+    )
+
+    def __init__(
+        self,
+        *,
+        with_centering=True,
+        with_scaling=True,
+        quantile_range=(25.0, 75.0),
+        copy=True,
+        unit_variance=False,
+        clip=False,
+    ):
+        self.with_centering = with_centering
+        self.with_scaling = with_scaling
+        self.quantile_range = quantile_range
+        self.copy = copy
+        self.unit_variance = unit_variance
+        self.clip = clip
+
+    def _levels(self):
+        """Quantile levels as fractions, divided by 100 exactly as numpy does."""
+        q_min, q_max = self.quantile_range
+        return np.true_divide([q_min, 0.5 * 100, q_max], 100)
+
+    def _validate_fit_params(self):
+        bounds = self.quantile_range
+        valid = len(bounds) == 2 and all(
+            isinstance(q, Real) and not isinstance(q, bool) for q in bounds
+        )
+        if not valid or not 0 <= bounds[0] <= bounds[1] <= 100:
+            raise ValueError(f"Invalid quantile range: {bounds}")
+        if self.unit_variance and not 0 < bounds[0] < bounds[1] < 100:
+            raise ValueError(
+                "unit_variance=True needs 0 < q_min < q_max < 100: the normal "
+                f"distribution's range for quantile_range={bounds} is "
+                f"{'infinite' if bounds[0] < bounds[1] else 'zero'}."
+            )
+
+    def _statistic_types(self):
+        # The sketch of a sample lets partial_fit continue after fit.
+        exact = (Quantiles, {"levels": self._levels()})
+        sampled = (QuantileSketch, {"sample_size": _FIT_SKETCH_SAMPLE})
+        return (exact, sampled, Extrema) if self.clip else (exact, sampled)
+
+    def _streaming_statistic_types(self):
+        return (QuantileSketch, Extrema) if self.clip else (QuantileSketch,)
+
+    def _center_and_scale(self, statistics):
+        if "Quantiles" in statistics:
+            quantiles = statistics["Quantiles"]
+        else:
+            quantiles = statistics["QuantileSketch"].quantiles(self._levels())
+        q_min, _, q_max = self._levels()
+        center = quantiles.median()
+        if not self.with_scaling:
+            return center, None
+        spread = quantiles.value(q_max) - quantiles.value(q_min)
+        scale = safe_scale(spread, center)
+        if self.unit_variance:
+            scale = scale / (ndtri(q_max) - ndtri(q_min))
+        return center, scale
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):
+        center, scale = self._center_and_scale(statistics)
+        self.center_ = center if self.with_centering else None
+        self.scale_ = scale
+
+    def _affine_map(self):
+        return AffineMap(self.center_, self.scale_)

@@ -2,12 +2,16 @@
 
 Each statistic is computed from dense or CSR/CSC data in one pass
 (``Stat.from_data(X, sample_weight)``), accumulated in float64, NaN-aware, and
-combined exactly with ``merge``. ``fit``, ``partial_fit``, ``sample_weight``,
-sparse input and distributed fitting all go through these classes.
+combined with ``merge`` (exactly for moments and extrema, within a bounded rank
+error for the quantile sketch). ``fit``, ``partial_fit``, ``sample_weight``,
+sparse input and distributed fitting all go through these classes. Exact
+:class:`Quantiles` are the one statistic that cannot be merged.
 """
 
 from ._base import Statistic
 from .extrema import Extrema
 from .moments import Moments
+from .quantiles import Quantiles
+from .sketch import QuantileSketch
 
-__all__ = ["Extrema", "Moments", "Statistic"]
+__all__ = ["Extrema", "Moments", "QuantileSketch", "Quantiles", "Statistic"]

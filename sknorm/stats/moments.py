@@ -313,6 +313,7 @@ class Moments(Statistic):
         n_cols = X.shape[1]
         stored, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
         missing_weight = np.zeros(n_cols)
+        missing_count = np.zeros(n_cols, dtype=np.int64)
         for start in range(0, len(values), max(_SPARSE_CHUNK, n_cols)):
             chunk = slice(start, start + max(_SPARSE_CHUNK, n_cols))
             x = values[chunk].astype(np.float64, copy=False)
@@ -323,6 +324,7 @@ class Moments(Statistic):
             if not finite:
                 missing = np.isnan(x)
                 if missing.any():
+                    missing_count += np.bincount(c[missing], minlength=n_cols)
                     missing_weight += np.bincount(
                         c[missing],
                         weights=None if w is None else w[missing],
@@ -336,7 +338,10 @@ class Moments(Statistic):
             s1 += np.bincount(c, weights=wx, minlength=n_cols)
             with np.errstate(over="ignore", invalid="ignore"):
                 q += np.bincount(c, weights=wx * x, minlength=n_cols)
-        n = total_weight - missing_weight
+        # A column of NaN only has no weight at all; the subtraction below
+        # could leave a rounding residue of the weights' sum.
+        missing_weight[missing_count == X.shape[0]] = total_weight
+        n = np.maximum(total_weight - missing_weight, 0.0)
         # Implicit zeros deviate from the center 0 by 0: they add weight only.
         mean, m2, precise = _moments_from_sums(n, s1, q)
         if not precise:

@@ -142,3 +142,11 @@ def test_state_round_trip_and_merge_errors():
     assert Moments.from_state(state) == m
     with pytest.raises(ValueError, match="features"):
         m.merge(Moments.from_data(np.ones((2, 3))))
+
+
+def test_sparse_all_nan_column_with_real_weights_has_exactly_zero_weight():
+    # Found by hypothesis: total weight minus the NaN entries' weight left -3.6e-15.
+    X = np.array([[np.nan, 1.0]] * 7)
+    weight = np.linspace(0.1, 0.7, 7)
+    m = Moments.from_data(sparse.csr_array(X), weight)
+    assert m.weight_sum[0] == 0.0 and np.isnan(m.mean[0])

@@ -1,0 +1,486 @@
+"""Exact per-column quantiles with numpy's linear interpolation, NaN ignored.
+
+Definition (numpy's default ``method="linear"``, Hyndman and Fan's type 7,
+generalized to weights). For a column whose non-missing values have total
+weight ``N`` (their count when unweighted), the quantile at level ``q`` is::
+
+    v = (N - 1) * q,   r = floor(v),   t = v - r
+    quantile = lerp(x[r], x[r + 1], t)
+
+where ``x[r]`` is the value at rank ``r`` of the column with every row repeated
+as many times as its weight: the first value in sorted order whose cumulative
+weight exceeds ``r``. ``v >= N - 1`` gives the maximum. For integer weights this
+*is* the quantile of the data with rows repeated, to the last bit; real weights
+generalize it as frequencies — so weights are on the scale of row counts, not
+normalized: a column whose total weight is below 1 (less than one row) has its
+minimum at every level below 1.
+``lerp`` is numpy's (``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` when
+``t >= 0.5``), so unweighted results equal ``np.nanpercentile``'s. The median
+uses ``np.median``'s midpoint ``(a + b) / 2`` when ``t == 0.5``.
+
+Dense columns are reduced by selection (single-kth ``np.partition`` calls, which
+numpy runs on its SIMD path, recursing into the parts), never by a full sort;
+sparse columns by sorting the stored entries only and counting the implicit
+zeros analytically, so no column is ever materialised.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .._validation import is_sparse
+from ._base import Statistic
+
+__all__ = ["Quantiles"]
+
+#: Size in bytes of the per-thread buffer holding a group of transposed columns.
+_GROUP_BYTES = 1 << 25
+#: Below this many values the thread pool costs more than it saves.
+_PARALLEL_MIN_VALUES = 1 << 21
+#: Stored entries sorted at once on sparse input: bounds the temporary memory,
+#: and cache-sized blocks are faster than one large sort.
+_SPARSE_BLOCK_ENTRIES = 1 << 16
+
+
+def _n_threads():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def lerp(lower, upper, fraction):
+    """numpy's linear interpolation (``numpy.lib._function_base_impl._lerp``)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = upper - lower
+        result = lower + difference * fraction
+        high = fraction >= 0.5
+        if np.any(high):
+            result = np.where(high, upper - difference * (1 - fraction), result)
+    return result
+
+
+def midpoint(lower, upper):
+    """``(a + b) / 2`` as ``np.median`` computes it, without its overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = (lower + upper) / 2
+        overflow = np.isinf(result) & np.isfinite(lower) & np.isfinite(upper)
+        if np.any(overflow):
+            result = np.where(overflow, lower / 2 + upper / 2, result)
+    return result
+
+
+def virtual_ranks(total, levels):
+    """Ranks bracketing each level and the interpolation fraction.
+
+    Returns ``(lower_rank, upper_rank, fraction, at_maximum)`` of shape
+    ``(n_levels, n_features)``; ranks are float64 holding integers, and
+    ``at_maximum`` marks levels answered by the column maximum.
+    """
+    total = np.asarray(total, dtype=np.float64)
+    # Same expression as numpy's 'linear' method, so the same rounding.
+    virtual = (total - 1)[None, :] * levels[:, None]
+    lower_rank = np.floor(virtual)
+    fraction = virtual - lower_rank
+    # Level 0 is the minimum and level 1 the maximum whatever the weights; a
+    # total weight below 1 (less than one row) leaves no room to interpolate:
+    # every other level then gives the minimum.
+    at_minimum = (virtual < 0) | (levels[:, None] == 0)
+    at_maximum = (levels[:, None] == 1) | (
+        (virtual >= (total - 1)[None, :]) & ~at_minimum
+    )
+    bounded = at_maximum | at_minimum
+    lower_rank = np.where(at_minimum, 0.0, lower_rank)
+    upper_rank = np.where(at_minimum, 0.0, lower_rank + 1)
+    fraction = np.where(bounded, 0.0, fraction)
+    return lower_rank, upper_rank, fraction, at_maximum
+
+
+def _check_levels(levels):
+    levels = np.asarray(levels, dtype=np.float64).reshape(-1)
+    if levels.size == 0 or not np.all((levels >= 0) & (levels <= 1)):
+        raise ValueError(f"quantile levels must lie in [0, 1], got {levels!r}.")
+    return levels
+
+
+def sort_by_column_then_value(values, columns, n_columns):
+    """Permutation sorting entries by column, then by value within a column.
+
+    Sorting by value first and then *stably* by column needs no lexsort; with
+    fewer than 65536 columns the second sort is numpy's O(n) radix sort.
+    """
+    order = np.argsort(values)
+    keys = columns[order]
+    if n_columns <= np.iinfo(np.uint16).max:
+        keys = keys.astype(np.uint16)
+    return order[np.argsort(keys, kind="stable")]
+
+
+def ragged_order_statistics(values, weights, starts, zero_weight, levels):
+    """Quantile brackets of columns stored as sorted, weighted segments.
+
+    Parameters
+    ----------
+    values : ndarray of float64
+        Non-missing values, sorted within each column's segment.
+    weights : ndarray of float64
+        Positive weight of each value.
+    starts : ndarray of int of shape (n_features + 1,)
+        Segment boundaries: column ``j`` is ``values[starts[j]:starts[j + 1]]``.
+    zero_weight : ndarray of shape (n_features,)
+        Weight of implicit zeros (sparse input) not stored in ``values``; they
+        rank between the negative and the non-negative stored values.
+    levels : ndarray of shape (n_levels,)
+
+    Returns
+    -------
+    lower, upper, fraction : ndarray of shape (n_levels, n_features)
+    total : ndarray of shape (n_features,)
+        Weight of each column's non-missing values, zeros included.
+    """
+    n_features = len(starts) - 1
+    begin, end = starts[:-1], starts[1:]
+    cumulative = np.concatenate(([0.0], np.cumsum(weights, dtype=np.float64)))
+    base = cumulative[begin]
+    column_of = np.repeat(np.arange(n_features), end - begin)
+    negative_end = begin + np.bincount(
+        column_of[values < 0], minlength=n_features
+    ).astype(begin.dtype)
+    negative_weight = cumulative[negative_end] - base
+    total = cumulative[end] - base + zero_weight
+    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels)
+
+    last = np.clip(end - 1, 0, max(len(values) - 1, 0))
+    stored_last = values[last] if len(values) else np.zeros(n_features)
+    has_nonnegative = negative_end < end
+    maximum = np.where(has_nonnegative | (zero_weight <= 0), stored_last, 0.0).astype(
+        np.float64
+    )
+    maximum = np.where(total > 0, maximum, np.nan)
+
+    def value_at(rank):
+        in_negatives = rank < negative_weight
+        in_zeros = ~in_negatives & (rank < negative_weight + zero_weight)
+        target = base + rank - np.where(in_negatives, 0.0, zero_weight)
+        index = np.searchsorted(cumulative[1:], target, side="right")
+        index = np.clip(index, begin, np.maximum(end - 1, begin))
+        if len(values):
+            found = values[np.clip(index, 0, len(values) - 1)]
+        else:
+            found = np.zeros_like(target)
+        found = np.where(in_zeros, 0.0, found)
+        return np.where(at_maximum, maximum, np.where(total > 0, found, np.nan))
+
+    return value_at(lower_rank), value_at(upper_rank), fraction, total
+
+
+def _select(column, ranks):
+    """Values at the given sorted ranks of ``column`` (which is reordered).
+
+    Each step partitions around one rank with a single-kth ``partition`` (numpy's
+    fast path; several kth at once take a much slower one) and recurses into the
+    two sides; a rank at either end of a part is its minimum or maximum.
+    """
+    found = {}
+    pending = [(0, len(column), list(ranks))]
+    while pending:
+        start, stop, wanted = pending.pop()
+        part = column[start:stop]
+        if wanted == [start]:
+            found[start] = part.min()
+            continue
+        if wanted == [stop - 1]:
+            found[stop - 1] = part.max()
+            continue
+        pivot = wanted[len(wanted) // 2]
+        part.partition(pivot - start)
+        found[pivot] = part[pivot - start]
+        below = [r for r in wanted if r < pivot]
+        above = [r for r in wanted if r > pivot]
+        if below:
+            pending.append((start, pivot, below))
+        if above:
+            pending.append((pivot + 1, stop, above))
+    return found
+
+
+def _transposed_columns(X, columns, buffers=None):
+    """A C-ordered copy of ``X[:, columns].T`` in X's dtype, copied in blocks.
+
+    ``buffers`` (a ``threading.local``) lends each thread one reusable buffer:
+    allocating a fresh one per group makes the kernel map and zero new pages
+    every time, which costs as much as the copy.
+    """
+    start, stop = columns.start, columns.stop
+    shape = (stop - start, X.shape[0])
+    if buffers is None:
+        out = np.empty(shape, dtype=X.dtype)
+    else:
+        held = getattr(buffers, "array", None)
+        if held is None or held.size < shape[0] * shape[1]:
+            held = buffers.array = np.empty(shape[0] * shape[1], dtype=X.dtype)
+        out = held[: shape[0] * shape[1]].reshape(shape)
+    step = max(256, (1 << 16) // max(1, stop - start))
+    for row in range(0, X.shape[0], step):
+        out[:, row : row + step] = X[row : row + step, start:stop].T
+    return out
+
+
+def _drop_missing(column):
+    # A finite sum proves the column NaN-free without a second full pass (an
+    # overflowing sum only sends the column to the exact check below).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = column.sum()
+    if np.isfinite(total):
+        return column
+    missing = np.isnan(column)
+    return column[~missing] if missing.any() else column
+
+
+def _dense_group(X, columns, levels, buffers):
+    """Order statistics of a group of dense columns, unweighted."""
+    block = _transposed_columns(X, columns, buffers)
+    present = [_drop_missing(column) for column in block]
+    total = np.array([column.shape[0] for column in present], dtype=np.float64)
+    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
+    last = total[None, :] - 1
+    low_rank = np.where(at_maximum, last, low_rank).astype(np.intp)
+    high_rank = np.where(at_maximum, last, high_rank).astype(np.intp)
+    lower = np.full(low_rank.shape, np.nan)
+    upper = lower.copy()
+    for j, column in enumerate(present):
+        if column.shape[0]:
+            wanted = sorted(set(low_rank[:, j].tolist() + high_rank[:, j].tolist()))
+            found = _select(column, wanted)
+            lower[:, j] = [found[r] for r in low_rank[:, j].tolist()]
+            upper[:, j] = [found[r] for r in high_rank[:, j].tolist()]
+    return lower, upper, total
+
+
+def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
+    """Order statistics of a group of dense columns, rows weighted."""
+    block = _transposed_columns(X, columns, buffers)
+    positive = sample_weight > 0
+    segments, weights, lengths = [], [], []
+    for column in block:
+        keep = positive & ~np.isnan(column)
+        kept = column[keep]
+        order = np.argsort(kept)
+        segments.append(kept[order].astype(np.float64))
+        weights.append(sample_weight[keep][order])
+        lengths.append(len(kept))
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    lower, upper, _, total = ragged_order_statistics(
+        np.concatenate(segments),
+        np.concatenate(weights),
+        starts,
+        np.zeros(block.shape[0]),
+        levels,
+    )
+    return lower, upper, total
+
+
+def _join_column_groups(results):
+    """Concatenate the ``(lower, upper, total)`` of consecutive column groups."""
+    return tuple(np.concatenate(parts, axis=-1) for parts in zip(*results, strict=True))
+
+
+def _dense_order_statistics(X, levels, sample_weight):
+    n_rows, n_cols = X.shape
+    width = max(1, min(n_cols, _GROUP_BYTES // max(1, n_rows * X.itemsize)))
+    if width >= 8:
+        width -= width % 8  # whole cache lines per row when copying a group
+    groups = [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
+
+    buffers = threading.local()
+
+    def work(group):
+        if sample_weight is None:
+            return _dense_group(X, group, levels, buffers)
+        return _weighted_dense_group(X, group, levels, sample_weight, buffers)
+
+    threads = min(_n_threads(), len(groups))
+    if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
+        # np.partition, argsort and the block copies release the GIL.
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(work, groups))
+    else:
+        results = [work(group) for group in groups]
+    return _join_column_groups(results)
+
+
+def _sparse_order_statistics(X, levels, sample_weight):
+    X = X.tocsc() if X.format != "csc" else X
+    n_rows, n_cols = X.shape
+    indptr = X.indptr
+    if sample_weight is None:
+        total_weight = float(n_rows)
+        stored_weight = np.diff(indptr).astype(np.float64)
+    else:
+        total_weight = float(sample_weight.sum())
+        column_of = np.repeat(np.arange(n_cols), np.diff(indptr))
+        stored_weight = np.bincount(
+            column_of, weights=sample_weight[X.indices], minlength=n_cols
+        )
+    # Every row not stored in a column is an implicit zero of that column.
+    zero_weight = np.maximum(total_weight - stored_weight, 0.0)
+    results = []
+    first = 0
+    while first < n_cols:
+        # Blocks of whole columns holding about _SPARSE_BLOCK_ENTRIES entries.
+        limit = indptr[first] + _SPARSE_BLOCK_ENTRIES
+        last = int(np.searchsorted(indptr, limit, side="right")) - 1
+        last = min(max(last, first + 1), n_cols)
+        span = slice(indptr[first], indptr[last])
+        values = X.data[span]
+        columns = np.repeat(np.arange(last - first), np.diff(indptr[first : last + 1]))
+        weights = (
+            np.ones(len(values))
+            if sample_weight is None
+            else sample_weight[X.indices[span]]
+        )
+        keep = ~np.isnan(values) & (weights > 0)
+        if not keep.all():
+            values, columns, weights = values[keep], columns[keep], weights[keep]
+        order = sort_by_column_then_value(values, columns, last - first)
+        counts = np.bincount(columns, minlength=last - first)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        lower, upper, _, total = ragged_order_statistics(
+            values[order].astype(np.float64),
+            weights[order],
+            starts,
+            zero_weight[first:last],
+            levels,
+        )
+        results.append((lower, upper, total))
+        first = last
+    if not results:
+        empty = np.empty((len(levels), 0))
+        return empty, empty.copy(), np.zeros(0)
+    return _join_column_groups(results)
+
+
+class Quantiles(Statistic):
+    """Exact quantiles of each column at chosen levels, NaN ignored.
+
+    The values are numpy's linear-interpolation quantiles (the same as
+    ``np.nanpercentile`` unweighted; with ``sample_weight``, those of the data
+    with each row repeated as many times as its weight — exactly so for integer
+    weights, see the module docstring for real weights). Implicit zeros of
+    sparse input count as values, as in the dense matrix.
+
+    The statistic keeps, per level and column, the two order statistics that
+    bracket the level and the interpolation fraction, so both the interpolated
+    quantile and ``np.median``'s midpoint can be reproduced bit for bit.
+
+    Exact quantiles cannot be merged from summaries of the parts: :meth:`merge`
+    raises. Use :class:`~sknorm.stats.QuantileSketch` for chunked, streamed or
+    distributed data.
+
+    Parameters
+    ----------
+    lower, upper : ndarray of shape (n_levels, n_features)
+        Order statistics bracketing each level.
+    fraction : ndarray of shape (n_levels, n_features)
+        Interpolation weight of ``upper``.
+    weight_sum : ndarray of shape (n_features,)
+        Weight (count when unweighted) of each column's non-missing values.
+    levels : ndarray of shape (n_levels,)
+        Quantile levels in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm.stats import Quantiles
+    >>> X = np.array([[1.0, 5.0], [2.0, np.nan], [4.0, 1.0], [8.0, 3.0]])
+    >>> q = Quantiles.from_data(X, levels=[0.25, 0.5, 0.75])
+    >>> q.values()
+    array([[1.75, 2.  ],
+           [3.  , 3.  ],
+           [5.  , 4.  ]])
+    >>> q.median()
+    array([3., 3.])
+    >>> Quantiles.from_data(X[:, :1], sample_weight=[1, 0, 0, 3]).median()
+    array([8.])
+    """
+
+    _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
+
+    @classmethod
+    def from_data(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75)):
+        """Compute exact quantiles of a dense or CSR/CSC matrix.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            float32 input is selected in float32 (never copied to float64).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights, acting as frequencies.
+        levels : array-like of float in [0, 1], default=(0.25, 0.5, 0.75)
+            Quantile levels to compute.
+
+        Returns
+        -------
+        Quantiles
+        """
+        levels = _check_levels(levels)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if np.all(sample_weight == 1):
+                sample_weight = None  # frequencies of one: the unweighted path
+        if is_sparse(X):
+            lower, upper, total = _sparse_order_statistics(X, levels, sample_weight)
+        else:
+            X = np.asarray(X)
+            if X.dtype.kind != "f":
+                X = X.astype(np.float64)
+            lower, upper, total = _dense_order_statistics(X, levels, sample_weight)
+        _, _, fraction, _ = virtual_ranks(total, levels)
+        return cls(
+            lower=lower.astype(np.float64),
+            upper=upper.astype(np.float64),
+            fraction=fraction,
+            weight_sum=total,
+            levels=levels,
+        )
+
+    def merge(self, other):
+        """Not possible: exact quantiles of a union need all of its data.
+
+        Raises
+        ------
+        TypeError
+            Always; use :class:`~sknorm.stats.QuantileSketch` to merge.
+        """
+        raise TypeError(
+            "exact Quantiles cannot be merged: the quantiles of a union are not "
+            "a function of the parts' quantiles. Use QuantileSketch, whose merge "
+            "keeps a bounded rank error, for chunked or streamed data."
+        )
+
+    def _level_index(self, level):
+        matches = np.flatnonzero(self.levels == level)
+        if not matches.size:
+            raise ValueError(
+                f"level {level} was not computed; levels are {self.levels.tolist()}."
+            )
+        return int(matches[0])
+
+    def values(self):
+        """Interpolated quantiles, shape ``(n_levels, n_features)``."""
+        return lerp(self.lower, self.upper, self.fraction)
+
+    def value(self, level):
+        """Interpolated quantile at one computed ``level``, per column."""
+        i = self._level_index(level)
+        return lerp(self.lower[i], self.upper[i], self.fraction[i])
+
+    def median(self):
+        """Per-column median as ``np.nanmedian`` computes it (level 0.5 needed)."""
+        i = self._level_index(0.5)
+        lower, upper, fraction = self.lower[i], self.upper[i], self.fraction[i]
+        return np.where(
+            fraction == 0.5, midpoint(lower, upper), lerp(lower, upper, fraction)
+        )

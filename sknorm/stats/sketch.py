@@ -1,0 +1,547 @@
+"""A mergeable quantile sketch (KLL) per column, for streamed and chunked data.
+
+The sketch follows Karnin, Lang and Liberty, "Optimal Quantile Approximation in
+Streams" (FOCS 2016): items live in levels; a level whose size exceeds its
+capacity ``max(2, ceil(k * (2/3) ** (top - level)))`` is *compacted*: its items
+are sorted, paired with their neighbour, and one item of each pair survives, one
+level up, carrying the pair's weight. A compaction moves the rank of any value by
+at most one item's weight, up or down at random, so the errors of successive
+compactions cancel rather than add up.
+
+Two generalizations, both reducing to plain KLL for unweighted data:
+
+* Items carry weights (sample weights, and ``2 ** level`` in plain KLL). An
+  item's level is ``floor(log2(weight))``, so only items of comparable weight are
+  paired, and the survivor of a pair is drawn with probability proportional to
+  its weight, which keeps every rank estimate unbiased.
+* Implicit zeros of sparse input are counted exactly per column
+  (``zero_weight``) instead of being inserted as items.
+
+The query is the same weighted linear-interpolation quantile as the exact
+:class:`~sknorm.stats.Quantiles`, so a sketch that never compacted (fewer than
+``k`` values per column) gives exactly the exact statistic's values.
+
+Vectorized over columns: all items of all columns sit in flat arrays grouped by
+column, and every compaction round processes all columns at once.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .._validation import is_sparse
+from ._base import Statistic, sparse_entries
+from .quantiles import (
+    _PARALLEL_MIN_VALUES,
+    Quantiles,
+    _check_levels,
+    _n_threads,
+    _transposed_columns,
+    ragged_order_statistics,
+    sort_by_column_then_value,
+    virtual_ranks,
+)
+
+__all__ = ["QuantileSketch"]
+
+#: Default number of items kept at the top level of each column's sketch.
+DEFAULT_K = 320
+#: Ratio between the capacities of successive levels (KLL's ``c``).
+_CAPACITY_RATIO = 2.0 / 3.0
+_INITIAL_SEED = 0x5EED
+#: Probability that the sampling error of a sampled sketch exceeds its bound.
+_SAMPLING_RISK = 1e-6
+#: Bytes of dense columns sorted and compacted at once.
+_BLOCK_BYTES = 1 << 23
+_FULL_LEVELS = 0
+
+
+def _level_of(weights):
+    """``floor(log2(w))`` computed exactly from the binary exponent."""
+    return np.frexp(weights)[1].astype(np.int64) - 1
+
+
+def _column_starts(column_sizes):
+    return np.concatenate(([0], np.cumsum(column_sizes))).astype(np.int64)
+
+
+def _group_by_column(values, weights, columns, n_columns):
+    """Reorder items so that each column's items are contiguous."""
+    keys = columns if n_columns > np.iinfo(np.uint16).max else columns.astype(np.uint16)
+    order = np.argsort(keys, kind="stable")
+    sizes = np.bincount(columns, minlength=n_columns).astype(np.int64)
+    return values[order], weights[order], sizes
+
+
+class QuantileSketch(Statistic):
+    """KLL quantile sketch of each column, mergeable with a bounded rank error.
+
+    ``from_data`` summarises a batch, ``merge`` combines two sketches (any
+    order, any grouping: batches, ``partial_fit`` calls, partitions of a
+    cluster) and :meth:`quantiles` answers queries with numpy's linear
+    interpolation. NaN values are ignored; implicit zeros of sparse input are
+    counted exactly without being stored.
+
+    **Accuracy.** The normalized rank error of a returned quantile — how far
+    ``q`` lies from the range of ranks (divided by the total weight) that the
+    returned value occupies in the data — stays below 1% at the default
+    ``k=320``. Measured over levels .01, .25, .5, .75 and .99 on 6e4 to 1e6
+    values fed in 1 to 1000 chunks (about 1,800 columns of normal data, and
+    lognormal, Cauchy, Pareto, 30%-ties, sorted and drifting data): median
+    0.25%, 99th percentile 0.6%, worst 0.66%. The error is random (it depends on
+    the sketch's seeded draws, not on the order of the data) and shrinks about
+    as ``1 / k``. Merging sketches gives the same accuracy as one sketch of all
+    the data, whatever the grouping. :meth:`rank_error_bound` gives, per
+    column, a deterministic bound that holds whatever the random draws (the sum
+    of every compaction's worst case plus the heaviest item's weight, about
+    2.3% at ``k=320``), far more conservative than the typical error. With
+    unequal sample weights a compaction errs by at most its heaviest item, so
+    that bound follows the weights.
+
+    **Memory.** At most about ``3 k`` items (value and weight, 16 bytes each)
+    per column plus two per level: about 14 KB per column at ``k=320`` once
+    more than a few thousand values were seen, less before.
+
+    Parameters
+    ----------
+    column_sizes : ndarray of int64 of shape (n_features,)
+        Number of items kept per column.
+    values, weights : ndarray of float64 of shape (sum(column_sizes),)
+        Items, grouped by column.
+    zero_weight : ndarray of shape (n_features,)
+        Weight of the implicit zeros of sparse input, per column.
+    compaction_error : ndarray of shape (n_features,)
+        Sum over compactions of their largest possible rank error (in weight).
+    k : int
+        Capacity of the top level.
+    seed : int
+        State of the pseudo-random draws (sketches are reproducible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm.stats import QuantileSketch
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.lognormal(size=(100_000, 2))
+    >>> sketch = QuantileSketch.from_data(X[:50_000])
+    >>> sketch = sketch.merge(QuantileSketch.from_data(X[50_000:]))
+    >>> approx = sketch.quantiles([0.25, 0.5, 0.75]).values()
+    >>> exact = np.quantile(X, [0.25, 0.5, 0.75], axis=0)
+    >>> bool(np.all(np.abs(approx / exact - 1) < 0.02))
+    True
+    >>> int(sketch.column_sizes.max()) <= 3 * 320
+    True
+
+    Small data is kept whole, so its quantiles are exact:
+
+    >>> small = QuantileSketch.from_data([[1.0], [2.0], [4.0], [8.0]])
+    >>> small.quantiles([0.5]).values()
+    array([[3.]])
+    """
+
+    _fields = (
+        "column_sizes",
+        "values",
+        "weights",
+        "zero_weight",
+        "compaction_error",
+        "k",
+        "seed",
+    )
+
+    @classmethod
+    def from_data(cls, X, sample_weight=None, *, k=DEFAULT_K, sample_size=None):
+        """Sketch the columns of a dense or CSR/CSC matrix.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+        k : int, default=320
+            Top-level capacity: larger is more accurate and larger.
+        sample_size : int, default=None
+            If given and X has more rows, sketch only this many rows drawn at
+            random with replacement (with probability proportional to their
+            weight), each standing for ``total weight / sample_size``. This is
+            fast whatever the size of X; it adds a sampling error whose largest
+            value over all ranks is below ``0.9 / sqrt(sample_size)`` typically
+            and ``sqrt(ln(2e6) / (2 * sample_size))`` with probability
+            ``1 - 1e-6`` (Dvoretzky-Kiefer-Wolfowitz), counted in
+            :meth:`rank_error_bound`. Each column's total weight is then
+            estimated from the sample.
+
+        Returns
+        -------
+        QuantileSketch
+        """
+        if int(k) != k or k < 8:
+            raise ValueError(f"k must be an integer of at least 8, got {k!r}.")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if not is_sparse(X):
+            X = np.asarray(X)
+        n_rows, n_columns = X.shape
+        seed = _INITIAL_SEED
+        rows = None  # the rows sketched: all of them, or a sample
+        sampling_error = 0.0
+        if sample_size is not None and n_rows > sample_size:
+            rng = np.random.default_rng(seed)
+            seed = int(rng.integers(2**63))
+            total = n_rows if sample_weight is None else sample_weight.sum()
+            chance = None if sample_weight is None else sample_weight / total
+            rows = np.sort(rng.choice(n_rows, size=sample_size, p=chance))
+            if is_sparse(X):
+                X, rows = X[rows], None
+            sample_weight = np.full(sample_size, total / sample_size)
+            sampling_error = np.sqrt(np.log(2 / _SAMPLING_RISK) / (2 * sample_size))
+        if is_sparse(X):
+            values, columns, weights, zero_weight = cls._sparse_items(X, sample_weight)
+            error = np.zeros(n_columns)
+        else:
+            values, columns, weights, error, seed = _dense_items(
+                X, rows, sample_weight, int(k), seed
+            )
+            zero_weight = np.zeros(n_columns)
+        keep = ~np.isnan(values) & (weights > 0)
+        if not keep.all():
+            values, columns, weights = values[keep], columns[keep], weights[keep]
+        values, weights, sizes = _group_by_column(
+            values.astype(np.float64), weights, columns, n_columns
+        )
+        sketch = cls(
+            column_sizes=sizes,
+            values=values,
+            weights=weights,
+            zero_weight=zero_weight,
+            compaction_error=error,
+            k=np.int64(k),
+            seed=np.uint64(seed),
+        )
+        if sampling_error:
+            sketch.compaction_error = error + sampling_error * sketch.weight_sum()
+        return sketch._compress()
+
+    @staticmethod
+    def _sparse_items(X, sample_weight):
+        values, columns, entry_weight, total_weight = sparse_entries(X, sample_weight)
+        n_columns = X.shape[1]
+        weights = np.ones(values.shape[0]) if entry_weight is None else entry_weight
+        stored_weight = np.bincount(columns, weights=weights, minlength=n_columns)
+        # Rows not stored in a column are that column's implicit zeros.
+        zero_weight = np.maximum(total_weight - stored_weight, 0.0)
+        return values, columns, weights, zero_weight
+
+    def merge(self, other):
+        """Return the sketch of the union of both data sets.
+
+        The rank error of the merged sketch is bounded like that of a single
+        sketch of all the data.
+        """
+        self._check_mergeable(other)
+        if int(other.k) != int(self.k):
+            raise ValueError(
+                f"cannot merge sketches of different sizes (k={int(self.k)} and "
+                f"k={int(other.k)})."
+            )
+        n_columns = self.n_features
+        columns = np.concatenate(
+            (
+                np.repeat(np.arange(n_columns), self.column_sizes),
+                np.repeat(np.arange(n_columns), other.column_sizes),
+            )
+        )
+        values, weights, sizes = _group_by_column(
+            np.concatenate((self.values, other.values)),
+            np.concatenate((self.weights, other.weights)),
+            columns,
+            n_columns,
+        )
+        seed = np.random.default_rng([int(self.seed), int(other.seed)]).integers(
+            2**63, dtype=np.uint64
+        )
+        merged = type(self)(
+            column_sizes=sizes,
+            values=values,
+            weights=weights,
+            zero_weight=self.zero_weight + other.zero_weight,
+            compaction_error=self.compaction_error + other.compaction_error,
+            k=self.k,
+            seed=seed,
+        )
+        return merged._compress()
+
+    def _compress(self):
+        """Compact levels until every column fits its total capacity.
+
+        As in KLL, a column is compacted only while it holds more items than
+        the sum of its levels' capacities, and then at its lowest level that is
+        at capacity; each round does this for every column at once.
+        """
+        n_columns = self.n_features
+        values, weights = self.values, self.weights
+        sizes = self.column_sizes
+        error = self.compaction_error.copy()
+        seed = int(self.seed)
+        while True:
+            columns = np.repeat(np.arange(n_columns), sizes)
+            levels = _level_of(weights)
+            filled = sizes > 0
+            top = _per_column(np.maximum, levels, sizes, 0)
+            bottom = _per_column(np.minimum, levels, sizes, 0)
+            depth_range = np.where(filled, top - bottom, 0)
+            capacity = _capacity_table(int(self.k), int(depth_range.max(initial=0)))
+            total_capacity = np.cumsum(capacity)
+            too_big = filled & (sizes > total_capacity[depth_range])
+            if not too_big.any():
+                break
+            low = levels.min()
+            span = int(levels.max() - low + 1)
+            group = columns * span + (levels - low)
+            group_size = np.bincount(group, minlength=n_columns * span)
+            # Indexing by column = repeating per column (items are grouped).
+            full = np.repeat(too_big, sizes) & (
+                group_size[group] >= capacity[np.repeat(top, sizes) - levels]
+            )
+            # The lowest full level of each column that is too big.
+            never = np.iinfo(np.int64).max
+            lowest = _per_column(
+                np.minimum, np.where(full, levels, never), sizes, never
+            )
+            chosen = levels == np.repeat(lowest, sizes)
+            rng = np.random.default_rng(seed)
+            seed = int(rng.integers(2**63))
+            kept, new_values, new_weights, new_columns, pair_error = _compact(
+                values[chosen], weights[chosen], columns[chosen], n_columns, rng
+            )
+            error += pair_error
+            rest = ~chosen
+            values, weights, sizes = _group_by_column(
+                # Survivors before the odd one out (the largest): a column
+                # compacted whole stays sorted.
+                np.concatenate((values[rest], new_values, kept[0])),
+                np.concatenate((weights[rest], new_weights, kept[1])),
+                np.concatenate((columns[rest], new_columns, kept[2])),
+                n_columns,
+            )
+        return type(self)(
+            column_sizes=sizes,
+            values=values,
+            weights=weights,
+            zero_weight=self.zero_weight,
+            compaction_error=error,
+            k=self.k,
+            seed=np.uint64(seed),
+        )
+
+    def quantiles(self, levels):
+        """Estimate the quantiles of every column.
+
+        Parameters
+        ----------
+        levels : array-like of float in [0, 1]
+
+        Returns
+        -------
+        Quantiles
+            Exact statistic of the sketched items: use its ``values()``,
+            ``value(level)`` and ``median()``.
+        """
+        levels = _check_levels(levels)
+        n_columns = self.n_features
+        columns = np.repeat(np.arange(n_columns), self.column_sizes)
+        order = sort_by_column_then_value(self.values, columns, n_columns)
+        lower, upper, _, total = ragged_order_statistics(
+            self.values[order],
+            self.weights[order],
+            _column_starts(self.column_sizes),
+            self.zero_weight,
+            levels,
+        )
+        _, _, fraction, _ = virtual_ranks(total, levels)
+        return Quantiles(
+            lower=lower,
+            upper=upper,
+            fraction=fraction,
+            weight_sum=total,
+            levels=levels,
+        )
+
+    def weight_sum(self):
+        """Total weight (count when unweighted) of each column's values."""
+        columns = np.repeat(np.arange(self.n_features), self.column_sizes)
+        stored = np.bincount(columns, weights=self.weights, minlength=self.n_features)
+        return stored + self.zero_weight
+
+    def rank_error_bound(self):
+        """Deterministic bound on each column's normalized rank error.
+
+        Every compaction moves any rank by at most the weight of one of its
+        items; a returned item spans at most its own weight of ranks. The bound
+        adds both and divides by the column's total weight. It holds for every
+        outcome of the random draws; the typical error is much smaller (see the
+        class docstring).
+        """
+        heaviest = _per_column(np.maximum, self.weights, self.column_sizes, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.compaction_error + heaviest) / self.weight_sum()
+
+    def nbytes(self):
+        """Memory held by the sketch's arrays, in bytes."""
+        return sum(getattr(self, name).nbytes for name in self._fields)
+
+
+def _dense_items(X, rows, sample_weight, k, seed):
+    """Items of dense columns (of ``X[rows]`` when ``rows`` is given).
+
+    Each column is sorted up front (numpy's SIMD sort), so compactions pair
+    neighbours without sorting again. When all rows weigh the same, every
+    NaN-free column holds the same number of equal-weight items and the
+    compactions run on 2-D blocks of columns directly — pairing neighbours and
+    keeping all the first or all the second items of a column, with the same
+    draws and the same stopping rule as :meth:`QuantileSketch._compress`, which
+    then finds little left to do. Columns are processed in blocks of about
+    ``_BLOCK_BYTES``, so the memory used stays small whatever the width of X.
+    """
+    n_columns = X.shape[1]
+    n_rows = X.shape[0] if rows is None else rows.shape[0]
+    constant = sample_weight is None or np.all(sample_weight == sample_weight[0])
+    if not constant:
+        order = np.argsort(X, axis=0).T
+        values = np.take_along_axis(X.T, order, axis=1).ravel()
+        columns = np.repeat(np.arange(n_columns), n_rows)
+        return values, columns, sample_weight[order].ravel(), np.zeros(n_columns), seed
+    weight = 1.0 if sample_weight is None or not n_rows else float(sample_weight[0])
+    width = max(1, min(n_columns, _BLOCK_BYTES // max(1, 8 * n_rows)))
+    blocks = [
+        slice(start, min(start + width, n_columns))
+        for start in range(0, n_columns, width)
+    ]
+
+    def sketch_block(block):
+        if rows is None:
+            # A C-ordered copy: never a view of the caller's data, sorted next.
+            values = _transposed_columns(X, block)
+        else:
+            values = _transposed_columns(
+                X[rows, block], slice(0, block.stop - block.start)
+            )
+        values.sort(axis=1)
+        if n_rows and weight > 0 and not np.isnan(values[:, -1]).any():
+            return _halve_sorted(values, weight, k, seed, block, n_columns)
+        return values, np.full(n_rows, weight), 0.0, seed
+
+    threads = min(_n_threads(), len(blocks))
+    if threads > 1 and n_rows * n_columns >= _PARALLEL_MIN_VALUES:
+        # Sorting and copying free the GIL; blocks share no state.
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(sketch_block, blocks))
+    else:
+        results = [sketch_block(block) for block in blocks]
+    error = np.zeros(n_columns)
+    for block, (_, _, block_error, _) in zip(blocks, results, strict=True):
+        error[block] = block_error
+    # Blocks that compacted made the same draws and end on the same seed.
+    seed = next((s for _, _, e, s in results if e), seed)
+    values = np.concatenate([v.ravel() for v, _, _, _ in results] or [np.zeros(0)])
+    weights = np.concatenate(
+        [np.tile(w, v.shape[0]) for v, w, _, _ in results] or [np.zeros(0)]
+    )
+    columns = np.concatenate(
+        [
+            np.repeat(np.arange(block.start, block.stop), w.shape[0])
+            for block, (_, w, _, _) in zip(blocks, results, strict=True)
+        ]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    return values, columns, weights, error, seed
+
+
+def _halve_sorted(values, weight, k, seed, block, n_columns):
+    """Compact sorted columns of equal-weight items while KLL would.
+
+    ``values`` holds the columns ``block`` of ``n_columns``; the draws of the
+    other columns are made and skipped, so every block sees the same ones.
+    Returns the items, their weights (the same for every column), the
+    worst-case error added to each column, and the seed after the draws.
+    """
+    parts, part_weights, leftover_levels = [], [], []
+    level = _level_of(np.array([weight]))[0]
+    error = 0.0
+    while True:
+        bottom = min(leftover_levels, default=level)
+        capacity = _capacity_table(k, level - bottom)
+        if values.shape[1] + len(leftover_levels) <= capacity.sum():
+            break
+        rng = np.random.default_rng(seed)
+        seed = int(rng.integers(2**63))
+        if values.shape[1] % 2:
+            # The odd one out (each column's largest) stays at this level.
+            parts.append(values[:, -1:])
+            part_weights.append(weight)
+            leftover_levels.append(level)
+            values = values[:, :-1]
+        pairs = values.reshape(values.shape[0], -1, 2)
+        keep_first = rng.random(n_columns)[block] < 0.5
+        values = np.where(keep_first[:, None], pairs[..., 0], pairs[..., 1])
+        error += weight
+        weight *= 2
+        level += 1
+    parts.append(values)
+    part_weights.append(weight)
+    item_weights = np.concatenate(
+        [np.full(part.shape[1], w) for part, w in zip(parts, part_weights, strict=True)]
+    )
+    return np.concatenate(parts, axis=1), item_weights, error, seed
+
+
+def _per_column(ufunc, items, sizes, empty):
+    """Reduce items grouped by column (``sizes`` per column) with ``ufunc``."""
+    result = np.full(sizes.shape[0], empty, dtype=items.dtype)
+    filled = sizes > 0
+    if filled.any():
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[filled]
+        result[filled] = ufunc.reduceat(items, starts)
+    return result
+
+
+def _capacity_table(k, max_depth):
+    """Capacity of a level ``depth`` levels below its column's top level."""
+    depth = np.arange(max_depth + 1)
+    depth = np.maximum(depth - _FULL_LEVELS, 0)
+    return np.maximum(2, np.ceil(k * _CAPACITY_RATIO**depth)).astype(np.int64)
+
+
+def _compact(values, weights, columns, n_columns, rng):
+    """Compact one level per column: pair sorted neighbours, keep one of each.
+
+    Returns the items left alone (the last of an odd-sized level), the
+    survivors with their pairs' weights, and each column's worst-case error.
+    """
+    # Items arrive grouped by column; sort them by value unless they already are.
+    if not np.all((values[1:] >= values[:-1]) | (columns[1:] != columns[:-1])):
+        order = sort_by_column_then_value(values, columns, n_columns)
+        values, weights, columns = values[order], weights[order], columns[order]
+    sizes = np.bincount(columns, minlength=n_columns)
+    starts = _column_starts(sizes)
+    position = np.arange(values.shape[0]) - np.repeat(starts[:-1], sizes)
+    paired = position < np.repeat(sizes - sizes % 2, sizes)
+    leftover = ~paired
+    first = np.flatnonzero(paired & (position % 2 == 0))
+    second = first + 1
+    first_weight, second_weight = weights[first], weights[second]
+    pair_weight = first_weight + second_weight
+    # Survivor drawn in proportion to its weight, so rank estimates stay
+    # unbiased, from one uniform draw per column as in KLL (one coin per
+    # compaction: with equal weights, all the odd or all the even items).
+    draw = rng.random(n_columns)[columns[first]]
+    keep_first = draw * pair_weight < first_weight
+    survivor = np.where(keep_first, first, second)
+    pair_error = _per_column(
+        np.maximum,
+        np.maximum(first_weight, second_weight),
+        np.bincount(columns[first], minlength=n_columns),
+        0.0,
+    )
+    kept = (values[leftover], weights[leftover], columns[leftover])
+    return kept, values[survivor], pair_weight, columns[first], pair_error

@@ -1,0 +1,302 @@
+"""Exact Quantiles: numpy's percentiles bit for bit, NaN ignored, sparse == dense,
+integer weights == repeated rows, and an independent exact reference for real
+weights."""
+
+import pickle
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import sparse
+
+from sknorm.stats import Quantiles
+from sknorm.stats import quantiles as quantiles_module
+
+LEVELS = np.array([0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0])
+
+
+def _numpy_quantiles(X, levels):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.array(
+            [[np.nanquantile(X[:, j], q) for j in range(X.shape[1])] for q in levels]
+        ).reshape(len(levels), X.shape[1])
+
+
+def _numpy_median(X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(X, axis=0)
+
+
+def _assert_identical(actual, desired):
+    np.testing.assert_array_equal(actual, desired, strict=False)
+
+
+def _data(seed=0, n=57, p=6, nan_fraction=0.15):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [
+            rng.normal(size=n),
+            rng.lognormal(sigma=3, size=n),
+            np.round(rng.normal(size=n)),  # ties
+            np.where(rng.random(n) < 0.7, 0.0, rng.normal(size=n)),  # mostly zero
+            -rng.pareto(1.5, size=n),  # all negative
+            1e6 + rng.normal(size=n) * 1e-3,
+        ]
+    )[:, :p]
+    X[rng.random(X.shape) < nan_fraction] = np.nan
+    X[:, -1][:3] = np.nan
+    return X
+
+
+matrices = arrays(
+    np.float64,
+    st.tuples(st.integers(1, 30), st.integers(1, 4)),
+    elements=st.one_of(
+        st.floats(-1e6, 1e6, allow_nan=False, width=64),
+        st.sampled_from([0.0, 1.0, -1.0, np.nan]),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(X=matrices, level=st.floats(0, 1))
+def test_matches_numpy_percentiles_bit_for_bit(X, level):
+    levels = np.array([level, 0.25, 0.5, 0.75])
+    q = Quantiles.from_data(X, levels=levels)
+    _assert_identical(q.values(), _numpy_quantiles(X, levels))
+    _assert_identical(q.median(), _numpy_median(X))
+    np.testing.assert_array_equal(q.weight_sum, (~np.isnan(X)).sum(axis=0))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 601, 1000])
+def test_matches_numpy_on_structured_data(n):
+    X = _data(n=n)
+    q = Quantiles.from_data(X, levels=LEVELS)
+    _assert_identical(q.values(), _numpy_quantiles(X, LEVELS))
+    _assert_identical(q.median(), _numpy_median(X))
+    for i, level in enumerate(LEVELS):
+        _assert_identical(q.value(level), q.values()[i])
+
+
+def test_all_missing_column_is_nan_and_empty_input():
+    X = np.array([[np.nan, 1.0], [np.nan, 2.0]])
+    q = Quantiles.from_data(X, levels=[0.5])
+    _assert_identical(q.values(), [[np.nan, 1.5]])
+    assert q.weight_sum.tolist() == [0.0, 2.0]
+    empty = Quantiles.from_data(np.empty((0, 2)), levels=[0.5])
+    assert np.isnan(empty.values()).all()
+
+
+def test_float32_is_selected_in_float32_and_interpolated_in_float64():
+    X = _data(n=200).astype(np.float32)
+    q = Quantiles.from_data(X, levels=LEVELS)
+    # The bracketing order statistics are float32 values; interpolation is the
+    # float64 one (numpy rounds their difference to float32 first).
+    _assert_identical(q.values(), _numpy_quantiles(X.astype(np.float64), LEVELS))
+    np.testing.assert_allclose(q.values(), _numpy_quantiles(X, LEVELS), rtol=1e-6)
+
+
+def test_float32_input_is_not_copied_to_float64():
+    import tracemalloc
+
+    X = np.random.default_rng(1).normal(size=(200_000, 10)).astype(np.float32)
+    tracemalloc.start()
+    Quantiles.from_data(X, levels=LEVELS)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # One float32 block of columns at a time; a float64 copy would be 2x X.
+    assert peak < 1.5 * X.nbytes
+
+
+def test_threaded_column_groups_give_the_same_result(monkeypatch):
+    X = _data(seed=3, n=700)
+    expected = Quantiles.from_data(X, levels=LEVELS)
+    # Groups of one column and the thread pool, on small data.
+    monkeypatch.setattr(quantiles_module, "_GROUP_BYTES", 1)
+    monkeypatch.setattr(quantiles_module, "_PARALLEL_MIN_VALUES", 1)
+    monkeypatch.setattr(quantiles_module, "_n_threads", lambda: 3)
+    assert Quantiles.from_data(X, levels=LEVELS) == expected
+    assert Quantiles.from_data(X, np.arange(700) % 3, levels=LEVELS) == (
+        Quantiles.from_data(np.repeat(X, np.arange(700) % 3, axis=0), levels=LEVELS)
+    )
+
+
+def test_fortran_ordered_input_and_no_mutation():
+    X = np.asfortranarray(_data(n=300))
+    original = X.copy()
+    q = Quantiles.from_data(X, levels=LEVELS)
+    _assert_identical(q.values(), _numpy_quantiles(original, LEVELS))
+    _assert_identical(X, original)
+
+
+def test_median_midpoint_does_not_overflow():
+    x = np.array([[1.5e308], [1.7e308]])
+    median = Quantiles.from_data(x, levels=[0.5]).median()
+    exact = (Fraction(1.5e308) + Fraction(1.7e308)) / 2
+    assert np.isfinite(median[0]) and median[0] == float(exact)
+
+
+# ------------------------------------------------------------------- sparse
+
+
+def _sparse_case(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 7)) * (rng.random((40, 7)) < 0.3)
+    X[:, 0] = 0.0  # no stored entry at all
+    X[:, 1] = np.abs(X[:, 1])  # non-negative
+    X[:, 2] = -np.abs(X[:, 2])  # non-positive: maximum is an implicit zero
+    X[:, 3] = rng.normal(size=40)  # dense column stored as sparse
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, 4] = np.nan  # only missing values
+    return X
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_equals_dense(fmt, seed):
+    X = _sparse_case(seed)
+    X_sparse = sparse.csr_array(X).asformat(fmt)
+    if fmt != "coo":
+        # An explicit zero stored in a column counts like an implicit one.
+        X_sparse = X_sparse.tocsr()
+        X_sparse.data[np.flatnonzero(X_sparse.data)[:2]] = 0.0
+        X = X_sparse.toarray()
+        X_sparse = X_sparse.asformat(fmt)
+    expected = Quantiles.from_data(X, levels=LEVELS)
+    if fmt == "coo":
+        X_sparse = X_sparse.tocsr()
+    assert Quantiles.from_data(X_sparse, levels=LEVELS) == expected
+
+
+def test_sparse_blocks_give_the_same_result(monkeypatch):
+    X = sparse.random(300, 40, density=0.2, format="csc", random_state=4)
+    X.data -= 0.5
+    expected = Quantiles.from_data(X.toarray(), levels=LEVELS)
+    monkeypatch.setattr(quantiles_module, "_SPARSE_BLOCK_ENTRIES", 50)
+    assert Quantiles.from_data(X, levels=LEVELS) == expected
+
+
+def test_sparse_never_builds_columns(monkeypatch):
+    """Peak memory stays O(nnz): no n_samples-long array is created."""
+    X = sparse.random(2 * 10**6, 3, density=5e-5, format="csr", random_state=0)
+    created = []
+    original_zeros, original_full = np.zeros, np.full
+
+    def spy(factory):
+        def wrapper(shape, *args, **kwargs):
+            created.append(np.prod(shape))
+            return factory(shape, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(np, "zeros", spy(original_zeros))
+    monkeypatch.setattr(np, "full", spy(original_full))
+    q = Quantiles.from_data(X, levels=[0.25, 0.5, 0.999999])
+    monkeypatch.undo()
+    assert max(created, default=0) < 10**5
+    column = X[:, [0]].toarray().ravel()
+    assert q.value(0.999999)[0] == np.quantile(column, 0.999999)
+
+
+# ------------------------------------------------------------------ weights
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_integer_weights_equal_repeated_rows_exactly(seed):
+    X = _data(seed=seed, n=40)
+    weight = np.random.default_rng(seed).integers(0, 4, size=40)
+    repeated = np.repeat(X, weight, axis=0)
+    weighted = Quantiles.from_data(X, weight, levels=LEVELS)
+    assert weighted == Quantiles.from_data(repeated, levels=LEVELS)
+    _assert_identical(weighted.values(), _numpy_quantiles(repeated, LEVELS))
+    _assert_identical(weighted.median(), _numpy_median(repeated))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_integer_weights_equal_repeated_rows(fmt):
+    X = _sparse_case(5)
+    weight = np.random.default_rng(5).integers(0, 4, size=len(X))
+    weighted = Quantiles.from_data(
+        sparse.csr_array(X).asformat(fmt), weight, levels=LEVELS
+    )
+    repeated = np.repeat(X, weight, axis=0)
+    _assert_identical(weighted.values(), _numpy_quantiles(repeated, LEVELS))
+    _assert_identical(weighted.median(), _numpy_median(repeated))
+
+
+def _exact_weighted_quantile(values, weights, level):
+    """Independent reference in exact rationals: the definition, item by item."""
+    pairs = sorted(
+        (Fraction(v), Fraction(w))
+        for v, w in zip(values, weights, strict=True)
+        if w > 0 and not np.isnan(v)
+    )
+    total = sum(w for _, w in pairs)
+    virtual = (total - 1) * Fraction(level)
+
+    def at_rank(rank):
+        cumulative = 0
+        for value, weight in pairs:
+            cumulative += weight
+            if cumulative > rank:
+                return value
+        return pairs[-1][0]
+
+    if virtual >= total - 1:
+        return pairs[-1][0]
+    if virtual < 0:
+        return pairs[0][0]
+    rank = virtual.numerator // virtual.denominator
+    fraction = virtual - rank
+    low, high = at_rank(rank), at_rank(rank + 1)
+    return low + (high - low) * fraction
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_real_weights_follow_the_documented_definition(seed):
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=25), 1)  # ties
+    weight = rng.uniform(0, 3, size=25)
+    weight[:3] = 0.0
+    levels = np.array([0.0, 0.1, 0.37, 0.5, 0.9, 1.0])
+    q = Quantiles.from_data(x[:, None], weight, levels=levels)
+    for i, level in enumerate(levels):
+        exact = float(_exact_weighted_quantile(x, weight, level))
+        np.testing.assert_allclose(q.values()[i, 0], exact, rtol=1e-14, atol=1e-15)
+
+
+def test_total_weight_below_one_gives_the_minimum():
+    X = [[3.0], [1.0], [2.0]]
+    q = Quantiles.from_data(X, [0.2, 0.3, 0.1], levels=[0, 0.5, 0.99, 1])
+    _assert_identical(q.values()[:, 0], [1.0, 1.0, 1.0, 3.0])
+
+
+# ---------------------------------------------------------------- contract
+
+
+def test_merge_is_refused_with_a_pointer_to_the_sketch():
+    q = Quantiles.from_data(_data())
+    with pytest.raises(TypeError, match="QuantileSketch"):
+        q.merge(q)
+
+
+def test_state_round_trip_and_pickle():
+    q = Quantiles.from_data(_data(), levels=LEVELS)
+    state = q.to_state()
+    assert all(isinstance(v, np.ndarray) for k, v in state.items() if k != "statistic")
+    assert Quantiles.from_state(state) == q
+    assert pickle.loads(pickle.dumps(q)) == q
+
+
+def test_unknown_level_and_bad_levels():
+    q = Quantiles.from_data(_data(), levels=[0.25, 0.75])
+    with pytest.raises(ValueError, match=r"level 0\.5 was not computed"):
+        q.median()
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        Quantiles.from_data(_data(), levels=[25, 75])

@@ -1,0 +1,299 @@
+"""RobustScaler and robust_scale: parity with scikit-learn (fitted attributes bit
+for bit), sparse == dense, weights == repeated rows, streaming through the
+sketch, clip, and the deliberate differences."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn import preprocessing as skl
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+import sknorm
+from sknorm import RobustScaler
+
+from .conftest import SPARSE_CONTAINERS
+from .test_scalers import DATASETS, _assert_close, _random_data
+
+RANGES = [(25.0, 75.0), (10.0, 90.0), (0.0, 100.0), (1.0, 50.0), (33.3, 33.3)]
+
+
+def _exact(actual, desired):
+    if desired is None:
+        assert actual is None
+    else:
+        np.testing.assert_array_equal(actual, desired)
+
+
+# unit_variance needs 0 < q_min < q_max < 100 (tested separately below).
+RANGE_VARIANCE = [(r, False) for r in RANGES] + [
+    (r, True) for r in RANGES if 0 < r[0] < r[1] < 100
+]
+
+
+@pytest.mark.parametrize("data", DATASETS, ids=str)
+@pytest.mark.parametrize(("quantile_range", "unit_variance"), RANGE_VARIANCE, ids=str)
+@pytest.mark.parametrize("with_centering", [True, False])
+@pytest.mark.parametrize("with_scaling", [True, False])
+def test_matches_sklearn(
+    data, quantile_range, unit_variance, with_centering, with_scaling
+):
+    X = DATASETS[data]
+    params = dict(
+        quantile_range=quantile_range,
+        with_centering=with_centering,
+        with_scaling=with_scaling,
+        unit_variance=unit_variance,
+    )
+    ours, theirs = RobustScaler(**params).fit(X), skl.RobustScaler(**params).fit(X)
+    _exact(ours.center_, theirs.center_)
+    _exact(ours.scale_, theirs.scale_)
+    # sknorm multiplies by the reciprocal scale: equal to rounding.
+    _assert_close(ours.transform(X), theirs.transform(X))
+    _assert_close(ours.inverse_transform(ours.transform(X)), X)
+
+
+def test_float32_is_kept_and_close_to_sklearn():
+    X = DATASETS["nan"].astype(np.float32)
+    ours, theirs = RobustScaler().fit(X), skl.RobustScaler().fit(X)
+    # sknorm keeps float64 attributes; scikit-learn's median is float32.
+    np.testing.assert_allclose(ours.center_, theirs.center_, rtol=1e-7)
+    np.testing.assert_allclose(ours.scale_, theirs.scale_, rtol=1e-6)
+    result = ours.transform(X)
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, theirs.transform(X), rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------- sparse
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_sparse_without_centering_matches_sklearn(container):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5)) * (rng.random((60, 5)) < 0.4)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X_sparse = container(X)
+    ours = RobustScaler(with_centering=False).fit(X_sparse)
+    theirs = skl.RobustScaler(with_centering=False).fit(X_sparse)
+    _exact(ours.scale_, theirs.scale_)
+    result = ours.transform(X_sparse)
+    assert sparse.issparse(result) and result.format == X_sparse.format
+    _assert_close(result, theirs.transform(X_sparse))
+    back = ours.inverse_transform(result)
+    np.testing.assert_allclose(back.toarray(), X_sparse.toarray(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_centering_on_zero_medians_stays_sparse(fmt):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4)) * (rng.random((80, 4)) < 0.3)
+    X_sparse = sparse.csr_array(X).asformat(fmt)
+    scaler = RobustScaler().fit(X_sparse)
+    np.testing.assert_array_equal(scaler.center_, 0.0)
+    result = scaler.transform(X_sparse)
+    assert sparse.issparse(result) and result.format == fmt
+    _assert_close(result.toarray(), skl.RobustScaler().fit_transform(X))
+
+
+def test_sparse_centering_on_nonzero_medians_names_the_features():
+    X = np.zeros((10, 3))
+    X[:, 1] = np.arange(10) + 1.0  # median 5.5
+    X_sparse = sparse.csr_array(X)
+    scaler = RobustScaler().fit(X_sparse)
+    with pytest.raises(ValueError, match=r"feature\(s\) 1, .*Cannot center sparse"):
+        scaler.transform(X_sparse)
+    # Fitting on sparse data and transforming dense data is fine.
+    _assert_close(scaler.transform(X), skl.RobustScaler().fit_transform(X))
+
+
+# ------------------------------------------------------------------ weights
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_integer_weights_equal_repeated_rows(sparse_input):
+    X = DATASETS["nan"]
+    weight = np.random.default_rng(2).integers(0, 4, size=X.shape[0])
+    repeated = np.repeat(X, weight, axis=0)
+    if sparse_input:
+        X, repeated = sparse.csc_array(X), sparse.csc_array(repeated)
+    params = dict(with_centering=not sparse_input, unit_variance=True)
+    weighted = RobustScaler(**params).fit(X, sample_weight=weight)
+    reference = RobustScaler(**params).fit(repeated)
+    _exact(weighted.center_, reference.center_)
+    _exact(weighted.scale_, reference.scale_)
+    theirs = skl.RobustScaler(**params).fit(repeated)
+    _exact(weighted.scale_, theirs.scale_)
+
+
+# ---------------------------------------------------------------- streaming
+
+
+def test_partial_fit_is_exact_while_small():
+    X = DATASETS["nan"]
+    streamed = RobustScaler()
+    for chunk in np.array_split(X, 4):
+        streamed.partial_fit(chunk)
+    fitted = RobustScaler().fit(X)
+    _exact(streamed.center_, fitted.center_)
+    _exact(streamed.scale_, fitted.scale_)
+
+
+def _rank_error(column, value):
+    column = np.sort(column)
+    return np.searchsorted(column, value) / column.shape[0]
+
+
+def test_partial_fit_on_large_data_is_within_the_sketch_bound():
+    rng = np.random.default_rng(3)
+    X = np.column_stack(
+        [rng.lognormal(sigma=2, size=120_000), rng.standard_cauchy(size=120_000)]
+    )
+    streamed = RobustScaler()
+    for chunk in np.array_split(X, 40):
+        streamed.partial_fit(chunk)
+    for j in range(2):
+        assert abs(_rank_error(X[:, j], streamed.center_[j]) - 0.5) < 0.01
+    exact = RobustScaler().fit(X)
+    np.testing.assert_allclose(streamed.scale_, exact.scale_, rtol=0.1)
+
+
+def test_partial_fit_after_fit_continues_from_the_fitted_data():
+    rng = np.random.default_rng(4)
+    first = rng.normal(size=(80_000, 2))  # more rows than fit sketches
+    second = rng.normal(loc=4.0, size=(40_000, 2))
+    scaler = RobustScaler().fit(first).partial_fit(second)
+    both = np.concatenate([first, second])
+    for j in range(2):
+        # Forgetting the fitted data would put the median near 4, not here.
+        assert abs(_rank_error(both[:, j], scaler.center_[j]) - 0.5) < 0.015
+    assert "Quantiles" not in scaler._statistics_state
+
+
+def test_partial_fit_refuses_to_forget_when_clip_is_switched_on():
+    scaler = RobustScaler().fit(DATASETS["random"])
+    scaler.set_params(clip=True)
+    with pytest.raises(ValueError, match="silently forget"):
+        scaler.partial_fit(DATASETS["random"])
+
+
+def test_refit_forgets_and_state_pickles():
+    import pickle
+
+    scaler = RobustScaler().partial_fit(DATASETS["random"])
+    scaler.fit(DATASETS["adversarial"])
+    _exact(scaler.center_, RobustScaler().fit(DATASETS["adversarial"]).center_)
+    loaded = pickle.loads(pickle.dumps(scaler))
+    np.testing.assert_array_equal(
+        loaded.partial_fit(DATASETS["random"]).center_,
+        scaler.partial_fit(DATASETS["random"]).center_,
+    )
+
+
+# --------------------------------------------------------------------- clip
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_clip_to_the_transformed_training_range(stream):
+    X = DATASETS["random"]
+    scaler = RobustScaler(clip=True)
+    if stream:
+        for chunk in np.array_split(X, 3):
+            scaler.partial_fit(chunk)
+    else:
+        scaler.fit(X)
+    training = RobustScaler().fit(X).transform(X)
+    outside = np.vstack([X.min(axis=0) - 1e4, X.max(axis=0) + 1e4])
+    np.testing.assert_allclose(
+        scaler.transform(outside), [training.min(axis=0), training.max(axis=0)]
+    )
+    _assert_close(scaler.transform(X), training)
+
+
+# -------------------------------------------------------- parameters, output
+
+
+@pytest.mark.parametrize("quantile_range", [(75.0, 25.0), (-1.0, 50.0), (5.0, 101.0)])
+def test_invalid_quantile_range(quantile_range):
+    with pytest.raises(ValueError, match="Invalid quantile range"):
+        RobustScaler(quantile_range=quantile_range).fit(DATASETS["random"])
+
+
+@pytest.mark.parametrize("quantile_range", [(0.0, 75.0), (25.0, 100.0), (40.0, 40.0)])
+def test_unit_variance_needs_an_inner_range(quantile_range):
+    with pytest.raises(ValueError, match="unit_variance=True needs"):
+        RobustScaler(quantile_range=quantile_range, unit_variance=True).fit(
+            DATASETS["random"]
+        )
+
+
+def test_constant_rule_is_relative_to_the_median():
+    # IQR 1e-6 around 1e6: resolved (sknorm scales it, as scikit-learn does).
+    x = 1e6 + np.linspace(-1e-6, 1e-6, 41)
+    np.testing.assert_allclose(RobustScaler().fit(x[:, None]).scale_, [1e-6], rtol=1e-3)
+    # IQR 2 ulp around 1e6: below float64 resolution relative to |median|.
+    y = 1e6 + np.array([-1, 0, 0, 1, 1]) * np.spacing(1e6)
+    np.testing.assert_array_equal(RobustScaler().fit(y[:, None]).scale_, [1.0])
+
+
+def test_dataframe_output_and_nan_kept(df_module):
+    X = DATASETS["nan"][:, :3]
+    frame = df_module.DataFrame({name: X[:, i] for i, name in enumerate("abc")})
+    scaler = RobustScaler().set_output(transform=df_module.__name__).fit(frame)
+    assert list(scaler.feature_names_in_) == ["a", "b", "c"]
+    result = scaler.transform(frame)
+    assert type(result).__module__.split(".")[0] == df_module.__name__
+    values = np.asarray(result.to_numpy(), dtype=float)
+    np.testing.assert_array_equal(np.isnan(values), np.isnan(X))
+    back = scaler.inverse_transform(result)
+    assert list(back.columns) == ["a", "b", "c"]
+    _assert_close(np.asarray(back.to_numpy(), dtype=float), X)
+
+
+def test_infinity_is_rejected_naming_the_feature():
+    X = DATASETS["random"].copy()
+    X[3, 2] = -np.inf
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 2"):
+        RobustScaler().fit(X)
+
+
+# ---------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize(
+    "params", [{}, {"quantile_range": (10.0, 90.0), "unit_variance": True}]
+)
+def test_robust_scale_matches_sklearn(axis, params):
+    X = _random_data(n_samples=20, n_features=7)
+    _assert_close(
+        sknorm.robust_scale(X, axis=axis, **params),
+        skl.robust_scale(X, axis=axis, **params),
+    )
+
+
+def test_robust_scale_1d_sparse_and_equals_estimator():
+    x = _random_data(n_samples=15, n_features=1).ravel()
+    result = sknorm.robust_scale(x)
+    assert result.shape == x.shape
+    _assert_close(result, skl.robust_scale(x))
+    X = DATASETS["nan"]
+    np.testing.assert_array_equal(
+        sknorm.robust_scale(X), RobustScaler().fit_transform(X)
+    )
+    X_sparse = sparse.random(10, 6, density=0.4, format="csr", random_state=5)
+    _assert_close(
+        sknorm.robust_scale(X_sparse, with_centering=False, axis=1),
+        skl.robust_scale(X_sparse, with_centering=False, axis=1),
+    )
+
+
+def test_pipeline_cross_validation_matches_sklearn():
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    ours = cross_val_score(make_pipeline(RobustScaler(), LogisticRegression()), X, y)
+    theirs = cross_val_score(
+        make_pipeline(skl.RobustScaler(), LogisticRegression()), X, y
+    )
+    np.testing.assert_allclose(ours, theirs)
