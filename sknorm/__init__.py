@@ -5,6 +5,7 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
+from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
@@ -12,12 +13,15 @@ from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 __version__ = "0.1.0"
 
 __all__ = [
+    "EmbeddingNormalizer",
+    "EmbeddingQuantizer",
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
     "RobustScaler",
     "RowStandardizer",
     "StandardScaler",
+    "hamming_similarity",
     "maxabs_scale",
     "minmax_scale",
     "normalize",

@@ -7,8 +7,8 @@ One module owns the input policy so that all estimators behave alike:
   DataFrames (feature names recorded, nullable dtypes with ``pd.NA`` read as NaN);
 * dtype: float64 and float32 kept, float16 computed as float32, integers and
   booleans converted to float64;
-* finiteness: NaN allowed (treated as missing), infinity rejected with a message
-  naming the offending features;
+* finiteness: NaN allowed (treated as missing) unless the estimator needs
+  complete rows, infinity rejected; the message names the offending features;
 * non-numeric DataFrame columns rejected with a message naming them;
 * feature count and names checked at ``transform`` and ``inverse_transform``.
 """
@@ -17,15 +17,19 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils._set_output import _get_output_config, _wrap_data_with_container
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    validate_data,
+)
 
 from ._parallel import BLOCK_ELEMENTS, row_blocks
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "check_finite",
     "check_input",
-    "check_no_infinity",
     "check_sample_weight",
     "is_sparse",
     "may_write_in_place",
@@ -104,8 +108,8 @@ def _float_dtype_for(X):
     return np.float64
 
 
-def check_no_infinity(X, estimator, *, columns=None):
-    """Raise a ValueError naming the features that hold +/-inf.
+def check_finite(X, estimator, *, allow_nan=True, columns=None):
+    """Raise a ValueError naming the features that hold +/-inf (or NaN).
 
     The fast path sums each row block: a finite sum proves the block finite. Only
     blocks whose sum is not finite (they hold NaN or inf) are inspected further.
@@ -116,38 +120,48 @@ def check_no_infinity(X, estimator, *, columns=None):
         Validated data.
     estimator : BaseEstimator
         Named in the message, with its feature names.
+    allow_nan : bool, default=True
+        Whether NaN is allowed (infinity never is).
     columns : array of int, optional
         Only inspect these columns of dense X (the ones a statistic found not
         finite); sparse X is always inspected whole, in O(nnz).
     """
+    rules = _finiteness_rules(allow_nan)
     if is_sparse(X):
         data = X.data
         with np.errstate(over="ignore"):  # finite values may sum past the max
             data_sum = data.sum() if data.size else 0.0
-        if not np.isfinite(data_sum) and np.isinf(data).any():
-            bad = np.isinf(data)
-            columns = X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
-            _raise_infinity(np.unique(columns), estimator)
+        if not np.isfinite(data_sum):
+            for is_bad, raise_error in rules:
+                bad = is_bad(data)
+                if bad.any():
+                    bad_columns = (
+                        X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
+                    )
+                    raise_error(np.unique(bad_columns), estimator)
         return
     if X.size == 0:
         return
-    if columns is not None:
-        columns = np.asarray(columns)
-        for rows in row_blocks(X.shape[0], len(columns)):
-            bad = np.isinf(X[rows][:, columns]).any(axis=0)
-            if bad.any():
-                _raise_infinity(columns[bad], estimator)
-        return
-    n_rows, n_cols = X.shape
-    for rows in row_blocks(n_rows, n_cols):
-        block = X[rows]
+    columns = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
+    whole = len(columns) == X.shape[1]
+    for rows in row_blocks(X.shape[0], len(columns)):
+        block = X[rows] if whole else X[rows][:, columns]
         with np.errstate(over="ignore"):  # finite values may sum past the max
             block_sum = block.sum()
         if np.isfinite(block_sum):
             continue
-        bad = np.isinf(block).any(axis=0)
-        if bad.any():
-            _raise_infinity(np.flatnonzero(bad), estimator)
+        for is_bad, raise_error in rules:
+            bad = is_bad(block).any(axis=0)
+            if bad.any():
+                raise_error(columns[bad], estimator)
+
+
+def _finiteness_rules(allow_nan):
+    """``(test, error)`` pairs: infinity always rejected, NaN unless allowed."""
+    rules = [(np.isinf, _raise_infinity)]
+    if not allow_nan:
+        rules.append((np.isnan, _raise_nan))
+    return rules
 
 
 def _csc_columns(X):
@@ -155,13 +169,32 @@ def _csc_columns(X):
     return np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
 
 
-def _raise_infinity(columns, estimator):
+def _raise_bad_values(kind, advice, columns, estimator):
     labels = [_column_label(estimator, int(c)) for c in columns]
     name = type(estimator).__name__
     raise ValueError(
-        f"Input X contains infinity in feature(s) {_describe_columns(labels)}. "
-        f"{name} treats NaN as missing but cannot scale infinite values; "
-        "replace them (for example with NaN) first."
+        f"Input X contains {kind} in feature(s) {_describe_columns(labels)}. "
+        f"{name} {advice}"
+    )
+
+
+def _raise_infinity(columns, estimator):
+    _raise_bad_values(
+        "infinity",
+        "treats NaN as missing but cannot scale infinite values; replace them "
+        "(for example with NaN) first.",
+        columns,
+        estimator,
+    )
+
+
+def _raise_nan(columns, estimator):
+    _raise_bad_values(
+        "NaN",
+        "needs complete rows (it mixes all features of a row); impute the "
+        "missing values or drop those rows first.",
+        columns,
+        estimator,
     )
 
 
@@ -173,6 +206,7 @@ def check_input(
     accept_sparse=("csr", "csc"),
     sparse_message=None,
     check_features=True,
+    allow_nan=True,
     reject_infinity=True,
 ):
     """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
@@ -198,12 +232,16 @@ def check_input(
     check_features : bool, default=True
         Whether to record/check feature count and names (False for stateless
         use such as module-level functions).
+    allow_nan : bool, default=True
+        Whether NaN (missing values) may appear; False raises a ValueError
+        naming the features that hold NaN.
     reject_infinity : bool, default=True
         Whether to check for infinity here (a read of all the data). Kernels that
         read the data anyway pass False and check as they go: the statistics
         (a non-finite statistic reveals infinity, see
-        :func:`check_no_infinity`'s ``columns``) and the affine map
+        :func:`check_finite`'s ``columns``) and the affine map
         (``reject_infinity`` of :meth:`sknorm._affine.AffineMap.transform`).
+        NaN is still checked here when ``allow_nan=False``.
 
     Returns
     -------
@@ -243,8 +281,8 @@ def check_input(
         # in a copy so the caller's matrix keeps its structure.
         X = X.copy()
         X.sum_duplicates()
-    if reject_infinity:
-        check_no_infinity(X, estimator)
+    if reject_infinity or not allow_nan:
+        check_finite(X, estimator, allow_nan=allow_nan)
     return X
 
 
@@ -298,12 +336,18 @@ def wrap_like_transform(estimator, X_out, X_in):
     """Wrap ``X_out`` in the container configured by ``set_output(transform=...)``.
 
     scikit-learn wraps ``transform`` automatically; ``inverse_transform`` goes
-    through this helper so that it honours the same configuration.
+    through this helper so that it honours the same configuration. Its columns
+    are the estimator's input features (``feature_names_in_``, or ``x0, x1,
+    ...``), which differ from ``get_feature_names_out()`` when the estimator
+    changes the features.
     """
     config = _get_output_config("transform", estimator)
     if config["dense"] == "default" or is_sparse(X_out):
         return X_out
-    return _wrap_data_with_container("transform", X_out, X_in, estimator)
+    adapter = ADAPTERS_MANAGER.adapters[config["dense"]]
+    return adapter.create_container(
+        X_out, X_in, columns=lambda: _check_feature_names_in(estimator, None)
+    )
 
 
 def check_axis(axis):

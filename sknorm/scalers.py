@@ -11,19 +11,14 @@ from numbers import Real
 
 import numpy as np
 from scipy.special import ndtri
-from sklearn.base import (
-    BaseEstimator,
-    OneToOneFeatureMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale
+from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
+    check_finite,
     check_input,
-    check_no_infinity,
-    check_sample_weight,
     is_sparse,
     may_write_in_place,
     owns_memory,
@@ -33,42 +28,23 @@ from .stats import Extrema, Moments, Quantiles, QuantileSketch
 
 __all__ = ["MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler"]
 
-_STATISTICS = {
-    cls.__name__: cls for cls in (Extrema, Moments, Quantiles, QuantileSketch)
-}
 
-
-class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     """Shared machinery of the column scalers.
 
     Subclasses declare which statistics they need (:meth:`_statistic_types`, and
     :meth:`_streaming_statistic_types` when ``partial_fit`` needs mergeable
     ones), turn them into fitted attributes (:meth:`_set_fitted_attributes`) and
-    describe their map (:meth:`_affine_map`, :meth:`_clip_range`). Everything
-    else — validation, merging, weights, sparse data, in-place operation, output
-    containers — lives here once.
+    describe their map (:meth:`_affine_map`, :meth:`_clip_range`). Fitting,
+    merging and weights live in :class:`~sknorm._estimator._StatisticsEstimator`;
+    validation, sparse data, in-place operation and output containers of the map
+    live here once. NaN values are ignored by the statistics and kept by the map.
     """
 
     _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
 
     #: Advice appended to the error raised when sparse input would densify.
     _sparse_advice = ""
-
-    def _statistic_types(self):  # pragma: no cover - abstract
-        """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
-        raise NotImplementedError
-
-    def _streaming_statistic_types(self):
-        """Statistics ``partial_fit`` computes and merges; by default the same.
-
-        An estimator whose exact statistic cannot be merged (quantiles) streams
-        a mergeable summary instead.
-        """
-        return self._statistic_types()
-
-    def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
-        """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
-        raise NotImplementedError
 
     def _affine_map(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -83,122 +59,6 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
         high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
         return low, high
-
-    def _check_fit_input(self, X):
-        """Hook for estimator-specific checks of validated fit input."""
-
-    def _reset(self):
-        """Forget everything learned by earlier calls to fit/partial_fit."""
-        for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
-            delattr(self, name)
-        self.__dict__.pop("_statistics_state", None)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        """Compute the statistics used for later scaling.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training data. NaN values are ignored.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples. Integer weights are equivalent
-            to repeating rows.
-
-        Returns
-        -------
-        self : object
-            Fitted scaler.
-        """
-        self._reset()
-        return self._update(X, sample_weight, self._statistic_types())
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the statistics with a batch of samples.
-
-        The statistics of ``X`` are merged exactly into those already learned, so
-        a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
-        all of them.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            A batch of training data. NaN values are ignored.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples.
-
-        Returns
-        -------
-        self : object
-            Fitted scaler.
-        """
-        return self._update(X, sample_weight, self._streaming_statistic_types())
-
-    def _update(self, X, sample_weight, statistic_types):
-        """Compute ``statistic_types`` on X and merge them into those stored."""
-        first_call = not hasattr(self, "_statistics_state")
-        self._validate_fit_params()
-        specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
-        if not first_call:
-            self._check_continuable([cls.__name__ for cls, _ in specs])
-        X = check_input(self, X, reset=first_call, reject_infinity=False)
-        self._check_fit_input(X)
-        weight = check_sample_weight(sample_weight, X)
-        # Statistics that reveal infinity spare the fit a read of all the data:
-        # only the columns whose statistic is not finite are inspected.
-        fused_check = all(cls.reveals_infinity for cls, _ in specs) and (
-            weight is None or bool(np.all(weight > 0))
-        )
-        if not fused_check:
-            check_no_infinity(X, self)
-        statistics = {
-            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
-        }
-        if fused_check:
-            suspect = np.zeros(X.shape[1], dtype=bool)
-            for statistic in statistics.values():
-                suspect |= statistic.nonfinite_columns()
-            if suspect.any():
-                check_no_infinity(X, self, columns=np.flatnonzero(suspect))
-        if not first_call:
-            for name, new in statistics.items():
-                old = _STATISTICS[name].from_state(self._statistics_state[name])
-                statistics[name] = old.merge(new)
-        self._statistics_state = {
-            name: stat.to_state() for name, stat in statistics.items()
-        }
-        self._set_fitted_attributes(
-            statistics,
-            n_rows=getattr(self, "n_samples_seen_", 0) + X.shape[0],
-            weighted=weight is not None,
-        )
-        return self
-
-    def _check_continuable(self, needed):
-        """partial_fit must find every statistic it updates among those stored.
-
-        Stored statistics it does not need are dropped (e.g. exact quantiles,
-        superseded by the sketch that ``fit`` also kept).
-        """
-        missing = sorted(set(needed) - set(self._statistics_state))
-        if missing:
-            name = type(self).__name__
-            raise ValueError(
-                f"{name}.partial_fit cannot update this fitted estimator: it needs "
-                f"{', '.join(missing)} of the data seen so far, which was not "
-                "computed (a parameter such as clip changed since). Continuing "
-                "would silently forget that data: call fit on all the data, or "
-                "partial_fit on every batch with the new parameters."
-            )
-
-    def _validate_fit_params(self):
-        """Hook for checks of parameter combinations (single values are
-        validated by ``_parameter_constraints``)."""
 
     def transform(self, X, copy=None):
         """Scale the features of X with the fitted statistics.
@@ -239,7 +99,7 @@ class _ColumnScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         in_place = may_write_in_place(X_checked, X, copy)
         callers_memory = in_place and not owns_memory(X_checked, X)
         if callers_memory:
-            check_no_infinity(X_checked, self)
+            check_finite(X_checked, self)
         return X_checked, in_place, not callers_memory
 
     def inverse_transform(self, X, copy=None):
@@ -592,10 +452,6 @@ class MaxAbsScaler(_ColumnScaler):
         return -1.0, 1.0
 
 
-#: Rows of the training data that RobustScaler.fit sketches for partial_fit.
-_FIT_SKETCH_SAMPLE = 1 << 16
-
-
 class RobustScaler(_ColumnScaler):
     """Scale features using statistics that are robust to outliers.
 
@@ -741,7 +597,7 @@ default=(25.0, 75.0)
     def _statistic_types(self):
         # The sketch of a sample lets partial_fit continue after fit.
         exact = (Quantiles, {"levels": self._levels()})
-        sampled = (QuantileSketch, {"sample_size": _FIT_SKETCH_SAMPLE})
+        sampled = (QuantileSketch, {"sample_size": FIT_SKETCH_SAMPLE})
         return (exact, sampled, Extrema) if self.clip else (exact, sampled)
 
     def _streaming_statistic_types(self):

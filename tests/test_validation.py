@@ -137,3 +137,21 @@ def test_partial_fit_checks_feature_count():
     scaler = StandardScaler().partial_fit(np.ones((3, 2)))
     with pytest.raises(ValueError, match="features"):
         scaler.partial_fit(np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("fmt", [None, "csr", "csc"])
+def test_nan_rejected_naming_features_when_not_allowed(fmt):
+    from sknorm._validation import check_input
+
+    X = np.ones((4, 5))
+    X[1, 3] = np.nan
+    X[2, 0] = np.nan
+    if fmt is not None:
+        X = sparse.csr_array(X).asformat(fmt)
+    assert check_input(StandardScaler(), X, reset=True) is not None
+    with pytest.raises(ValueError, match=r"NaN in feature\(s\) 0, 3\. StandardScaler"):
+        check_input(StandardScaler(), X, reset=True, allow_nan=False)
+    # Infinity is reported first: it is never allowed.
+    X[0, 4] = np.inf
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 4\."):
+        check_input(StandardScaler(), X, reset=True, allow_nan=False)

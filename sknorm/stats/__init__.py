@@ -6,12 +6,21 @@ combined with ``merge`` (exactly for moments and extrema, within a bounded rank
 error for the quantile sketch). ``fit``, ``partial_fit``, ``sample_weight``,
 sparse input and distributed fitting all go through these classes. Exact
 :class:`Quantiles` are the one statistic that cannot be merged.
+:class:`Covariance` does the same for the rows' mean and scatter matrix.
 """
 
 from ._base import Statistic
+from .covariance import Covariance
 from .extrema import Extrema
 from .moments import Moments
 from .quantiles import Quantiles
 from .sketch import QuantileSketch
 
-__all__ = ["Extrema", "Moments", "QuantileSketch", "Quantiles", "Statistic"]
+__all__ = [
+    "Covariance",
+    "Extrema",
+    "Moments",
+    "QuantileSketch",
+    "Quantiles",
+    "Statistic",
+]

@@ -1,0 +1,195 @@
+"""The fitting machinery every estimator that learns statistics shares.
+
+An estimator here learns only mergeable statistics (:mod:`sknorm.stats`):
+``fit`` forgets and computes them, ``partial_fit`` computes them on a batch and
+merges them into those stored, ``sample_weight`` and sparse input are handled by
+the statistics themselves. Subclasses declare which statistics they need and
+turn them into fitted attributes; how they transform data is their own business
+(a per-feature affine map for the column scalers, a linear map for the
+embedding normalizer).
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+
+from ._validation import check_finite, check_input, check_sample_weight
+from .stats import Statistic
+
+__all__ = ["FIT_SKETCH_SAMPLE", "_StatisticsEstimator"]
+
+#: Rows sampled by ``fit`` into a quantile sketch, kept beside exact quantiles
+#: so that ``partial_fit`` can continue after ``fit``.
+FIT_SKETCH_SAMPLE = 1 << 16
+
+
+def _statistic_class(name):
+    """The statistic class called ``name`` (to rebuild a stored state)."""
+    classes = list(Statistic.__subclasses__())
+    while classes:
+        cls = classes.pop()
+        if cls.__name__ == name:
+            return cls
+        classes.extend(cls.__subclasses__())
+    raise KeyError(name)  # pragma: no cover - states are written by this module
+
+
+class _StatisticsEstimator(TransformerMixin, BaseEstimator):
+    """``fit`` = reset + ``partial_fit``; ``partial_fit`` merges statistics.
+
+    Subclasses implement :meth:`_statistic_types` and
+    :meth:`_set_fitted_attributes`, and may override the hooks
+    :meth:`_streaming_statistic_types`, :meth:`_validate_fit_params`,
+    :meth:`_check_fit_input`, :attr:`_accept_sparse` and :attr:`_allow_nan`.
+    """
+
+    #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
+    _accept_sparse = ("csr", "csc")
+
+    #: Whether NaN may appear in the input (passed to :func:`check_input`).
+    _allow_nan = True
+
+    def _statistic_types(self):  # pragma: no cover - abstract
+        """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
+        raise NotImplementedError
+
+    def _streaming_statistic_types(self):
+        """Statistics ``partial_fit`` computes and merges; by default the same.
+
+        An estimator whose exact statistic cannot be merged (quantiles) may
+        stream a mergeable summary instead.
+        """
+        return self._statistic_types()
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):  # pragma: no cover
+        """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
+        raise NotImplementedError
+
+    def _validate_fit_params(self):
+        """Hook for checks of parameter combinations (single values are
+        validated by ``_parameter_constraints``)."""
+
+    def _check_fit_input(self, X):
+        """Hook for estimator-specific checks of validated fit input."""
+
+    def _reset(self):
+        """Forget everything learned by earlier calls to fit/partial_fit."""
+        for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
+            delattr(self, name)
+        self.__dict__.pop("_statistics_state", None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn the statistics of X (forgetting earlier fits).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples. Integer weights are equivalent
+            to repeating rows.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._reset()
+        return self._update(X, sample_weight, streaming=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the statistics with a batch of samples.
+
+        The statistics of ``X`` are merged exactly into those already learned, so
+        a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
+        all of them.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            A batch of training data.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._update(X, sample_weight, streaming=True)
+
+    def _update(self, X, sample_weight, streaming):
+        """Compute the statistics of X and merge them into those stored."""
+        first_call = not hasattr(self, "_statistics_state")
+        self._validate_fit_params()
+        if streaming:
+            statistic_types = self._streaming_statistic_types()
+        else:
+            statistic_types = self._statistic_types()
+        specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
+        if not first_call:
+            self._check_continuable([cls.__name__ for cls, _ in specs])
+        X = check_input(
+            self,
+            X,
+            reset=first_call,
+            accept_sparse=self._accept_sparse,
+            allow_nan=self._allow_nan,
+            reject_infinity=False,
+        )
+        self._check_fit_input(X)
+        weight = check_sample_weight(sample_weight, X)
+        # Statistics that reveal infinity spare the fit a read of all the data:
+        # only the columns whose statistic is not finite are inspected. (A zero
+        # weight would hide an infinite value from them.)
+        fused_check = (
+            bool(specs)
+            and all(cls.reveals_infinity for cls, _ in specs)
+            and (weight is None or bool(np.all(weight > 0)))
+        )
+        if not fused_check:
+            check_finite(X, self)
+        statistics = {
+            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
+        }
+        if fused_check:
+            suspect = np.zeros(X.shape[1], dtype=bool)
+            for statistic in statistics.values():
+                suspect |= statistic.nonfinite_columns()
+            if suspect.any():
+                check_finite(X, self, columns=np.flatnonzero(suspect))
+        if not first_call:
+            for name, new in statistics.items():
+                old = _statistic_class(name).from_state(self._statistics_state[name])
+                statistics[name] = old.merge(new)
+        self._statistics_state = {
+            name: stat.to_state() for name, stat in statistics.items()
+        }
+        self._set_fitted_attributes(
+            statistics,
+            n_rows=getattr(self, "n_samples_seen_", 0) + X.shape[0],
+            weighted=weight is not None,
+        )
+        return self
+
+    def _check_continuable(self, needed):
+        """partial_fit must find every statistic it updates among those stored.
+
+        Stored statistics it does not need are dropped (e.g. exact quantiles
+        superseded by a sketch that ``fit`` also kept).
+        """
+        missing = sorted(set(needed) - set(self._statistics_state))
+        if missing:
+            name = type(self).__name__
+            raise ValueError(
+                f"{name}.partial_fit cannot update this fitted estimator: it needs "
+                f"{', '.join(missing)} of the data seen so far, which was not "
+                "computed (a parameter such as clip changed since). Continuing "
+                "would silently forget that data: call fit on all the data, or "
+                "partial_fit on every batch with the new parameters."
+            )

@@ -1,0 +1,867 @@
+"""Post-processing of embeddings: a fitted linear map, then row L2 normalization.
+
+:class:`EmbeddingNormalizer` learns one mergeable statistic,
+:class:`~sknorm.stats.Covariance` (weight, mean, scatter matrix), and derives
+from its eigendecomposition a linear map applied before the row normalization::
+
+    transform(X) = normalize((X - mean_) @ projection_)
+
+Centering, removal of the top principal directions ("all-but-the-top"), PCA or
+ZCA whitening, soft whitening, covariance shrinkage and Matryoshka-style
+truncation are all choices of ``projection_``; ``fit``, ``partial_fit``,
+``sample_weight`` and sparse input all go through the statistic.
+
+:class:`EmbeddingQuantizer` stores embeddings in one byte per dimension (int8 or
+uint8 scalar quantization, per-dimension ranges fitted on training data) or one
+bit per dimension (binary, against a fitted per-dimension threshold).
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _generate_get_feature_names_out,
+    check_is_fitted,
+)
+
+from ._affine import AffineMap, safe_scale
+from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
+from ._validation import (
+    check_input,
+    is_sparse,
+    may_write_in_place,
+    row_blocks,
+    wrap_like_transform,
+)
+from .rows import normalize
+from .stats import Covariance, Extrema, Moments, Quantiles, QuantileSketch
+
+__all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
+
+#: Eigenvalues are floored at this fraction of the largest one before they are
+#: raised to a negative power. Covariances of embeddings are often singular
+#: (fewer samples than dimensions; models whose outputs lie in a subspace):
+#: without a floor their null directions would be divided by zero, or by
+#: rounding noise. The floor bounds the amplification of any direction to
+#: ``1e3`` times that of the leading one (for whitening, power -0.5), far
+#: below what would let float32 rounding noise (a relative 6e-8) dominate.
+EIGENVALUE_FLOOR = 1e-6
+
+#: Values per row block of the transform: each block is one matrix product.
+_BLOCK_ELEMENTS = 1 << 18
+
+
+def _normalize_rows(Y, eps):
+    """L2-normalize the rows of the float64 array ``Y`` in place.
+
+    sknorm's row kernel (:func:`sknorm.normalize`): overflow-safe; rows whose
+    norm is below ``eps`` are divided by ``eps``; all-zero rows stay zero.
+    """
+    return normalize(Y, norm="l2", eps=eps, copy=False)
+
+
+class _FeatureNamesOutMixin:
+    """``get_feature_names_out`` for estimators whose output features are
+    either the leading input features or new ones (``_new_features()``)."""
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        The names of the first ``n_features_out_`` input features when the
+        output features are input features (the input's coordinates, perhaps
+        truncated; one quantized value per input feature); otherwise
+        ``<classname>0``, ``<classname>1``, ... (principal coordinates, packed
+        bytes).
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names; checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "n_features_out_")
+        n_out = self.n_features_out_
+        if self._new_features():
+            return _generate_get_feature_names_out(self, n_out, input_features)
+        return _check_feature_names_in(self, input_features)[:n_out]
+
+
+def _sign_convention(vectors):
+    """Flip each column so that its entry of largest magnitude is positive.
+
+    Eigenvectors are defined up to sign; this makes the fitted map a function
+    of the covariance alone (the same for chunked, weighted or repeated data).
+    """
+    largest = np.argmax(np.abs(vectors), axis=0)
+    signs = np.sign(vectors[largest, np.arange(vectors.shape[1])])
+    signs[signs == 0] = 1.0
+    return vectors * signs
+
+
+class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
+    """Center, decorrelate and L2-normalize embeddings with statistics fitted on
+    training data.
+
+    The transform is a fitted linear map followed by row L2 normalization::
+
+        transform(X) = normalize((X - mean_) @ projection_)
+
+    ``projection_`` is built from the eigendecomposition ``C = U Λ U^T`` of the
+    training covariance (the uncentered second moment when ``center=False``):
+
+    * ``n_remove=r`` drops the top ``r`` principal directions
+      ("all-but-the-top", Mu and Viswanath, 2018): they carry variance common
+      to all embeddings (frequency, length) rather than meaning;
+    * ``n_components=k`` keeps the ``k`` next directions;
+    * ``whiten`` scales each kept direction ``i`` by ``λ_i ** power``
+      (``power=-0.5``: unit variance, BERT-whitening, Su et al., 2021; values
+      between -0.5 and 0 whiten softly). ``shrinkage=a`` first replaces ``C``
+      by ``(1 - a) C + a (tr C / d) I``, which keeps the directions and pulls
+      the eigenvalues towards their mean;
+    * the result is expressed in principal coordinates (``whiten="pca"``, or
+      ``n_components`` without whitening: ``k`` output features) or rotated
+      back to the input's coordinates (``whiten="zca"``, or removal alone:
+      ``n_features_in_`` output features);
+    * ``truncate_dim=t`` keeps the first ``t`` output features (Matryoshka
+      truncation), before the normalization.
+
+    Eigenvalues are floored at ``EIGENVALUE_FLOOR = 1e-6`` times the largest
+    one before any negative power, so fewer samples than dimensions or a
+    singular covariance never give NaN or infinity. Statistics are accumulated
+    in float64; float32 (and float16) input gives float32 output, computed in
+    float64 row blocks and rounded once. NaN is rejected: a row with a missing
+    value has no place in a covariance, and its whole output row would be
+    undefined. Sparse input (CSR/CSC) is accepted, without densifying it, also
+    with ``center=True``; the output is always a dense array.
+
+    Parameters
+    ----------
+    center : bool, default=True
+        Subtract the training mean. With ``center=False`` the principal
+        directions are those of the uncentered second moment ``E[x x^T]``.
+    n_remove : int, default=0
+        Number of top principal directions to remove.
+    whiten : {None, "pca", "zca"}, default=None
+        Scale the kept principal directions by ``λ ** power``. ``"pca"``
+        returns principal coordinates, ``"zca"`` rotates back to the input's
+        coordinates (the whitening closest to the original embedding).
+    n_components : int, default=None
+        Number of principal directions kept after the removed ones; None keeps
+        all. Without whitening the output is the projection on them, in
+        principal coordinates.
+    shrinkage : float in [0, 1], default=0.0
+        Weight of the scaled identity in the covariance used for whitening.
+        Needs ``whiten``.
+    power : float in [-0.5, 0], default=None
+        Exponent of the eigenvalues in the whitening; None means -0.5 (full
+        whitening). Needs ``whiten``.
+    truncate_dim : int, default=None
+        Keep only the first ``truncate_dim`` output features, then normalize.
+    norm : {"l2", None}, default="l2"
+        Normalize each output row to unit L2 norm, or not.
+    eps : float >= 0, default=1e-12
+        Rows whose norm is below ``eps`` are divided by ``eps`` instead; rows
+        equal to the mean (zero after centering) stay zero.
+    copy : bool, default=True
+        If False and the output has the input's shape and float dtype, write
+        it into the input array.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (`n_features_in_`,)
+        Mean subtracted before the map (zeros when ``center=False``).
+    components_ : ndarray of shape (`n_features_in_`, `n_features_in_`) or None
+        Principal directions (rows), by decreasing variance; an entry of
+        largest magnitude of each is positive. None when the map needs no
+        eigendecomposition (no removal, whitening or ``n_components``).
+    explained_variance_ : ndarray of shape (`n_features_in_`,) or None
+        Variance along each principal direction (eigenvalues of the covariance,
+        divided by the total weight), before shrinkage and floor.
+    projection_ : ndarray of shape (`n_features_in_`, `n_features_out_`)
+        The linear map, float64.
+    n_features_out_ : int
+        Number of output features.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X was a DataFrame with string column names.
+    n_samples_seen_ : int
+        Number of rows seen by ``fit`` and ``partial_fit``.
+
+    See Also
+    --------
+    EmbeddingQuantizer : Store embeddings in int8, uint8 or one bit per
+        dimension.
+    sklearn.decomposition.PCA : PCA with whitening, without row normalization,
+        ``partial_fit`` or ``sample_weight``.
+
+    References
+    ----------
+    J. Mu and P. Viswanath, "All-but-the-Top: Simple and Effective
+    Postprocessing for Word Representations", ICLR 2018.
+
+    J. Su, J. Cao, W. Liu and Y. Ou, "Whitening Sentence Representations for
+    Better Semantics and Faster Retrieval", arXiv:2103.15316, 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import EmbeddingNormalizer
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8)) + 3.0
+    >>> normalizer = EmbeddingNormalizer(whiten="pca", n_components=4).fit(X)
+    >>> Z = normalizer.transform(X)
+    >>> Z.shape
+    (200, 4)
+    >>> np.allclose(np.linalg.norm(Z, axis=1), 1.0)
+    True
+    >>> normalizer.get_feature_names_out()
+    array(['embeddingnormalizer0', 'embeddingnormalizer1',
+           'embeddingnormalizer2', 'embeddingnormalizer3'], dtype=object)
+
+    Whitening without normalization gives uncorrelated unit-variance features
+    and can be inverted:
+
+    >>> zca = EmbeddingNormalizer(whiten="zca", norm=None).fit(X)
+    >>> np.allclose(np.cov(zca.transform(X).T, bias=True), np.eye(8))
+    True
+    >>> np.allclose(zca.inverse_transform(zca.transform(X)), X)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "center": ["boolean"],
+        "n_remove": [Interval(Integral, 0, None, closed="left")],
+        "whiten": [StrOptions({"pca", "zca"}), None],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "shrinkage": [Interval(Real, 0, 1, closed="both")],
+        "power": [Interval(Real, -0.5, 0, closed="both"), None],
+        "truncate_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "norm": [StrOptions({"l2"}), None],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "copy": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        center=True,
+        n_remove=0,
+        whiten=None,
+        n_components=None,
+        shrinkage=0.0,
+        power=None,
+        truncate_dim=None,
+        norm="l2",
+        eps=1e-12,
+        copy=True,
+    ):
+        self.center = center
+        self.n_remove = n_remove
+        self.whiten = whiten
+        self.n_components = n_components
+        self.shrinkage = shrinkage
+        self.power = power
+        self.truncate_dim = truncate_dim
+        self.norm = norm
+        self.eps = eps
+        self.copy = copy
+
+    # ------------------------------------------------------------------
+    # fitting: one Covariance statistic, then the map
+    # ------------------------------------------------------------------
+
+    _allow_nan = False
+
+    def _statistic_types(self):
+        return (Covariance,)
+
+    def _validate_fit_params(self):
+        for name, value, neutral in (
+            ("shrinkage", self.shrinkage, 0),
+            ("power", self.power, None),
+        ):
+            if self.whiten is None and value != neutral:
+                raise ValueError(
+                    f"{name}={value!r} only changes the whitening: set whiten to "
+                    f"'pca' or 'zca', or leave {name} at {neutral!r}."
+                )
+
+    def _check_fit_input(self, X):
+        n_features = X.shape[1]
+        kept = self.n_remove + (self.n_components or 0)
+        if self.n_remove >= n_features or kept > n_features:
+            raise ValueError(
+                f"n_remove={self.n_remove} and n_components={self.n_components} "
+                f"leave no direction of X, which has {n_features} feature(s): "
+                "n_remove must be below the number of features and n_remove + "
+                "n_components at most that number."
+            )
+        if self.truncate_dim is not None:
+            n_out = self._n_coordinates(n_features)
+            if self.truncate_dim > n_out:
+                raise ValueError(
+                    f"truncate_dim={self.truncate_dim} exceeds the {n_out} "
+                    f"features of the map (X has {n_features} feature(s))."
+                )
+
+    def _principal_coordinates(self):
+        """Whether the output is in the principal basis (vs the input's)."""
+        return self.whiten == "pca" or (
+            self.whiten is None and self.n_components is not None
+        )
+
+    _new_features = _principal_coordinates
+
+    def _needs_eigenvectors(self):
+        return bool(self.n_remove or self.whiten or self.n_components)
+
+    def _n_coordinates(self, n_features):
+        """Number of features of the map before truncation."""
+        if self._principal_coordinates():
+            return self.n_components or n_features - self.n_remove
+        return n_features
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):
+        covariance = statistics["Covariance"]
+        n_features = covariance.n_features
+        self.n_samples_seen_ = n_rows
+        self.mean_ = covariance.mean if self.center else np.zeros(n_features)
+        self.components_ = self.explained_variance_ = None
+        if self._needs_eigenvectors():
+            spread = covariance.covariance()
+            if not self.center:
+                spread = covariance.second_moment()
+            variances, vectors = linalg.eigh(spread)
+            variances = np.maximum(variances[::-1], 0.0)  # rounding below zero
+            vectors = _sign_convention(vectors[:, ::-1])
+            self.components_ = vectors.T
+            self.explained_variance_ = variances
+        self.projection_, self._direction_scale = self._projection(n_features)
+        self.n_features_out_ = self.projection_.shape[1]
+
+    def _projection(self, n_features):
+        """The map (d_in, d_out) and the scale of each kept principal direction."""
+        if not self._needs_eigenvectors():
+            projection = np.eye(n_features)
+            scale = None
+        else:
+            vectors = self.components_.T
+            first = self.n_remove
+            last = first + (self.n_components or n_features - first)
+            scale = np.ones(last - first)
+            if self.whiten is not None:
+                scale = self._whitening_scale()[first:last]
+            kept = vectors[:, first:last] * scale
+            if self._principal_coordinates():
+                projection = kept
+            else:
+                projection = kept @ vectors[:, first:last].T
+        if self.truncate_dim is not None:
+            projection = projection[:, : self.truncate_dim]
+        return np.ascontiguousarray(projection), scale
+
+    def _whitening_scale(self):
+        """``λ ** power`` of each direction, λ shrunk and floored."""
+        variances = self.explained_variance_
+        if self.shrinkage:
+            target = variances.mean()  # tr C / d
+            variances = (1 - self.shrinkage) * variances + self.shrinkage * target
+        largest = variances[0] if variances[0] > 0 else 1.0
+        floor = max(largest * EIGENVALUE_FLOOR, np.finfo(np.float64).tiny)
+        power = -0.5 if self.power is None else self.power
+        return np.maximum(variances, floor) ** power
+
+    def _is_selection(self):
+        """Whether ``projection_`` only selects leading columns (no product)."""
+        return not self._needs_eigenvectors()
+
+    # ------------------------------------------------------------------
+    # transform
+    # ------------------------------------------------------------------
+
+    def transform(self, X, copy=None):
+        """Apply the fitted map and normalize each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, \
+`n_features_in_`)
+            Embeddings, without NaN.
+        copy : bool, default=None
+            Whether to leave X untouched; None uses the ``copy`` parameter.
+
+        Returns
+        -------
+        X_tr : ndarray of shape (n_samples, `n_features_out_`)
+            float32 for float32 (or float16) input, float64 otherwise.
+        """
+        check_is_fitted(self)
+        copy = self.copy if copy is None else copy
+        X_checked = check_input(self, X, reset=False, allow_nan=False)
+        n_rows = X_checked.shape[0]
+        dtype = X_checked.dtype
+        out = None
+        if (
+            not is_sparse(X_checked)
+            and X_checked.shape[1] == self.n_features_out_
+            and may_write_in_place(X_checked, X, copy)
+        ):
+            out = X_checked  # each block is read before its rows are written
+        if out is None:
+            out = np.empty((n_rows, self.n_features_out_), dtype=dtype)
+        width = max(self.n_features_in_, self.n_features_out_)
+        offset = None
+        if is_sparse(X_checked):
+            offset = self.mean_ @ self.projection_
+            X_checked = X_checked.tocsr()  # row blocks of CSC are slow to slice
+        for rows in row_blocks(n_rows, width, _BLOCK_ELEMENTS):
+            block = X_checked[rows]
+            if offset is not None:
+                # (X - mean) P = X P - mean P: the sparse block is never densified.
+                mapped = np.asarray(block @ self.projection_, dtype=np.float64)
+                mapped -= offset
+            else:
+                mapped = block.astype(np.float64)
+                mapped -= self.mean_
+                if self._is_selection():
+                    mapped = mapped[:, : self.n_features_out_]
+                else:
+                    mapped = mapped @ self.projection_
+            if self.norm == "l2":
+                _normalize_rows(mapped, self.eps)
+            out[rows] = mapped
+        return out
+
+    # ------------------------------------------------------------------
+    # inverse_transform
+    # ------------------------------------------------------------------
+
+    def _check_invertible(self):
+        reasons = []
+        if self.norm is not None:
+            reasons.append(
+                f"norm={self.norm!r} (row normalization discards each row's length)"
+            )
+        if self.n_remove:
+            reasons.append(f"n_remove={self.n_remove} (removed directions are lost)")
+        if self.n_components is not None:
+            reasons.append(
+                f"n_components={self.n_components} (dropped directions are lost)"
+            )
+        if self.truncate_dim is not None:
+            reasons.append(
+                f"truncate_dim={self.truncate_dim} (dropped features are lost)"
+            )
+        if reasons:
+            raise AttributeError(
+                f"{type(self).__name__} is not invertible with "
+                + ", ".join(reasons)
+                + ". Use norm=None without removal, n_components or truncation."
+            )
+        return True
+
+    @available_if(_check_invertible)
+    def inverse_transform(self, X, copy=None):
+        """Map transformed data back to the input space.
+
+        Available only when the map is invertible: ``norm=None`` and no
+        removal, ``n_components`` or truncation.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, `n_features_out_`)
+            Transformed data.
+        copy : bool, default=None
+            Whether to leave X untouched; None uses the ``copy`` parameter.
+
+        Returns
+        -------
+        X_original : {ndarray, DataFrame} of shape (n_samples, `n_features_in_`)
+            Data in the input space, in the container chosen by ``set_output``.
+        """
+        check_is_fitted(self)
+        copy = self.copy if copy is None else copy
+        X_checked = check_input(
+            self, X, reset=False, check_features=False, allow_nan=False
+        )
+        if X_checked.shape[1] != self.n_features_out_:
+            raise ValueError(
+                f"X has {X_checked.shape[1]} features, but {type(self).__name__} "
+                f"produces {self.n_features_out_} features."
+            )
+        inverse = None
+        if self._needs_eigenvectors():
+            vectors = self.components_.T
+            inverse = vectors.T / self._direction_scale[:, None]
+            if not self._principal_coordinates():
+                inverse = vectors @ inverse
+        X_dense = X_checked.toarray() if is_sparse(X_checked) else X_checked
+        in_place = not is_sparse(X_checked) and may_write_in_place(X_checked, X, copy)
+        out = X_dense if in_place else np.empty_like(X_dense)
+        for rows in row_blocks(len(X_dense), self.n_features_in_, _BLOCK_ELEMENTS):
+            block = X_dense[rows].astype(np.float64)
+            if inverse is not None:
+                block = block @ inverse
+            block += self.mean_
+            out[rows] = block
+        return wrap_like_transform(self, out, X)
+
+    # ------------------------------------------------------------------
+    # feature names and tags
+    # ------------------------------------------------------------------
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+# ---------------------------------------------------------------------------
+# Quantization
+# ---------------------------------------------------------------------------
+
+#: Codes of the scalar quantizers: 256 equal bins over the fitted range.
+_N_LEVELS = 256
+_CODE_OFFSET = {"int8": -128, "uint8": 0}
+
+
+class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
+    """Quantize embeddings to one byte or one bit per dimension.
+
+    * ``dtype="int8"`` or ``"uint8"``: scalar quantization. Each dimension's
+      fitted range ``[lower_, upper_]`` is cut into 256 equal bins of width
+      ``step_``; a value is stored as the index of its bin (shifted by -128
+      for int8). Values outside the range are clipped to the first or last
+      bin. :meth:`inverse_transform` returns the bin centers, so a value
+      inside the range comes back within half a step.
+    * ``dtype="binary"``: one bit per dimension, set when the value exceeds
+      the fitted threshold ``center_`` (the median, the mean, or 0), packed
+      eight dimensions to a byte with :func:`numpy.packbits` (big-endian bit
+      order, the last byte padded with zeros). Compare packed vectors with
+      :func:`hamming_similarity`.
+
+    The ranges are the training minimum and maximum (the
+    :class:`~sknorm.stats.Extrema` statistic), or quantiles with
+    ``quantile_range``, which keeps a few outliers from widening the bins of
+    every other value. Every statistic is fitted on the training data only.
+    Minimum, maximum and mean are mergeable, so ``partial_fit`` over chunks
+    equals ``fit``. Quantiles (``quantile_range``, ``center="median"``) are
+    exact after ``fit``; ``partial_fit`` streams them through a
+    :class:`~sknorm.stats.QuantileSketch`, within its documented rank error.
+
+    ============  ====================  ======================
+    dtype         bytes per vector      for 384 dimensions
+    ============  ====================  ======================
+    float32       ``4 * n_features``    1536
+    int8, uint8   ``n_features``        384 (4x smaller)
+    binary        ``ceil(n / 8)``       48 (32x smaller)
+    ============  ====================  ======================
+
+    Parameters
+    ----------
+    dtype : {"int8", "uint8", "binary"}, default="int8"
+        The stored type.
+    quantile_range : tuple (q_min, q_max) or None, default=None
+        Percentiles (0 to 100) of the training data used as the range of the
+        scalar quantizers (:class:`~sknorm.stats.Quantiles`: numpy's linear
+        interpolation, as ``np.percentile`` and :class:`RobustScaler`); None
+        uses the minimum and maximum. Ignored by ``dtype="binary"``.
+    center : {"mean", "median", None}, default="mean"
+        Threshold of the binary quantizer: the training mean or median of
+        each dimension (with the median, each bit is set for about half of the
+        training vectors), or 0 (the sign of the value). Ignored by the scalar
+        quantizers.
+
+    Attributes
+    ----------
+    lower_, upper_ : ndarray of shape (`n_features_in_`,) or None
+        Range of each dimension (scalar quantizers).
+    step_ : ndarray of shape (`n_features_in_`,) or None
+        Width of a bin: ``(upper_ - lower_) / 256`` (``1 / 256`` for a
+        constant dimension).
+    center_ : ndarray of shape (`n_features_in_`,) or None
+        Threshold of each dimension (binary quantizer).
+    bytes_per_vector_ : int
+        Memory of one quantized vector.
+    n_features_out_ : int
+        Number of output columns (bytes per vector).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X was a DataFrame with string column names.
+    n_samples_seen_ : int
+        Number of rows seen by ``fit`` and ``partial_fit``.
+
+    See Also
+    --------
+    EmbeddingNormalizer : Center, whiten and normalize before quantizing.
+    hamming_similarity : Similarity of packed binary vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import EmbeddingQuantizer
+    >>> X = np.array([[0.0, -1.0], [0.5, 0.0], [1.0, 1.0]])
+    >>> quantizer = EmbeddingQuantizer(dtype="uint8").fit(X)
+    >>> codes = quantizer.transform(X)
+    >>> codes
+    array([[  0,   0],
+           [128, 128],
+           [255, 255]], dtype=uint8)
+    >>> quantizer.inverse_transform(codes)
+    array([[ 0.00195312, -0.99609375],
+           [ 0.50195312,  0.00390625],
+           [ 0.99804688,  0.99609375]])
+    >>> quantizer.transform([[2.0, -5.0]])  # clipped to the range
+    array([[255,   0]], dtype=uint8)
+
+    Binary codes hold one bit per dimension:
+
+    >>> bits = EmbeddingQuantizer(dtype="binary", center=None).fit(X)
+    >>> bits.transform([[0.3, -0.2], [-1.0, 2.0]])
+    array([[128],
+           [ 64]], dtype=uint8)
+    >>> bits.bytes_per_vector_
+    1
+    """
+
+    _parameter_constraints: dict = {
+        "dtype": [StrOptions({"int8", "uint8", "binary"})],
+        "quantile_range": [tuple, None],
+        "center": [StrOptions({"mean", "median"}), None],
+    }
+
+    _accept_sparse = False
+    _allow_nan = False
+
+    def __init__(self, dtype="int8", *, quantile_range=None, center="mean"):
+        self.dtype = dtype
+        self.quantile_range = quantile_range
+        self.center = center
+
+    def _validate_fit_params(self):
+        if self.quantile_range is None:
+            return
+        bounds = self.quantile_range
+        if not (
+            len(bounds) == 2
+            and all(isinstance(b, Real) for b in bounds)
+            and 0 <= bounds[0] < bounds[1] <= 100
+        ):
+            raise ValueError(
+                "quantile_range must be two percentiles 0 <= q_min < q_max <= 100, "
+                f"got {bounds!r}."
+            )
+
+    def _quantile_levels(self):
+        """Levels of the quantiles the fit needs, or None (no quantile)."""
+        if self.dtype == "binary":
+            return (0.5,) if self.center == "median" else None
+        if self.quantile_range is None:
+            return None
+        return tuple(np.true_divide(self.quantile_range, 100))
+
+    def _statistic_types(self):
+        levels = self._quantile_levels()
+        if levels is None:
+            return self._streaming_statistic_types()
+        # The sketch of a sample lets partial_fit continue after fit.
+        exact = (Quantiles, {"levels": levels})
+        return (exact, (QuantileSketch, {"sample_size": FIT_SKETCH_SAMPLE}))
+
+    def _streaming_statistic_types(self):
+        if self._quantile_levels() is not None:
+            return (QuantileSketch,)
+        if self.dtype == "binary":
+            return (Moments,) if self.center == "mean" else ()
+        return (Extrema,)
+
+    def _quantiles(self, statistics):
+        """Quantiles at the fitted levels: exact after fit, sketched when streamed."""
+        if "Quantiles" in statistics:
+            return statistics["Quantiles"]
+        return statistics["QuantileSketch"].quantiles(self._quantile_levels())
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):
+        n_features = self.n_features_in_
+        self.n_samples_seen_ = n_rows
+        self.lower_ = self.upper_ = self.step_ = self.center_ = None
+        if self.dtype == "binary":
+            if self.center == "mean":
+                self.center_ = statistics["Moments"].mean
+            elif self.center == "median":
+                self.center_ = self._quantiles(statistics).median()
+            else:
+                self.center_ = np.zeros(n_features)
+            self.bytes_per_vector_ = -(-n_features // 8)
+        else:
+            if self.quantile_range is None:
+                extrema = statistics["Extrema"]
+                self.lower_, self.upper_ = extrema.minimum, extrema.maximum
+            else:
+                self.lower_, self.upper_ = self._quantiles(statistics).values()
+            magnitude = np.fmax(np.abs(self.lower_), np.abs(self.upper_))
+            width = safe_scale(self.upper_ - self.lower_, magnitude)
+            self.step_ = width / _N_LEVELS
+            self.bytes_per_vector_ = n_features
+        self.n_features_out_ = self.bytes_per_vector_
+
+    def _new_features(self):
+        return self.dtype == "binary"
+
+    def _bins(self):
+        """The affine map from values to bin coordinates ``[0, 256)``."""
+        return AffineMap(self.lower_, self.step_)
+
+    def transform(self, X):
+        """Quantize X.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, `n_features_in_`)
+            Embeddings, without NaN.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, `n_features_out_`)
+            int8 or uint8 bin indices, or bits packed into uint8.
+        """
+        check_is_fitted(self)
+        X = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        n_rows, n_features = X.shape
+        if self.dtype == "binary":
+            out = np.empty((n_rows, self.n_features_out_), dtype=np.uint8)
+            for rows in row_blocks(n_rows, n_features):
+                out[rows] = np.packbits(X[rows] > self.center_, axis=1)
+            return out
+        out = np.empty((n_rows, n_features), dtype=self.dtype)
+        bins = self._bins()
+        for rows in row_blocks(n_rows, n_features):
+            # float64, so that the floor sees the exact bin coordinate.
+            position = bins.transform(
+                X[rows].astype(np.float64), in_place=True, clip=(0, _N_LEVELS - 1)
+            )
+            np.floor(position, out=position)
+            position += _CODE_OFFSET[self.dtype]
+            out[rows] = position
+        return out
+
+    def _check_scalar(self):
+        if self.dtype == "binary":
+            raise AttributeError(
+                "inverse_transform is not available for dtype='binary': one bit "
+                "per dimension keeps only which side of center_ a value lies on."
+            )
+        return True
+
+    @available_if(_check_scalar)
+    def inverse_transform(self, X):
+        """Dequantize codes to the centers of their bins.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, `n_features_in_`)
+            Codes from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : {ndarray, DataFrame} of shape (n_samples, `n_features_in_`)
+            float64 values, within half a step of the quantized values that
+            lay inside the fitted range.
+        """
+        check_is_fitted(self)
+        codes = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        position = codes.astype(np.float64)  # a copy: the caller's codes are kept
+        position += 0.5 - _CODE_OFFSET[self.dtype]
+        result = self._bins().inverse_transform(position, in_place=True)
+        return wrap_like_transform(self, result, X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def hamming_similarity(A, B=None, *, n_bits=None):
+    """Fraction of equal bits between packed binary vectors.
+
+    ``1 - hamming_distance / n_bits`` for every pair of rows of ``A`` and
+    ``B``, computed exactly (as a float32 product of ±1 vectors, exact for up
+    to 2**24 bits).
+
+    Parameters
+    ----------
+    A : ndarray of uint8 of shape (n_a, n_bytes)
+        Packed bits, as returned by ``EmbeddingQuantizer(dtype="binary")``.
+    B : ndarray of uint8 of shape (n_b, n_bytes), default=None
+        Packed bits; None compares ``A`` with itself.
+    n_bits : int, default=None
+        Number of meaningful bits (the embedding's dimension); None means
+        ``8 * n_bytes``. Padding bits are zero in every vector, so they never
+        differ.
+
+    Returns
+    -------
+    similarity : ndarray of float64 of shape (n_a, n_b)
+        In [0, 1]; 1 for identical vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import hamming_similarity
+    >>> A = np.packbits([[1, 0, 1, 1, 0, 0, 1, 0, 1, 1]], axis=1)
+    >>> B = np.packbits([[1, 0, 1, 1, 0, 0, 1, 0, 1, 0],
+    ...                  [0, 1, 0, 0, 1, 1, 0, 1, 0, 0]], axis=1)
+    >>> hamming_similarity(A, B, n_bits=10)
+    array([[0.9, 0. ]])
+    """
+    A = _check_packed(A, "A")
+    B = A if B is None else _check_packed(B, "B")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(
+            f"A and B must hold the same number of bytes per vector, got "
+            f"{A.shape[1]} and {B.shape[1]}."
+        )
+    total_bits = 8 * A.shape[1]
+    n_bits = total_bits if n_bits is None else int(n_bits)
+    if not 0 < n_bits <= total_bits:
+        raise ValueError(f"n_bits must lie in [1, {total_bits}], got {n_bits}.")
+    signs_b = _signs(B)
+    out = np.empty((len(A), len(B)))
+    # Blocks of rows of A whose products are large enough for BLAS.
+    for rows in row_blocks(len(A), max(len(B), total_bits), _BLOCK_ELEMENTS):
+        # equal bits minus unequal bits: an exact integer in float32
+        agreement = (_signs(A[rows]) @ signs_b.T).astype(np.float64)
+        distance = (total_bits - agreement) / 2
+        out[rows] = (n_bits - distance) / n_bits
+    return out
+
+
+def _check_packed(bits, name):
+    bits = np.asarray(bits)
+    if bits.dtype != np.uint8 or bits.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D uint8 array of packed bits, got "
+            f"{bits.ndim}-D {bits.dtype}."
+        )
+    return bits
+
+
+def _signs(bits):
+    """Unpacked bits as float32 ±1 (exact in float32 products)."""
+    signs = np.unpackbits(bits, axis=1).astype(np.float32)
+    signs *= 2
+    signs -= 1
+    return signs

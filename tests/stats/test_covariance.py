@@ -1,0 +1,189 @@
+"""Covariance: one-shot == merged == numpy float64 reference, weights, sparse ==
+dense, accuracy far from the origin, complete rows required."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import sparse
+
+from sknorm.stats import Covariance
+from sknorm.stats import covariance as covariance_module
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64)
+matrices = arrays(
+    np.float64, st.tuples(st.integers(1, 30), st.integers(1, 4)), elements=finite
+)
+
+
+def _reference(X, weight=None):
+    """numpy float64: weight sum, weighted mean, np.cov(bias=True) * weight sum."""
+    weight = np.ones(len(X)) if weight is None else np.asarray(weight, float)
+    total = weight.sum()
+    mean = np.average(X, axis=0, weights=weight)
+    covariance = np.atleast_2d(np.cov(X.T, aweights=weight, bias=True))
+    return total, mean, covariance * total
+
+
+def _assert_covariance(c, total, mean, scatter, scale):
+    np.testing.assert_allclose(c.weight_sum, total, rtol=1e-12)
+    np.testing.assert_allclose(c.mean, mean, rtol=1e-9, atol=1e-9 * scale)
+    size = max(1.0, float(total))
+    np.testing.assert_allclose(
+        c.scatter, scatter, rtol=1e-8, atol=1e-9 * scale**2 * size
+    )
+    np.testing.assert_array_equal(c.scatter, c.scatter.T)
+
+
+def _scale(*arrays_):
+    return max(1.0, max(np.abs(a).max() for a in arrays_))
+
+
+def _merge_all(chunks, weights=None):
+    weights = weights or [None] * len(chunks)
+    merged = Covariance.from_data(chunks[0], weights[0])
+    for chunk, weight in zip(chunks[1:], weights[1:], strict=True):
+        merged = merged.merge(Covariance.from_data(chunk, weight))
+    return merged
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=matrices, cuts=st.lists(st.integers(1, 29), max_size=3))
+def test_merge_of_chunks_equals_one_shot_and_reference(X, cuts):
+    chunks = np.split(X, sorted({c for c in cuts if c < len(X)}))
+    reference = _reference(X)
+    _assert_covariance(_merge_all(chunks), *reference, scale=_scale(X))
+    _assert_covariance(Covariance.from_data(X), *reference, scale=_scale(X))
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=matrices, data=st.data())
+def test_merge_is_associative(a, data):
+    def more_rows():
+        n = data.draw(st.integers(1, 20))
+        return data.draw(arrays(np.float64, (n, a.shape[1]), elements=finite))
+
+    b, c = more_rows(), more_rows()
+    ca, cb, cc = (Covariance.from_data(x) for x in (a, b, c))
+    left = ca.merge(cb).merge(cc)
+    right = ca.merge(cb.merge(cc))
+    _assert_covariance(
+        left, right.weight_sum, right.mean, right.scatter, scale=_scale(a, b, c)
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(X=matrices, data=st.data())
+def test_weighted_matches_reference_and_merges(X, data):
+    weight = np.asarray(
+        # No subnormal weights: the numpy reference divides by their sum.
+        data.draw(
+            st.lists(
+                st.one_of(st.just(0.0), st.floats(1e-3, 10)),
+                min_size=len(X),
+                max_size=len(X),
+            )
+        )
+    )
+    if weight.sum() == 0:
+        weight[0] = 1.0
+    reference = _reference(X, weight)
+    _assert_covariance(Covariance.from_data(X, weight), *reference, scale=_scale(X))
+    half = len(X) // 2
+    merged = _merge_all([X[:half], X[half:]], [weight[:half], weight[half:]])
+    _assert_covariance(merged, *reference, scale=_scale(X))
+
+
+def test_integer_weights_equal_repeated_rows(rng):
+    X = rng.normal(size=(40, 6)) + 3
+    weight = rng.integers(0, 4, size=40)
+    weighted = Covariance.from_data(X, weight)
+    repeated = Covariance.from_data(np.repeat(X, weight, axis=0))
+    np.testing.assert_allclose(weighted.scatter, repeated.scatter, rtol=1e-12)
+    np.testing.assert_allclose(weighted.mean, repeated.mean, rtol=1e-13)
+    assert weighted.weight_sum == repeated.weight_sum
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    X=arrays(
+        np.float64,
+        st.tuples(st.integers(1, 25), st.integers(1, 5)),
+        elements=st.one_of(st.just(0.0), st.floats(-1e3, 1e3)),
+    ),
+    fmt=st.sampled_from(["csr", "csc"]),
+    weighted=st.booleans(),
+)
+def test_sparse_equals_dense(X, fmt, weighted):
+    weight = np.linspace(0.5, 2.0, len(X)) if weighted else None
+    from_sparse = Covariance.from_data(sparse.csr_array(X).asformat(fmt), weight)
+    reference = _reference(X, weight)
+    _assert_covariance(from_sparse, *reference, scale=_scale(X))
+
+
+def test_sparse_chunks_equal_one_chunk(rng, monkeypatch):
+    X = sparse.random_array((300, 8), density=0.3, random_state=0, format="csr")
+    weight = rng.random(300)
+    one_chunk = Covariance.from_data(X, weight)
+    monkeypatch.setattr(covariance_module, "_SPARSE_CHUNK_ENTRIES", 50)
+    chunked = Covariance.from_data(X, weight)
+    np.testing.assert_allclose(chunked.scatter, one_chunk.scatter, rtol=1e-12)
+    np.testing.assert_allclose(chunked.mean, one_chunk.mean, rtol=1e-13)
+
+
+def test_many_blocks_far_from_origin_keep_their_digits(monkeypatch):
+    """Rows ``1e8 + k / 4`` (exact in float64): the scatter is known exactly."""
+    monkeypatch.setattr(covariance_module, "_BLOCK_ELEMENTS", 64)
+    k = np.arange(1000, dtype=np.float64)
+    offsets = np.column_stack([k % 7, (k * 3) % 11, k % 2]) / 4
+    X = 1e8 + offsets
+    c = Covariance.from_data(X)
+    centered = offsets - offsets.mean(axis=0)  # exact enough: small numbers
+    np.testing.assert_allclose(c.scatter, centered.T @ centered, rtol=1e-12)
+    np.testing.assert_allclose(c.mean, X.mean(axis=0, dtype=np.float64), rtol=1e-15)
+    # Summing x x^T and subtracting n mean mean^T would lose every digit here.
+
+
+def test_float32_read_in_blocks_equals_float64_input(rng, monkeypatch):
+    monkeypatch.setattr(covariance_module, "_BLOCK_ELEMENTS", 100)
+    X32 = (rng.normal(size=(333, 7)) * 5 + 2).astype(np.float32)
+    from_float32 = Covariance.from_data(X32)
+    from_float64 = Covariance.from_data(X32.astype(np.float64))
+    assert from_float32 == from_float64
+    assert from_float32.scatter.dtype == np.float64
+
+
+@pytest.mark.parametrize("fmt", [None, "csr", "csc"])
+def test_nan_rejected_naming_the_features(fmt):
+    X = np.ones((6, 5))
+    X[2, 1] = np.nan
+    X[4, 3] = np.nan
+    if fmt is not None:
+        X = sparse.csr_array(X).asformat(fmt)
+    with pytest.raises(ValueError, match=r"NaN or infinity in feature\(s\) 1, 3\."):
+        Covariance.from_data(X)
+
+
+def test_no_weight_gives_undefined_mean_and_merges_as_nothing():
+    X = np.array([[1.0, 2.0], [3.0, 5.0]])
+    empty = Covariance.from_data(X, np.zeros(2))
+    assert empty.weight_sum == 0 and np.isnan(empty.mean).all()
+    assert np.isnan(empty.covariance()).all()
+    full = Covariance.from_data(X)
+    assert empty.merge(full) == full
+    assert full.merge(empty) == full
+    assert Covariance.from_data(sparse.csr_array(X), np.zeros(2)).weight_sum == 0
+
+
+def test_state_round_trip_and_helpers(rng):
+    X = rng.normal(size=(50, 3)) + np.array([1.0, -2.0, 5.0])
+    c = Covariance.from_data(X)
+    state = c.to_state()
+    assert state["statistic"] == "Covariance"
+    assert Covariance.from_state(state) == c
+    assert c.n_features == 3
+    np.testing.assert_allclose(c.covariance(ddof=1), np.cov(X.T), rtol=1e-12)
+    np.testing.assert_allclose(c.second_moment(), X.T @ X / 50, rtol=1e-12)
+    with pytest.raises(ValueError, match="cannot merge statistics of 2 and 3"):
+        c.merge(Covariance.from_data(X[:, :2]))

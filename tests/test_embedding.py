@@ -1,0 +1,286 @@
+"""EmbeddingNormalizer: each map against a numpy float64 reference, singular and
+n < d covariances, float32 accuracy, parameter errors, feature names."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.decomposition import PCA
+
+from sknorm import EmbeddingNormalizer
+from sknorm.embedding import EIGENVALUE_FLOOR
+
+
+def _embeddings(n_samples=300, n_features=16, seed=0, dtype=np.float64):
+    """Correlated features with a common offset and a dominant direction, like
+    sentence embeddings."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(n_features, n_features)) / np.sqrt(n_features)
+    X = rng.normal(size=(n_samples, n_features)) @ mixing
+    X += 4.0 * rng.normal(size=(n_samples, 1)) * rng.normal(size=n_features)
+    X += rng.normal(size=n_features)
+    return X.astype(dtype)
+
+
+def _unit_rows(Y):
+    return Y / np.linalg.norm(Y, axis=1, keepdims=True)
+
+
+def _eig(X, center=True):
+    """Reference eigendecomposition (descending) of the biased covariance."""
+    C = np.cov(X.T, bias=True) if center else X.T @ X / len(X)
+    values, vectors = np.linalg.eigh(C)
+    return values[::-1], vectors[:, ::-1]
+
+
+def _same_up_to_column_signs(A, B, rtol=1e-9):
+    signs = np.sign(np.sum(A * B, axis=0))
+    np.testing.assert_allclose(A * signs, B, rtol=rtol, atol=rtol)
+
+
+def test_default_is_centering_then_unit_rows():
+    X = _embeddings()
+    result = EmbeddingNormalizer().fit(X).transform(X)
+    np.testing.assert_allclose(result, _unit_rows(X - X.mean(axis=0)), rtol=1e-12)
+    uncentered = EmbeddingNormalizer(center=False).fit(X).transform(X)
+    np.testing.assert_allclose(uncentered, _unit_rows(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_remove", [1, 3])
+def test_all_but_the_top_removes_top_directions(n_remove):
+    X = _embeddings()
+    est = EmbeddingNormalizer(n_remove=n_remove).fit(X)
+    _, vectors = _eig(X)
+    top = vectors[:, :n_remove]
+    centered = X - X.mean(axis=0)
+    expected = _unit_rows(centered - centered @ top @ top.T)
+    np.testing.assert_allclose(est.transform(X), expected, rtol=1e-9, atol=1e-12)
+    assert est.get_feature_names_out().tolist() == [f"x{i}" for i in range(16)]
+
+
+def test_pca_whitening_matches_scikit_learn_pca_after_normalization():
+    X = _embeddings()
+    est = EmbeddingNormalizer(whiten="pca", n_components=5, norm=None).fit(X)
+    whitened = est.transform(X)
+    # Unit variance, uncorrelated (biased covariance: divided by n).
+    np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(5), atol=1e-10)
+    reference = PCA(n_components=5, whiten=True, svd_solver="full").fit(X)
+    # scikit-learn divides by n - 1: the same directions, scaled alike.
+    _same_up_to_column_signs(
+        _unit_rows(whitened),
+        _unit_rows(reference.transform(X)),
+    )
+    normalized = EmbeddingNormalizer(whiten="pca", n_components=5).fit(X)
+    np.testing.assert_allclose(normalized.transform(X), _unit_rows(whitened))
+
+
+def test_zca_whitening_is_symmetric_and_whitens():
+    X = _embeddings()
+    est = EmbeddingNormalizer(whiten="zca", norm=None).fit(X)
+    np.testing.assert_allclose(est.projection_, est.projection_.T, atol=1e-12)
+    whitened = est.transform(X)
+    np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(16), atol=1e-9)
+    values, vectors = _eig(X)
+    expected = vectors @ np.diag(values**-0.5) @ vectors.T
+    np.testing.assert_allclose(est.projection_, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_shrinkage_and_soft_power_follow_their_formulas():
+    X = _embeddings()
+    a, power = 0.3, -0.25
+    est = EmbeddingNormalizer(whiten="zca", shrinkage=a, power=power, norm=None)
+    est.fit(X)
+    C = np.cov(X.T, bias=True)
+    shrunk = (1 - a) * C + a * np.trace(C) / 16 * np.eye(16)
+    values, vectors = np.linalg.eigh(shrunk)
+    expected = vectors @ np.diag(values**power) @ vectors.T
+    np.testing.assert_allclose(est.projection_, expected, rtol=1e-8, atol=1e-10)
+    # power=0 whitens nothing: ZCA is the identity.
+    identity = EmbeddingNormalizer(whiten="zca", power=0.0).fit(X)
+    np.testing.assert_allclose(identity.projection_, np.eye(16), atol=1e-12)
+
+
+def test_n_components_without_whitening_projects_on_principal_axes():
+    X = _embeddings()
+    est = EmbeddingNormalizer(n_components=4, norm=None).fit(X)
+    _, vectors = _eig(X)
+    _same_up_to_column_signs(est.transform(X), (X - X.mean(axis=0)) @ vectors[:, :4])
+    assert est.n_features_out_ == 4
+    assert list(est.get_feature_names_out()) == [
+        f"embeddingnormalizer{i}" for i in range(4)
+    ]
+
+
+def test_removal_then_components_keeps_the_next_directions():
+    X = _embeddings()
+    est = EmbeddingNormalizer(n_remove=2, whiten="pca", n_components=3).fit(X)
+    np.testing.assert_allclose(
+        est.projection_,
+        est.components_[2:5].T * est.explained_variance_[2:5] ** -0.5,
+    )
+
+
+def test_truncate_dim_keeps_leading_outputs_then_renormalizes():
+    X = _embeddings()
+    est = EmbeddingNormalizer(truncate_dim=6).fit(X)
+    expected = _unit_rows((X - X.mean(axis=0))[:, :6])
+    np.testing.assert_allclose(est.transform(X), expected, rtol=1e-12)
+    assert list(est.get_feature_names_out(list("abcdefghijklmnop"))) == list("abcdef")
+    zca = EmbeddingNormalizer(whiten="zca", truncate_dim=6, norm=None).fit(X)
+    full = EmbeddingNormalizer(whiten="zca", norm=None).fit(X)
+    np.testing.assert_allclose(zca.transform(X), full.transform(X)[:, :6])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"whiten": "pca"},
+        {"whiten": "zca"},
+        {"whiten": "pca", "center": False},
+        {"whiten": "zca", "power": -0.3},
+        {"n_remove": 3, "whiten": "zca"},
+    ],
+)
+@pytest.mark.parametrize("norm", ["l2", None])
+def test_fewer_samples_than_dimensions_never_gives_nan(params, norm):
+    rng = np.random.default_rng(1)
+    X = _embeddings(n_samples=10, n_features=50)
+    est = EmbeddingNormalizer(**params, norm=norm).fit(X)
+    new = _embeddings(n_samples=30, n_features=50, seed=2)
+    for data in (X, new, np.zeros((2, 50)), rng.normal(size=(5, 50)) * 1e3):
+        result = est.transform(data)
+        assert np.isfinite(result).all()
+    assert np.isfinite(est.projection_).all()
+    # At most 10 directions hold data; the others were floored, not inverted.
+    assert np.sum(est.explained_variance_ > 1e-12) <= 10
+    if norm == "l2":
+        np.testing.assert_allclose(np.linalg.norm(est.transform(new), axis=1), 1.0)
+
+
+def test_singular_covariance_floor_bounds_the_amplification():
+    X = _embeddings(n_features=8)
+    X = np.column_stack([X, X[:, 0] + X[:, 1], np.full(len(X), 3.0)])  # rank 8 of 10
+    est = EmbeddingNormalizer(whiten="pca", norm=None).fit(X)
+    scale = np.linalg.norm(est.projection_, axis=0)
+    assert np.isfinite(scale).all()
+    # A null direction is scaled by at most floor**-0.5 times the top one's.
+    ratio = scale.max() / scale[0]
+    assert ratio <= EIGENVALUE_FLOOR**-0.5 * (1 + 1e-9)
+    assert ratio > 100  # the null directions do reach the floor
+    assert est.explained_variance_[-2:] == pytest.approx(0, abs=1e-12)
+
+
+def test_one_sample_and_constant_data_give_finite_output():
+    for X in (np.ones((1, 5)), np.full((20, 5), 7.0)):
+        est = EmbeddingNormalizer(whiten="zca").fit(X)
+        np.testing.assert_array_equal(est.transform(X), 0.0)  # zero rows stay zero
+        assert np.isfinite(est.transform(X + np.arange(5))).all()
+
+
+def test_zero_rows_stay_zero_and_eps_floors_small_rows():
+    X = _embeddings()
+    est = EmbeddingNormalizer(center=False, eps=1e-3).fit(X)
+    data = np.vstack([np.zeros(16), np.full(16, 1e-6), X[:1]])
+    result = est.transform(data)
+    np.testing.assert_array_equal(result[0], 0.0)
+    np.testing.assert_allclose(result[1], 1e-6 / 1e-3)  # divided by eps
+    np.testing.assert_allclose(np.linalg.norm(result[2]), 1.0)
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"n_remove": 2}, {"whiten": "zca"}, {"whiten": "pca"}]
+)
+def test_float32_output_has_float32_accurate_cosines(params):
+    X64 = _embeddings(n_samples=200, n_features=32)
+    X32 = X64.astype(np.float32)
+    est = EmbeddingNormalizer(**params).fit(X32)
+    result = est.transform(X32)
+    assert result.dtype == np.float32
+    reference = est.transform(X32.astype(np.float64))
+    cosines = result.astype(np.float64) @ result.T.astype(np.float64)
+    np.testing.assert_allclose(cosines, reference @ reference.T, atol=1e-6)
+    assert est.transform(X32.astype(np.float16)).dtype == np.float32
+
+
+def test_statistics_fitted_on_training_data_only():
+    X = _embeddings()
+    train, test = X[:200], X[200:] + 5.0
+    est = EmbeddingNormalizer().fit(train)
+    np.testing.assert_allclose(est.mean_, train.mean(axis=0))
+    expected = _unit_rows(test - train.mean(axis=0))
+    np.testing.assert_allclose(est.transform(test), expected, rtol=1e-12)
+
+
+def test_weighted_partial_fit_equals_weighted_fit():
+    X = _embeddings()
+    weight = np.random.default_rng(0).random(len(X))
+    params = {"whiten": "pca", "n_components": 6}
+    one_shot = EmbeddingNormalizer(**params).fit(X, sample_weight=weight)
+    streamed = EmbeddingNormalizer(**params)
+    for rows in np.array_split(np.arange(len(X)), 7):
+        streamed.partial_fit(X[rows], sample_weight=weight[rows])
+    np.testing.assert_allclose(streamed.transform(X), one_shot.transform(X), atol=1e-10)
+    assert streamed.n_samples_seen_ == len(X)
+
+
+def test_sparse_input_gives_dense_output_without_densifying_x():
+    X = sparse.random_array((200, 30), density=0.1, random_state=0, format="csr")
+    est = EmbeddingNormalizer(whiten="zca", shrinkage=0.1).fit(X)
+    dense = EmbeddingNormalizer(whiten="zca", shrinkage=0.1).fit(X.toarray())
+    result = est.transform(X)
+    assert isinstance(result, np.ndarray)
+    np.testing.assert_allclose(result, dense.transform(X.toarray()), atol=1e-10)
+
+
+def test_pca_round_trip_in_principal_coordinates():
+    X = _embeddings()
+    est = EmbeddingNormalizer(whiten="pca", norm=None).fit(X)
+    np.testing.assert_allclose(est.inverse_transform(est.transform(X)), X, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({}, "norm='l2'"),
+        ({"norm": None, "n_remove": 1}, "n_remove=1"),
+        ({"norm": None, "n_components": 3}, "n_components=3"),
+        ({"norm": None, "truncate_dim": 3}, "truncate_dim=3"),
+    ],
+)
+def test_inverse_transform_explains_why_it_is_unavailable(params, reason):
+    est = EmbeddingNormalizer(**params)
+    assert not hasattr(est, "inverse_transform")
+    with pytest.raises(AttributeError, match="no attribute 'inverse_transform'") as e:
+        est.inverse_transform
+    # The reason is the cause shown in the traceback.
+    assert f"not invertible with {reason}" in str(e.value.__cause__)
+    assert hasattr(EmbeddingNormalizer(norm=None, whiten="zca"), "inverse_transform")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"shrinkage": 0.2}, "shrinkage=0.2 only changes the whitening"),
+        ({"power": -0.2}, "power=-0.2 only changes the whitening"),
+        ({"n_remove": 5}, r"has 5 feature\(s\)"),
+        ({"n_remove": 2, "n_components": 4}, "n_remove=2 and n_components=4"),
+        ({"truncate_dim": 6}, "truncate_dim=6 exceeds the 5 features"),
+        ({"whiten": "pca", "n_components": 2, "truncate_dim": 3}, "exceeds the 2"),
+    ],
+)
+def test_inconsistent_parameters_are_explained(params, message):
+    with pytest.raises(ValueError, match=message):
+        EmbeddingNormalizer(**params).fit(np.random.default_rng(0).normal(size=(9, 5)))
+
+
+def test_feature_names_follow_the_output_coordinates(df_module):
+    X = _embeddings(n_samples=40, n_features=4)
+    names = ["a", "b", "c", "d"]
+    frame = df_module.DataFrame({n: X[:, i] for i, n in enumerate(names)})
+    zca = EmbeddingNormalizer(whiten="zca", truncate_dim=3).fit(frame)
+    assert list(zca.get_feature_names_out()) == ["a", "b", "c"]
+    pca = EmbeddingNormalizer(whiten="pca", norm=None).set_output(transform="pandas")
+    out = pca.fit(frame).transform(frame)
+    assert list(out.columns) == [f"embeddingnormalizer{i}" for i in range(4)]
+    back = pca.inverse_transform(out)
+    assert list(back.columns) == names
+    np.testing.assert_allclose(back.to_numpy(), X, atol=1e-10)

@@ -1,0 +1,199 @@
+"""EmbeddingQuantizer and hamming_similarity: the round trip within half a step,
+clipping, bit packing against a direct computation, exact Hamming similarity."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sknorm import EmbeddingQuantizer, hamming_similarity
+
+embeddings = arrays(
+    st.sampled_from([np.float64, np.float32]),
+    st.tuples(st.integers(2, 40), st.integers(1, 12)),
+    elements=st.floats(-100, 100, width=32),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=embeddings, dtype=st.sampled_from(["int8", "uint8"]))
+def test_round_trip_error_is_at_most_half_a_step(X, dtype):
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(X)
+    codes = quantizer.transform(X)
+    assert codes.dtype == dtype and codes.shape == X.shape
+    back = quantizer.inverse_transform(codes)
+    error = np.abs(back - X.astype(np.float64))
+    half_step = quantizer.step_ / 2
+    # Exact up to the rounding of the bin center (a few ulps of the values).
+    slack = 4 * np.finfo(np.float64).eps * np.abs(X).max(axis=0)
+    assert np.all(error <= half_step + slack)
+
+
+def test_codes_cover_the_range_in_equal_bins():
+    X = np.linspace(0.0, 1.0, 257)[:, None]  # bin edges k / 256
+    for dtype, first in (("int8", -128), ("uint8", 0)):
+        codes = EmbeddingQuantizer(dtype=dtype).fit(X).transform(X).ravel()
+        expected = np.minimum(np.arange(257), 255) + first
+        np.testing.assert_array_equal(codes, expected)
+
+
+def test_values_outside_the_range_are_clipped():
+    X = np.array([[0.0, 10.0], [1.0, 20.0]])
+    quantizer = EmbeddingQuantizer(dtype="int8").fit(X)
+    new = np.array([[-5.0, 25.0], [0.5, 15.0], [7.0, 9.0]])
+    codes = quantizer.transform(new)
+    np.testing.assert_array_equal(codes, [[-128, 127], [0, 0], [127, -128]])
+    back = quantizer.inverse_transform(codes)
+    np.testing.assert_allclose(back[0], [0.5 / 256, 20 - 5 / 256])
+    np.testing.assert_allclose(back[1], [0.5 + 0.5 / 256, 15 + 5 / 256])
+
+
+def test_constant_dimension_is_finite_and_recovered_within_half_step():
+    X = np.column_stack([np.full(10, 1e9), np.linspace(-1, 1, 10)])
+    quantizer = EmbeddingQuantizer().fit(X)
+    assert quantizer.step_[0] == 1 / 256
+    back = quantizer.inverse_transform(quantizer.transform(X))
+    assert np.abs(back[:, 0] - 1e9).max() <= 1 / 512
+
+
+def test_zero_weight_rows_do_not_widen_the_range():
+    X = np.array([[0.0], [1.0], [100.0]])
+    quantizer = EmbeddingQuantizer().fit(X, sample_weight=[1, 2, 0])
+    assert quantizer.upper_[0] == 1.0
+
+
+@pytest.mark.parametrize("n_features", [1, 7, 8, 9, 384])
+@pytest.mark.parametrize("center", ["mean", None])
+def test_binary_packing_matches_bits_computed_directly(n_features, center):
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(50, n_features)) + 0.3
+    quantizer = EmbeddingQuantizer(dtype="binary", center=center).fit(X)
+    packed = quantizer.transform(X.astype(np.float32))
+    n_bytes = -(-n_features // 8)
+    assert packed.dtype == np.uint8 and packed.shape == (50, n_bytes)
+    assert quantizer.bytes_per_vector_ == quantizer.n_features_out_ == n_bytes
+    threshold = X.mean(axis=0) if center == "mean" else np.zeros(n_features)
+    np.testing.assert_allclose(quantizer.center_, threshold, rtol=1e-12, atol=1e-15)
+    bits = X.astype(np.float32) > threshold
+    # Dimension j is bit 7 - j % 8 (most significant first) of byte j // 8.
+    weights = 2 ** (7 - np.arange(n_features) % 8)
+    for byte in range(n_bytes):
+        columns = slice(8 * byte, 8 * byte + 8)
+        expected = (bits[:, columns] * weights[columns]).sum(axis=1)
+        np.testing.assert_array_equal(packed[:, byte], expected)
+    assert list(quantizer.get_feature_names_out()) == [
+        f"embeddingquantizer{i}" for i in range(n_bytes)
+    ]
+
+
+def test_bytes_per_vector():
+    X = np.random.default_rng(0).normal(size=(5, 384))
+    assert EmbeddingQuantizer(dtype="int8").fit(X).bytes_per_vector_ == 384
+    assert EmbeddingQuantizer(dtype="uint8").fit(X).bytes_per_vector_ == 384
+    assert EmbeddingQuantizer(dtype="binary").fit(X).bytes_per_vector_ == 48
+
+
+def test_binary_has_no_inverse_and_says_why():
+    quantizer = EmbeddingQuantizer(dtype="binary")
+    assert not hasattr(quantizer, "inverse_transform")
+    with pytest.raises(AttributeError) as error:
+        quantizer.inverse_transform
+    assert "one bit per dimension" in str(error.value.__cause__)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bits_a=arrays(np.bool_, st.tuples(st.integers(1, 6), st.integers(1, 40))),
+    data=st.data(),
+)
+def test_hamming_similarity_counts_equal_bits(bits_a, data):
+    n_bits = bits_a.shape[1]
+    bits_b = data.draw(arrays(np.bool_, st.tuples(st.integers(1, 6), st.just(n_bits))))
+    A, B = np.packbits(bits_a, axis=1), np.packbits(bits_b, axis=1)
+    similarity = hamming_similarity(A, B, n_bits=n_bits)
+    expected = (bits_a[:, None, :] == bits_b[None, :, :]).mean(axis=2)
+    np.testing.assert_array_equal(similarity, expected)
+    np.testing.assert_array_equal(np.diag(hamming_similarity(A, n_bits=n_bits)), 1)
+
+
+def test_hamming_similarity_rejects_mismatched_input():
+    A = np.zeros((2, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="same number of bytes"):
+        hamming_similarity(A, np.zeros((2, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="uint8 array of packed bits"):
+        hamming_similarity(A.astype(np.int64))
+    with pytest.raises(ValueError, match=r"n_bits must lie in \[1, 24\]"):
+        hamming_similarity(A, n_bits=25)
+
+
+def test_quantile_range_clips_the_outliers_of_the_training_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    X[0] = 1e3  # one outlier would stretch min/max bins 100-fold
+    quantizer = EmbeddingQuantizer(quantile_range=(1, 99)).fit(X)
+    np.testing.assert_array_equal(quantizer.lower_, np.percentile(X, 1, axis=0))
+    np.testing.assert_array_equal(quantizer.upper_, np.percentile(X, 99, axis=0))
+    codes = quantizer.transform(X)
+    assert (codes[0] == 127).all()
+    inside = (X >= quantizer.lower_) & (X <= quantizer.upper_)
+    error = np.abs(quantizer.inverse_transform(codes) - X)
+    half_step = np.broadcast_to(quantizer.step_ / 2, X.shape)
+    slack = 4 * np.finfo(np.float64).eps * np.abs(X[inside]).max()  # rounding
+    assert np.all(error[inside] <= half_step[inside] + slack)
+    full = EmbeddingQuantizer(quantile_range=(0, 100)).fit(X)
+    np.testing.assert_array_equal(full.lower_, X.min(axis=0))
+    np.testing.assert_array_equal(full.upper_, X.max(axis=0))
+
+
+@pytest.mark.parametrize(
+    "params", [{"quantile_range": (5, 95)}, {"dtype": "binary", "center": "median"}]
+)
+def test_quantiles_weighted_equal_repeated(params):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    weight = rng.integers(0, 4, size=60)
+    weighted = EmbeddingQuantizer(**params).fit(X, sample_weight=weight)
+    repeated = EmbeddingQuantizer(**params).fit(np.repeat(X, weight, axis=0))
+    np.testing.assert_array_equal(weighted.transform(X), repeated.transform(X))
+
+
+def _rank(column, value):
+    return np.searchsorted(np.sort(column), value) / column.shape[0]
+
+
+def test_streamed_quantiles_are_exact_while_small_and_within_the_bound_after():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.lognormal(size=100_000), rng.standard_cauchy(100_000)])
+    small = EmbeddingQuantizer(quantile_range=(5, 95))
+    for chunk in np.array_split(X[:240], 3):
+        small.partial_fit(chunk)
+    exact = EmbeddingQuantizer(quantile_range=(5, 95)).fit(X[:240])
+    np.testing.assert_array_equal(small.lower_, exact.lower_)
+    np.testing.assert_array_equal(small.upper_, exact.upper_)
+
+    streamed = EmbeddingQuantizer(dtype="binary", center="median")
+    for chunk in np.array_split(X, 30):
+        streamed.partial_fit(chunk)
+    for j in range(2):
+        assert abs(_rank(X[:, j], streamed.center_[j]) - 0.5) < 0.01
+    # partial_fit after fit continues from (a sample of) the fitted data.
+    continued = EmbeddingQuantizer(dtype="binary", center="median").fit(X[:70_000])
+    continued.partial_fit(X[70_000:] + 10.0)
+    shifted = np.concatenate([X[:70_000], X[70_000:] + 10.0])
+    for j in range(2):
+        assert abs(_rank(shifted[:, j], continued.center_[j]) - 0.5) < 0.015
+
+
+def test_median_threshold_sets_half_of_the_bits():
+    X = np.random.default_rng(2).lognormal(size=(101, 16))
+    quantizer = EmbeddingQuantizer(dtype="binary", center="median").fit(X)
+    np.testing.assert_array_equal(quantizer.center_, np.median(X, axis=0))
+    bits = np.unpackbits(quantizer.transform(X), axis=1)
+    np.testing.assert_array_equal(bits.sum(axis=0), 50)  # 50 above, 1 at, 50 below
+
+
+@pytest.mark.parametrize("bounds", [(5,), (50, 50), (-1, 50), (10, 101), ("a", 9)])
+def test_invalid_quantile_range_is_explained(bounds):
+    with pytest.raises(ValueError, match="quantile_range must be two percentiles"):
+        EmbeddingQuantizer(quantile_range=bounds).fit(np.ones((3, 2)))
