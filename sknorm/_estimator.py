@@ -9,9 +9,10 @@ turn them into fitted attributes; how they transform data is their own business
 embedding normalizer).
 """
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 
-from ._validation import check_input, check_sample_weight
+from ._validation import check_finite, check_input, check_sample_weight
 from .stats import Statistic
 
 __all__ = ["FIT_SKETCH_SAMPLE", "_StatisticsEstimator"]
@@ -139,12 +140,29 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
             reset=first_call,
             accept_sparse=self._accept_sparse,
             allow_nan=self._allow_nan,
+            reject_infinity=False,
         )
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
+        # Statistics that reveal infinity spare the fit a read of all the data:
+        # only the columns whose statistic is not finite are inspected. (A zero
+        # weight would hide an infinite value from them.)
+        fused_check = (
+            bool(specs)
+            and all(cls.reveals_infinity for cls, _ in specs)
+            and (weight is None or bool(np.all(weight > 0)))
+        )
+        if not fused_check:
+            check_finite(X, self)
         statistics = {
             cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
         }
+        if fused_check:
+            suspect = np.zeros(X.shape[1], dtype=bool)
+            for statistic in statistics.values():
+                suspect |= statistic.nonfinite_columns()
+            if suspect.any():
+                check_finite(X, self, columns=np.flatnonzero(suspect))
         if not first_call:
             for name, new in statistics.items():
                 old = _statistic_class(name).from_state(self._statistics_state[name])
