@@ -144,23 +144,24 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         )
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)
-        # Statistics that reveal infinity spare the fit a read of all the data:
-        # only the columns whose statistic is not finite are inspected. (A zero
-        # weight would hide an infinite value from them.)
-        fused_check = (
-            bool(specs)
-            and all(cls.reveals_infinity for cls, _ in specs)
-            and (weight is None or bool(np.all(weight > 0)))
-        )
-        if not fused_check:
+        # A statistic that reveals infinity (it reads every row, and an infinite
+        # value makes its column's result non-finite) spares the fit a read of
+        # all the data: only the columns it flags are inspected. (A zero weight
+        # would hide an infinite value from it.)
+        revealing = [
+            cls.__name__
+            for cls, _ in specs
+            if cls.reveals_infinity and (weight is None or bool(np.all(weight > 0)))
+        ]
+        if not revealing:
             check_finite(X, self)
         statistics = {
             cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
         }
-        if fused_check:
+        if revealing:
             suspect = np.zeros(X.shape[1], dtype=bool)
-            for statistic in statistics.values():
-                suspect |= statistic.nonfinite_columns()
+            for name in revealing:
+                suspect |= statistics[name].nonfinite_columns()
             if suspect.any():
                 check_finite(X, self, columns=np.flatnonzero(suspect))
         if not first_call:
