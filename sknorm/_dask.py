@@ -31,7 +31,7 @@ import inspect
 import numpy as np
 from sklearn.base import clone
 
-from ._validation import check_input, check_sample_weight, is_sparse, row_blocks
+from ._validation import check_input, is_sparse, row_blocks
 from .stats import Extrema, Quantiles, QuantileSketch, Statistic
 from .stats.quantiles import sort_by_column_then_value, virtual_ranks
 
@@ -183,20 +183,6 @@ def _per_block(function, estimator, data, args):
     return list(results.to_delayed())
 
 
-def _checked_block(estimator, block, weight):
-    """A block and its weights, validated as the in-memory fit validates."""
-    X = check_input(
-        estimator,
-        block,
-        reset=True,
-        accept_sparse=estimator._accept_sparse,
-        allow_nan=estimator._allow_nan,
-    )
-    estimator._check_fit_input(X)
-    weight = check_sample_weight(None if weight is None else np.asarray(weight), X)
-    return X, weight
-
-
 def _merge_parts(*parts):
     """Merge block results ``(fields, n_rows)``, skipping empty blocks.
 
@@ -238,12 +224,10 @@ def _reduce_blocks(function, estimator, data, *args):
 
 
 def _block_statistics(estimator, block, weight, specs):
-    """Statistics of one (non-empty) block."""
-    X, weight = _checked_block(estimator, block, weight)
-    statistics = {
-        cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
-    }
-    return statistics, X.shape[0]
+    """Statistics of one (non-empty) block: the in-memory fit of a batch."""
+    if weight is not None:
+        weight = np.asarray(weight)
+    return estimator._batch_statistics(block, weight, specs, reset=True)
 
 
 def fit_statistics(estimator, X, sample_weight, specs, *, reset):
@@ -317,7 +301,10 @@ def _bracket_pass(estimator, block, weight, low, high, sketched, k):
     a small multiple of a chunk however many values lie in the brackets (all of
     them, for a partition of sorted or drifting data).
     """
-    X, weight = _checked_block(estimator, block, weight)
+    # Validated as in the first pass, which has already rejected infinity.
+    X, weight = estimator._checked_batch(
+        block, None if weight is None else np.asarray(weight), reset=True
+    )
     chunks = (
         _bracket_chunk(
             X[rows], None if weight is None else weight[rows], low, high, sketched, k

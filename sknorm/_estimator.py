@@ -13,10 +13,11 @@ computes the statistics per partition on the cluster and merges them there, so
 every estimator built on this base fits on Dask without code of its own.
 """
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 
 from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
-from ._validation import check_input, check_sample_weight
+from ._validation import check_finite, check_input, check_sample_weight
 from .stats import Statistic
 
 __all__ = ["FIT_SKETCH_SAMPLE", "_StatisticsEstimator"]
@@ -147,20 +148,9 @@ class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
                 self, X, sample_weight, specs, reset=first_call
             )
         else:
-            X = check_input(
-                self,
-                X,
-                reset=first_call,
-                accept_sparse=self._accept_sparse,
-                allow_nan=self._allow_nan,
+            statistics, n_new_rows = self._batch_statistics(
+                X, sample_weight, specs, reset=first_call
             )
-            self._check_fit_input(X)
-            weight = check_sample_weight(sample_weight, X)
-            statistics = {
-                cls.__name__: cls.from_data(X, weight, **options)
-                for cls, options in specs
-            }
-            n_new_rows = X.shape[0]
         if not first_call:
             for name, new in statistics.items():
                 old = _statistic_class(name).from_state(self._statistics_state[name])
@@ -174,6 +164,50 @@ class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
             weighted=sample_weight is not None,
         )
         return self
+
+    def _batch_statistics(self, X, sample_weight, specs, *, reset):
+        """Validate a batch and compute its statistics ``specs``.
+
+        Returns ``(statistics, n_rows)``. The one path from data to statistics:
+        ``fit`` and ``partial_fit`` run it on in-memory input, a dask fit on
+        each partition (on the workers, with ``reset=True`` on a copy of the
+        estimator).
+        """
+        X, weight = self._checked_batch(X, sample_weight, reset=reset)
+        # A statistic that reveals infinity (it reads every row, and an infinite
+        # value makes its column's result non-finite) spares the fit a read of
+        # all the data: only the columns it flags are inspected. (A zero weight
+        # would hide an infinite value from it.)
+        revealing = [
+            cls.__name__
+            for cls, _ in specs
+            if cls.reveals_infinity and (weight is None or bool(np.all(weight > 0)))
+        ]
+        if not revealing:
+            check_finite(X, self)
+        statistics = {
+            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
+        }
+        if revealing:
+            suspect = np.zeros(X.shape[1], dtype=bool)
+            for name in revealing:
+                suspect |= statistics[name].nonfinite_columns()
+            if suspect.any():
+                check_finite(X, self, columns=np.flatnonzero(suspect))
+        return statistics, X.shape[0]
+
+    def _checked_batch(self, X, sample_weight, *, reset):
+        """Validated ``(X, weight)`` of a batch, infinity not checked yet."""
+        X = check_input(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=self._accept_sparse,
+            allow_nan=self._allow_nan,
+            reject_infinity=False,
+        )
+        self._check_fit_input(X)
+        return X, check_sample_weight(sample_weight, X)
 
     def _specs(self, mergeable):
         """``(class, from_data kwargs)`` of the statistics to compute.

@@ -24,7 +24,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._parallel import BLOCK_ELEMENTS, row_blocks
+
 __all__ = [
+    "BLOCK_ELEMENTS",
+    "check_finite",
     "check_input",
     "check_sample_weight",
     "is_sparse",
@@ -34,22 +38,10 @@ __all__ = [
     "wrap_like_transform",
 ]
 
-# Target number of elements processed per block by the chunked kernels: small
-# enough for the temporaries to stay in cache, large enough that the Python
-# overhead per block is negligible.
-BLOCK_ELEMENTS = 1 << 16
-
 
 def is_sparse(X):
     """Return True for scipy sparse matrices and arrays."""
     return sparse.issparse(X)
-
-
-def row_blocks(n_rows, n_cols, block_elements=BLOCK_ELEMENTS):
-    """Yield slices of rows holding about ``block_elements`` values each."""
-    step = max(1, block_elements // max(1, n_cols))
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
 
 
 def _column_label(estimator, index):
@@ -116,38 +108,52 @@ def _float_dtype_for(X):
     return np.float64
 
 
-def _check_finite(X, estimator, allow_nan=True):
+def check_finite(X, estimator, *, allow_nan=True, columns=None):
     """Raise a ValueError naming the features that hold +/-inf (or NaN).
 
     The fast path sums each row block: a finite sum proves the block finite. Only
     blocks whose sum is not finite (they hold NaN or inf) are inspected further.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Validated data.
+    estimator : BaseEstimator
+        Named in the message, with its feature names.
+    allow_nan : bool, default=True
+        Whether NaN is allowed (infinity never is).
+    columns : array of int, optional
+        Only inspect these columns of dense X (the ones a statistic found not
+        finite); sparse X is always inspected whole, in O(nnz).
     """
+    rules = _finiteness_rules(allow_nan)
     if is_sparse(X):
         data = X.data
         with np.errstate(over="ignore"):  # finite values may sum past the max
             data_sum = data.sum() if data.size else 0.0
         if not np.isfinite(data_sum):
-            for is_bad, raise_error in _finiteness_rules(allow_nan):
+            for is_bad, raise_error in rules:
                 bad = is_bad(data)
                 if bad.any():
-                    columns = (
+                    bad_columns = (
                         X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
                     )
-                    raise_error(np.unique(columns), estimator)
+                    raise_error(np.unique(bad_columns), estimator)
         return
     if X.size == 0:
         return
-    n_rows, n_cols = X.shape
-    for rows in row_blocks(n_rows, n_cols):
-        block = X[rows]
+    columns = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
+    whole = len(columns) == X.shape[1]
+    for rows in row_blocks(X.shape[0], len(columns)):
+        block = X[rows] if whole else X[rows][:, columns]
         with np.errstate(over="ignore"):  # finite values may sum past the max
             block_sum = block.sum()
         if np.isfinite(block_sum):
             continue
-        for is_bad, raise_error in _finiteness_rules(allow_nan):
+        for is_bad, raise_error in rules:
             bad = is_bad(block).any(axis=0)
             if bad.any():
-                raise_error(np.flatnonzero(bad), estimator)
+                raise_error(columns[bad], estimator)
 
 
 def _finiteness_rules(allow_nan):
@@ -201,6 +207,7 @@ def check_input(
     sparse_message=None,
     check_features=True,
     allow_nan=True,
+    reject_infinity=True,
 ):
     """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
 
@@ -228,6 +235,13 @@ def check_input(
     allow_nan : bool, default=True
         Whether NaN (missing values) may appear; False raises a ValueError
         naming the features that hold NaN.
+    reject_infinity : bool, default=True
+        Whether to check for infinity here (a read of all the data). Kernels that
+        read the data anyway pass False and check as they go: the statistics
+        (a non-finite statistic reveals infinity, see
+        :func:`check_finite`'s ``columns``) and the affine map
+        (``reject_infinity`` of :meth:`sknorm._affine.AffineMap.transform`).
+        NaN is still checked here when ``allow_nan=False``.
 
     Returns
     -------
@@ -267,7 +281,8 @@ def check_input(
         # in a copy so the caller's matrix keeps its structure.
         X = X.copy()
         X.sum_duplicates()
-    _check_finite(X, estimator, allow_nan)
+    if reject_infinity or not allow_nan:
+        check_finite(X, estimator, allow_nan=allow_nan)
     return X
 
 

@@ -47,6 +47,7 @@ from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
+from ._parallel import map_tasks
 from ._validation import (
     BLOCK_ELEMENTS,
     _describe_columns,
@@ -438,28 +439,48 @@ class _SparseSegments:
     def chunks(self, only=None):
         """Yield the :class:`_Chunk` s of X, restricted to the segments where
         the boolean array ``only`` is True if given."""
-        X = self.X
-        indptr = X.indptr
-        for start, stop in _major_chunks(indptr):
+        for start, stop in _major_chunks(self.X.indptr):
             if self.whole_rows and only is not None and not only[start:stop].any():
                 continue
-            begin, end = int(indptr[start]), int(indptr[stop])
-            lengths = np.diff(indptr[start : stop + 1])
-            positions = slice(begin, end)
-            values = X.data[positions].astype(np.float64)
-            if self.whole_rows:
-                chunk = _Chunk(positions, values, rows=(start, stop, lengths))
-            else:
-                major = np.repeat(np.arange(start, stop), lengths)
-                minor = X.indices[positions]
-                rows, columns = (major, minor) if X.format == "csr" else (minor, major)
-                group = self.group_of_column[columns]
-                chunk = _Chunk(positions, values, rows * self.n_groups + group)
-                if self.n_groups > 1 or (group < 0).any():
-                    chunk = chunk.select(group >= 0)
-            if only is not None:
-                chunk = chunk.select(chunk.expand(only))
-            yield chunk
+            yield self.chunk(start, stop, only)
+
+    def for_each_chunk(self, function, only=None):
+        """``function(chunk)`` for every chunk; chunks of whole CSR rows (whose
+        segments no other chunk shares) run in parallel on the shared pool."""
+        if not self.whole_rows:
+            for chunk in self.chunks(only):
+                function(chunk)
+            return
+        ranges = [
+            (start, stop)
+            for start, stop in _major_chunks(self.X.indptr)
+            if only is None or only[start:stop].any()
+        ]
+        map_tasks(lambda bounds: function(self.chunk(*bounds, only)), ranges)
+
+    def chunk(self, start, stop, only=None):
+        """The :class:`_Chunk` of the major-axis range ``[start, stop)``."""
+        X = self.X
+        indptr = X.indptr
+        begin, end = int(indptr[start]), int(indptr[stop])
+        lengths = np.diff(indptr[start : stop + 1])
+        positions = slice(begin, end)
+        # A view of X's float64 data (never written), a float64 copy of
+        # float32 data.
+        values = X.data[positions].astype(np.float64, copy=False)
+        if self.whole_rows:
+            chunk = _Chunk(positions, values, rows=(start, stop, lengths))
+        else:
+            major = np.repeat(np.arange(start, stop), lengths)
+            minor = X.indices[positions]
+            rows, columns = (major, minor) if X.format == "csr" else (minor, major)
+            group = self.group_of_column[columns]
+            chunk = _Chunk(positions, values, rows * self.n_groups + group)
+            if self.n_groups > 1 or (group < 0).any():
+                chunk = chunk.select(group >= 0)
+        if only is not None:
+            chunk = chunk.select(chunk.expand(only))
+        return chunk
 
     def stored_counts(self):
         """Number of stored values of each segment."""
@@ -472,6 +493,8 @@ class _SparseSegments:
 
 
 def _powers(abs_z, p):
+    if p == 2:
+        return np.multiply(abs_z, abs_z, out=abs_z)  # a fresh array: square it
     return abs_z if p == 1 else abs_z**p
 
 
@@ -493,14 +516,17 @@ def _sparse_power_sums(segments, rule, center, count, only=None, m=None):
         ufunc = np.maximum if m is None else np.fmax
     else:
         ufunc = np.add
-    for chunk in segments.chunks(only):
+
+    def accumulate(chunk):
         z = chunk.values if m is None else chunk.values / m[chunk.segments]
         if center is not None:
-            z -= center[chunk.segments]
+            z = z - center[chunk.segments]  # chunk.values may view X's data
         powers = _powers(np.abs(z), rule.p)
         chunk.reduce(ufunc, power_sums, powers if m is None else _nan_to_zero(powers))
         if center is not None:
             chunk.reduce(np.add, stored, (~np.isnan(chunk.values)).astype(float))
+
+    segments.for_each_chunk(accumulate, only)
     if center is not None:
         # Each implicit zero lies |center| away from the center.
         implicit = count - stored
@@ -577,8 +603,20 @@ def _sparse_pass(X, rule, groups, out, factors):
     if out is not None:
         factors = 1.0 if factors is None else np.tile(factors, X.shape[0])
         g = rule.multiplier(np.ones_like(spread), ~safe, center, spread) * factors
-        for chunk in segments.chunks():
-            out.data[chunk.positions] = chunk.values * chunk.expand(g)
+
+        def write(chunk):
+            factor = chunk.expand(g)
+            if isinstance(chunk.positions, slice):  # write into out's data
+                np.multiply(
+                    chunk.values,
+                    factor,
+                    out=out.data[chunk.positions],
+                    casting="same_kind",
+                )
+            else:
+                out.data[chunk.positions] = chunk.values * factor
+
+        segments.for_each_chunk(write)
         if unsafe.any():
             g_u = rule.multiplier(m_u, zero_u, center_u, spread_u) * factors
             for chunk in segments.chunks(unsafe):
@@ -626,7 +664,12 @@ def _output_for(X, in_place, groups):
     passed through (or X is sparse), else a fresh array."""
     if in_place:
         return X
-    if is_sparse(X) or sum(map(len, groups)) < X.shape[1]:
+    every_column = sum(map(len, groups)) == X.shape[1]
+    if is_sparse(X) and every_column:
+        # Every stored value is written: copy the structure, not the values.
+        structure = (np.empty_like(X.data), X.indices.copy(), X.indptr.copy())
+        return type(X)(structure, shape=X.shape)
+    if is_sparse(X) or not every_column:
         return X.copy()
     return np.empty_like(X)
 

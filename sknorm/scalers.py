@@ -18,9 +18,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._affine import AffineMap, safe_scale
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
+    check_finite,
     check_input,
     is_sparse,
     may_write_in_place,
+    owns_memory,
     wrap_like_transform,
 )
 from .stats import Extrema, Moments, Quantiles, QuantileSketch
@@ -75,15 +77,31 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             Scaled data, of X's float dtype and, if sparse, X's format.
         """
         check_is_fitted(self)
-        copy = self.copy if copy is None else copy
-        X_checked = check_input(self, X, reset=False)
+        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
         return self._affine_map().transform(
             X_checked,
-            in_place=may_write_in_place(X_checked, X, copy),
+            in_place=in_place,
             clip=self._clip_range() if self.clip else None,
             estimator=self,
             sparse_advice=self._sparse_advice,
+            reject_infinity=check_as_we_go,
         )
+
+    def _check_for_map(self, X, copy):
+        """Validate X for transform/inverse_transform.
+
+        Returns ``(X_checked, in_place, check_as_we_go)``. The map checks for
+        infinity block by block as it computes, except when it writes into the
+        caller's own array: that is checked first, so that bad input is
+        rejected before any of it is overwritten.
+        """
+        copy = self.copy if copy is None else copy
+        X_checked = check_input(self, X, reset=False, reject_infinity=False)
+        in_place = may_write_in_place(X_checked, X, copy)
+        callers_memory = in_place and not owns_memory(X_checked, X)
+        if callers_memory:
+            check_finite(X_checked, self)
+        return X_checked, in_place, not callers_memory
 
     def inverse_transform(self, X, copy=None):
         """Undo the scaling of X.
@@ -103,13 +121,13 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             ``set_output``.
         """
         check_is_fitted(self)
-        copy = self.copy if copy is None else copy
-        X_checked = check_input(self, X, reset=False)
+        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
         result = self._affine_map().inverse_transform(
             X_checked,
-            in_place=may_write_in_place(X_checked, X, copy),
+            in_place=in_place,
             estimator=self,
             sparse_advice=self._sparse_advice,
+            reject_infinity=check_as_we_go,
         )
         return wrap_like_transform(self, result, X)
 

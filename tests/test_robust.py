@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 
 import sknorm
 from sknorm import RobustScaler
+from sknorm.stats import Quantiles
 
 from .conftest import SPARSE_CONTAINERS
 from .test_scalers import DATASETS, _assert_close, _random_data
@@ -249,11 +250,31 @@ def test_dataframe_output_and_nan_kept(df_module):
     _assert_close(np.asarray(back.to_numpy(), dtype=float), X)
 
 
-def test_infinity_is_rejected_naming_the_feature():
+@pytest.mark.parametrize("container", ["dense", "weighted", "csr", "csc"])
+def test_infinity_is_rejected_naming_the_feature(container):
+    # The exact quantiles flag the columns to inspect (no separate read of X):
+    # NaN in another column must not hide or misplace the infinite one.
     X = DATASETS["random"].copy()
     X[3, 2] = -np.inf
-    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 2"):
-        RobustScaler().fit(X)
+    X[5, 0] = np.nan
+    weight = None
+    if container == "weighted":
+        weight = np.linspace(1.0, 2.0, X.shape[0])
+    elif container != "dense":
+        X = getattr(sparse, f"{container}_matrix")(X)
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 2\."):
+        RobustScaler(with_centering=False).fit(X, sample_weight=weight)
+
+
+def test_quantiles_flag_the_columns_that_may_hold_infinity():
+    # Infinity, NaN and an overflowing sum are flagged; finite columns are not.
+    X = np.array(
+        [[1.0, np.nan, 1e308, 4.0], [np.inf, 1.0, 1e308, 5.0], [0.0, 2.0, 1.0, 6.0]]
+    )
+    flagged = Quantiles.from_data(X).nonfinite_columns()
+    np.testing.assert_array_equal(flagged, [True, True, True, False])
+    sparse_flagged = Quantiles.from_data(sparse.csr_matrix(X)).nonfinite_columns()
+    np.testing.assert_array_equal(sparse_flagged, flagged)
 
 
 # ---------------------------------------------------------------- functions

@@ -22,6 +22,11 @@ class Statistic:
     #: computed over chunks, partial_fit calls or the partitions of a cluster.
     mergeable = True
 
+    #: Whether any +/-inf in the data (in a row of positive weight) makes the
+    #: statistic of its column non-finite, so that a fit can skip the separate
+    #: infinity check and inspect only :meth:`nonfinite_columns`.
+    reveals_infinity = False
+
     def __init__(self, **arrays):
         for name in self._fields:
             setattr(self, name, np.asarray(arrays[name]))
@@ -39,6 +44,14 @@ class Statistic:
     def n_features(self):
         """Number of columns summarised."""
         return getattr(self, self._fields[0]).shape[-1]
+
+    def nonfinite_columns(self):
+        """Boolean mask of the columns with a non-finite value in any field."""
+        bad = np.zeros(self.n_features, dtype=bool)
+        for name in self._fields:
+            values = getattr(self, name)
+            bad |= ~np.isfinite(values.reshape(-1, self.n_features)).all(axis=0)
+        return bad
 
     def to_state(self):
         """Return the state as a dict of numpy arrays (plus the class name)."""

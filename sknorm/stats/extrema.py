@@ -1,23 +1,32 @@
 """NaN-aware minimum and maximum per column."""
 
-import warnings
-
 import numpy as np
 
-from .._validation import is_sparse, row_blocks
-from ._base import Statistic, sparse_entries
+from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
+from .._validation import is_sparse
+from ._base import Statistic
 
 __all__ = ["Extrema"]
 
 
-def _block_extrema(block):
-    low, high = block.min(axis=0), block.max(axis=0)
-    if np.isnan(low).any() or np.isnan(high).any():
-        # Only blocks holding NaN pay for the NaN-skipping reductions.
-        with warnings.catch_warnings():
-            # An all-NaN column is legitimate: its extrema stay NaN.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low, high = np.nanmin(block, axis=0), np.nanmax(block, axis=0)
+def _task_extrema(X, task, plan, keep):
+    """Column minima and maxima of the rows ``task`` of X, NaN ignored.
+
+    ``fmin``/``fmax`` skip NaN by themselves, so every block costs two
+    reductions of data already in cache; rows where ``keep`` is False are
+    left out.
+    """
+    low = np.full(plan.n_cols, np.nan)
+    high = np.full(plan.n_cols, np.nan)
+    for rows in plan.blocks(task):
+        block = X[rows]
+        if keep is not None:
+            block = block[keep[rows]]
+        block, lanes = plan.widen(block)
+        if block.shape[0] == 0:
+            continue
+        np.fmin(low, fold(np.fmin.reduce(block, axis=0), lanes, np.fmin), out=low)
+        np.fmax(high, fold(np.fmax.reduce(block, axis=0), lanes, np.fmax), out=high)
     return low, high
 
 
@@ -47,6 +56,7 @@ class Extrema(Statistic):
     """
 
     _fields = ("minimum", "maximum")
+    reveals_infinity = True
 
     @classmethod
     def from_data(cls, X, sample_weight=None):
@@ -62,41 +72,58 @@ class Extrema(Statistic):
         -------
         Extrema
         """
+        keep = None
         if sample_weight is not None and not np.all(sample_weight > 0):
             keep = sample_weight > 0
-            X = X[keep] if not is_sparse(X) else X[np.flatnonzero(keep)]
         if is_sparse(X):
+            if keep is not None:
+                X = X[np.flatnonzero(keep)]
             return cls._from_sparse(X)
         X = np.asarray(X)
-        n_rows, n_cols = X.shape
-        low = np.full(n_cols, np.nan)
-        high = np.full(n_cols, np.nan)
-        for rows in row_blocks(n_rows, n_cols):
-            block_low, block_high = _block_extrema(X[rows])
-            low = np.fmin(low, block_low)
-            high = np.fmax(high, block_high)
-        return cls(minimum=low, maximum=high)
+        plan = BlockPlan(*X.shape)
+        low = np.full(plan.n_cols, np.nan)
+        high = np.full(plan.n_cols, np.nan)
+        for task_low, task_high in plan.map(
+            lambda task: _task_extrema(X, task, plan, keep)
+        ):
+            low = np.fmin(low, task_low)
+            high = np.fmax(high, task_high)
+        return cls(minimum=low.astype(np.float64), maximum=high.astype(np.float64))
 
     @classmethod
     def _from_sparse(cls, X):
-        X = X.tocsc() if X.format != "csc" else X
-        values, columns, _, n_rows = sparse_entries(X)
-        n_cols = X.shape[1]
-        # A column holds an implicit zero when fewer values are stored than rows.
-        has_zero = np.diff(X.indptr) < n_rows
-        present = ~np.isnan(values)
-        if not present.all():
-            values, columns = values[present], columns[present]
-        counts = np.bincount(columns, minlength=n_cols)
-        low = np.where(has_zero, 0.0, np.nan)
-        high = low.copy()
-        filled = counts > 0
-        if filled.any():
-            # Values of one column are contiguous in CSC order: reduce each run.
-            starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[filled]
-            values = values.astype(np.float64, copy=False)
-            low[filled] = np.fmin(low[filled], np.minimum.reduceat(values, starts))
-            high[filled] = np.fmax(high[filled], np.maximum.reduceat(values, starts))
+        """Extrema of the stored values; a column with fewer stored values than
+        rows also holds a zero. CSC columns are reduced run by run, CSR values
+        scattered into the per-column extrema: work proportional to nnz, no
+        copy of the matrix."""
+        n_rows, n_cols = X.shape
+        if X.format not in ("csr", "csc"):
+            X = X.tocsr()
+        values = X.data
+        if X.format == "csc":
+            counts = np.diff(X.indptr)
+            low = np.full(n_cols, np.nan)
+            high = np.full(n_cols, np.nan)
+            filled = counts > 0
+            if filled.any():
+                # Values of one column are contiguous: reduce each run.
+                starts = X.indptr[:-1][filled]
+                low[filled] = np.fmin.reduceat(values, starts)
+                high[filled] = np.fmax.reduceat(values, starts)
+        else:
+            counts = np.zeros(n_cols, dtype=np.int64)
+            low = np.full(n_cols, np.nan)
+            high = np.full(n_cols, np.nan)
+            # In chunks: the index arrays are converted to intp on the way.
+            for start in range(0, len(values), BLOCK_ELEMENTS):
+                chunk = slice(start, start + BLOCK_ELEMENTS)
+                columns = X.indices[chunk].astype(np.intp, copy=False)
+                counts += np.bincount(columns, minlength=n_cols)
+                np.fmin.at(low, columns, values[chunk])
+                np.fmax.at(high, columns, values[chunk])
+        has_zero = counts < n_rows
+        low = np.where(has_zero, np.fmin(low, 0.0), low)
+        high = np.where(has_zero, np.fmax(high, 0.0), high)
         return cls(minimum=low, maximum=high)
 
     def merge(self, other):

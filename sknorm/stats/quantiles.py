@@ -35,8 +35,10 @@ from ._base import Statistic
 
 __all__ = ["Quantiles"]
 
-#: Size in bytes of the per-thread buffer holding a group of transposed columns.
-_GROUP_BYTES = 1 << 25
+#: Size in bytes of the per-thread buffer holding a group of transposed columns:
+#: large enough for 8 float64 columns of a million rows, so that a group reads
+#: whole cache lines of each row (narrower groups read every line several times).
+_GROUP_BYTES = 1 << 26
 #: Below this many values the thread pool costs more than it saves.
 _PARALLEL_MIN_VALUES = 1 << 21
 #: Stored entries sorted at once on sparse input: bounds the temporary memory,
@@ -256,20 +258,24 @@ def _transposed_columns(X, columns, buffers=None):
 
 
 def _drop_missing(column):
-    # A finite sum proves the column NaN-free without a second full pass (an
-    # overflowing sum only sends the column to the exact check below).
+    """``(column without NaN, sum of the column)``.
+
+    A finite sum proves the column NaN-free without a second full pass (an
+    overflowing sum only sends the column to the exact check below); the sum,
+    returned, also flags the columns that may hold infinity.
+    """
     with np.errstate(over="ignore", invalid="ignore"):
-        total = column.sum()
+        total = column.sum(dtype=np.float64)
     if np.isfinite(total):
-        return column
+        return column, total
     missing = np.isnan(column)
-    return column[~missing] if missing.any() else column
+    return (column[~missing] if missing.any() else column), total
 
 
 def _dense_group(X, columns, levels, buffers):
     """Order statistics of a group of dense columns, unweighted."""
     block = _transposed_columns(X, columns, buffers)
-    present = [_drop_missing(column) for column in block]
+    present, value_sum = zip(*map(_drop_missing, block), strict=True)
     total = np.array([column.shape[0] for column in present], dtype=np.float64)
     low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
     last = total[None, :] - 1
@@ -283,17 +289,19 @@ def _dense_group(X, columns, levels, buffers):
             found = _select(column, wanted)
             lower[:, j] = [found[r] for r in low_rank[:, j].tolist()]
             upper[:, j] = [found[r] for r in high_rank[:, j].tolist()]
-    return lower, upper, total
+    return lower, upper, total, np.array(value_sum)
 
 
 def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
     """Order statistics of a group of dense columns, rows weighted."""
     block = _transposed_columns(X, columns, buffers)
     positive = sample_weight > 0
-    segments, weights, lengths = [], [], []
+    segments, weights, lengths, value_sum = [], [], [], []
     for column in block:
         keep = positive & ~np.isnan(column)
         kept = column[keep]
+        with np.errstate(over="ignore", invalid="ignore"):
+            value_sum.append(kept.sum(dtype=np.float64))
         order = np.argsort(kept)
         segments.append(kept[order].astype(np.float64))
         weights.append(sample_weight[keep][order])
@@ -306,11 +314,11 @@ def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
         np.zeros(block.shape[0]),
         levels,
     )
-    return lower, upper, total
+    return lower, upper, total, np.array(value_sum)
 
 
 def _join_column_groups(results):
-    """Concatenate the ``(lower, upper, total)`` of consecutive column groups."""
+    """Concatenate the per-column arrays of consecutive column groups."""
     return tuple(np.concatenate(parts, axis=-1) for parts in zip(*results, strict=True))
 
 
@@ -389,6 +397,12 @@ def _sparse_order_statistics(X, levels, sample_weight):
     return _join_column_groups(results)
 
 
+def _sparse_value_sum(X):
+    """Sum of each column's stored values (not finite where NaN or inf is)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(X.sum(axis=0, dtype=np.float64)).reshape(-1)
+
+
 class Quantiles(Statistic):
     """Exact quantiles of each column at chosen levels, NaN ignored.
 
@@ -434,6 +448,7 @@ class Quantiles(Statistic):
     """
 
     _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
+    reveals_infinity = True
 
     mergeable = False
 
@@ -461,19 +476,33 @@ class Quantiles(Statistic):
                 sample_weight = None  # frequencies of one: the unweighted path
         if is_sparse(X):
             lower, upper, total = _sparse_order_statistics(X, levels, sample_weight)
+            value_sum = _sparse_value_sum(X)
         else:
             X = np.asarray(X)
             if X.dtype.kind != "f":
                 X = X.astype(np.float64)
-            lower, upper, total = _dense_order_statistics(X, levels, sample_weight)
+            lower, upper, total, value_sum = _dense_order_statistics(
+                X, levels, sample_weight
+            )
         _, _, fraction, _ = virtual_ranks(total, levels)
-        return cls(
+        quantiles = cls(
             lower=lower.astype(np.float64),
             upper=upper.astype(np.float64),
             fraction=fraction,
             weight_sum=total,
             levels=levels,
         )
+        # Not part of the state: only a fit that just computed it looks at it.
+        quantiles._value_sum = value_sum
+        return quantiles
+
+    def nonfinite_columns(self):
+        """Columns that may hold +/-inf: those whose sum of values is not finite
+        (NaN, infinity or overflow; all of them when not computed from data)."""
+        value_sum = getattr(self, "_value_sum", None)
+        if value_sum is None:
+            return np.ones(self.n_features, dtype=bool)
+        return ~np.isfinite(value_sum)
 
     def merge(self, other):
         """Not possible: exact quantiles of a union need all of its data.

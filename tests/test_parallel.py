@@ -1,0 +1,201 @@
+"""Blocked, threaded kernels: results independent of threads and of the cut into
+tasks and blocks, the slow paths they fall back to, and the infinity checks
+fused into the statistics pass and into the affine map."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+
+from sknorm import MaxAbsScaler, MinMaxScaler, StandardScaler, _parallel
+from sknorm._affine import AffineMap
+from sknorm._parallel import BlockPlan, fold, map_tasks
+from sknorm.stats import Extrema, Moments
+
+
+@pytest.fixture
+def small_cuts(monkeypatch):
+    """Cut small arrays into many tasks of a few small blocks each."""
+    monkeypatch.setattr(_parallel, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(_parallel, "MIN_BLOCK_ROWS", 2)
+    monkeypatch.setattr(_parallel, "TASK_ELEMENTS", 300)
+
+
+def _with_threads(monkeypatch, n, function):
+    monkeypatch.setenv("SKNORM_NUM_THREADS", str(n))
+    return function()
+
+
+def _data(rng, n_rows=500, n_cols=7, dtype=np.float64):
+    X = rng.normal(size=(n_rows, n_cols)) * [1, 10, 1e-3, 5, 1, 1, 2][:n_cols]
+    X += [0, 1e6, -3, 0, 1e9, 0, 7][:n_cols]
+    return X.astype(dtype)
+
+
+def test_plan_covers_all_rows_in_whole_widenable_blocks(small_cuts):
+    plan = BlockPlan(1001, 3)
+    assert plan.lanes > 1 and plan.block_rows % plan.lanes == 0
+    covered = [rows for task in plan.tasks() for rows in plan.blocks(task)]
+    assert covered[0].start == 0 and covered[-1].stop == 1001
+    assert all(a.stop == b.start for a, b in itertools.pairwise(covered))
+    assert len(plan.tasks()) > 2
+    block = np.arange(plan.block_rows * 3.0).reshape(-1, 3)
+    view, lanes = plan.widen(block)
+    assert lanes == plan.lanes and np.shares_memory(view, block)
+    np.testing.assert_array_equal(fold(view.sum(axis=0), lanes, np.add), block.sum(0))
+    # A block that cannot be widened (odd row count) is returned as it is.
+    assert plan.widen(block[1:])[1] == 1
+
+
+def test_map_tasks_keeps_order_and_raises(monkeypatch):
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "2")
+    assert map_tasks(lambda i: i * i, range(20)) == [i * i for i in range(20)]
+
+    def fail_on_three(i):
+        if i == 3:
+            raise KeyError(i)
+        return i
+
+    with pytest.raises(KeyError):
+        map_tasks(fail_on_three, range(8))
+
+
+def test_thread_count_from_environment(monkeypatch):
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "3")
+    assert _parallel.n_threads() == 3
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="SKNORM_NUM_THREADS"):
+        _parallel.n_threads()
+
+
+@pytest.mark.parametrize("n_cols", [1, 3, 7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_results_do_not_depend_on_threads(
+    monkeypatch, small_cuts, rng, n_cols, weighted
+):
+    X = _data(rng, n_cols=n_cols)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    weight = rng.random(len(X)) if weighted else None
+    affine = AffineMap(rng.normal(size=n_cols), rng.random(n_cols) + 0.5)
+
+    def run():
+        return (
+            Moments.from_data(X, weight),
+            Extrema.from_data(X, weight),
+            affine.transform(X, in_place=False),
+        )
+
+    one = _with_threads(monkeypatch, 1, run)
+    two = _with_threads(monkeypatch, 2, run)
+    assert one[0] == two[0] and one[1] == two[1]
+    np.testing.assert_array_equal(one[2], two[2])
+
+
+def _reference_moments(X, weight=None):
+    weight = np.ones(len(X)) if weight is None else weight
+    present = ~np.isnan(X)
+    n = weight @ present
+    with np.errstate(invalid="ignore"):
+        mean = (weight @ np.where(present, X, 0.0)) / n
+    m2 = weight @ np.where(present, (X - mean) ** 2, 0.0)
+    return n, mean, m2
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_many_tasks_match_reference(small_cuts, rng, weighted):
+    X = _data(rng)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, 5] = np.nan  # a column without data
+    weight = rng.random(len(X)) * 3 if weighted else None
+    m = Moments.from_data(X, weight)
+    n, mean, m2 = _reference_moments(X, weight)
+    np.testing.assert_allclose(m.weight_sum, n, rtol=1e-13)
+    np.testing.assert_allclose(m.mean, mean, rtol=1e-13)
+    np.testing.assert_allclose(m.m2, m2, rtol=1e-10)
+    e = Extrema.from_data(X, weight)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        np.testing.assert_array_equal(e.minimum, np.nanmin(X, axis=0))
+
+
+def test_drift_takes_the_careful_path(small_cuts):
+    """A column whose first rows are far from the rest (in standard deviations)
+    would lose precision to cancellation in the shifted sums."""
+    column = np.concatenate([np.zeros(20), 1e8 + np.arange(480.0) % 3])
+    X = np.column_stack([column, column[::-1], np.sort(column)])
+    m = Moments.from_data(X)
+    _n, mean, m2 = _reference_moments(X)
+    np.testing.assert_allclose(m.mean, mean, rtol=1e-15)
+    np.testing.assert_allclose(m.m2, m2, rtol=1e-12)
+
+
+def test_float32_blocks_accumulate_in_float64(small_cuts, rng):
+    X = (1e4 + rng.normal(size=(999, 3))).astype(np.float32)
+    m = Moments.from_data(X)
+    _n, mean, m2 = _reference_moments(X.astype(np.float64))
+    np.testing.assert_allclose(m.mean, mean, rtol=1e-15)
+    np.testing.assert_allclose(m.m2, m2, rtol=1e-11)
+
+
+def test_sparse_large_offset_column_takes_the_two_pass_path(rng):
+    X = sparse.random(300, 4, density=0.3, format="csr", random_state=0).toarray()
+    X[:, 2] = 1e9 + rng.normal(size=300)  # fully stored, mean >> spread
+    for fmt in ("csr", "csc"):
+        m = Moments.from_data(sparse.csr_array(X).asformat(fmt))
+        _n, mean, m2 = _reference_moments(X)
+        np.testing.assert_allclose(m.mean, mean, rtol=1e-15)
+        np.testing.assert_allclose(m.m2, m2, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "estimator", [StandardScaler(), MinMaxScaler(), MaxAbsScaler(clip=True)], ids=str
+)
+@pytest.mark.parametrize("n_cols", [2, 9])
+def test_infinity_found_in_any_block(small_cuts, rng, estimator, n_cols):
+    X = rng.normal(size=(400, n_cols))
+    X[:, 1] = np.nan  # non-finite statistics that are not infinity
+    fitted = clone(estimator).fit(X)
+    for row in (0, 217, 399):
+        bad = X.copy()
+        bad[row, n_cols - 1] = -np.inf
+        with pytest.raises(ValueError, match=rf"infinity in feature\(s\) {n_cols - 1}"):
+            clone(estimator).fit(bad)
+        with pytest.raises(ValueError, match=rf"feature\(s\) {n_cols - 1}"):
+            fitted.transform(bad)
+        with pytest.raises(ValueError, match=rf"feature\(s\) {n_cols - 1}"):
+            fitted.inverse_transform(bad)
+
+
+def test_infinity_in_a_row_of_zero_weight_is_rejected():
+    X = np.array([[1.0, 2.0], [np.inf, 3.0], [4.0, 5.0]])
+    weight = np.array([1.0, 0.0, 1.0])
+    for estimator in (StandardScaler(), MinMaxScaler(), MaxAbsScaler()):
+        with pytest.raises(ValueError, match=r"infinity in feature\(s\) 0"):
+            estimator.fit(X, sample_weight=weight)
+
+
+def test_copy_false_with_infinity_leaves_the_array_untouched(small_cuts, rng):
+    X = rng.normal(size=(300, 4))
+    X[250, 2] = np.inf
+    fitted = StandardScaler(copy=False).fit(rng.normal(size=(50, 4)))
+    before = X.copy()
+    with pytest.raises(ValueError, match=r"feature\(s\) 2"):
+        fitted.transform(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_infinity_found_in_any_chunk(monkeypatch, fmt):
+    from sknorm import _affine
+
+    monkeypatch.setattr(_affine, "_SPARSE_CHUNK", 7)
+    X = sparse.random(60, 5, density=0.5, format=fmt, random_state=1)
+    fitted = MaxAbsScaler(clip=True).fit(X)
+    X = X.copy()
+    X.data[-3] = np.inf
+    column = int(X.tocoo().col[np.isinf(X.tocoo().data)][0])
+    with pytest.raises(ValueError, match=rf"feature\(s\) {column}"):
+        fitted.transform(X)
+    scaled = fitted.transform(sparse.random(60, 5, density=0.5, format=fmt))
+    assert scaled.format == fmt
