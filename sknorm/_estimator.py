@@ -7,11 +7,16 @@ the statistics themselves. Subclasses declare which statistics they need and
 turn them into fitted attributes; how they transform data is their own business
 (a per-feature affine map for the column scalers, a linear map for the
 embedding normalizer).
+
+The same ``_update`` fits dask arrays and DataFrames: :mod:`sknorm._dask`
+computes the statistics per partition on the cluster and merges them there, so
+every estimator built on this base fits on Dask without code of its own.
 """
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 
+from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
 from ._validation import check_finite, check_input, check_sample_weight
 from .stats import Statistic
 
@@ -33,7 +38,7 @@ def _statistic_class(name):
     raise KeyError(name)  # pragma: no cover - states are written by this module
 
 
-class _StatisticsEstimator(TransformerMixin, BaseEstimator):
+class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
     """``fit`` = reset + ``partial_fit``; ``partial_fit`` merges statistics.
 
     Subclasses implement :meth:`_statistic_types` and
@@ -84,7 +89,9 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training data.
+            Training data; also a dask array or DataFrame, fitted on the
+            cluster in one pass of mergeable statistics (see
+            ``dask_quantiles`` for estimators that learn quantiles).
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -110,7 +117,8 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            A batch of training data.
+            A batch of training data; also a dask array or DataFrame, whose
+            partitions' statistics are merged on the cluster.
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -127,23 +135,45 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
         """Compute the statistics of X and merge them into those stored."""
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
-        if streaming:
-            statistic_types = self._streaming_statistic_types()
-        else:
-            statistic_types = self._statistic_types()
-        specs = [t if isinstance(t, tuple) else (t, {}) for t in statistic_types]
+        on_dask = is_dask_collection(X)
+        specs = self._specs(streaming or on_dask)
+        if on_dask and not streaming and self._exact_on_dask():
+            # Statistics that cannot be merged (exact quantiles) take extra
+            # passes over the partitions (see sknorm._dask).
+            specs += [spec for spec in self._specs(False) if not spec[0].mergeable]
         if not first_call:
             self._check_continuable([cls.__name__ for cls, _ in specs])
-        X = check_input(
-            self,
-            X,
-            reset=first_call,
-            accept_sparse=self._accept_sparse,
-            allow_nan=self._allow_nan,
-            reject_infinity=False,
+        if on_dask:
+            statistics, n_new_rows = fit_statistics(
+                self, X, sample_weight, specs, reset=first_call
+            )
+        else:
+            statistics, n_new_rows = self._batch_statistics(
+                X, sample_weight, specs, reset=first_call
+            )
+        if not first_call:
+            for name, new in statistics.items():
+                old = _statistic_class(name).from_state(self._statistics_state[name])
+                statistics[name] = old.merge(new)
+        self._statistics_state = {
+            name: stat.to_state() for name, stat in statistics.items()
+        }
+        self._set_fitted_attributes(
+            statistics,
+            n_rows=getattr(self, "n_samples_seen_", 0) + n_new_rows,
+            weighted=sample_weight is not None,
         )
-        self._check_fit_input(X)
-        weight = check_sample_weight(sample_weight, X)
+        return self
+
+    def _batch_statistics(self, X, sample_weight, specs, *, reset):
+        """Validate a batch and compute its statistics ``specs``.
+
+        Returns ``(statistics, n_rows)``. The one path from data to statistics:
+        ``fit`` and ``partial_fit`` run it on in-memory input, a dask fit on
+        each partition (on the workers, with ``reset=True`` on a copy of the
+        estimator).
+        """
+        X, weight = self._checked_batch(X, sample_weight, reset=reset)
         # A statistic that reveals infinity (it reads every row, and an infinite
         # value makes its column's result non-finite) spares the fit a read of
         # all the data: only the columns it flags are inspected. (A zero weight
@@ -164,19 +194,43 @@ class _StatisticsEstimator(TransformerMixin, BaseEstimator):
                 suspect |= statistics[name].nonfinite_columns()
             if suspect.any():
                 check_finite(X, self, columns=np.flatnonzero(suspect))
-        if not first_call:
-            for name, new in statistics.items():
-                old = _statistic_class(name).from_state(self._statistics_state[name])
-                statistics[name] = old.merge(new)
-        self._statistics_state = {
-            name: stat.to_state() for name, stat in statistics.items()
-        }
-        self._set_fitted_attributes(
-            statistics,
-            n_rows=getattr(self, "n_samples_seen_", 0) + X.shape[0],
-            weighted=weight is not None,
+        return statistics, X.shape[0]
+
+    def _checked_batch(self, X, sample_weight, *, reset):
+        """Validated ``(X, weight)`` of a batch, infinity not checked yet."""
+        X = check_input(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=self._accept_sparse,
+            allow_nan=self._allow_nan,
+            reject_infinity=False,
         )
-        return self
+        self._check_fit_input(X)
+        return X, check_sample_weight(sample_weight, X)
+
+    def _specs(self, mergeable):
+        """``(class, from_data kwargs)`` of the statistics to compute.
+
+        Those of ``partial_fit`` when ``mergeable`` (they are merged with
+        statistics of other data: stored ones, or other partitions of a dask
+        collection), those of ``fit`` otherwise.
+        """
+        if mergeable:
+            types = self._streaming_statistic_types()
+        else:
+            types = self._statistic_types()
+        return [t if isinstance(t, tuple) else (t, {}) for t in types]
+
+    def _exact_on_dask(self):
+        """Whether ``fit`` on a dask collection computes the statistics that
+        cannot be merged (exact quantiles) too, in extra passes over the data.
+
+        Estimators that learn quantiles choose with their ``dask_quantiles``
+        parameter; by default a dask fit computes mergeable statistics only,
+        in one pass, as ``partial_fit`` does.
+        """
+        return getattr(self, "dask_quantiles", "sketch") == "exact"
 
     def _check_continuable(self, needed):
         """partial_fit must find every statistic it updates among those stored.

@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from ._affine import AffineMap, safe_scale
+from ._dask import blockwise_on_dask
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
     check_input,
@@ -469,6 +470,7 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         return True
 
     @available_if(_check_invertible)
+    @blockwise_on_dask
     def inverse_transform(self, X, copy=None):
         """Map transformed data back to the input space.
 
@@ -581,6 +583,12 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         each dimension (with the median, each bit is set for about half of the
         training vectors), or 0 (the sign of the value). Ignored by the scalar
         quantizers.
+    dask_quantiles : {"sketch", "exact"}, default="sketch"
+        How ``fit`` computes quantiles (``quantile_range``, ``center="median"``)
+        of a dask array or DataFrame: ``"sketch"`` in one pass, with the
+        accuracy of ``partial_fit``; ``"exact"`` the values of an in-memory
+        ``fit``, in further passes over the data (see
+        :ref:`dask-exact-quantiles`).
 
     Attributes
     ----------
@@ -639,15 +647,24 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         "dtype": [StrOptions({"int8", "uint8", "binary"})],
         "quantile_range": [tuple, None],
         "center": [StrOptions({"mean", "median"}), None],
+        "dask_quantiles": [StrOptions({"sketch", "exact"})],
     }
 
     _accept_sparse = False
     _allow_nan = False
 
-    def __init__(self, dtype="int8", *, quantile_range=None, center="mean"):
+    def __init__(
+        self,
+        dtype="int8",
+        *,
+        quantile_range=None,
+        center="mean",
+        dask_quantiles="sketch",
+    ):
         self.dtype = dtype
         self.quantile_range = quantile_range
         self.center = center
+        self.dask_quantiles = dask_quantiles
 
     def _validate_fit_params(self):
         if self.quantile_range is None:
@@ -765,6 +782,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         return True
 
     @available_if(_check_scalar)
+    @blockwise_on_dask
     def inverse_transform(self, X):
         """Dequantize codes to the centers of their bins.
 

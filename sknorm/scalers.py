@@ -12,6 +12,7 @@ from numbers import Real
 import numpy as np
 from scipy.special import ndtri
 from sklearn.base import OneToOneFeatureMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale
@@ -494,6 +495,14 @@ default=(25.0, 75.0)
     clip : bool, default=False
         Clip transformed values to the transformed range of the training data.
         For sparse input only stored values are clipped.
+    dask_quantiles : {"sketch", "exact"}, default="sketch"
+        How ``fit`` computes the quantiles of a dask array or DataFrame.
+        ``"sketch"``: one pass over the data merging a
+        :class:`~sknorm.stats.QuantileSketch` per partition, the accuracy of
+        ``partial_fit``. ``"exact"``: the values of an in-memory ``fit``, found
+        in further passes that narrow the sketch's brackets (two to four passes
+        in all, see :ref:`dask-exact-quantiles`). In-memory input always gets
+        exact quantiles.
 
     Attributes
     ----------
@@ -551,6 +560,7 @@ default=(25.0, 75.0)
         "with_scaling": ["boolean"],
         "quantile_range": [tuple],
         "unit_variance": ["boolean"],
+        "dask_quantiles": [StrOptions({"sketch", "exact"})],
     }
 
     _sparse_advice = (
@@ -567,6 +577,7 @@ default=(25.0, 75.0)
         copy=True,
         unit_variance=False,
         clip=False,
+        dask_quantiles="sketch",
     ):
         self.with_centering = with_centering
         self.with_scaling = with_scaling
@@ -574,6 +585,7 @@ default=(25.0, 75.0)
         self.copy = copy
         self.unit_variance = unit_variance
         self.clip = clip
+        self.dask_quantiles = dask_quantiles
 
     def _levels(self):
         """Quantile levels as fractions, divided by 100 exactly as numpy does."""

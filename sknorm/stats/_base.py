@@ -18,6 +18,10 @@ class Statistic:
 
     _fields: tuple[str, ...] = ()
 
+    #: Whether :meth:`merge` is possible: only mergeable statistics can be
+    #: computed over chunks, partial_fit calls or the partitions of a cluster.
+    mergeable = True
+
     #: Whether any +/-inf in the data (in a row of positive weight) makes the
     #: statistic of its column non-finite, so that a fit can skip the separate
     #: infinity check and inspect only :meth:`nonfinite_columns`.

@@ -120,8 +120,8 @@ def sort_by_column_then_value(values, columns, n_columns):
     return order[np.argsort(keys, kind="stable")]
 
 
-def ragged_order_statistics(values, weights, starts, zero_weight, levels):
-    """Quantile brackets of columns stored as sorted, weighted segments.
+def ragged_value_finder(values, weights, starts, zero_weight):
+    """Look up values by rank in columns stored as sorted, weighted segments.
 
     Parameters
     ----------
@@ -134,13 +134,17 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels):
     zero_weight : ndarray of shape (n_features,)
         Weight of implicit zeros (sparse input) not stored in ``values``; they
         rank between the negative and the non-negative stored values.
-    levels : ndarray of shape (n_levels,)
 
     Returns
     -------
-    lower, upper, fraction : ndarray of shape (n_levels, n_features)
+    value_at : callable
+        ``value_at(rank)`` maps ranks of shape ``(n, n_features)`` to the value
+        at each rank: the first value in sorted order whose cumulative weight
+        exceeds it (NaN for a column without data).
     total : ndarray of shape (n_features,)
         Weight of each column's non-missing values, zeros included.
+    maximum : ndarray of shape (n_features,)
+        Largest value of each column (NaN for a column without data).
     """
     n_features = len(starts) - 1
     begin, end = starts[:-1], starts[1:]
@@ -152,7 +156,6 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels):
     ).astype(begin.dtype)
     negative_weight = cumulative[negative_end] - base
     total = cumulative[end] - base + zero_weight
-    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels)
 
     last = np.clip(end - 1, 0, max(len(values) - 1, 0))
     stored_last = values[last] if len(values) else np.zeros(n_features)
@@ -173,9 +176,33 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels):
         else:
             found = np.zeros_like(target)
         found = np.where(in_zeros, 0.0, found)
-        return np.where(at_maximum, maximum, np.where(total > 0, found, np.nan))
+        return np.where(total > 0, found, np.nan)
 
-    return value_at(lower_rank), value_at(upper_rank), fraction, total
+    return value_at, total, maximum
+
+
+def ragged_order_statistics(values, weights, starts, zero_weight, levels):
+    """Quantile brackets of columns stored as sorted, weighted segments.
+
+    Parameters
+    ----------
+    values, weights, starts, zero_weight
+        As for :func:`ragged_value_finder`.
+    levels : ndarray of shape (n_levels,)
+
+    Returns
+    -------
+    lower, upper, fraction : ndarray of shape (n_levels, n_features)
+    total : ndarray of shape (n_features,)
+        Weight of each column's non-missing values, zeros included.
+    """
+    value_at, total, maximum = ragged_value_finder(values, weights, starts, zero_weight)
+    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels)
+
+    def bracket(rank):
+        return np.where(at_maximum, maximum, value_at(rank))
+
+    return bracket(lower_rank), bracket(upper_rank), fraction, total
 
 
 def _select(column, ranks):
@@ -422,6 +449,8 @@ class Quantiles(Statistic):
 
     _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
     reveals_infinity = True
+
+    mergeable = False
 
     @classmethod
     def from_data(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75)):

@@ -38,6 +38,7 @@ from .quantiles import (
     _n_threads,
     _transposed_columns,
     ragged_order_statistics,
+    ragged_value_finder,
     sort_by_column_then_value,
     virtual_ranks,
 )
@@ -203,24 +204,73 @@ class QuantileSketch(Statistic):
                 X, rows, sample_weight, int(k), seed
             )
             zero_weight = np.zeros(n_columns)
+        sketch = cls._from_items(
+            values, columns, weights, n_columns, k, seed, zero_weight, error
+        )
+        if sampling_error:
+            sketch.compaction_error += sampling_error * sketch.weight_sum()
+        return sketch._compress()
+
+    @classmethod
+    def from_columns(cls, values, columns, n_columns, weights=None, *, k=DEFAULT_K):
+        """Sketch values given with the column each belongs to.
+
+        For columns holding different numbers of values (for example the
+        values of each column that lie in a range): the same sketch as
+        :meth:`from_data` of a matrix holding these values, padded with NaN.
+
+        Parameters
+        ----------
+        values : array-like of shape (n_values,)
+        columns : array-like of int of shape (n_values,)
+            Column of each value, in ``[0, n_columns)``.
+        n_columns : int
+        weights : array-like of shape (n_values,), default=None
+            Non-negative weight of each value; None weighs each value 1.
+        k : int, default=320
+
+        Returns
+        -------
+        QuantileSketch
+        """
+        if int(k) != k or k < 8:
+            raise ValueError(f"k must be an integer of at least 8, got {k!r}.")
+        values = np.asarray(values, dtype=np.float64)
+        if weights is None:
+            weights = np.ones(values.shape[0])
+        sketch = cls._from_items(
+            values,
+            np.asarray(columns, dtype=np.intp),
+            np.asarray(weights, dtype=np.float64),
+            n_columns,
+            k,
+            _INITIAL_SEED,
+            np.zeros(n_columns),
+            np.zeros(n_columns),
+        )
+        return sketch._compress()
+
+    @classmethod
+    def _from_items(
+        cls, values, columns, weights, n_columns, k, seed, zero_weight, error
+    ):
+        """The uncompressed sketch holding the given items (NaN and items of
+        no weight dropped)."""
         keep = ~np.isnan(values) & (weights > 0)
         if not keep.all():
             values, columns, weights = values[keep], columns[keep], weights[keep]
         values, weights, sizes = _group_by_column(
             values.astype(np.float64), weights, columns, n_columns
         )
-        sketch = cls(
+        return cls(
             column_sizes=sizes,
             values=values,
             weights=weights,
             zero_weight=zero_weight,
-            compaction_error=error,
+            compaction_error=np.asarray(error, dtype=np.float64),
             k=np.int64(k),
             seed=np.uint64(seed),
         )
-        if sampling_error:
-            sketch.compaction_error = error + sampling_error * sketch.weight_sum()
-        return sketch._compress()
 
     @staticmethod
     def _sparse_items(X, sample_weight):
@@ -348,16 +398,7 @@ class QuantileSketch(Statistic):
             ``value(level)`` and ``median()``.
         """
         levels = _check_levels(levels)
-        n_columns = self.n_features
-        columns = np.repeat(np.arange(n_columns), self.column_sizes)
-        order = sort_by_column_then_value(self.values, columns, n_columns)
-        lower, upper, _, total = ragged_order_statistics(
-            self.values[order],
-            self.weights[order],
-            _column_starts(self.column_sizes),
-            self.zero_weight,
-            levels,
-        )
+        lower, upper, _, total = ragged_order_statistics(*self._sorted_items(), levels)
         _, _, fraction, _ = virtual_ranks(total, levels)
         return Quantiles(
             lower=lower,
@@ -365,6 +406,38 @@ class QuantileSketch(Statistic):
             fraction=fraction,
             weight_sum=total,
             levels=levels,
+        )
+
+    def values_at_ranks(self, ranks):
+        """Values of the sketched items at given ranks of each column.
+
+        Parameters
+        ----------
+        ranks : ndarray of shape (n, n_features)
+            Ranks in weight (count when unweighted), from 0 to the column's
+            total weight.
+
+        Returns
+        -------
+        ndarray of shape (n, n_features)
+            The first item in sorted order whose cumulative weight exceeds the
+            rank (implicit zeros counted), NaN for a column without data. The
+            item's rank in the data differs from the rank asked by at most
+            ``rank_error_bound() * weight_sum()``.
+        """
+        value_at, _, _ = ragged_value_finder(*self._sorted_items())
+        return value_at(np.asarray(ranks, dtype=np.float64))
+
+    def _sorted_items(self):
+        """``(values, weights, starts, zero_weight)``, sorted within columns."""
+        n_columns = self.n_features
+        columns = np.repeat(np.arange(n_columns), self.column_sizes)
+        order = sort_by_column_then_value(self.values, columns, n_columns)
+        return (
+            self.values[order],
+            self.weights[order],
+            _column_starts(self.column_sizes),
+            self.zero_weight,
         )
 
     def weight_sum(self):

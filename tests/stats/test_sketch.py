@@ -240,3 +240,61 @@ def test_column_blocks_and_threads_do_not_change_the_sketch(monkeypatch):
     monkeypatch.setattr(sketch_module, "_n_threads", lambda: 3)
     assert QuantileSketch.from_data(X) == expected
     assert QuantileSketch.from_data(X, sample_size=5_000) == sampled
+
+
+def test_from_columns_equals_from_data_padded_with_nan():
+    """Ragged columns give the sketch of the matrix that holds them, NaN-padded."""
+    rng = np.random.default_rng(7)
+    X = hard_columns(5_000)
+    X[rng.random(X.shape) < 0.4] = np.nan
+    weights = rng.integers(0, 3, size=len(X)).astype(float)
+    columns, rows = np.nonzero(~np.isnan(X.T))
+    for weight in (None, weights):
+        ragged = QuantileSketch.from_columns(
+            X[rows, columns],
+            columns,
+            X.shape[1],
+            None if weight is None else weight[rows],
+            k=64,
+        )
+        padded = QuantileSketch.from_data(X, weight, k=64)
+        assert ragged.quantiles(LEVELS) == padded.quantiles(LEVELS)
+        np.testing.assert_array_equal(ragged.weight_sum(), padded.weight_sum())
+        np.testing.assert_array_equal(
+            ragged.rank_error_bound(), padded.rank_error_bound()
+        )
+    with pytest.raises(ValueError, match="k must be an integer"):
+        QuantileSketch.from_columns([1.0], [0], 1, k=2)
+
+
+@pytest.mark.parametrize("fmt", [None, "csr"])
+def test_values_at_ranks_within_the_bound(fmt):
+    """The value returned for a rank occupies ranks within the bound of it."""
+    X = hard_columns(50_000)[:, :4]
+    if fmt:
+        X = np.where(np.abs(X) < 1, 0.0, X)  # implicit zeros, counted apart
+    parts = [
+        QuantileSketch.from_data(sparse.csr_array(chunk) if fmt else chunk)
+        for chunk in np.array_split(X, 10)
+    ]
+    sketch = parts[0]
+    for part in parts[1:]:
+        sketch = sketch.merge(part)
+    if fmt:
+        assert np.all(sketch.zero_weight > 0)
+    total = sketch.weight_sum()
+    ranks = np.array([0.0, 0.1, 0.5, 0.9, 1.0])[:, None] * (total - 1)
+    found = sketch.values_at_ranks(ranks)
+    bound = sketch.rank_error_bound() * total
+    for j in range(X.shape[1]):
+        column = np.sort(X[:, j])
+        below = np.searchsorted(column, found[:, j], side="left")
+        through = np.searchsorted(column, found[:, j], side="right")
+        # the value's ranks [below, through) lie within the bound of the rank
+        assert np.all(below <= ranks[:, j] + bound[j])
+        assert np.all(through > ranks[:, j] - bound[j])
+    exact = QuantileSketch.from_data(X[:100])  # small: every value kept
+    np.testing.assert_array_equal(
+        exact.values_at_ranks(np.arange(100.0)[:, None].repeat(4, 1)),
+        np.sort(X[:100], axis=0),
+    )

@@ -1,0 +1,478 @@
+"""Fitting and transforming dask arrays and DataFrames on a local cluster.
+
+Every estimator's dask fit is compared with its in-memory fit on the same data
+(arrays and DataFrames, float64 and float32, NaN, integer sample weights):
+exact statistics to 1e-12 relative, exact quantiles to the last bit, the
+quantile sketch within its rank bound.
+"""
+
+import collections
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.utils import get_tags
+
+import sknorm
+import sknorm._dask
+from sknorm._estimator import _StatisticsEstimator
+from sknorm.stats import QuantileSketch
+
+dask = pytest.importorskip(
+    "dask", reason="dask is an optional dependency (sknorm[dask])"
+)
+da = pytest.importorskip(
+    "dask.array", reason="dask is an optional dependency (sknorm[dask])"
+)
+dd = pytest.importorskip(
+    "dask.dataframe", reason="dask is an optional dependency (sknorm[dask])"
+)
+distributed = pytest.importorskip(
+    "distributed", reason="distributed is an optional dependency (sknorm[dask])"
+)
+
+# Tests talk to 127.0.0.1 only (see the design notes).
+CLUSTER_OPTIONS = dict(
+    n_workers=2,
+    threads_per_worker=1,
+    protocol="tcp",
+    host="127.0.0.1",
+    dashboard_address="127.0.0.1:0",
+)
+
+# Every estimator that learns statistics, with parameters that exercise its
+# statistics: moments, extrema, exact quantiles, covariance.
+FITTED_ESTIMATORS = [
+    sknorm.StandardScaler(),
+    sknorm.StandardScaler(with_mean=False, clip=True),
+    sknorm.MinMaxScaler(feature_range=(-1, 2), clip=True),
+    sknorm.MaxAbsScaler(),
+    sknorm.RobustScaler(dask_quantiles="exact"),
+    sknorm.RobustScaler(
+        dask_quantiles="exact",
+        quantile_range=(5.0, 90.0),
+        unit_variance=True,
+        clip=True,
+    ),
+    sknorm.EmbeddingNormalizer(),
+    sknorm.EmbeddingNormalizer(whiten="pca", n_components=2),
+    sknorm.EmbeddingNormalizer(whiten="zca", norm=None),
+    sknorm.EmbeddingNormalizer(n_remove=1, truncate_dim=2),
+    sknorm.EmbeddingQuantizer(),
+    sknorm.EmbeddingQuantizer(
+        dtype="uint8", quantile_range=(1.0, 99.0), dask_quantiles="exact"
+    ),
+    sknorm.EmbeddingQuantizer(dtype="binary", center="median", dask_quantiles="exact"),
+]
+ROW_NORMALIZERS = [sknorm.Normalizer, sknorm.RowStandardizer]
+
+# (container, dtype, weighted): between them every kind of input; weighted
+# DataFrames have a test of their own.
+CASES = [("array", np.float64, True), ("frame", np.float32, False)]
+N_BLOCKS = 7
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    with distributed.LocalCluster(processes=False, **CLUSTER_OPTIONS) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture
+def client(cluster_client):
+    with cluster_client.as_current():
+        yield cluster_client
+
+
+def _data(n_rows=3_000, n_features=4, dtype=np.float64, seed=0, nan=True):
+    """Correlated features with distinct variances, NaN, and a tied column."""
+    rng = np.random.default_rng(seed)
+    rotation = np.linalg.qr(rng.normal(size=(n_features, n_features)))[0]
+    X = rng.normal(size=(n_rows, n_features)) * np.geomspace(4, 0.5, n_features)
+    X = X @ rotation + np.arange(n_features) * 3.0
+    X[:, -1] = np.round(X[:, -1] * 2) / 2  # many ties
+    if nan:
+        X[::7, 1] = np.nan
+    return X.astype(dtype)
+
+
+def _names(n_features):
+    return [f"f{i}" for i in range(n_features)]
+
+
+def _on_dask(X, weight, container):
+    """X (and weight) in memory and as aligned dask collections."""
+    if container == "array":
+        chunks = (-(-len(X) // N_BLOCKS), X.shape[1] - 1)  # column chunks too
+        dweight = None if weight is None else da.from_array(weight, chunks=333)
+        return X, da.from_array(X, chunks=chunks), dweight
+    frame = pd.DataFrame(X, columns=_names(X.shape[1]))
+    dweight = None
+    if weight is not None:
+        dweight = dd.from_pandas(pd.Series(weight), npartitions=N_BLOCKS)
+    return frame, dd.from_pandas(frame, npartitions=N_BLOCKS), dweight
+
+
+def _fitted_attributes(estimator):
+    return {
+        name: value
+        for name, value in vars(estimator).items()
+        if name.endswith("_") and not name.startswith("_")
+    }
+
+
+def _assert_same_fit(fitted, reference, exact=False):
+    """Same public fitted attributes: bitwise when ``exact``, else to 1e-12
+    relative to each attribute's magnitude."""
+    got, expected = _fitted_attributes(fitted), _fitted_attributes(reference)
+    assert got.keys() == expected.keys()
+    for name, value in expected.items():
+        if value is None or np.asarray(value).dtype.kind in "OUSb":
+            np.testing.assert_array_equal(got[name], value, err_msg=name)
+        elif exact:
+            np.testing.assert_array_equal(got[name], value, err_msg=name)
+        else:
+            magnitude = np.nanmax(np.abs(value), initial=0.0)
+            np.testing.assert_allclose(
+                got[name], value, rtol=1e-12, atol=1e-12 * magnitude, err_msg=name
+            )
+
+
+def _exact_quantiles(estimator):
+    """Whether the estimator's dask fit is exact to the last bit."""
+    return getattr(estimator, "dask_quantiles", None) == "exact"
+
+
+def _assert_same_output(got, expected, dtype):
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    if dtype.kind != "f":
+        np.testing.assert_array_equal(got, expected)
+    else:
+        rtol = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+
+
+def test_every_estimator_with_statistics_is_covered():
+    public = {
+        cls
+        for cls in map(sknorm.__dict__.get, sknorm.__all__)
+        if isinstance(cls, type) and issubclass(cls, _StatisticsEstimator)
+    }
+    assert public == {type(estimator) for estimator in FITTED_ESTIMATORS}
+
+
+@pytest.mark.parametrize(("container", "dtype", "weighted"), CASES)
+@pytest.mark.parametrize(
+    "estimator", FITTED_ESTIMATORS, ids=lambda est: repr(est).replace(" ", "")
+)
+def test_dask_fit_equals_in_memory_fit(client, estimator, container, dtype, weighted):
+    X = _data(dtype=dtype, nan=get_tags(estimator).input_tags.allow_nan)
+    rng = np.random.default_rng(1)
+    weight = rng.integers(0, 4, size=len(X)).astype(float) if weighted else None
+    X_memory, X_dask, weight_dask = _on_dask(X, weight, container)
+
+    fitted = clone(estimator).fit(X_dask, sample_weight=weight_dask)
+    reference = clone(estimator).fit(X_memory, sample_weight=weight)
+    _assert_same_fit(fitted, reference, exact=_exact_quantiles(estimator))
+
+    _check_transforms(fitted, reference, X_dask, X_memory)
+
+
+def _check_transforms(fitted, reference, X_dask, X_memory):
+    """The dask-fitted estimator's lazy transforms of X_dask equal the
+    in-memory estimator's transforms of X_memory (names, dtypes, NaN)."""
+    out = fitted.transform(X_dask)
+    expected = reference.transform(X_memory)
+    lazy = [out]
+    frame = isinstance(X_memory, pd.DataFrame)
+    if hasattr(fitted, "inverse_transform"):
+        back = fitted.inverse_transform(out)
+        lazy.append(back)
+        if frame:
+            expected_names = reference.get_feature_names_out()
+            expected = pd.DataFrame(expected, columns=expected_names)
+            assert list(back.columns) == list(X_memory.columns)
+        expected_back = np.asarray(reference.inverse_transform(expected))
+    expected = np.asarray(expected)
+    if frame:
+        assert all(isinstance(result, dd.DataFrame) for result in lazy)
+        assert list(out.columns) == list(reference.get_feature_names_out())
+        assert list(out.dtypes) == [expected.dtype] * expected.shape[1]
+    else:
+        assert all(isinstance(result, da.Array) for result in lazy)
+        assert out.dtype == expected.dtype
+    computed = dask.compute(*lazy)  # one round trip to the cluster
+    if frame:
+        pd.testing.assert_index_equal(computed[0].index, X_memory.index)
+    _assert_same_output(np.asarray(computed[0]), expected, expected.dtype)
+    if len(computed) > 1:
+        input_dtype = np.asarray(X_memory).dtype
+        _assert_same_output(np.asarray(computed[1]), expected_back, input_dtype)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.StandardScaler(),
+        sknorm.RobustScaler(dask_quantiles="exact"),
+        sknorm.EmbeddingNormalizer(),
+    ],
+)
+def test_weighted_dask_dataframe_fit_equals_in_memory_fit(client, estimator):
+    X = _data(nan=get_tags(estimator).input_tags.allow_nan)
+    weight = np.random.default_rng(2).integers(0, 4, size=len(X)).astype(float)
+    frame, dframe, dweight = _on_dask(X, weight, "frame")
+    fitted = clone(estimator).fit(dframe, sample_weight=dweight)
+    reference = clone(estimator).fit(frame, sample_weight=weight)
+    _assert_same_fit(fitted, reference, exact=_exact_quantiles(estimator))
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.StandardScaler(),
+        sknorm.MinMaxScaler(),
+        sknorm.EmbeddingNormalizer(whiten="zca"),
+        sknorm.EmbeddingQuantizer(),
+    ],
+)
+def test_partial_fit_on_dask_batches_equals_fit(client, estimator):
+    X = _data(nan=get_tags(estimator).input_tags.allow_nan)
+    streamed = clone(estimator)
+    for rows in (slice(0, 1_200), slice(1_200, None)):
+        streamed.partial_fit(da.from_array(X[rows], chunks=(500, -1)))
+    _assert_same_fit(streamed, clone(estimator).fit(X))
+
+
+def test_robust_scaler_sketch_is_within_its_bound(client):
+    X = np.random.default_rng(3).lognormal(size=(20_000, 2))
+    fitted = sknorm.RobustScaler().fit(da.from_array(X, chunks=(1_000, 2)))
+    sketch = QuantileSketch.from_state(fitted._statistics_state["QuantileSketch"])
+    bound = sketch.rank_error_bound()
+    for column in range(2):
+        values = X[:, column]
+        center = fitted.center_[column]
+        low, high = np.mean(values < center), np.mean(values <= center)
+        assert max(low - 0.5, 0.5 - high, 0.0) <= bound[column]
+    # The sketch is kept, so partial_fit continues from the dask fit.
+    fitted.partial_fit(X[:100])
+    assert fitted._statistics_state.keys() == {"QuantileSketch"}
+
+
+def test_exact_quantiles_recover_from_a_missed_bracket(client, monkeypatch):
+    # With a rank bound of zero the first brackets are too narrow to hold the
+    # quantiles: the passes must notice and search again. Blocks are also
+    # counted in several row chunks each.
+    monkeypatch.setattr(sknorm._dask, "_BRACKET_CHUNK_VALUES", 150)
+    passes = []
+    reduce_blocks = sknorm._dask._reduce_blocks
+
+    def counting(function, *args):
+        passes.append(function.__name__)
+        return reduce_blocks(function, *args)
+
+    monkeypatch.setattr(sknorm._dask, "_reduce_blocks", counting)
+    monkeypatch.setattr(
+        QuantileSketch, "rank_error_bound", lambda self: np.zeros(self.n_features)
+    )
+    X = _data()
+    fitted = sknorm.RobustScaler(dask_quantiles="exact").fit(
+        da.from_array(X, chunks=(400, 4))
+    )
+    _assert_same_fit(fitted, sknorm.RobustScaler().fit(X), exact=True)
+    assert passes.count("_bracket_pass") >= 2
+
+
+def test_exact_quantiles_of_small_data_take_one_pass(client, monkeypatch):
+    passes = []
+    reduce_blocks = sknorm._dask._reduce_blocks
+    monkeypatch.setattr(
+        sknorm._dask,
+        "_reduce_blocks",
+        lambda function, *args: passes.append(1) or reduce_blocks(function, *args),
+    )
+    X = _data(n_rows=200)  # the sketch keeps every value
+    fitted = sknorm.RobustScaler(dask_quantiles="exact").fit(
+        da.from_array(X, chunks=(30, 4))
+    )
+    _assert_same_fit(fitted, sknorm.RobustScaler().fit(X), exact=True)
+    assert len(passes) == 1
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.MaxAbsScaler(),
+        sknorm.RobustScaler(with_centering=False, dask_quantiles="exact"),
+        sknorm.StandardScaler(with_mean=False),
+    ],
+)
+def test_sparse_chunks(client, estimator):
+    X = sparse.random(3_000, 4, density=0.3, format="csr", random_state=0)
+    X.data = np.round(X.data * 8)  # ties among the stored values
+    dX = da.from_array(X, chunks=(500, 4), asarray=False)
+    fitted = clone(estimator).fit(dX)
+    reference = clone(estimator).fit(X)
+    _assert_same_fit(fitted, reference, exact=_exact_quantiles(estimator))
+    out = fitted.transform(dX)
+    assert sparse.issparse(out._meta)
+    computed = out.compute()
+    assert sparse.issparse(computed) and computed.format == "csr"
+    np.testing.assert_allclose(
+        computed.toarray(), reference.transform(X).toarray(), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("Normalizer", ROW_NORMALIZERS)
+def test_row_normalizers_map_blocks(client, Normalizer):
+    X = _data(dtype=np.float32)
+    frame = pd.DataFrame(X, columns=_names(4))
+    dframe = dd.from_pandas(frame, npartitions=4)
+    normalizer = Normalizer().fit(dframe)
+    np.testing.assert_array_equal(normalizer.feature_names_in_, _names(4))
+    out = normalizer.transform(dframe)
+    assert isinstance(out, dd.DataFrame)
+    assert list(out.dtypes) == [np.float32] * 4
+    expected = Normalizer().fit_transform(frame)
+    _assert_same_output(out.compute().to_numpy(), expected, expected.dtype)
+    unfitted = Normalizer().transform(da.from_array(X, chunks=(100, 2)))
+    _assert_same_output(unfitted.compute(), Normalizer().transform(X), X.dtype)
+
+
+def test_set_output_keeps_dask_results_lazy(client):
+    frame = pd.DataFrame(_data(), columns=_names(4))
+    dframe = dd.from_pandas(frame, npartitions=3)
+    scaler = sknorm.StandardScaler().set_output(transform="pandas").fit(dframe)
+    out = scaler.transform(dframe)
+    assert isinstance(out, dd.DataFrame)
+    pd.testing.assert_frame_equal(
+        out.compute(),
+        sknorm.StandardScaler()
+        .set_output(transform="pandas")
+        .fit(frame)
+        .transform(frame),
+    )
+
+
+def test_empty_partitions_are_skipped(client):
+    frame = pd.DataFrame({"a": np.arange(30.0), "b": np.arange(30.0) ** 2})
+    dframe = dd.from_pandas(frame, npartitions=3)
+    dframe = dframe[dframe["a"] >= 20]  # two partitions left empty
+    fitted = sknorm.StandardScaler().fit(dframe)
+    _assert_same_fit(fitted, sknorm.StandardScaler().fit(frame[frame["a"] >= 20]))
+    assert len(fitted.transform(dframe).compute()) == 10
+    with pytest.raises(ValueError, match="0 sample"):
+        sknorm.StandardScaler().fit(dframe[dframe["a"] > 100])
+
+
+def test_input_errors_name_the_problem(client):
+    frame = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]})
+    with pytest.raises(ValueError, match="'s'"):
+        sknorm.StandardScaler().fit(dd.from_pandas(frame, npartitions=1))
+    fitted = sknorm.StandardScaler().fit(da.from_array(_data(), chunks=100))
+    with pytest.raises(ValueError, match="features"):
+        fitted.partial_fit(da.from_array(_data(n_features=3), chunks=100))
+    with pytest.raises(ValueError, match="features"):
+        fitted.transform(da.from_array(_data(n_features=3), chunks=100))
+    with pytest.raises(ValueError, match="2-D"):
+        sknorm.StandardScaler().fit(da.ones(10, chunks=5))
+    with pytest.raises(ValueError, match=r"[Ii]nf"):
+        sknorm.StandardScaler().fit(da.from_array(np.array([[1.0], [np.inf]])))
+    # Raised from the metadata, before any data is read.
+    with pytest.raises(ValueError, match="n_remove=4"):
+        sknorm.EmbeddingNormalizer(n_remove=4).fit(da.from_array(_data(), chunks=100))
+    # NaN is found in the data, on a worker, and named as in memory.
+    with pytest.raises(ValueError, match="NaN"):
+        sknorm.EmbeddingNormalizer().fit(da.from_array(_data(), chunks=100))
+    with pytest.raises(TypeError, match="dask Series"):
+        sknorm.StandardScaler().fit(
+            dd.from_pandas(frame[["a"]], npartitions=1), sample_weight=np.ones(2)
+        )
+
+
+def test_fitted_estimator_is_used_without_dask(client):
+    # sknorm never imports dask at module load, and an estimator fitted on dask
+    # is an ordinary one: it loads and transforms where dask is never imported.
+    X = _data(nan=False)
+    fitted = sknorm.EmbeddingNormalizer(whiten="pca").fit(
+        da.from_array(X, chunks=(500, 4))
+    )
+    code = (
+        "import pickle, sys\n"
+        "import numpy as np, sknorm, sknorm._dask\n"
+        "def dask_modules():\n"
+        "    return [m for m in sys.modules if m.split('.')[0] == 'dask']\n"
+        "assert not dask_modules(), dask_modules()\n"
+        "est = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(est.transform(np.ones((1, 4)))[0, 0].item().hex())\n"
+        "assert not dask_modules(), dask_modules()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=pickle.dumps(fitted),
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    expected = fitted.transform(np.ones((1, 4)))[0, 0]
+    assert float.fromhex(result.stdout.decode()) == expected
+
+
+def _recomputed_keys(dask_scheduler):
+    """Keys that reached memory more than once (in the scheduler's log)."""
+    finished = collections.Counter(
+        transition[0]
+        for transition in dask_scheduler.transition_log
+        if transition[2] == "memory"
+    )
+    return [str(key) for key, times in finished.items() if times > 1]
+
+
+def test_fit_survives_a_killed_worker(client):
+    X = _data(n_rows=2_000)
+    dX = da.from_array(X, chunks=(100, 4))
+    undisturbed = sknorm.StandardScaler().fit(dX)
+
+    def slow_identity(block):
+        time.sleep(0.1)
+        return block
+
+    slow = dX.map_blocks(slow_identity, dtype=X.dtype)
+    with distributed.LocalCluster(processes=True, **CLUSTER_OPTIONS) as cluster:
+        with distributed.Client(cluster) as process_client:
+            pid_of = process_client.run(os.getpid)
+            victim = next(iter(pid_of))
+            result = {}
+
+            def fit():
+                with process_client.as_current():
+                    result["fitted"] = sknorm.StandardScaler().fit(slow)
+
+            fitting = threading.Thread(target=fit)
+            fitting.start()
+            # Kill the worker once it holds results of the fit, so they are lost.
+            deadline = time.monotonic() + 30
+            while not process_client.has_what().get(victim):
+                assert time.monotonic() < deadline, "the worker never held a result"
+                time.sleep(0.02)
+            assert fitting.is_alive(), "the fit ended before a worker was killed"
+            os.kill(pid_of[victim], signal.SIGKILL)
+            fitting.join(timeout=120)
+            assert not fitting.is_alive()
+            assert pid_of[victim] not in process_client.run(os.getpid).values()
+            # Results lost with the worker were computed again.
+            assert process_client.run_on_scheduler(_recomputed_keys)
+    # The same tree of merges: bitwise the undisturbed result.
+    _assert_same_fit(result["fitted"], undisturbed, exact=True)
+    _assert_same_fit(result["fitted"], sknorm.StandardScaler().fit(X))
