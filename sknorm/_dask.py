@@ -3,12 +3,13 @@
 sknorm calls into this module when it is given a dask collection; dask itself
 is imported only then, so sknorm never imports dask at module load.
 
-**Fit.** :func:`fit_statistics` maps ``Statistic.from_data`` over the row
-blocks (array chunks or DataFrame partitions), validating each block exactly as
-the in-memory fit validates its input, and merges the statistics in a tree on
-the cluster: one pass over the data, and only the small merged statistics come
-back to the client. Only mergeable statistics can be fitted that way: the
-estimator's ``partial_fit`` statistics (for quantiles, a
+**Fit.** :func:`fit_statistics` runs the estimator's in-memory fit of a batch
+(``_batch_statistics``: validation, infinity check, ``Statistic.from_data``)
+on every row block (array chunk or DataFrame partition), in the task that
+reads the block, and merges the statistics in a tree on the cluster: one pass
+over the data, and only the small merged statistics come back to the client.
+Only mergeable statistics can be fitted that way: the estimator's
+``partial_fit`` statistics (for quantiles, a
 :class:`~sknorm.stats.QuantileSketch`).
 
 **Exact quantiles** (:func:`exact_quantiles`, when an estimator asks for them)
