@@ -53,6 +53,14 @@ class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
     #: Whether NaN may appear in the input (passed to :func:`check_input`).
     _allow_nan = True
 
+    def __sklearn_tags__(self):
+        # The input tags follow the attributes that govern validation.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allow_nan
+        tags.input_tags.sparse = bool(self._accept_sparse)
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     def _statistic_types(self):  # pragma: no cover - abstract
         """Statistics ``fit`` computes: classes, or ``(class, from_data kwargs)``."""
         raise NotImplementedError

@@ -516,17 +516,6 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             out[rows] = block
         return wrap_like_transform(self, out, X)
 
-    # ------------------------------------------------------------------
-    # feature names and tags
-    # ------------------------------------------------------------------
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
-
 
 # ---------------------------------------------------------------------------
 # Quantization
@@ -806,9 +795,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        tags.transformer_tags.preserves_dtype = []
+        tags.transformer_tags.preserves_dtype = []  # quantized codes
         return tags
 
 

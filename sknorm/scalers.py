@@ -131,13 +131,6 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         )
         return wrap_like_transform(self, result, X)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
-
 
 class StandardScaler(_ColumnScaler):
     """Standardize features by removing the mean and scaling to unit variance.
