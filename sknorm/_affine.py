@@ -28,42 +28,110 @@ from ._validation import (
 #: Stored values of a sparse matrix scaled at once (bounds the temporaries).
 _SPARSE_CHUNK = BLOCK_ELEMENTS
 
-__all__ = ["RELATIVE_TOLERANCE", "AffineMap", "safe_scale"]
-
-#: A feature whose spread is at most this fraction of its magnitude is constant.
-#: float64 accumulation errors are a few ulps of the magnitude (pairwise and
-#: per-block sums with corrected two-pass deviations), far below this, and
-#: float64 cannot resolve a relative spread this small anyway, whatever n is.
-RELATIVE_TOLERANCE = 1000 * np.finfo(np.float64).eps
+__all__ = ["AffineMap", "safe_scale"]
 
 
-def safe_scale(spread, magnitude):
+def safe_scale(spread, magnitude=None, rounding=0.0):
     """Return ``spread`` with constant features' entries replaced by 1.
 
-    A feature is constant when its spread is at most
-    ``RELATIVE_TOLERANCE * magnitude``, when it is so small that its reciprocal
-    would overflow, or when it is undefined (NaN: no data). The rule is the same
-    for every scaler and does not depend on the number of samples.
+    A feature is constant when its spread cannot be told from zero by the
+    statistic that measured it: when it is at most ``rounding * |magnitude|``,
+    ``rounding`` being the statistic's relative rounding error (0 for extrema
+    and quantiles, whose spread of distinct values is never 0; a few ulps of
+    the mean for moments, :attr:`sknorm.stats.Moments.spread_rounding`), or
+    when it is undefined (NaN: no data). The rule is the same for every scaler
+    and does not depend on the number of samples. Tiny spreads (below the
+    smallest normal float64) are kept: :class:`AffineMap` divides by them
+    without overflow.
 
     Parameters
     ----------
     spread : array-like of shape (n_features,)
-        Standard deviation, range, maximum absolute value or IQR.
-    magnitude : array-like of shape (n_features,)
-        Size of the feature's values (absolute mean, largest absolute extremum,
-        absolute median).
+        Standard deviation, range, maximum absolute value or quantile range.
+    magnitude : array-like of shape (n_features,), optional
+        Size of the feature's values (absolute mean); needed when
+        ``rounding > 0``.
+    rounding : float, default=0.0
+        Relative rounding error of ``spread`` next to ``magnitude``.
 
     Returns
     -------
     scale : ndarray of float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm._affine import safe_scale
+    >>> safe_scale([0.0, 2.0, np.nan, 1e-310])
+    array([1.e+000, 2.e+000, 1.e+000, 1.e-310])
+    >>> safe_scale([1e-5, 1e-20], magnitude=[1e5, 1e5], rounding=1e-15)
+    array([1.e-05, 1.e+00])
     """
     spread = np.asarray(spread, dtype=np.float64)
-    magnitude = np.abs(np.asarray(magnitude, dtype=np.float64))
+    threshold = 0.0
+    if rounding:
+        magnitude = np.abs(np.asarray(magnitude, dtype=np.float64))
+        threshold = rounding * np.nan_to_num(magnitude, nan=0.0, posinf=0.0)
     with np.errstate(invalid="ignore"):
-        varies = (spread > RELATIVE_TOLERANCE * np.nan_to_num(magnitude)) & (
-            spread >= np.finfo(np.float64).tiny
-        )
+        varies = spread > threshold
     return np.where(varies, spread, 1.0)
+
+
+def half_spread(low, high):
+    """``(high - low) / 2`` without overflow, with constant features' spread 1.
+
+    Returns ``(half, unit)``: ``half`` is half the spread (``0.5`` where
+    ``high == low`` or undefined, so that the spread is 1 by the constant
+    rule of extrema and quantiles), ``unit`` the exponent for
+    :class:`AffineMap`: 1 where the spread itself exceeds the float64 range
+    (``[-1.5e308, 1.5e308]``), so that offset and scale are given in halves.
+
+    Examples
+    --------
+    >>> from sknorm._affine import half_spread
+    >>> half_spread([0.0, 2.0, -1.5e308], [1.0, 2.0, 1.5e308])
+    (array([5.0e-001, 5.0e-001, 1.5e+308]), array([0, 0, 1]))
+    """
+    low = np.asarray(low, dtype=np.float64)
+    high = np.asarray(high, dtype=np.float64)
+    with np.errstate(under="ignore", invalid="ignore"):
+        half = high / 2 - low / 2
+        half = np.where(half > 0, half, 0.5)
+        # Halving a subnormal spread would round it: halve the exact
+        # difference instead where it does not overflow.
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = high - low
+        exact = np.isfinite(spread) & (spread > 0)
+        half = np.where(exact, spread / 2, half)
+    with np.errstate(over="ignore"):
+        unit = np.where(np.isfinite(2 * half), 0, 1)
+    return half, unit
+
+
+#: Scales and offsets beyond these bounds are rescaled by a power of two
+#: inside the map, so that ``x - offset`` cannot overflow (values within half
+#: an ulp of the float64 maximum absorb any smaller offset) and the reciprocal
+#: of the scale stays a normal float64.
+_HUGE = 2.0**969
+_SMALL = 2.0**-969
+
+
+def _working_exponent(offset, scale, unit):
+    """Per-column power of two the data is divided by inside the map.
+
+    ``unit`` is the exponent in which ``offset`` and ``scale`` are given
+    (their values are ``offset * 2**unit``); on top of it, huge scales or
+    offsets are halved and tiny scales brought near 1. Powers of two scale
+    exactly, so the result equals the plain formula wherever that does not
+    overflow.
+    """
+    adjust = np.zeros(len(scale), dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        huge = (scale >= _HUGE) | (np.abs(offset) >= _HUGE)
+        tiny = (scale > 0) & (scale < _SMALL)
+    adjust[huge] = 1
+    adjust[tiny] = np.frexp(scale[tiny])[1]
+    return unit + adjust, adjust
 
 
 def _csr_or_csc_columns(X):
@@ -82,11 +150,51 @@ class AffineMap:
     scale : ndarray of shape (n_features,) or None
         Divisor; None means one. Applied as a multiplication by its float64
         reciprocal.
+    unit : ndarray of int of shape (n_features,) or None
+        Power of two in which ``offset`` and ``scale`` are given: the map is
+        ``(X - offset * 2**unit) / (scale * 2**unit)``, for spreads (and
+        offsets) that lie beyond the float64 range although the map's results
+        do not. None means 0.
+
+    Notes
+    -----
+    Scales and offsets near the ends of the float64 range are rescaled by
+    powers of two inside the map (exactly), so every finite input whose result
+    is finite gives that result: a scale below the smallest normal float64
+    divides correctly instead of multiplying by an infinite reciprocal, and
+    ``x - offset`` never overflows. Elsewhere the map is the plain formula,
+    bit for bit.
     """
 
-    def __init__(self, offset=None, scale=None):
+    def __init__(self, offset=None, scale=None, unit=None):
         self.offset = None if offset is None else np.asarray(offset, np.float64)
         self.scale = None if scale is None else np.asarray(scale, np.float64)
+        self.unit = None if unit is None else np.asarray(unit, np.int64)
+
+    def _working(self):
+        """``(prescale, offset, scale)`` of the map on data divided by
+        ``2**exponent`` per column; ``prescale`` holds two factors whose
+        product is ``2**-exponent``, or is None where every exponent is 0."""
+        known = [a for a in (self.offset, self.scale, self.unit) if a is not None]
+        if not known:
+            return None, None, None
+        n = known[0].shape[0]
+        offset = np.zeros(n) if self.offset is None else self.offset
+        scale = np.ones(n) if self.scale is None else self.scale
+        unit = np.zeros(n, np.int64) if self.unit is None else self.unit
+        exponent, adjust = _working_exponent(offset, scale, unit)
+        prescale = None
+        if np.any(exponent != 0):
+            # Two factors where one power of two would not be representable.
+            half = exponent // 2
+            prescale = (np.ldexp(1.0, -half), np.ldexp(1.0, half - exponent))
+        if np.any(adjust != 0):
+            offset, scale = np.ldexp(offset, -adjust), np.ldexp(scale, -adjust)
+        return (
+            prescale,
+            None if self.offset is None else offset,
+            None if self.scale is None else scale,
+        )
 
     def transform(
         self,
@@ -105,50 +213,53 @@ class AffineMap:
         (the caller's data must not be ``X`` when ``in_place``: a block found
         infinite is detected after the blocks before it were written).
         """
-        multiply = None if self.scale is None else 1.0 / self.scale
+        prescale, offset, scale = self._working()
+        steps = [
+            *((np.multiply, factor) for factor in prescale or ()),
+            (np.subtract, offset),
+            (np.multiply, None if scale is None else 1.0 / scale),
+        ]
         return self._apply(
-            X,
-            (self.offset, multiply, None, clip),
-            in_place,
-            estimator,
-            sparse_advice,
-            reject_infinity,
+            X, steps, clip, in_place, estimator, sparse_advice, reject_infinity
         )
 
     def inverse_transform(
         self, X, *, in_place, estimator=None, sparse_advice="", reject_infinity=False
     ):
         """Undo the map: ``X * scale + offset``."""
+        prescale, offset, scale = self._working()
+        steps = [
+            (np.multiply, scale),
+            (np.add, offset),
+            *((np.multiply, 1.0 / factor) for factor in prescale or ()),
+        ]
         return self._apply(
-            X,
-            (None, self.scale, self.offset, None),
-            in_place,
-            estimator,
-            sparse_advice,
-            reject_infinity,
+            X, steps, None, in_place, estimator, sparse_advice, reject_infinity
         )
 
     @staticmethod
-    def _apply(X, operands, in_place, estimator, sparse_advice, reject_infinity):
-        subtract, multiply, add, clip = operands
+    def _apply(X, steps, clip, in_place, estimator, sparse_advice, reject_infinity):
+        steps = [(ufunc, operand) for ufunc, operand in steps if operand is not None]
         if is_sparse(X):
-            shift = subtract if subtract is not None else add
-            _check_sparse_shift(shift, estimator, sparse_advice)
+            for ufunc, shift in steps:
+                if ufunc is not np.multiply:
+                    _check_sparse_shift(shift, estimator, sparse_advice)
+            factors = [operand for ufunc, operand in steps if ufunc is np.multiply]
             return _apply_sparse(
-                X, multiply, in_place, clip, estimator if reject_infinity else None
+                X, factors, in_place, clip, estimator if reject_infinity else None
             )
         out = X if in_place else np.empty_like(X, order="K")
         plan = BlockPlan(*X.shape)
-        steps = _dense_steps(plan, subtract, multiply, add, clip)
+        dense_steps = _dense_steps(plan, steps, clip)
         plan.map(
             lambda task: _apply_dense_task(
-                X, out, task, plan, steps, estimator if reject_infinity else None
+                X, out, task, plan, dense_steps, estimator if reject_infinity else None
             )
         )
         return out
 
 
-def _dense_steps(plan, subtract, multiply, add, clip):
+def _dense_steps(plan, steps, clip):
     """The map as ``(ufunc, operands, wide operands)`` steps applied in order.
 
     Operands are per-feature rows; the wide copies (repeated ``plan.lanes``
@@ -159,15 +270,7 @@ def _dense_steps(plan, subtract, multiply, add, clip):
     def row(value):
         return np.broadcast_to(np.asarray(value, np.float64), (n_cols,))
 
-    steps = [
-        (ufunc, (row(operand),))
-        for ufunc, operand in (
-            (np.subtract, subtract),
-            (np.multiply, multiply),
-            (np.add, add),
-        )
-        if operand is not None
-    ]
+    steps = [(ufunc, (row(operand),)) for ufunc, operand in steps]
     if clip is not None:
         steps.append((np.clip, (row(clip[0]), row(clip[1]))))
     return [
@@ -239,15 +342,16 @@ def _check_sparse_shift(shift, estimator, advice):
         )
 
 
-def _apply_sparse(X, multiply, in_place, clip, estimator):
+def _apply_sparse(X, factors, in_place, clip, estimator):
     """Scale (and clip) the stored values of a CSR/CSC matrix, chunk by chunk.
 
-    Implicit zeros stay zeros. Values are computed in float64 and written back
-    in X's dtype; with ``estimator``, a chunk whose sum is not finite is
-    searched for infinity before it is scaled.
+    ``factors`` are per-feature multipliers applied in turn. Implicit zeros
+    stay zeros. Values are computed in float64 and written back in X's dtype;
+    with ``estimator``, a chunk whose sum is not finite is searched for
+    infinity before it is scaled.
     """
     out = X if in_place else X.copy()
-    if multiply is None and clip is None:
+    if not factors and clip is None:
         if estimator is not None:
             _reject_sparse_infinity(out.data, out, slice(None), estimator)
         return out
@@ -263,8 +367,8 @@ def _apply_sparse(X, multiply, in_place, clip, estimator):
             if estimator is not None and not np.isfinite(values.sum()):
                 _reject_sparse_infinity(values, out, chunk, estimator)
             result = values if in_float64 else values.astype(np.float64)
-            if multiply is not None:
-                np.multiply(result, multiply[columns], out=result)
+            for factor in factors:
+                np.multiply(result, factor[columns], out=result)
             if clip is not None:
                 # Only stored values are clipped: implicit zeros stay zeros.
                 np.clip(result, low[columns], high[columns], out=result)

@@ -56,6 +56,7 @@ from ._validation import (
     may_write_in_place,
     row_blocks,
 )
+from .stats import Moments
 
 __all__ = ["Normalizer", "RowStandardizer", "normalize", "row_norms"]
 
@@ -102,9 +103,9 @@ class _RowRule:
         ``"max"``: divide by ``max(spread, eps)`` and leave all-zero segments
         as they are (``torch.nn.functional.normalize``). ``"hypot"``: divide
         by ``sqrt(spread**2 + eps)`` (layer and RMS normalization); with
-        ``eps=0`` a segment whose spread is negligible against its magnitude
-        gets divisor 1 (:func:`sknorm._affine.safe_scale`, the rule of every
-        sknorm scaler).
+        ``eps=0`` a segment whose spread is within the moments' rounding
+        error of its magnitude gets divisor 1
+        (:func:`sknorm._affine.safe_scale`, the rule of every sknorm scaler).
     """
 
     p: float
@@ -146,7 +147,7 @@ class _RowRule:
             divisor = np.hypot(spread_x, np.sqrt(self.eps))
         else:
             magnitude = m * center if center is not None else np.zeros_like(m)
-            divisor = safe_scale(spread_x, magnitude)
+            divisor = safe_scale(spread_x, magnitude, Moments.spread_rounding)
         return m / divisor
 
 

@@ -15,7 +15,7 @@ from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._affine import AffineMap, safe_scale
+from ._affine import AffineMap, half_spread, safe_scale
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
     check_finite,
@@ -234,10 +234,14 @@ class StandardScaler(_ColumnScaler):
         self.n_samples_seen_ = counts[0] if np.all(counts == counts[0]) else counts
         self.mean_ = moments.mean if self.with_mean or self.with_std else None
         if self.with_std:
+            # var_ may over- or underflow where the variance lies outside the
+            # float64 range; the standard deviation is computed without.
             self.var_ = moments.variance()
-            # Constant features are decided on the standard deviation relative
-            # to the mean: the same rule as every other scaler.
-            self.scale_ = safe_scale(np.sqrt(self.var_), moments.mean)
+            # Constant features: a standard deviation within the moments'
+            # rounding error of the mean (the rule of every scaler).
+            self.scale_ = safe_scale(
+                moments.std(), moments.mean, Moments.spread_rounding
+            )
         else:
             self.var_ = None
             self.scale_ = None
@@ -359,21 +363,25 @@ class MinMaxScaler(_ColumnScaler):
         low, high = self._range()
         self.data_min_ = extrema.minimum
         self.data_max_ = extrema.maximum
-        self.data_range_ = extrema.spread()
-        self.scale_ = (high - low) / self._safe_range()
+        # inf where the range exceeds the float64 maximum; the map does not.
+        with np.errstate(over="ignore"):
+            self.data_range_ = extrema.spread()
+        half_range, _ = half_spread(self.data_min_, self.data_max_)
+        with np.errstate(under="ignore"):
+            self.scale_ = ((high - low) / half_range) / 2
         self.min_ = low - self.data_min_ * self.scale_
         self.n_samples_seen_ = n_rows
-
-    def _safe_range(self):
-        magnitude = np.fmax(np.abs(self.data_min_), np.abs(self.data_max_))
-        return safe_scale(self.data_range_, magnitude)
 
     def _affine_map(self):
         # Kept as (x - offset) / scale with offset = data_min_ when min = 0, so
         # the training minimum maps to exactly 0 (and sparse zeros stay zero).
+        # Offset and scale are in units of 2**unit: halves where the range
+        # overflows.
         low, high = self._range()
-        scale = self._safe_range() / (high - low)
-        return AffineMap(self.data_min_ - low * scale, scale)
+        half_range, unit = half_spread(self.data_min_, self.data_max_)
+        scale = np.ldexp(half_range, 1 - unit) / (high - low)
+        offset = np.ldexp(self.data_min_, -unit) - low * scale
+        return AffineMap(offset, scale, unit)
 
     def _clip_range(self):
         return self._range()
@@ -436,7 +444,7 @@ class MaxAbsScaler(_ColumnScaler):
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         self.max_abs_ = statistics["Extrema"].max_abs()
-        self.scale_ = safe_scale(self.max_abs_, self.max_abs_)
+        self.scale_ = safe_scale(self.max_abs_)
         self.n_samples_seen_ = n_rows
 
     def _affine_map(self):
@@ -616,17 +624,28 @@ default=(25.0, 75.0)
         q_min, _, q_max = self._levels()
         center = quantiles.median()
         if not self.with_scaling:
-            return center, None
-        spread = quantiles.value(q_max) - quantiles.value(q_min)
-        scale = safe_scale(spread, center)
+            return center, None, None
+        # Constant features: a quantile range of exactly 0 (distinct values
+        # never give 0), computed in halves so that it cannot overflow.
+        half, unit = half_spread(quantiles.value(q_min), quantiles.value(q_max))
         if self.unit_variance:
-            scale = scale / (ndtri(q_max) - ndtri(q_min))
-        return center, scale
+            half = half / (ndtri(q_max) - ndtri(q_min))
+        return center, half, unit
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
-        center, scale = self._center_and_scale(statistics)
+        center, half_scale, unit = self._center_and_scale(statistics)
         self.center_ = center if self.with_centering else None
-        self.scale_ = scale
+        with np.errstate(over="ignore"):
+            # inf where the quantile range exceeds the float64 maximum.
+            self.scale_ = None if half_scale is None else 2 * half_scale
+        # The map's scale in units of 2**unit (halves where scale_ overflows).
+        self._scale_in_units = (
+            None if half_scale is None else (np.ldexp(half_scale, 1 - unit), unit)
+        )
 
     def _affine_map(self):
-        return AffineMap(self.center_, self.scale_)
+        if self._scale_in_units is None:
+            return AffineMap(self.center_, None)
+        scale, unit = self._scale_in_units
+        center = None if self.center_ is None else np.ldexp(self.center_, -unit)
+        return AffineMap(center, scale, unit)

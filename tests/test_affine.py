@@ -7,15 +7,61 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import sparse
 
-from sknorm._affine import RELATIVE_TOLERANCE, AffineMap, safe_scale
+from sknorm._affine import AffineMap, half_spread, safe_scale
+from sknorm.stats import Moments
+
+EPS = np.finfo(np.float64).eps
 
 
-def test_safe_scale_rule():
-    spread = np.array([0.0, 1e-20, 1.0, 2e-13, 3e-13, np.nan, 1e-310, 5.0])
-    magnitude = np.array([0.0, 0.0, 1e12, 1.0, 1.0, 1.0, 0.0, np.nan])
-    expected = [1.0, 1e-20, 1.0, 1.0, 3e-13, 1.0, 1.0, 5.0]
-    np.testing.assert_array_equal(safe_scale(spread, magnitude), expected)
-    assert 2e-13 <= RELATIVE_TOLERANCE < 3e-13
+def test_safe_scale_rule_exact_zero_without_rounding():
+    # Extrema and quantiles: only an exactly zero (or undefined) spread is
+    # constant, whatever its magnitude; tiny spreads are kept.
+    spread = np.array([0.0, 1e-20, 1.0, np.nan, 1e-310, 5e-324])
+    expected = [1.0, 1e-20, 1.0, 1.0, 1e-310, 5e-324]
+    np.testing.assert_array_equal(safe_scale(spread), expected)
+
+
+def test_safe_scale_rule_with_rounding_error():
+    rounding = Moments.spread_rounding
+    assert rounding == 4 * EPS
+    magnitude = np.array([1.0, 1.0, 1.7e18, 1.7e18, np.nan, 0.0])
+    spread = np.array([4 * EPS, 5 * EPS, 256.0, 29_556.0, 1e-300, 1e-300])
+    expected = [1.0, 5 * EPS, 1.0, 29_556.0, 1e-300, 1e-300]
+    np.testing.assert_array_equal(safe_scale(spread, magnitude, rounding), expected)
+
+
+def test_half_spread_does_not_overflow():
+    half, unit = half_spread([-1.5e308, 3.0, 0.0, np.nan], [1.5e308, 3.0, 5e-324, 1])
+    np.testing.assert_array_equal(half, [1.5e308, 0.5, 5e-324 / 2, 0.5])
+    np.testing.assert_array_equal(unit, [1, 0, 0, 0])
+
+
+@pytest.mark.parametrize(
+    ("offset", "scale", "unit", "X", "expected"),
+    [
+        # A scale below the smallest normal float64: divided, not multiplied
+        # by an infinite reciprocal.
+        (0.0, 1e-310, 0, [0.0, 1e-310, 2e-310], [0.0, 1.0, 2.0]),
+        # A huge offset: x - offset would overflow for -1.7e308.
+        (1e308, 1e308, 0, [-1.7e308, 1e308], [-2.7, 0.0]),
+        # Offset and scale given in halves (a range of 3e308).
+        (-1.5e308 / 2, 1.5e308, 1, [-1.5e308, 0.0, 1.5e308], [0.0, 0.5, 1.0]),
+    ],
+)
+def test_map_at_the_ends_of_the_float64_range(offset, scale, unit, X, expected):
+    affine = AffineMap([offset], [scale], [unit])
+    X = np.array(X)[:, None]
+    Y = affine.transform(X, in_place=False)
+    np.testing.assert_allclose(Y.ravel(), expected, rtol=4 * EPS)
+    # The round trip is exact to a few ulps of the spread.
+    spread = abs(np.ldexp(scale, unit))
+    np.testing.assert_allclose(
+        affine.inverse_transform(Y, in_place=False), X, rtol=0, atol=8 * EPS * spread
+    )
+    # Sparse data is only scaled: the same division without overflow.
+    if offset == 0:
+        Ys = affine.transform(sparse.csr_array(X), in_place=False)
+        np.testing.assert_allclose(Ys.toarray().ravel(), expected, rtol=4 * EPS)
 
 
 @settings(max_examples=50, deadline=None)

@@ -227,13 +227,23 @@ def test_unit_variance_needs_an_inner_range(quantile_range):
         )
 
 
-def test_constant_rule_is_relative_to_the_median():
+def test_constant_rule_is_an_exactly_zero_quantile_range():
     # IQR 1e-6 around 1e6: resolved (sknorm scales it, as scikit-learn does).
     x = 1e6 + np.linspace(-1e-6, 1e-6, 41)
     np.testing.assert_allclose(RobustScaler().fit(x[:, None]).scale_, [1e-6], rtol=1e-3)
-    # IQR 2 ulp around 1e6: below float64 resolution relative to |median|.
-    y = 1e6 + np.array([-1, 0, 0, 1, 1]) * np.spacing(1e6)
-    np.testing.assert_array_equal(RobustScaler().fit(y[:, None]).scale_, [1.0])
+    # An IQR of one ulp around 1e6 is exact data (quantiles of distinct
+    # values never differ by 0): scaled, so the quartiles map to -0.5 / +0.5.
+    ulp = np.spacing(1e6)
+    y = 1e6 + np.array([-1, 0, 0, 1, 1]) * ulp
+    scaler = RobustScaler().fit(y[:, None])
+    np.testing.assert_array_equal(scaler.scale_, [ulp])
+    np.testing.assert_array_equal(
+        scaler.transform(y[:, None]).ravel(), [-1, 0, 0, 1, 1]
+    )
+    # Only a range of exactly 0 is constant, at any magnitude.
+    for value in (1e6, 1.5e308, 5e-324):
+        flat = np.array([[value]] * 4 + [[0.0]])
+        np.testing.assert_array_equal(RobustScaler().fit(flat).scale_, [1.0])
 
 
 def test_dataframe_output_and_nan_kept(df_module):

@@ -193,17 +193,30 @@ def test_standard_scaler_float32_against_exact_arithmetic():
     assert np.abs(ours - exact).max() <= np.abs(theirs - exact).max()
 
 
-def test_constant_rule_is_relative_and_independent_of_n():
-    """A spread of 1e-10 relative to the mean is real data, whatever n is; a
-    spread of 1e-14 is rounding noise. scikit-learn's rule depends on n."""
+def test_constant_rule_is_the_rounding_error_and_independent_of_n():
+    """Distinct float64 values are real data: a spread of 1e-14 (45 ulps)
+    relative to the mean is scaled, whatever n is (scikit-learn's rule
+    depends on n). Only a standard deviation within the moments' rounding
+    error (4 ulps of the mean) is constant; extrema need exactly equal values.
+    """
+    ulp = np.spacing(1.0)
     for n in (10, 10_000):
-        base = np.full(n, 1.0)
-        base[::2] += 1e-10
-        assert StandardScaler().fit(base[:, None]).scale_[0] != 1.0
-        flat = np.full(n, 1.0)
-        flat[::2] += 1e-14
-        assert StandardScaler().fit(flat[:, None]).scale_[0] == 1.0
-        assert MinMaxScaler().fit(flat[:, None]).scale_[0] == 1.0
+        for step in (1e-10, 1e-14):
+            base = np.full(n, 1.0)
+            base[::2] += step
+            np.testing.assert_allclose(
+                StandardScaler().fit(base[:, None]).scale_, [step / 2], rtol=1e-3
+            )
+            np.testing.assert_allclose(
+                MinMaxScaler().fit(base[:, None]).data_range_, [step], rtol=1e-3
+            )
+        one_ulp = np.full(n, 1.0)
+        one_ulp[::2] += ulp
+        assert StandardScaler().fit(one_ulp[:, None]).scale_[0] == 1.0
+        assert MinMaxScaler().fit(one_ulp[:, None]).scale_[0] == 1 / ulp
+        flat = np.full((n, 1), 1.0 / 3)
+        assert StandardScaler().fit(flat).scale_[0] == 1.0
+        assert MinMaxScaler().fit(flat).scale_[0] == 1.0
 
 
 def test_standard_scaler_clip_to_training_range():

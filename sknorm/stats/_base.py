@@ -3,7 +3,12 @@
 import numpy as np
 from scipy import sparse
 
-__all__ = ["Statistic", "sparse_entries"]
+__all__ = [
+    "Statistic",
+    "exact_difference_of_sums",
+    "normalized_weights",
+    "sparse_entries",
+]
 
 
 class Statistic:
@@ -113,3 +118,104 @@ def sparse_entries(X, sample_weight=None):
     if sample_weight is None:
         return values, columns, None, float(n_rows)
     return values, columns, sample_weight[rows], float(sample_weight.sum())
+
+
+def normalized_weights(sample_weight):
+    """Weights divided by a power of two so that the largest lies in [1, 2).
+
+    Returns ``(weights, factor)`` with ``sample_weight == weights * factor``
+    exactly (up to weights below the smallest float64 after the division, which
+    are negligible next to the largest). Statistics accumulate the normalized
+    weights, so that weights of any scale (``1e308``, ``1e-320``) neither
+    overflow nor lose precision in products and sums, and results depend on the
+    relative weights only. ``(None, 1.0)`` for unweighted data.
+    """
+    if sample_weight is None:
+        return None, 1.0
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    largest = sample_weight.max(initial=0.0)
+    if largest == 0 or not np.isfinite(largest):
+        return sample_weight, 1.0
+    exponent = int(np.frexp(largest)[1]) - 1
+    if exponent == 0:
+        return sample_weight, 1.0
+    return np.ldexp(sample_weight, -exponent), float(np.ldexp(1.0, exponent))
+
+
+#: Bits of a weight summed exactly per pass of :func:`_split_sums`.
+_SPLIT_BITS = 26
+#: Entries summed at once: at most 2**_SPLIT_BITS entries of 2**_SPLIT_BITS
+#: units each keeps every partial float64 sum an exact integer.
+_SPLIT_CHUNK = 1 << _SPLIT_BITS
+
+
+def _split_sums(groups, weights, n_groups, top):
+    """Per-group sums of ``weights`` as exact integer parts plus a leftover.
+
+    Each weight is split into three parts of 26 bits on a grid fixed by
+    ``top`` (the error-free extraction of Rump, Ogita and Oishi); the parts are
+    summed exactly as integers, the leftover below ``2**-78 * top`` in float64.
+    Returns ``(parts, leftover)`` with ``parts`` a list of ``(int64 sums,
+    exponent of their unit)``.
+    """
+    parts = []
+    exponent = int(np.frexp(top)[1])
+    rest = weights
+    for _ in range(3):
+        unit_exponent = exponent - _SPLIT_BITS
+        sigma = np.ldexp(1.0, exponent + 52 - _SPLIT_BITS)
+        high = (sigma + rest) - sigma  # rest rounded to a multiple of the unit
+        rest = rest - high
+        units = np.ldexp(high, -unit_exponent)
+        total = np.zeros(n_groups, dtype=np.int64)
+        for start in range(0, len(units), _SPLIT_CHUNK):
+            chunk = slice(start, start + _SPLIT_CHUNK)
+            total += np.bincount(
+                groups[chunk], weights=units[chunk], minlength=n_groups
+            ).astype(np.int64)
+        parts.append((total, unit_exponent))
+        exponent = unit_exponent
+    leftover = np.bincount(groups, weights=rest, minlength=n_groups)
+    return parts, leftover
+
+
+def exact_difference_of_sums(total, groups, weights, n_groups):
+    """``total - (per-group sums of weights)``, each group's sum exact.
+
+    ``total`` is the sum of a superset of the weights (all rows), ``weights``
+    those of a subset per group (the stored entries of each sparse column).
+    Both are summed with an error-free splitting on one grid
+    (:func:`_split_sums`), so the difference is exact where it is 0 and correct to about
+    ``eps**2`` of the total elsewhere (a plain difference of float sums is off
+    by ``eps`` times the total).
+
+    Parameters
+    ----------
+    total : ndarray of shape (n_rows,)
+        All weights (summed into every group).
+    groups, weights : ndarray of shape (n_entries,)
+        Group of each subset entry and its weight.
+    n_groups : int
+
+    Returns
+    -------
+    ndarray of shape (n_groups,)
+    """
+    total = np.asarray(total, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    top = max(total.max(initial=0.0), weights.max(initial=0.0))
+    if top == 0:
+        return np.zeros(n_groups)
+    all_parts, all_left = _split_sums(np.zeros(len(total), np.intp), total, 1, top)
+    sub_parts, sub_left = _split_sums(
+        np.asarray(groups, np.intp), weights, n_groups, top
+    )
+    difference = np.zeros(n_groups)
+    # Smallest parts first, so that the exact integer differences are added
+    # with a single rounding at the end for the largest.
+    difference += all_left[0] - sub_left
+    for (whole, exponent), (part, _) in zip(
+        reversed(all_parts), reversed(sub_parts), strict=True
+    ):
+        difference += np.ldexp((whole[0] - part).astype(np.float64), exponent)
+    return difference

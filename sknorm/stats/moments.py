@@ -4,7 +4,13 @@ import numpy as np
 
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
-from ._base import Statistic, sparse_entries
+from ._base import (
+    Statistic,
+    exact_difference_of_sums,
+    normalized_weights,
+    sparse_entries,
+)
+from .extrema import Extrema
 
 __all__ = ["Moments"]
 
@@ -38,14 +44,14 @@ def _merge_moments(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
 
 
 def _moments_from_sums(n, s1, q):
-    """Mean (relative to the center) and M2 from shifted sums, and whether the
-    sums were precise enough (see ``CANCELLATION_LIMIT``)."""
+    """Mean (relative to the center) and M2 from shifted sums, and the columns
+    whose sums were not precise enough (see ``CANCELLATION_LIMIT``)."""
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         has_data = n > 0
         mean = np.where(has_data, s1 / np.where(has_data, n, 1.0), 0.0)
         m2 = np.where(has_data, q - s1 * mean, 0.0)
         imprecise = has_data & np.isfinite(q) & (q > CANCELLATION_LIMIT * m2)
-    return mean, np.maximum(m2, 0.0), not imprecise.any()
+    return mean, np.maximum(m2, 0.0), imprecise
 
 
 def _block_moments(block, weight):
@@ -186,8 +192,8 @@ def _task_moments(X, task, plan, shift, sample_weight):
             np.add(n, fold(block_n, lanes, np.add), out=n)
         np.add(s1, fold(block_s1, lanes, np.add), out=s1)
         np.add(q, fold(block_q, lanes, np.add), out=q)
-    mean, m2, precise = _moments_from_sums(n, s1, q)
-    if precise:
+    mean, m2, imprecise = _moments_from_sums(n, s1, q)
+    if not imprecise.any():
         with np.errstate(invalid="ignore"):
             return n, (center - shift) + mean, m2
     n, mean, m2 = np.zeros(n_cols), np.full(n_cols, np.nan), np.zeros(n_cols)
@@ -197,38 +203,221 @@ def _task_moments(X, task, plan, shift, sample_weight):
     return n, mean, m2
 
 
-def _two_pass_sparse(values, columns, entry_weight, n, stored_weight):
-    """Mean and M2 of sparse columns by the two-pass method, NaN ignored.
-
-    The stored entries contribute their squared deviations from the mean,
-    every implicit zero ``mean**2`` times the zeros' total weight.
-    """
-    n_cols = len(n)
+def _first_stored_values(values, columns, n_cols):
+    """Per column, its first stored non-NaN value (0 for a column without one):
+    a center close to the column's values, for shifted sums."""
+    first = np.zeros(n_cols)
     present = ~np.isnan(values)
-    if not present.all():
-        values, columns = values[present], columns[present]
-        entry_weight = None if entry_weight is None else entry_weight[present]
-    values = values.astype(np.float64, copy=False)
-    weighted = values if entry_weight is None else entry_weight * values
+    # Assignments run in order: writing in reverse leaves each column's first.
+    first[columns[present][::-1]] = values[present][::-1]
+    return first
+
+
+def _sparse_sums(values, columns, weight, n_cols, center, zero_weight):
+    """``(sum w (x - c), sum w (x - c)**2)`` per column over stored values
+    (NaN skipped) and implicit zeros, in chunks of stored values."""
+    s1, q = np.zeros(n_cols), np.zeros(n_cols)
+    step = max(_SPARSE_CHUNK, n_cols)
+    for start in range(0, len(values), step):
+        chunk = slice(start, start + step)
+        x = values[chunk].astype(np.float64, copy=False)
+        c = columns[chunk].astype(np.intp, copy=False)
+        w = None if weight is None else weight[chunk]
+        missing = np.isnan(x)
+        if missing.any():
+            x, c = x[~missing], c[~missing]
+            w = None if w is None else w[~missing]
+        d = x - center[c]
+        wd = d if w is None else w * d
+        s1 += np.bincount(c, weights=wd, minlength=n_cols)
+        with np.errstate(over="ignore", invalid="ignore"):
+            q += np.bincount(c, weights=wd * d, minlength=n_cols)
+    # Each implicit zero deviates from the center by -center.
+    with np.errstate(over="ignore", invalid="ignore"):
+        s1 -= zero_weight * center
+        q += zero_weight * (center * center)
+    return s1, q
+
+
+def _sparse_moments(X, weight):
+    """Weight, mean and M2 of the columns of a CSR/CSC matrix.
+
+    Shifted sums around each column's first stored value, the implicit zeros
+    counted analytically with their exact weight; columns where the shift
+    lies far from the mean (cancellation, see ``CANCELLATION_LIMIT``) are
+    redone around their mean: the corrected two-pass method, as for dense
+    data. A column whose values are all equal gets M2 exactly 0.
+    """
+    values, columns, entry_weight, _ = sparse_entries(X, weight)
+    n_rows, n_cols = X.shape
+    columns = columns.astype(np.intp, copy=False)
+    missing = np.isnan(values)
+    has_missing = bool(missing.any())
+    if weight is None:
+        stored = np.bincount(columns, minlength=n_cols).astype(np.float64)
+        zero_weight = n_rows - stored
+        nan_weight = (
+            np.bincount(columns[missing], minlength=n_cols) if has_missing else 0.0
+        )
+    else:
+        zero_weight = exact_difference_of_sums(weight, columns, entry_weight, n_cols)
+        nan_weight = (
+            np.bincount(columns[missing], entry_weight[missing], minlength=n_cols)
+            if has_missing
+            else 0.0
+        )
+    stored_weight = (
+        np.bincount(columns, weights=entry_weight, minlength=n_cols)
+        if weight is not None
+        else np.bincount(columns, minlength=n_cols).astype(np.float64)
+    )
+    n = np.maximum(zero_weight + stored_weight - nan_weight, 0.0)
+    if has_missing:
+        # A column of NaN only has exactly no weight (no rounding residue).
+        n[np.bincount(columns[missing], minlength=n_cols) == n_rows] = 0.0
+    center = _first_stored_values(values, columns, n_cols)
+    s1, q = _sparse_sums(values, columns, entry_weight, n_cols, center, zero_weight)
+    mean, m2, imprecise = _moments_from_sums(n, s1, q)
+    mean = mean + center
+    if imprecise.any():
+        redo = np.flatnonzero(imprecise)
+        center = np.where(imprecise, mean, 0.0)
+        s1, q = _sparse_sums(values, columns, entry_weight, n_cols, center, zero_weight)
+        again, m2_again, _ = _moments_from_sums(n, s1, q)
+        mean[redo] = center[redo] + again[redo]
+        m2[redo] = m2_again[redo]
+    return n, np.where(n > 0, mean, np.nan), m2
+
+
+#: Columns whose variance falls below this (standard deviation below 2**-450)
+#: may have lost precision to underflowing squares; they are recomputed on
+#: data scaled by a power of two (exactly constant columns are found instead).
+_TINY_VARIANCE = 2.0**-900
+
+
+def _dense_moments(X, weight):
+    """Weight, mean and M2 of the columns of a dense array (NaN ignored)."""
+    plan = BlockPlan(*X.shape)
+    tasks = plan.tasks()
+    if not tasks:
+        return (
+            np.zeros(plan.n_cols),
+            np.full(plan.n_cols, np.nan),
+            np.zeros(plan.n_cols),
+        )
+    # Means are accumulated relative to one shift (the first rows' mean):
+    # merging tasks whose means are large and close would otherwise lose
+    # their difference to rounding (a mean carries an error of ulp(mean)).
+    head = slice(0, _CENTER_ROWS)
+    shift = _center_of(X[head], None if weight is None else weight[head])
+    parts = plan.map(lambda task: _task_moments(X, task, plan, shift, weight))
+    n, mean, m2 = parts[0]
+    for part in parts[1:]:
+        n, mean, m2 = _merge_moments(n, mean, m2, *part)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(n > 0, mean + shift, np.nan)
+    return n, mean, m2
+
+
+def _raw_moments(X, weight):
+    if is_sparse(X):
+        return _sparse_moments(X, weight)
+    return _dense_moments(np.asarray(X), weight)
+
+
+def _rescaled_moments(X, weight, columns):
+    """Mean, variance and exponent of ``columns`` of X, computed on the columns
+    divided by a power of two near their largest absolute value.
+
+    For columns whose squares or sums overflow, or whose squared deviations
+    underflow: the scaling is exact, so the variance is that of the data,
+    stored as ``variance * 4**exponent``. Exactly constant columns get their
+    value as mean and variance 0; columns holding infinity are left as they
+    are (the fit then rejects them).
+    """
+    part = X[:, columns]
+    if is_sparse(part):
+        part = part.tocsc()
+    extrema = Extrema.from_data(part, weight)
+    largest = extrema.max_abs()
+    constant = extrema.minimum == extrema.maximum
+    scalable = np.isfinite(largest) & (largest > 0) & ~constant
+    exponent = np.where(scalable, np.frexp(np.where(scalable, largest, 1.0))[1], 0)
+    if is_sparse(part):
+        scaled = part.astype(np.float64)  # a copy, in CSC order
+        counts = np.diff(scaled.indptr)
+        scaled.data = np.ldexp(scaled.data, -np.repeat(exponent, counts))
+    else:
+        scaled = np.ldexp(np.asarray(part, dtype=np.float64), -exponent[None, :])
+    n, mean, m2 = _raw_moments(scaled, weight)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(columns, weights=weighted, minlength=n_cols) / n
-    mean = np.where(n > 0, mean, 0.0)
-    deviation = values - mean[columns]
-    squares = deviation * deviation
-    if entry_weight is not None:
-        squares *= entry_weight
-    zero_weight = np.maximum(n - stored_weight, 0.0)
-    m2 = np.bincount(columns, weights=squares, minlength=n_cols)
-    return mean, m2 + zero_weight * mean**2
+        variance = np.where(n > 0, m2 / np.where(n > 0, n, 1.0), 0.0)
+    mean = np.ldexp(mean, exponent)
+    mean = np.where(constant, extrema.minimum, mean)
+    variance = np.where(constant, 0.0, variance)
+    return (
+        mean,
+        variance,
+        np.where(constant, 0, exponent).astype(np.float64),
+        scalable | constant,
+    )
+
+
+def _merged(n_a, mean_a, var_a, exp_a, n_b, mean_b, var_b, exp_b):
+    """Chan, Golub and LeVeque's pairwise update of (weight, mean, variance).
+
+    Variances are stored as ``variance * 4**exponent``; the merge works in a
+    common exponent (the largest of the parts that carry spread) and the
+    weights enter only as shares, so neither huge weights nor huge values
+    overflow. Columns without weight on one side take the other side's values.
+    """
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        largest = np.maximum(n_a, n_b)
+        safe = np.where(largest > 0, largest, 1.0)
+        a, b = n_a / safe, n_b / safe
+        share_b = b / np.where(a + b > 0, a + b, 1.0)
+        share_a = 1.0 - share_b
+        n = n_a + n_b
+        half_delta = mean_b / 2 - mean_a / 2
+        mean = mean_a + 2 * (half_delta * share_b)
+        delta_exp = np.where(
+            half_delta != 0,
+            np.frexp(np.where(half_delta != 0, half_delta, 1))[1] + 1,
+            -np.inf,
+        )
+        exponent = np.fmax(
+            np.fmax(
+                np.where(var_a > 0, exp_a, -np.inf), np.where(var_b > 0, exp_b, -np.inf)
+            ),
+            delta_exp,
+        )
+        exponent = np.where(np.isfinite(exponent), exponent, 0.0)
+        delta = np.ldexp(half_delta, (1 - exponent).astype(np.int64))
+        variance = (
+            share_a * np.ldexp(var_a, (2 * (exp_a - exponent)).astype(np.int64))
+            + share_b * np.ldexp(var_b, (2 * (exp_b - exponent)).astype(np.int64))
+            + delta * delta * (share_a * share_b)
+        )
+    only_b, only_a = n_a == 0, n_b == 0
+    mean = np.where(only_b, mean_b, np.where(only_a, mean_a, mean))
+    variance = np.where(only_b, var_b, np.where(only_a, var_a, variance))
+    exponent = np.where(only_b, exp_b, np.where(only_a, exp_a, exponent))
+    return n, mean, variance, exponent
 
 
 class Moments(Statistic):
-    """Weighted count, mean and sum of squared deviations (M2) per column.
+    """Weighted count, mean and variance per column.
 
     NaN values are ignored: each column has its own weighted count. ``merge``
     uses the pairwise update of Chan, Golub and LeVeque (1983), exact in exact
     arithmetic, so moments computed over chunks and merged equal the moments of
-    all the data to rounding.
+    all the data to rounding. Every finite input gives finite, correct moments:
+    columns whose squares would overflow or underflow are computed on data
+    scaled by a power of two (exactly), and the variance is stored as
+    ``scaled_variance * 4**exponent`` since it may lie outside the float64
+    range (``[1e300, -1e300]``) although the standard deviation does not.
+    Weights are normalized by a power of two before use, so the moments depend
+    on the relative weights only; ``weight_sum`` is in the caller's units.
 
     Parameters
     ----------
@@ -237,8 +426,11 @@ class Moments(Statistic):
         unweighted).
     mean : ndarray of shape (n_features,)
         Weighted mean of each column (NaN for a column with no data).
-    m2 : ndarray of shape (n_features,)
-        Weighted sum of squared deviations from the mean.
+    scaled_variance : ndarray of shape (n_features,)
+        Weighted population variance divided by ``4**exponent``.
+    exponent : ndarray of shape (n_features,)
+        Power-of-two scale of each column's spread (integers; 0 for data of
+        ordinary magnitude).
 
     Examples
     --------
@@ -252,10 +444,23 @@ class Moments(Statistic):
     array([2.66666667, 4.        ])
     >>> m.weight_sum
     array([3., 2.])
+
+    Magnitudes whose variance overflows keep a finite standard deviation:
+
+    >>> big = Moments.from_data(np.array([[1e300], [-1e300]]))
+    >>> big.std(), big.variance()
+    (array([1.e+300]), array([inf]))
     """
 
-    _fields = ("weight_sum", "mean", "m2")
+    _fields = ("weight_sum", "mean", "scaled_variance", "exponent")
     reveals_infinity = True
+
+    #: Relative rounding error of the standard deviation next to the mean: the
+    #: corrected two-pass moments of exactly constant data come out within a
+    #: few ulps of the mean (a mean rounds to within half an ulp; chunks and
+    #: partitions merged add a few more), so a standard deviation of at most
+    #: this times ``|mean|`` cannot be told from zero.
+    spread_rounding = 4 * np.finfo(np.float64).eps
 
     @classmethod
     def from_data(cls, X, sample_weight=None):
@@ -272,92 +477,89 @@ class Moments(Statistic):
         -------
         Moments
         """
-        if is_sparse(X):
-            return cls._from_sparse(X, sample_weight)
-        X = np.asarray(X)
-        plan = BlockPlan(*X.shape)
-        tasks = plan.tasks()
-        if not tasks:
-            return cls(
-                weight_sum=np.zeros(plan.n_cols),
-                mean=np.full(plan.n_cols, np.nan),
-                m2=np.zeros(plan.n_cols),
-            )
-        # Means are accumulated relative to one shift (the first rows' mean):
-        # merging tasks whose means are large and close would otherwise lose
-        # their difference to rounding (a mean carries an error of ulp(mean)).
-        head = slice(0, _CENTER_ROWS)
-        shift = _center_of(
-            X[head], None if sample_weight is None else sample_weight[head]
-        )
-        parts = plan.map(
-            lambda task: _task_moments(X, task, plan, shift, sample_weight)
-        )
-        n, mean, m2 = parts[0]
-        for part in parts[1:]:
-            n, mean, m2 = _merge_moments(n, mean, m2, *part)
+        weight, weight_unit = normalized_weights(sample_weight)
+        if not is_sparse(X):
+            X = np.asarray(X)
+        n, mean, m2 = _raw_moments(X, weight)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = np.where(n > 0, m2 / np.where(n > 0, n, 1.0), 0.0)
+        exponent = np.zeros(len(n))
         with np.errstate(invalid="ignore"):
-            mean = np.where(n > 0, mean + shift, np.nan)
-        return cls(weight_sum=n, mean=mean, m2=m2)
-
-    @classmethod
-    def _from_sparse(cls, X, sample_weight):
-        """Moments of the stored values, the implicit zeros counted analytically.
-
-        Fast path: sums of the values and of their squares per column (the
-        center is 0, where the implicit zeros already are), in chunks of
-        stored values. Columns whose mean is large against their spread are
-        then recomputed by the two-pass method.
-        """
-        values, columns, entry_weight, total_weight = sparse_entries(X, sample_weight)
-        n_cols = X.shape[1]
-        stored, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
-        missing_weight = np.zeros(n_cols)
-        missing_count = np.zeros(n_cols, dtype=np.int64)
-        for start in range(0, len(values), max(_SPARSE_CHUNK, n_cols)):
-            chunk = slice(start, start + max(_SPARSE_CHUNK, n_cols))
-            x = values[chunk].astype(np.float64, copy=False)
-            c = columns[chunk].astype(np.intp, copy=False)
-            w = None if entry_weight is None else entry_weight[chunk]
-            with np.errstate(over="ignore", invalid="ignore"):
-                finite = np.isfinite(x.sum())
-            if not finite:
-                missing = np.isnan(x)
-                if missing.any():
-                    missing_count += np.bincount(c[missing], minlength=n_cols)
-                    missing_weight += np.bincount(
-                        c[missing],
-                        weights=None if w is None else w[missing],
-                        minlength=n_cols,
-                    )
-                    present = ~missing
-                    x, c = x[present], c[present]
-                    w = None if w is None else w[present]
-            wx = x if w is None else w * x
-            stored += np.bincount(c, weights=w, minlength=n_cols)
-            s1 += np.bincount(c, weights=wx, minlength=n_cols)
-            with np.errstate(over="ignore", invalid="ignore"):
-                q += np.bincount(c, weights=wx * x, minlength=n_cols)
-        # A column of NaN only has no weight at all; the subtraction below
-        # could leave a rounding residue of the weights' sum.
-        missing_weight[missing_count == X.shape[0]] = total_weight
-        n = np.maximum(total_weight - missing_weight, 0.0)
-        # Implicit zeros deviate from the center 0 by 0: they add weight only.
-        mean, m2, precise = _moments_from_sums(n, s1, q)
-        if not precise:
-            mean, m2 = _two_pass_sparse(values, columns, entry_weight, n, stored)
-        return cls(weight_sum=n, mean=np.where(n > 0, mean, np.nan), m2=m2)
+            suspect = (n > 0) & (
+                ~np.isfinite(variance)
+                | ~np.isfinite(mean)
+                | (variance < _TINY_VARIANCE)
+            )
+        if suspect.any():
+            columns = np.flatnonzero(suspect)
+            new_mean, new_variance, new_exponent, done = _rescaled_moments(
+                X, weight, columns
+            )
+            columns = columns[done]
+            mean[columns] = new_mean[done]
+            variance[columns] = new_variance[done]
+            exponent[columns] = new_exponent[done]
+        return cls(
+            weight_sum=n * weight_unit,
+            mean=mean,
+            scaled_variance=variance,
+            exponent=exponent,
+        )
 
     def merge(self, other):
         """Return the moments of the union of both data sets (Chan et al.)."""
         self._check_mergeable(other)
-        n, mean, m2 = _merge_moments(
-            self.weight_sum, self.mean, self.m2, other.weight_sum, other.mean, other.m2
+        n, mean, variance, exponent = _merged(
+            self.weight_sum,
+            self.mean,
+            self.scaled_variance,
+            self.exponent,
+            other.weight_sum,
+            other.mean,
+            other.scaled_variance,
+            other.exponent,
         )
-        return type(self)(weight_sum=n, mean=mean, m2=m2)
+        return type(self)(
+            weight_sum=n, mean=mean, scaled_variance=variance, exponent=exponent
+        )
+
+    def _ddof_factor(self, ddof):
+        """``weight_sum / (weight_sum - ddof)``: the population variance's
+        factor to the one with ``ddof`` degrees of freedom removed."""
+        n = self.weight_sum
+        if ddof == 0:
+            return np.where(n > 0, 1.0, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            denominator = n - ddof
+            factor = n / np.where(denominator > 0, denominator, 1)
+        factor = np.where(np.isinf(n), 1.0, factor)
+        return np.where(denominator > 0, factor, np.nan)
 
     def variance(self, ddof=0):
-        """Per-column variance ``m2 / (weight_sum - ddof)`` (NaN without data)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            denominator = self.weight_sum - ddof
-            return np.where(denominator > 0, self.m2 / denominator, np.nan)
+        """Per-column variance ``m2 / (weight_sum - ddof)`` (NaN without data).
+
+        Infinite (or 0) where the variance lies outside the float64 range;
+        :meth:`std` is finite for every finite input.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.ldexp(
+                self.scaled_variance * self._ddof_factor(ddof),
+                (2 * self.exponent).astype(np.int64),
+            )
+
+    def std(self, ddof=0):
+        """Per-column standard deviation ``sqrt(variance(ddof))`` (NaN without
+        data), computed without overflow or underflow."""
+        with np.errstate(invalid="ignore"):
+            return np.ldexp(
+                np.sqrt(self.scaled_variance * self._ddof_factor(ddof)),
+                self.exponent.astype(np.int64),
+            )
+
+    @property
+    def m2(self):
+        """Weighted sum of squared deviations from the mean (may overflow; 0
+        for a column without data)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            m2 = self.variance() * self.weight_sum
+        return np.where(self.weight_sum > 0, m2, 0.0)
