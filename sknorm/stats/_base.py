@@ -6,6 +6,7 @@ from scipy import sparse
 __all__ = [
     "Statistic",
     "exact_difference_of_sums",
+    "implicit_zero_weight",
     "normalized_weights",
     "sparse_entries",
 ]
@@ -219,3 +220,26 @@ def exact_difference_of_sums(total, groups, weights, n_groups):
     ):
         difference += np.ldexp((whole[0] - part).astype(np.float64), exponent)
     return difference
+
+
+def implicit_zero_weight(X, sample_weight=None):
+    """Per column of a CSR/CSC matrix, the total weight of its implicit zeros.
+
+    Exact: the row count minus the stored count when unweighted, and
+    :func:`exact_difference_of_sums` when weighted, so that a column storing
+    every row has exactly no zeros (a plain ``sum(w) - bincount(w)`` leaves a
+    rounding residue there, which statistics would count as zeros).
+    """
+    X = X if X.format in ("csr", "csc") else sparse.csr_array(X)
+    n_rows, n_cols = X.shape
+    if X.format == "csr":
+        columns = X.indices
+        rows = np.repeat(np.arange(n_rows), np.diff(X.indptr))
+    else:
+        columns = np.repeat(np.arange(n_cols), np.diff(X.indptr))
+        rows = X.indices
+    if sample_weight is None:
+        stored = np.bincount(columns, minlength=n_cols)
+        return (n_rows - stored).astype(np.float64)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    return exact_difference_of_sums(sample_weight, columns, sample_weight[rows], n_cols)

@@ -6,7 +6,7 @@ from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import (
     Statistic,
-    exact_difference_of_sums,
+    implicit_zero_weight,
     normalized_weights,
     sparse_entries,
 )
@@ -253,14 +253,12 @@ def _sparse_moments(X, weight):
     columns = columns.astype(np.intp, copy=False)
     missing = np.isnan(values)
     has_missing = bool(missing.any())
+    zero_weight = implicit_zero_weight(X, weight)
     if weight is None:
-        stored = np.bincount(columns, minlength=n_cols).astype(np.float64)
-        zero_weight = n_rows - stored
         nan_weight = (
             np.bincount(columns[missing], minlength=n_cols) if has_missing else 0.0
         )
     else:
-        zero_weight = exact_difference_of_sums(weight, columns, entry_weight, n_cols)
         nan_weight = (
             np.bincount(columns[missing], entry_weight[missing], minlength=n_cols)
             if has_missing

@@ -9,11 +9,16 @@ weight ``N`` (their count when unweighted), the quantile at level ``q`` is::
 
 where ``x[r]`` is the value at rank ``r`` of the column with every row repeated
 as many times as its weight: the first value in sorted order whose cumulative
-weight exceeds ``r``. ``v >= N - 1`` gives the maximum. For integer weights this
-*is* the quantile of the data with rows repeated, to the last bit; real weights
-generalize it as frequencies — so weights are on the scale of row counts, not
-normalized: a column whose total weight is below 1 (less than one row) has its
-minimum at every level below 1.
+weight exceeds ``r``. ``v >= N - 1`` gives the maximum. Weights are *relative*:
+they are first rescaled so that the rows of positive weight have mean weight 1
+(equal weights of any value give exactly the unweighted quantiles; weights of
+0.01 or 1e308 are no different from weights of 1), then act as frequencies.
+Integer weights therefore equal repeated rows when they are all equal; when
+they differ, the ranks differ from those of the repeated rows by less than one
+row (the rescaling changes the ``- 1`` in ``(N - 1) * q``): a choice, since no
+quantile that interpolates between order statistics can be both independent of
+the weights' scale and equal to repeated rows for weights ``[1, 1]`` and
+``[2, 2]`` alike.
 ``lerp`` is numpy's (``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` when
 ``t >= 0.5``), so unweighted results equal ``np.nanpercentile``'s. The median
 uses ``np.median``'s midpoint ``(a + b) / 2`` when ``t == 0.5``.
@@ -31,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._validation import is_sparse
-from ._base import Statistic
+from ._base import Statistic, implicit_zero_weight, normalized_weights
 
 __all__ = ["Quantiles"]
 
@@ -74,14 +79,25 @@ def midpoint(lower, upper):
     return result
 
 
-def virtual_ranks(total, levels):
+def virtual_ranks(total, levels, unit=None):
     """Ranks bracketing each level and the interpolation fraction.
 
     Returns ``(lower_rank, upper_rank, fraction, at_maximum)`` of shape
-    ``(n_levels, n_features)``; ranks are float64 holding integers, and
-    ``at_maximum`` marks levels answered by the column maximum.
+    ``(n_levels, n_features)``; ranks are float64 holding integers (in rows
+    of mean weight, see below), and ``at_maximum`` marks levels answered by
+    the column maximum.
+
+    ``unit`` is ``(weight, count)`` of the rows of positive weight (None when
+    unweighted): ranks count rows of their mean weight ``weight / count``, so
+    that they depend on the relative weights only. A rank ``r`` rows is the
+    weight ``r * weight / count``, computed in that order so that integer
+    weights give exact ranks (and exact ties with the cumulative weights).
     """
     total = np.asarray(total, dtype=np.float64)
+    if unit is not None and unit[0] != unit[1]:
+        weight, count = unit
+        low, high, fraction, at_maximum = virtual_ranks(total * count / weight, levels)
+        return low * weight / count, high * weight / count, fraction, at_maximum
     # Same expression as numpy's 'linear' method, so the same rounding.
     virtual = (total - 1)[None, :] * levels[:, None]
     lower_rank = np.floor(virtual)
@@ -98,6 +114,27 @@ def virtual_ranks(total, levels):
     upper_rank = np.where(at_minimum, 0.0, lower_rank + 1)
     fraction = np.where(bounded, 0.0, fraction)
     return lower_rank, upper_rank, fraction, at_maximum
+
+
+def relative_weights(X, sample_weight):
+    """``(X, weights, unit, factor)`` for weighted quantiles (see the module docstring).
+
+    ``unit`` is ``(total weight, count)`` of the rows of positive weight, for
+    :func:`virtual_ranks`. Equal positive weights give ``(rows of positive
+    weight, None, None)``: the unweighted path, so that their quantiles are
+    the unweighted ones bit for bit. The weights returned are divided by a
+    power of two (``factor``, the fourth value) so that no sum overflows.
+    """
+    weight, factor = normalized_weights(sample_weight)  # no overflow in sums
+    positive = weight > 0
+    kept = weight[positive]
+    if kept.size and np.all(kept == kept[0]):
+        if positive.all():
+            return X, None, None, 1.0
+        rows = np.flatnonzero(positive)
+        X = X[rows] if is_sparse(X) else np.asarray(X)[rows]
+        return X, None, None, 1.0
+    return X, weight, (float(kept.sum()), float(kept.size)), factor
 
 
 def _check_levels(levels):
@@ -181,7 +218,7 @@ def ragged_value_finder(values, weights, starts, zero_weight):
     return value_at, total, maximum
 
 
-def ragged_order_statistics(values, weights, starts, zero_weight, levels):
+def ragged_order_statistics(values, weights, starts, zero_weight, levels, unit=None):
     """Quantile brackets of columns stored as sorted, weighted segments.
 
     Parameters
@@ -189,6 +226,8 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels):
     values, weights, starts, zero_weight
         As for :func:`ragged_value_finder`.
     levels : ndarray of shape (n_levels,)
+    unit : tuple (weight, count), default=None
+        The rows of positive weight (see :func:`virtual_ranks`).
 
     Returns
     -------
@@ -197,7 +236,7 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels):
         Weight of each column's non-missing values, zeros included.
     """
     value_at, total, maximum = ragged_value_finder(values, weights, starts, zero_weight)
-    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels)
+    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels, unit)
 
     def bracket(rank):
         return np.where(at_maximum, maximum, value_at(rank))
@@ -292,7 +331,7 @@ def _dense_group(X, columns, levels, buffers):
     return lower, upper, total, np.array(value_sum)
 
 
-def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
+def _weighted_dense_group(X, columns, levels, sample_weight, buffers, unit):
     """Order statistics of a group of dense columns, rows weighted."""
     block = _transposed_columns(X, columns, buffers)
     positive = sample_weight > 0
@@ -313,6 +352,7 @@ def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
         starts,
         np.zeros(block.shape[0]),
         levels,
+        unit,
     )
     return lower, upper, total, np.array(value_sum)
 
@@ -322,7 +362,7 @@ def _join_column_groups(results):
     return tuple(np.concatenate(parts, axis=-1) for parts in zip(*results, strict=True))
 
 
-def _dense_order_statistics(X, levels, sample_weight):
+def _dense_order_statistics(X, levels, sample_weight, unit=None):
     n_rows, n_cols = X.shape
     width = max(1, min(n_cols, _GROUP_BYTES // max(1, n_rows * X.itemsize)))
     if width >= 8:
@@ -334,7 +374,7 @@ def _dense_order_statistics(X, levels, sample_weight):
     def work(group):
         if sample_weight is None:
             return _dense_group(X, group, levels, buffers)
-        return _weighted_dense_group(X, group, levels, sample_weight, buffers)
+        return _weighted_dense_group(X, group, levels, sample_weight, buffers, unit)
 
     threads = min(_n_threads(), len(groups))
     if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
@@ -346,21 +386,11 @@ def _dense_order_statistics(X, levels, sample_weight):
     return _join_column_groups(results)
 
 
-def _sparse_order_statistics(X, levels, sample_weight):
+def _sparse_order_statistics(X, levels, sample_weight, unit=None):
     X = X.tocsc() if X.format != "csc" else X
-    n_rows, n_cols = X.shape
+    n_cols = X.shape[1]
     indptr = X.indptr
-    if sample_weight is None:
-        total_weight = float(n_rows)
-        stored_weight = np.diff(indptr).astype(np.float64)
-    else:
-        total_weight = float(sample_weight.sum())
-        column_of = np.repeat(np.arange(n_cols), np.diff(indptr))
-        stored_weight = np.bincount(
-            column_of, weights=sample_weight[X.indices], minlength=n_cols
-        )
-    # Every row not stored in a column is an implicit zero of that column.
-    zero_weight = np.maximum(total_weight - stored_weight, 0.0)
+    zero_weight = implicit_zero_weight(X, sample_weight)
     results = []
     first = 0
     while first < n_cols:
@@ -388,6 +418,7 @@ def _sparse_order_statistics(X, levels, sample_weight):
             starts,
             zero_weight[first:last],
             levels,
+            unit,
         )
         results.append((lower, upper, total))
         first = last
@@ -408,8 +439,9 @@ class Quantiles(Statistic):
 
     The values are numpy's linear-interpolation quantiles (the same as
     ``np.nanpercentile`` unweighted; with ``sample_weight``, those of the data
-    with each row repeated as many times as its weight — exactly so for integer
-    weights, see the module docstring for real weights). Implicit zeros of
+    with each row repeated as often as its *relative* weight: the weights are
+    rescaled to mean 1 over the rows of positive weight, so only their ratios
+    matter; see the module docstring). Implicit zeros of
     sparse input count as values, as in the dense matrix.
 
     The statistic keeps, per level and column, the two order statistics that
@@ -444,7 +476,9 @@ class Quantiles(Statistic):
     >>> q.median()
     array([3., 3.])
     >>> Quantiles.from_data(X[:, :1], sample_weight=[1, 0, 0, 3]).median()
-    array([8.])
+    array([4.5])
+    >>> Quantiles.from_data(X[:, :1], sample_weight=[0.01, 0, 0, 0.03]).median()
+    array([4.5])
     """
 
     _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
@@ -461,7 +495,7 @@ class Quantiles(Statistic):
         X : ndarray or sparse matrix of shape (n_samples, n_features)
             float32 input is selected in float32 (never copied to float64).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights, acting as frequencies.
+            Non-negative row weights; only their ratios matter.
         levels : array-like of float in [0, 1], default=(0.25, 0.5, 0.75)
             Quantile levels to compute.
 
@@ -471,20 +505,25 @@ class Quantiles(Statistic):
         """
         levels = _check_levels(levels)
         if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if np.all(sample_weight == 1):
-                sample_weight = None  # frequencies of one: the unweighted path
+            X, sample_weight, unit, factor = relative_weights(X, sample_weight)
+        else:
+            unit, factor = None, 1.0
         if is_sparse(X):
-            lower, upper, total = _sparse_order_statistics(X, levels, sample_weight)
+            lower, upper, total = _sparse_order_statistics(
+                X, levels, sample_weight, unit
+            )
             value_sum = _sparse_value_sum(X)
         else:
             X = np.asarray(X)
             if X.dtype.kind != "f":
                 X = X.astype(np.float64)
             lower, upper, total, value_sum = _dense_order_statistics(
-                X, levels, sample_weight
+                X, levels, sample_weight, unit
             )
-        _, _, fraction, _ = virtual_ranks(total, levels)
+        _, _, fraction, _ = virtual_ranks(total, levels, unit)
+        if factor != 1.0:
+            with np.errstate(over="ignore"):
+                total = total * factor  # in the caller's units
         quantiles = cls(
             lower=lower.astype(np.float64),
             upper=upper.astype(np.float64),

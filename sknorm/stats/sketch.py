@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._validation import is_sparse
-from ._base import Statistic, sparse_entries
+from ._base import Statistic, implicit_zero_weight, sparse_entries
 from .quantiles import (
     _PARALLEL_MIN_VALUES,
     Quantiles,
@@ -113,6 +113,9 @@ class QuantileSketch(Statistic):
         Weight of the implicit zeros of sparse input, per column.
     compaction_error : ndarray of shape (n_features,)
         Sum over compactions of their largest possible rank error (in weight).
+    row_weight, row_count : float
+        Total weight and number of the rows of positive weight sketched (see
+        :meth:`row_unit`).
     k : int
         Capacity of the top level.
     seed : int
@@ -146,6 +149,8 @@ class QuantileSketch(Statistic):
         "weights",
         "zero_weight",
         "compaction_error",
+        "row_weight",
+        "row_count",
         "k",
         "seed",
     )
@@ -183,6 +188,11 @@ class QuantileSketch(Statistic):
         if not is_sparse(X):
             X = np.asarray(X)
         n_rows, n_columns = X.shape
+        if sample_weight is None:
+            row_weight, row_count = float(n_rows), float(n_rows)
+        else:
+            row_weight = float(sample_weight.sum())
+            row_count = float(np.count_nonzero(sample_weight > 0))
         seed = _INITIAL_SEED
         rows = None  # the rows sketched: all of them, or a sample
         sampling_error = 0.0
@@ -207,6 +217,8 @@ class QuantileSketch(Statistic):
         sketch = cls._from_items(
             values, columns, weights, n_columns, k, seed, zero_weight, error
         )
+        sketch.row_weight = np.float64(row_weight)
+        sketch.row_count = np.float64(row_count)
         if sampling_error:
             sketch.compaction_error += sampling_error * sketch.weight_sum()
         return sketch._compress()
@@ -268,19 +280,17 @@ class QuantileSketch(Statistic):
             weights=weights,
             zero_weight=zero_weight,
             compaction_error=np.asarray(error, dtype=np.float64),
+            row_weight=np.float64(weights.sum()),
+            row_count=np.float64(np.count_nonzero(weights > 0)),
             k=np.int64(k),
             seed=np.uint64(seed),
         )
 
     @staticmethod
     def _sparse_items(X, sample_weight):
-        values, columns, entry_weight, total_weight = sparse_entries(X, sample_weight)
-        n_columns = X.shape[1]
+        values, columns, entry_weight, _ = sparse_entries(X, sample_weight)
         weights = np.ones(values.shape[0]) if entry_weight is None else entry_weight
-        stored_weight = np.bincount(columns, weights=weights, minlength=n_columns)
-        # Rows not stored in a column are that column's implicit zeros.
-        zero_weight = np.maximum(total_weight - stored_weight, 0.0)
-        return values, columns, weights, zero_weight
+        return values, columns, weights, implicit_zero_weight(X, sample_weight)
 
     def merge(self, other):
         """Return the sketch of the union of both data sets.
@@ -316,6 +326,8 @@ class QuantileSketch(Statistic):
             weights=weights,
             zero_weight=self.zero_weight + other.zero_weight,
             compaction_error=self.compaction_error + other.compaction_error,
+            row_weight=self.row_weight + other.row_weight,
+            row_count=self.row_count + other.row_count,
             k=self.k,
             seed=seed,
         )
@@ -380,6 +392,8 @@ class QuantileSketch(Statistic):
             weights=weights,
             zero_weight=self.zero_weight,
             compaction_error=error,
+            row_weight=self.row_weight,
+            row_count=self.row_count,
             k=self.k,
             seed=np.uint64(seed),
         )
@@ -398,8 +412,10 @@ class QuantileSketch(Statistic):
             ``value(level)`` and ``median()``.
         """
         levels = _check_levels(levels)
-        lower, upper, _, total = ragged_order_statistics(*self._sorted_items(), levels)
-        _, _, fraction, _ = virtual_ranks(total, levels)
+        lower, upper, _, total = ragged_order_statistics(
+            *self._sorted_items(), levels, unit=self.row_unit()
+        )
+        _, _, fraction, _ = virtual_ranks(total, levels, self.row_unit())
         return Quantiles(
             lower=lower,
             upper=upper,
@@ -439,6 +455,16 @@ class QuantileSketch(Statistic):
             _column_starts(self.column_sizes),
             self.zero_weight,
         )
+
+    def row_unit(self):
+        """``(weight, count)`` of the rows of positive weight seen, or None
+        when every row had weight 1. Quantiles count ranks in rows of their
+        mean weight, so they depend on the relative weights only, as the
+        exact :class:`~sknorm.stats.Quantiles` do
+        (:func:`~sknorm.stats.quantiles.virtual_ranks`)."""
+        if self.row_count <= 0 or self.row_weight == self.row_count:
+            return None
+        return float(self.row_weight), float(self.row_count)
 
     def weight_sum(self):
         """Total weight (count when unweighted) of each column's values."""

@@ -117,13 +117,18 @@ def test_float32_input_is_not_copied_to_float64():
 def test_threaded_column_groups_give_the_same_result(monkeypatch):
     X = _data(seed=3, n=700)
     expected = Quantiles.from_data(X, levels=LEVELS)
+    weight = np.arange(700) % 3
+    weighted = Quantiles.from_data(X, weight, levels=LEVELS)
     # Groups of one column and the thread pool, on small data.
     monkeypatch.setattr(quantiles_module, "_GROUP_BYTES", 1)
     monkeypatch.setattr(quantiles_module, "_PARALLEL_MIN_VALUES", 1)
     monkeypatch.setattr(quantiles_module, "_n_threads", lambda: 3)
     assert Quantiles.from_data(X, levels=LEVELS) == expected
-    assert Quantiles.from_data(X, np.arange(700) % 3, levels=LEVELS) == (
-        Quantiles.from_data(np.repeat(X, np.arange(700) % 3, axis=0), levels=LEVELS)
+    # Rescaled weights are summed in another order per group of columns.
+    np.testing.assert_allclose(
+        Quantiles.from_data(X, weight, levels=LEVELS).values(),
+        weighted.values(),
+        rtol=1e-14,
     )
 
 
@@ -208,35 +213,75 @@ def test_sparse_never_builds_columns(monkeypatch):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_integer_weights_equal_repeated_rows_exactly(seed):
+def test_equal_integer_weights_equal_repeated_rows_exactly(seed):
+    # Zero removes a row; equal positive weights are the unweighted quantiles
+    # of the rows kept, whatever the weights' value (they are relative).
     X = _data(seed=seed, n=40)
-    weight = np.random.default_rng(seed).integers(0, 4, size=40)
+    keep = np.random.default_rng(seed).integers(0, 2, size=40)
+    for value in (1, 3, 0.01, 2.0**-1070, 1e308):
+        weighted = Quantiles.from_data(X, keep * value, levels=LEVELS)
+        assert weighted == Quantiles.from_data(X[keep > 0], levels=LEVELS)
+        _assert_identical(weighted.values(), _numpy_quantiles(X[keep > 0], LEVELS))
+        _assert_identical(weighted.median(), _numpy_median(X[keep > 0]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_integer_weights_are_within_one_row_of_repeated_rows(seed):
+    # Unequal integer weights: the ranks count rows of mean weight, so they
+    # differ from the repeated rows' by less than one row: each quantile lies
+    # between the repeated data's quantiles one row apart.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 3))
+    weight = rng.integers(1, 5, size=40)
     repeated = np.repeat(X, weight, axis=0)
-    weighted = Quantiles.from_data(X, weight, levels=LEVELS)
-    assert weighted == Quantiles.from_data(repeated, levels=LEVELS)
-    _assert_identical(weighted.values(), _numpy_quantiles(repeated, LEVELS))
-    _assert_identical(weighted.median(), _numpy_median(repeated))
+    values = Quantiles.from_data(X, weight, levels=LEVELS).values()
+    n, row = len(repeated), len(repeated) / 40  # a row of mean weight
+    for i, level in enumerate(LEVELS):
+        # Both bracketing ranks lie within two such rows of numpy's rank.
+        rows = np.clip(level * (n - 1) + np.array([-2.0, 2.0]) * row, 0, n - 1)
+        low, high = np.nanquantile(repeated, rows / (n - 1), axis=0)
+        assert np.all((values[i] >= low - 1e-12) & (values[i] <= high + 1e-12))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weights_are_scale_free(seed):
+    X = _data(seed=seed, n=60)
+    weight = np.random.default_rng(seed).uniform(0, 3, size=60)
+    reference = Quantiles.from_data(X, weight, levels=LEVELS)
+    for power in (-900, -30, 1, 900):
+        scaled = Quantiles.from_data(X, np.ldexp(weight, power), levels=LEVELS)
+        _assert_identical(scaled.values(), reference.values())
+        _assert_identical(scaled.median(), reference.median())
+    np.testing.assert_allclose(
+        Quantiles.from_data(X, weight * 0.01, levels=LEVELS).values(),
+        reference.values(),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_sparse_integer_weights_equal_repeated_rows(fmt):
     X = _sparse_case(5)
-    weight = np.random.default_rng(5).integers(0, 4, size=len(X))
+    weight = 3 * np.random.default_rng(5).integers(0, 2, size=len(X))
     weighted = Quantiles.from_data(
         sparse.csr_array(X).asformat(fmt), weight, levels=LEVELS
     )
-    repeated = np.repeat(X, weight, axis=0)
+    # Equal weights are relative: the rows of positive weight, unweighted.
+    repeated = X[weight > 0]
     _assert_identical(weighted.values(), _numpy_quantiles(repeated, LEVELS))
     _assert_identical(weighted.median(), _numpy_median(repeated))
 
 
 def _exact_weighted_quantile(values, weights, level):
-    """Independent reference in exact rationals: the definition, item by item."""
+    """Independent reference in exact rationals: the definition, item by item
+    (weights rescaled to mean 1 over the positive ones, then frequencies)."""
     pairs = sorted(
         (Fraction(v), Fraction(w))
         for v, w in zip(values, weights, strict=True)
         if w > 0 and not np.isnan(v)
     )
+    mean_weight = sum(w for _, w in pairs) / len(pairs)
+    pairs = [(v, w / mean_weight) for v, w in pairs]
     total = sum(w for _, w in pairs)
     virtual = (total - 1) * Fraction(level)
 
@@ -271,10 +316,19 @@ def test_real_weights_follow_the_documented_definition(seed):
         np.testing.assert_allclose(q.values()[i, 0], exact, rtol=1e-14, atol=1e-15)
 
 
-def test_total_weight_below_one_gives_the_minimum():
+def test_weights_summing_below_one_are_relative():
+    # Weights of 0.25, 0.375, 0.125 are the weights 2, 3, 1: no collapse to
+    # the minimum (they are not less than one row in all). (Factors that are
+    # not powers of two give the same result up to rounding, except where a
+    # rank falls exactly on a cumulative weight: 0.2 + 0.4 > 0.6 in float64.)
     X = [[3.0], [1.0], [2.0]]
-    q = Quantiles.from_data(X, [0.2, 0.3, 0.1], levels=[0, 0.5, 0.99, 1])
-    _assert_identical(q.values()[:, 0], [1.0, 1.0, 1.0, 3.0])
+    levels = [0, 0.5, 0.99, 1]
+    small = Quantiles.from_data(X, [0.25, 0.375, 0.125], levels=levels)
+    small = small.values()[:, 0]
+    integer = Quantiles.from_data(X, [2, 3, 1], levels=levels).values()[:, 0]
+    np.testing.assert_allclose(small, integer, rtol=1e-15)
+    exact = [float(_exact_weighted_quantile([3, 1, 2], [2, 3, 1], q)) for q in levels]
+    np.testing.assert_allclose(integer, exact, rtol=1e-15)
 
 
 # ---------------------------------------------------------------- contract
