@@ -5,8 +5,8 @@ One module owns the input policy so that all estimators behave alike:
 * accepted containers: numpy arrays, array-likes, scipy sparse matrices and arrays
   (CSR/CSC kept; COO, LIL and the other formats converted), pandas and polars
   DataFrames (feature names recorded, nullable dtypes with ``pd.NA`` read as NaN);
-* dtype: float64 and float32 kept, float16 computed as float32, integers and
-  booleans converted to float64;
+* dtype: float64, float32 and float16 kept (statistics in float64), integers
+  and booleans converted to float64;
 * finiteness: NaN allowed (treated as missing) unless the estimator needs
   complete rows, infinity rejected; the message names the offending features;
 * non-numeric DataFrame columns rejected with a message naming them;
@@ -83,10 +83,13 @@ def _non_numeric_columns(X):
 
 
 def _float_dtype_for(X):
-    """The float dtype computation runs in: float32 kept, everything else float64.
+    """The float dtype of validated input: float16, float32 and float64 kept.
 
-    float16 is widened to float32 (there is no float16 arithmetic worth doing);
-    integers, booleans and objects become float64.
+    Integers, booleans and objects become float64; DataFrames whose columns mix
+    float16 and float32 become float32. The statistics accumulate in float64
+    whatever this dtype, and the affine map computes each block in float64 and
+    rounds once to it. (scipy's sparse matrices have no float16: float16 data
+    in them cannot occur.)
     """
     dtype = getattr(X, "dtype", None)
     if dtype is None and hasattr(X, "dtypes"):
@@ -95,6 +98,8 @@ def _float_dtype_for(X):
             list(dtypes) if not hasattr(dtypes, "unique") else list(dtypes.unique())
         )
         kinds = {str(d).lower() for d in dtypes}
+        if kinds == {"float16"}:
+            return np.float16
         if kinds and kinds <= {"float32", "float16"}:
             return np.float32
         return np.float64
@@ -104,7 +109,7 @@ def _float_dtype_for(X):
         except TypeError:
             return np.float64
         if dtype in (np.float32, np.float16):
-            return np.float32
+            return dtype
     return np.float64
 
 

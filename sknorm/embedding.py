@@ -136,7 +136,7 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     Eigenvalues are floored at ``EIGENVALUE_FLOOR = 1e-6`` times the largest
     one before any negative power, so fewer samples than dimensions or a
     singular covariance never give NaN or infinity. Statistics are accumulated
-    in float64; float32 (and float16) input gives float32 output, computed in
+    in float64; float32 and float16 input keep their dtype, computed in
     float64 row blocks and rounded once. NaN is rejected: a row with a missing
     value has no place in a covariance, and its whole output row would be
     undefined. Sparse input (CSR/CSC) is accepted, without densifying it, also
@@ -402,7 +402,7 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         Returns
         -------
         X_tr : ndarray of shape (n_samples, `n_features_out_`)
-            float32 for float32 (or float16) input, float64 otherwise.
+            X's float dtype (float16, float32, float64), float64 otherwise.
         """
         check_is_fitted(self)
         copy = self.copy if copy is None else copy

@@ -922,7 +922,7 @@ class _RowNormalizer(
         tags.requires_fit = False
         tags.input_tags.allow_nan = True
         tags.input_tags.sparse = self._sparse_advice() is None
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.transformer_tags.preserves_dtype = ["float64", "float32", "float16"]
         return tags
 
 

@@ -198,7 +198,7 @@ def test_float32_output_has_float32_accurate_cosines(params):
     reference = est.transform(X32.astype(np.float64))
     cosines = result.astype(np.float64) @ result.T.astype(np.float64)
     np.testing.assert_allclose(cosines, reference @ reference.T, atol=1e-6)
-    assert est.transform(X32.astype(np.float16)).dtype == np.float32
+    assert est.transform(X32.astype(np.float16)).dtype == np.float16
 
 
 def test_statistics_fitted_on_training_data_only():

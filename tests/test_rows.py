@@ -771,7 +771,11 @@ def test_tags():
         tags = estimator.__sklearn_tags__()
         assert tags.requires_fit is False
         assert tags.input_tags.allow_nan
-        assert tags.transformer_tags.preserves_dtype == ["float64", "float32"]
+        assert tags.transformer_tags.preserves_dtype == [
+            "float64",
+            "float32",
+            "float16",
+        ]
     assert Normalizer().__sklearn_tags__().input_tags.sparse
     assert not RowStandardizer().__sklearn_tags__().input_tags.sparse
     assert RowStandardizer(with_mean=False).__sklearn_tags__().input_tags.sparse

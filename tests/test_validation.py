@@ -77,7 +77,7 @@ def test_pandas_copy_on_write_view_untouched():
     [
         (np.float64, np.float64),
         (np.float32, np.float32),
-        (np.float16, np.float32),
+        (np.float16, np.float16),
         (np.int64, np.float64),
         (np.int8, np.float64),
         (bool, np.float64),
