@@ -1,5 +1,9 @@
 """Shared fixtures: DataFrame libraries and sparse containers."""
 
+import contextlib
+import os
+import tempfile
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -21,3 +25,30 @@ def df_module(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# scikit-learn's own test suite (tests/test_sklearn_suite.py) writes its counts to
+# this file, so that the line shows in the terminal summary, also under xdist.
+_SKLEARN_SUITE_SUMMARY = "SKNORM_SKLEARN_SUITE_SUMMARY"
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller (or the only process)
+        handle, path = tempfile.mkstemp(prefix="sknorm-sklearn-suite-", suffix=".txt")
+        os.close(handle)
+        os.environ[_SKLEARN_SUITE_SUMMARY] = path  # inherited by xdist workers
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    path = os.environ.get(_SKLEARN_SUITE_SUMMARY)
+    if path and not hasattr(config, "workerinput") and os.path.getsize(path):
+        with open(path) as handle:
+            terminalreporter.write_sep("=", handle.read().strip())
+
+
+def pytest_unconfigure(config):
+    path = os.environ.get(_SKLEARN_SUITE_SUMMARY)
+    if path and not hasattr(config, "workerinput"):
+        os.environ.pop(_SKLEARN_SUITE_SUMMARY)
+        with contextlib.suppress(OSError):
+            os.remove(path)
