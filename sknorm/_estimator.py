@@ -16,6 +16,7 @@ every estimator built on this base fits on Dask without code of its own.
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 
+from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
 from ._validation import check_finite, check_input, check_sample_weight
 from .stats import Statistic
@@ -38,7 +39,9 @@ def _statistic_class(name):
     raise KeyError(name)  # pragma: no cover - states are written by this module
 
 
-class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
+class _StatisticsEstimator(
+    CallbackSupportMixin, DaskDispatchMixin, TransformerMixin, BaseEstimator
+):
     """``fit`` = reset + ``partial_fit``; ``partial_fit`` merges statistics.
 
     Subclasses implement :meth:`_statistic_types` and
@@ -112,7 +115,8 @@ class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
             Fitted estimator.
         """
         self._reset()
-        return self._update(X, sample_weight, streaming=False)
+        with fit_task(self, X, sample_weight):
+            return self._update(X, sample_weight, streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -137,7 +141,8 @@ class _StatisticsEstimator(DaskDispatchMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        return self._update(X, sample_weight, streaming=True)
+        with fit_task(self, X, sample_weight):
+            return self._update(X, sample_weight, streaming=True)
 
     def _update(self, X, sample_weight, streaming):
         """Compute the statistics of X and merge them into those stored."""
