@@ -21,6 +21,7 @@ from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
+    _get_feature_names,
     validate_data,
 )
 
@@ -28,6 +29,7 @@ from ._parallel import BLOCK_ELEMENTS, row_blocks
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "check_feature_names_out",
     "check_finite",
     "check_input",
     "check_sample_weight",
@@ -178,14 +180,29 @@ def _raise_bad_values(kind, advice, columns, estimator):
     )
 
 
+def _estimator_allows_nan(estimator):
+    """Whether ``estimator`` treats NaN as missing (its ``allow_nan`` tag)."""
+    allow_nan = getattr(estimator, "_allow_nan", None)
+    if allow_nan is None and estimator is not None:
+        try:
+            allow_nan = estimator.__sklearn_tags__().input_tags.allow_nan
+        except AttributeError:  # pragma: no cover - not a scikit-learn estimator
+            allow_nan = True
+    return True if allow_nan is None else bool(allow_nan)
+
+
 def _raise_infinity(columns, estimator):
-    _raise_bad_values(
-        "infinity",
-        "treats NaN as missing but cannot scale infinite values; replace them "
-        "(for example with NaN) first.",
-        columns,
-        estimator,
-    )
+    if _estimator_allows_nan(estimator):
+        advice = (
+            "treats NaN as missing but cannot scale infinite values; replace "
+            "them (for example with NaN) first."
+        )
+    else:
+        advice = (
+            "needs complete rows of finite values (it accepts neither NaN nor "
+            "infinity); replace the infinite values or drop those rows first."
+        )
+    _raise_bad_values("infinity", advice, columns, estimator)
 
 
 def _raise_nan(columns, estimator):
@@ -284,6 +301,27 @@ def check_input(
     if reject_infinity or not allow_nan:
         check_finite(X, estimator, allow_nan=allow_nan)
     return X
+
+
+def check_feature_names_out(estimator, X):
+    """Check the feature names of data in the estimator's output coordinates.
+
+    For ``inverse_transform`` of an estimator whose output features are new
+    ones (principal coordinates): a DataFrame's column names must be those of
+    ``get_feature_names_out()``, in order, as the scalers require
+    ``feature_names_in_`` of theirs. Data without names is accepted.
+    """
+    names = _get_feature_names(X)
+    if names is None:
+        return
+    expected = estimator.get_feature_names_out()
+    if len(names) != len(expected) or np.any(names != expected):
+        raise ValueError(
+            f"The feature names of X should match those {type(estimator).__name__} "
+            f"produces (get_feature_names_out()): expected "
+            f"{_describe_columns(repr(str(n)) for n in expected)}, got "
+            f"{_describe_columns(repr(str(n)) for n in names)}."
+        )
 
 
 def check_sample_weight(sample_weight, X):

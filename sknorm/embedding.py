@@ -32,6 +32,7 @@ from ._affine import AffineMap, safe_scale
 from ._dask import blockwise_on_dask
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
+    check_feature_names_out,
     check_input,
     is_sparse,
     may_write_in_place,
@@ -51,6 +52,15 @@ __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 #: ``1e3`` times that of the leading one (for whitening, power -0.5), far
 #: below what would let float32 rounding noise (a relative 6e-8) dominate.
 EIGENVALUE_FLOOR = 1e-6
+
+#: A principal direction whose variance is at most ``ZERO_VARIANCE *
+#: n_features`` times the largest one has none: that is within the rounding
+#: error of the covariance and of its eigendecomposition. It is not whitened
+#: (scale 1, as the scalers leave a constant feature): there is no variance to
+#: equalize, and its values (rounding noise on training data) are not
+#: amplified. A fit on one sample, or on identical rows, has no variance at
+#: all: its map only centers (and rotates).
+ZERO_VARIANCE = 1000 * np.finfo(np.float64).eps
 
 #: Values per row block of the transform: each block is one matrix product.
 _BLOCK_ELEMENTS = 1 << 18
@@ -135,7 +145,14 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
 
     Eigenvalues are floored at ``EIGENVALUE_FLOOR = 1e-6`` times the largest
     one before any negative power, so fewer samples than dimensions or a
-    singular covariance never give NaN or infinity. Statistics are accumulated
+    singular covariance never give NaN or infinity. A direction without
+    variance (within the rounding error: at most ``ZERO_VARIANCE *
+    n_features_in_`` times the largest variance) is not whitened: its scale is
+    1, as the scalers leave a constant feature, so a fit on one sample only
+    centers. Everything is relative: whitening ``2**k * X`` gives exactly the
+    result of whitening ``X`` (the covariance is computed in units of a power
+    of two of the data, so data near the float64 limits neither overflows nor
+    underflows). Statistics are accumulated
     in float64; float32 (and float16) input gives float32 output, computed in
     float64 row blocks and rounded once. NaN is rejected: a row with a missing
     value has no place in a covariance, and its whole output row would be
@@ -184,7 +201,9 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         eigendecomposition (no removal, whitening or ``n_components``).
     explained_variance_ : ndarray of shape (`n_features_in_`,) or None
         Variance along each principal direction (eigenvalues of the covariance,
-        divided by the total weight), before shrinkage and floor.
+        divided by the total weight), before shrinkage and floor; infinity
+        where it exceeds the float64 range (data above about ``1e154``: the
+        map is computed in the data's units and stays exact).
     projection_ : ndarray of shape (`n_features_in_`, `n_features_out_`)
         The linear map, float64.
     n_features_out_ : int
@@ -337,14 +356,16 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         self.mean_ = covariance.mean if self.center else np.zeros(n_features)
         self.components_ = self.explained_variance_ = None
         if self._needs_eigenvectors():
-            spread = covariance.covariance()
-            if not self.center:
-                spread = covariance.second_moment()
+            # In the data's units 2**exponent (exact): the eigendecomposition,
+            # and so the map, is the same for X and 2**k * X.
+            spread, exponent = covariance.scaled_covariance(center=self.center)
             variances, vectors = linalg.eigh(spread)
             variances = np.maximum(variances[::-1], 0.0)  # rounding below zero
             vectors = _sign_convention(vectors[:, ::-1])
             self.components_ = vectors.T
-            self.explained_variance_ = variances
+            self._scaled_variance, self._variance_exponent = variances, exponent
+            with np.errstate(over="ignore"):
+                self.explained_variance_ = np.ldexp(variances, 2 * exponent)
         self.projection_, self._direction_scale = self._projection(n_features)
         self.n_features_out_ = self.projection_.shape[1]
 
@@ -370,15 +391,33 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         return np.ascontiguousarray(projection), scale
 
     def _whitening_scale(self):
-        """``λ ** power`` of each direction, λ shrunk and floored."""
-        variances = self.explained_variance_
+        """``λ ** power`` of each direction, λ shrunk and floored; 1 for the
+        directions without variance.
+
+        Computed on the variances in the data's units ``4**exponent`` (the
+        floor and the zero test are relative to the largest one), so the
+        scale of ``2**k * X`` is that of ``X`` times ``2**(2 k power)``.
+        """
+        variances = self._scaled_variance
         if self.shrinkage:
             target = variances.mean()  # tr C / d
             variances = (1 - self.shrinkage) * variances + self.shrinkage * target
-        largest = variances[0] if variances[0] > 0 else 1.0
-        floor = max(largest * EIGENVALUE_FLOOR, np.finfo(np.float64).tiny)
+        largest = variances.max()
         power = -0.5 if self.power is None else self.power
-        return np.maximum(variances, floor) ** power
+        # Variance within the rounding error of the covariance and its
+        # eigendecomposition is none: such a direction (all of them after one
+        # sample) is left unscaled, as the scalers leave a constant feature.
+        zero = variances <= ZERO_VARIANCE * len(variances) * largest
+        floored = np.maximum(variances, largest * EIGENVALUE_FLOOR)
+        with np.errstate(divide="ignore"):
+            scale = floored**power
+        units = 2 * self._variance_exponent * power
+        if units == int(units):
+            scale = np.ldexp(scale, int(units))  # exact: full whitening
+        else:
+            scale *= 2.0**units
+        scale[zero] = 1.0
+        return scale
 
     def _is_selection(self):
         """Whether ``projection_`` only selects leading columns (no product)."""
@@ -491,14 +530,21 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         """
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
-        X_checked = check_input(
-            self, X, reset=False, check_features=False, allow_nan=False
-        )
-        if X_checked.shape[1] != self.n_features_out_:
-            raise ValueError(
-                f"X has {X_checked.shape[1]} features, but {type(self).__name__} "
-                f"produces {self.n_features_out_} features."
+        if not self._principal_coordinates():
+            # The output features are the input's: checked as the scalers
+            # check theirs (count, and names against feature_names_in_).
+            X_checked = check_input(self, X, reset=False, allow_nan=False)
+        else:
+            X_checked = check_input(
+                self, X, reset=False, check_features=False, allow_nan=False
             )
+            if X_checked.shape[1] != self.n_features_out_:
+                raise ValueError(
+                    f"X has {X_checked.shape[1]} features, but "
+                    f"{type(self).__name__} produces {self.n_features_out_} "
+                    "features."
+                )
+            check_feature_names_out(self, X)
         inverse = None
         if self._needs_eigenvectors():
             vectors = self.components_.T
