@@ -9,11 +9,13 @@ One module owns the input policy so that all estimators behave alike:
   booleans converted to float64;
 * finiteness: NaN allowed (treated as missing) unless the estimator needs
   complete rows, infinity rejected; the message names the offending features;
-* non-numeric DataFrame columns rejected with a message naming them;
+* object and categorical DataFrame columns of numbers converted to float64 (as
+  scikit-learn does); other non-numeric columns (strings, even numeric-looking
+  ones) rejected with a message naming them;
 * feature count and names checked at ``transform`` and ``inverse_transform``.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
@@ -61,27 +63,93 @@ def _describe_columns(labels, limit=10):
     return shown
 
 
-def _non_numeric_columns(X):
-    """Names of the columns of a pandas or polars DataFrame that are not numeric."""
+def _numbers_as_float64(values):
+    """float64 array of the object array ``values``, or None if any non-missing
+    value is not a real number (strings, even "1.5", are not)."""
+    values = np.asarray(values, dtype=object)
+    missing = np.array([_is_missing(v) for v in values], dtype=bool)
+    present = values[~missing]
+    if not all(
+        isinstance(v, (Real, np.bool_)) and not isinstance(v, (str, bytes))
+        for v in present
+    ):
+        return None
+    out = np.full(len(values), np.nan)
+    out[~missing] = present.astype(np.float64)
+    return out
+
+
+def _is_missing(value):
+    """None, NaN, pd.NA or NaT (but not a number)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT
+    except TypeError:  # pd.NA refuses bool()
+        return True
+
+
+def _convert_numeric_columns(X):
+    """Return ``(X, names)``: object and categorical DataFrame columns that hold
+    numbers converted to float64 (as scikit-learn converts them), and the names
+    of the columns left that are not numeric.
+
+    pandas: object columns of numbers (and missing values), categoricals whose
+    categories are numbers. polars: Object columns of numbers (polars
+    categoricals hold strings). Strings are never converted.
+    """
     module = type(X).__module__.split(".")[0]
     if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+        import pandas as pd
+        from pandas.api.types import (
+            is_bool_dtype,
+            is_numeric_dtype,
+            is_object_dtype,
+        )
 
-        dtypes = X.dtypes if getattr(X, "ndim", 2) == 2 else {X.name: X.dtype}
-        return [
-            str(name)
-            for name, dtype in dict(dtypes).items()
-            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
-        ]
+        if getattr(X, "ndim", 2) != 2:
+            numeric = is_numeric_dtype(X.dtype) or is_bool_dtype(X.dtype)
+            return X, [] if numeric else [str(X.name)]
+        names, converted = [], {}
+        for position, (name, dtype) in enumerate(zip(X.columns, X.dtypes, strict=True)):
+            if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+                continue
+            values = None
+            column = X.iloc[:, position]
+            if isinstance(dtype, pd.CategoricalDtype):
+                categories = _numbers_as_float64(dtype.categories.to_numpy())
+                if categories is not None:
+                    codes = column.cat.codes.to_numpy()
+                    values = np.where(codes >= 0, categories[codes], np.nan)
+            elif is_object_dtype(dtype):
+                values = _numbers_as_float64(column.to_numpy())
+            if values is None:
+                names.append(str(name))
+            else:
+                converted[position] = values
+        if converted and not names:
+            X = X.copy(deep=False)  # the caller's frame is kept
+            for position, values in converted.items():
+                X.isetitem(position, values)
+        return X, names
     if module == "polars" and hasattr(X, "schema"):
         import polars as pl
 
-        return [
-            str(name)
-            for name, dtype in X.schema.items()
-            if not (dtype.is_numeric() or dtype == pl.Boolean)
-        ]
-    return []
+        names, converted = [], {}
+        for name, dtype in X.schema.items():
+            if dtype.is_numeric() or dtype == pl.Boolean:
+                continue
+            values = None
+            if dtype == pl.Object:
+                values = _numbers_as_float64(X.get_column(name).to_list())
+            if values is None:
+                names.append(str(name))
+            else:
+                converted[name] = pl.Series(name, values, dtype=pl.Float64)
+        if converted and not names:
+            X = X.with_columns(list(converted.values()))
+        return X, names
+    return X, []
 
 
 def _float_dtype_for(X):
@@ -271,7 +339,7 @@ def check_input(
             f"{name} does not support sparse input (got a {X.format.upper()} "
             f"matrix).{advice}"
         )
-    non_numeric = _non_numeric_columns(X)
+    X, non_numeric = _convert_numeric_columns(X)
     if non_numeric:
         raise ValueError(
             f"{name} needs numeric features; column(s) "

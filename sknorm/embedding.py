@@ -857,8 +857,8 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             lay inside the fitted range.
         """
         check_is_fitted(self)
-        self._check_codes(X)
         codes = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        self._check_codes(X)  # after the feature count and names
         position = codes.astype(np.float64)  # a copy: the caller's codes are kept
         position += 0.5 - _CODE_OFFSET[self.dtype]
         prescale = self._prescale()
