@@ -9,11 +9,13 @@ One module owns the input policy so that all estimators behave alike:
   and booleans converted to float64;
 * finiteness: NaN allowed (treated as missing) unless the estimator needs
   complete rows, infinity rejected; the message names the offending features;
-* non-numeric DataFrame columns rejected with a message naming them;
+* object and categorical DataFrame columns of numbers converted to float64 (as
+  scikit-learn does); other non-numeric columns (strings, even numeric-looking
+  ones) rejected with a message naming them;
 * feature count and names checked at ``transform`` and ``inverse_transform``.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
@@ -21,6 +23,7 @@ from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
+    _get_feature_names,
     validate_data,
 )
 
@@ -28,6 +31,7 @@ from ._parallel import BLOCK_ELEMENTS, row_blocks
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "check_feature_names_out",
     "check_finite",
     "check_input",
     "check_sample_weight",
@@ -59,27 +63,93 @@ def _describe_columns(labels, limit=10):
     return shown
 
 
-def _non_numeric_columns(X):
-    """Names of the columns of a pandas or polars DataFrame that are not numeric."""
+def _numbers_as_float64(values):
+    """float64 array of the object array ``values``, or None if any non-missing
+    value is not a real number (strings, even "1.5", are not)."""
+    values = np.asarray(values, dtype=object)
+    missing = np.array([_is_missing(v) for v in values], dtype=bool)
+    present = values[~missing]
+    if not all(
+        isinstance(v, (Real, np.bool_)) and not isinstance(v, (str, bytes))
+        for v in present
+    ):
+        return None
+    out = np.full(len(values), np.nan)
+    out[~missing] = present.astype(np.float64)
+    return out
+
+
+def _is_missing(value):
+    """None, NaN, pd.NA or NaT (but not a number)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT
+    except TypeError:  # pd.NA refuses bool()
+        return True
+
+
+def _convert_numeric_columns(X):
+    """Return ``(X, names)``: object and categorical DataFrame columns that hold
+    numbers converted to float64 (as scikit-learn converts them), and the names
+    of the columns left that are not numeric.
+
+    pandas: object columns of numbers (and missing values), categoricals whose
+    categories are numbers. polars: Object columns of numbers (polars
+    categoricals hold strings). Strings are never converted.
+    """
     module = type(X).__module__.split(".")[0]
     if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+        import pandas as pd
+        from pandas.api.types import (
+            is_bool_dtype,
+            is_numeric_dtype,
+            is_object_dtype,
+        )
 
-        dtypes = X.dtypes if getattr(X, "ndim", 2) == 2 else {X.name: X.dtype}
-        return [
-            str(name)
-            for name, dtype in dict(dtypes).items()
-            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
-        ]
+        if getattr(X, "ndim", 2) != 2:
+            numeric = is_numeric_dtype(X.dtype) or is_bool_dtype(X.dtype)
+            return X, [] if numeric else [str(X.name)]
+        names, converted = [], {}
+        for position, (name, dtype) in enumerate(zip(X.columns, X.dtypes, strict=True)):
+            if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+                continue
+            values = None
+            column = X.iloc[:, position]
+            if isinstance(dtype, pd.CategoricalDtype):
+                categories = _numbers_as_float64(dtype.categories.to_numpy())
+                if categories is not None:
+                    codes = column.cat.codes.to_numpy()
+                    values = np.where(codes >= 0, categories[codes], np.nan)
+            elif is_object_dtype(dtype):
+                values = _numbers_as_float64(column.to_numpy())
+            if values is None:
+                names.append(str(name))
+            else:
+                converted[position] = values
+        if converted and not names:
+            X = X.copy(deep=False)  # the caller's frame is kept
+            for position, values in converted.items():
+                X.isetitem(position, values)
+        return X, names
     if module == "polars" and hasattr(X, "schema"):
         import polars as pl
 
-        return [
-            str(name)
-            for name, dtype in X.schema.items()
-            if not (dtype.is_numeric() or dtype == pl.Boolean)
-        ]
-    return []
+        names, converted = [], {}
+        for name, dtype in X.schema.items():
+            if dtype.is_numeric() or dtype == pl.Boolean:
+                continue
+            values = None
+            if dtype == pl.Object:
+                values = _numbers_as_float64(X.get_column(name).to_list())
+            if values is None:
+                names.append(str(name))
+            else:
+                converted[name] = pl.Series(name, values, dtype=pl.Float64)
+        if converted and not names:
+            X = X.with_columns(list(converted.values()))
+        return X, names
+    return X, []
 
 
 def _float_dtype_for(X):
@@ -183,14 +253,29 @@ def _raise_bad_values(kind, advice, columns, estimator):
     )
 
 
+def _estimator_allows_nan(estimator):
+    """Whether ``estimator`` treats NaN as missing (its ``allow_nan`` tag)."""
+    allow_nan = getattr(estimator, "_allow_nan", None)
+    if allow_nan is None and estimator is not None:
+        try:
+            allow_nan = estimator.__sklearn_tags__().input_tags.allow_nan
+        except AttributeError:  # pragma: no cover - not a scikit-learn estimator
+            allow_nan = True
+    return True if allow_nan is None else bool(allow_nan)
+
+
 def _raise_infinity(columns, estimator):
-    _raise_bad_values(
-        "infinity",
-        "treats NaN as missing but cannot scale infinite values; replace them "
-        "(for example with NaN) first.",
-        columns,
-        estimator,
-    )
+    if _estimator_allows_nan(estimator):
+        advice = (
+            "treats NaN as missing but cannot scale infinite values; replace "
+            "them (for example with NaN) first."
+        )
+    else:
+        advice = (
+            "needs complete rows of finite values (it accepts neither NaN nor "
+            "infinity); replace the infinite values or drop those rows first."
+        )
+    _raise_bad_values("infinity", advice, columns, estimator)
 
 
 def _raise_nan(columns, estimator):
@@ -259,7 +344,7 @@ def check_input(
             f"{name} does not support sparse input (got a {X.format.upper()} "
             f"matrix).{advice}"
         )
-    non_numeric = _non_numeric_columns(X)
+    X, non_numeric = _convert_numeric_columns(X)
     if non_numeric:
         raise ValueError(
             f"{name} needs numeric features; column(s) "
@@ -289,6 +374,27 @@ def check_input(
     if reject_infinity or not allow_nan:
         check_finite(X, estimator, allow_nan=allow_nan)
     return X
+
+
+def check_feature_names_out(estimator, X):
+    """Check the feature names of data in the estimator's output coordinates.
+
+    For ``inverse_transform`` of an estimator whose output features are new
+    ones (principal coordinates): a DataFrame's column names must be those of
+    ``get_feature_names_out()``, in order, as the scalers require
+    ``feature_names_in_`` of theirs. Data without names is accepted.
+    """
+    names = _get_feature_names(X)
+    if names is None:
+        return
+    expected = estimator.get_feature_names_out()
+    if len(names) != len(expected) or np.any(names != expected):
+        raise ValueError(
+            f"The feature names of X should match those {type(estimator).__name__} "
+            f"produces (get_feature_names_out()): expected "
+            f"{_describe_columns(repr(str(n)) for n in expected)}, got "
+            f"{_describe_columns(repr(str(n)) for n in names)}."
+        )
 
 
 def check_sample_weight(sample_weight, X):

@@ -20,6 +20,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -28,10 +29,11 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._affine import AffineMap, safe_scale
+from ._affine import AffineMap
 from ._dask import blockwise_on_dask
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
+    check_feature_names_out,
     check_input,
     is_sparse,
     may_write_in_place,
@@ -51,6 +53,15 @@ __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 #: ``1e3`` times that of the leading one (for whitening, power -0.5), far
 #: below what would let float32 rounding noise (a relative 6e-8) dominate.
 EIGENVALUE_FLOOR = 1e-6
+
+#: A principal direction whose variance is at most ``ZERO_VARIANCE *
+#: n_features`` times the largest one has none: that is within the rounding
+#: error of the covariance and of its eigendecomposition. It is not whitened
+#: (scale 1, as the scalers leave a constant feature): there is no variance to
+#: equalize, and its values (rounding noise on training data) are not
+#: amplified. A fit on one sample, or on identical rows, has no variance at
+#: all: its map only centers (and rotates).
+ZERO_VARIANCE = 1000 * np.finfo(np.float64).eps
 
 #: Values per row block of the transform: each block is one matrix product.
 _BLOCK_ELEMENTS = 1 << 18
@@ -135,7 +146,14 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
 
     Eigenvalues are floored at ``EIGENVALUE_FLOOR = 1e-6`` times the largest
     one before any negative power, so fewer samples than dimensions or a
-    singular covariance never give NaN or infinity. Statistics are accumulated
+    singular covariance never give NaN or infinity. A direction without
+    variance (within the rounding error: at most ``ZERO_VARIANCE *
+    n_features_in_`` times the largest variance) is not whitened: its scale is
+    1, as the scalers leave a constant feature, so a fit on one sample only
+    centers. Everything is relative: whitening ``2**k * X`` gives exactly the
+    result of whitening ``X`` (the covariance is computed in units of a power
+    of two of the data, so data near the float64 limits neither overflows nor
+    underflows). Statistics are accumulated
     in float64; float32 and float16 input keep their dtype, computed in
     float64 row blocks and rounded once. NaN is rejected: a row with a missing
     value has no place in a covariance, and its whole output row would be
@@ -184,7 +202,9 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         eigendecomposition (no removal, whitening or ``n_components``).
     explained_variance_ : ndarray of shape (`n_features_in_`,) or None
         Variance along each principal direction (eigenvalues of the covariance,
-        divided by the total weight), before shrinkage and floor.
+        divided by the total weight), before shrinkage and floor; infinity
+        where it exceeds the float64 range (data above about ``1e154``: the
+        map is computed in the data's units and stays exact).
     projection_ : ndarray of shape (`n_features_in_`, `n_features_out_`)
         The linear map, float64.
     n_features_out_ : int
@@ -337,14 +357,16 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         self.mean_ = covariance.mean if self.center else np.zeros(n_features)
         self.components_ = self.explained_variance_ = None
         if self._needs_eigenvectors():
-            spread = covariance.covariance()
-            if not self.center:
-                spread = covariance.second_moment()
+            # In the data's units 2**exponent (exact): the eigendecomposition,
+            # and so the map, is the same for X and 2**k * X.
+            spread, exponent = covariance.scaled_covariance(center=self.center)
             variances, vectors = linalg.eigh(spread)
             variances = np.maximum(variances[::-1], 0.0)  # rounding below zero
             vectors = _sign_convention(vectors[:, ::-1])
             self.components_ = vectors.T
-            self.explained_variance_ = variances
+            self._scaled_variance, self._variance_exponent = variances, exponent
+            with np.errstate(over="ignore"):
+                self.explained_variance_ = np.ldexp(variances, 2 * exponent)
         self.projection_, self._direction_scale = self._projection(n_features)
         self.n_features_out_ = self.projection_.shape[1]
 
@@ -370,15 +392,33 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         return np.ascontiguousarray(projection), scale
 
     def _whitening_scale(self):
-        """``λ ** power`` of each direction, λ shrunk and floored."""
-        variances = self.explained_variance_
+        """``λ ** power`` of each direction, λ shrunk and floored; 1 for the
+        directions without variance.
+
+        Computed on the variances in the data's units ``4**exponent`` (the
+        floor and the zero test are relative to the largest one), so the
+        scale of ``2**k * X`` is that of ``X`` times ``2**(2 k power)``.
+        """
+        variances = self._scaled_variance
         if self.shrinkage:
             target = variances.mean()  # tr C / d
             variances = (1 - self.shrinkage) * variances + self.shrinkage * target
-        largest = variances[0] if variances[0] > 0 else 1.0
-        floor = max(largest * EIGENVALUE_FLOOR, np.finfo(np.float64).tiny)
+        largest = variances.max()
         power = -0.5 if self.power is None else self.power
-        return np.maximum(variances, floor) ** power
+        # Variance within the rounding error of the covariance and its
+        # eigendecomposition is none: such a direction (all of them after one
+        # sample) is left unscaled, as the scalers leave a constant feature.
+        zero = variances <= ZERO_VARIANCE * len(variances) * largest
+        floored = np.maximum(variances, largest * EIGENVALUE_FLOOR)
+        with np.errstate(divide="ignore"):
+            scale = floored**power
+        units = 2 * self._variance_exponent * power
+        if units == int(units):
+            scale = np.ldexp(scale, int(units))  # exact: full whitening
+        else:
+            scale *= 2.0**units
+        scale[zero] = 1.0
+        return scale
 
     def _is_selection(self):
         """Whether ``projection_`` only selects leading columns (no product)."""
@@ -491,14 +531,21 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         """
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
-        X_checked = check_input(
-            self, X, reset=False, check_features=False, allow_nan=False
-        )
-        if X_checked.shape[1] != self.n_features_out_:
-            raise ValueError(
-                f"X has {X_checked.shape[1]} features, but {type(self).__name__} "
-                f"produces {self.n_features_out_} features."
+        if not self._principal_coordinates():
+            # The output features are the input's: checked as the scalers
+            # check theirs (count, and names against feature_names_in_).
+            X_checked = check_input(self, X, reset=False, allow_nan=False)
+        else:
+            X_checked = check_input(
+                self, X, reset=False, check_features=False, allow_nan=False
             )
+            if X_checked.shape[1] != self.n_features_out_:
+                raise ValueError(
+                    f"X has {X_checked.shape[1]} features, but "
+                    f"{type(self).__name__} produces {self.n_features_out_} "
+                    "features."
+                )
+            check_feature_names_out(self, X)
         inverse = None
         if self._needs_eigenvectors():
             vectors = self.components_.T
@@ -534,7 +581,10 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
       ``step_``; a value is stored as the index of its bin (shifted by -128
       for int8). Values outside the range are clipped to the first or last
       bin. :meth:`inverse_transform` returns the bin centers, so a value
-      inside the range comes back within half a step.
+      inside the range comes back within half a step; a constant dimension
+      (range exactly zero) comes back exactly. Ranges up to the float64
+      maximum work (the bins are computed on halved values where the range
+      overflows).
     * ``dtype="binary"``: one bit per dimension, set when the value exceeds
       the fitted threshold ``center_`` (the median, the mean, or 0), packed
       eight dimensions to a byte with :func:`numpy.packbits` (big-endian bit
@@ -584,8 +634,9 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     lower_, upper_ : ndarray of shape (`n_features_in_`,) or None
         Range of each dimension (scalar quantizers).
     step_ : ndarray of shape (`n_features_in_`,) or None
-        Width of a bin: ``(upper_ - lower_) / 256`` (``1 / 256`` for a
-        constant dimension).
+        Width of a bin: ``(upper_ - lower_) / 256``, computed as
+        ``(upper_ / 2 - lower_ / 2) / 128`` so that it stays finite
+        (``1 / 256`` for a constant dimension).
     center_ : ndarray of shape (`n_features_in_`,) or None
         Threshold of each dimension (binary quantizer).
     bytes_per_vector_ : int
@@ -716,18 +767,32 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                 self.lower_, self.upper_ = extrema.minimum, extrema.maximum
             else:
                 self.lower_, self.upper_ = self._quantiles(statistics).values()
-            magnitude = np.fmax(np.abs(self.lower_), np.abs(self.upper_))
-            width = safe_scale(self.upper_ - self.lower_, magnitude)
-            self.step_ = width / _N_LEVELS
+            # A dimension is constant when its range is exactly zero: a
+            # difference of distinct floats never is (2**60 + 4096 k keeps
+            # its bins). Halves keep ranges near the float64 maximum finite.
+            varies = self.upper_ > self.lower_
+            half_width = self.upper_ * 0.5 - self.lower_ * 0.5
+            self.step_ = np.where(varies, half_width / (_N_LEVELS // 2), 1 / _N_LEVELS)
             self.bytes_per_vector_ = n_features
         self.n_features_out_ = self.bytes_per_vector_
 
     def _new_features(self):
         return self.dtype == "binary"
 
-    def _bins(self):
-        """The affine map from values to bin coordinates ``[0, 256)``."""
-        return AffineMap(self.lower_, self.step_)
+    def _prescale(self):
+        """Per dimension, 1, or 0.5 where ``value - lower_`` could overflow.
+
+        The map to bins runs on values times this power of two (exact), so
+        ranges up to the float64 maximum (``[-1.7e308, 1.7e308]``) work.
+        """
+        with np.errstate(over="ignore"):
+            overflows = ~np.isfinite(self.step_ * _N_LEVELS)
+        return np.where(overflows, 0.5, 1.0)
+
+    def _bins(self, prescale):
+        """The affine map from values times ``prescale`` to bin coordinates
+        ``[0, 256)``."""
+        return AffineMap(self.lower_ * prescale, self.step_ * prescale)
 
     def transform(self, X):
         """Quantize X.
@@ -751,12 +816,15 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                 out[rows] = np.packbits(X[rows] > self.center_, axis=1)
             return out
         out = np.empty((n_rows, n_features), dtype=self.dtype)
-        bins = self._bins()
+        prescale = self._prescale()
+        halve = bool((prescale != 1).any())
+        bins = self._bins(prescale)
         for rows in row_blocks(n_rows, n_features):
             # float64, so that the floor sees the exact bin coordinate.
-            position = bins.transform(
-                X[rows].astype(np.float64), in_place=True, clip=(0, _N_LEVELS - 1)
-            )
+            block = X[rows].astype(np.float64)
+            if halve:
+                block *= prescale
+            position = bins.transform(block, in_place=True, clip=(0, _N_LEVELS - 1))
             np.floor(position, out=position)
             position += _CODE_OFFSET[self.dtype]
             out[rows] = position
@@ -778,7 +846,9 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_samples, `n_features_in_`)
-            Codes from :meth:`transform`.
+            Codes from :meth:`transform`: integers in ``[-128, 127]``
+            (int8) or ``[0, 255]`` (uint8); other dtypes or values raise a
+            ValueError.
 
         Returns
         -------
@@ -788,10 +858,35 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         """
         check_is_fitted(self)
         codes = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        self._check_codes(X)  # after the feature count and names
         position = codes.astype(np.float64)  # a copy: the caller's codes are kept
         position += 0.5 - _CODE_OFFSET[self.dtype]
-        result = self._bins().inverse_transform(position, in_place=True)
+        prescale = self._prescale()
+        result = self._bins(prescale).inverse_transform(position, in_place=True)
+        if (prescale != 1).any():
+            result /= prescale
+        # A constant dimension decodes to its value, exactly.
+        constant = ~(self.upper_ > self.lower_)
+        result[:, constant] = self.lower_[constant]
         return wrap_like_transform(self, result, X)
+
+    def _check_codes(self, X):
+        """Raise a ValueError unless X holds integer codes of ``dtype``."""
+        if is_sparse(X):
+            return  # check_input rejects sparse input with its own message
+        codes = check_array(X, dtype=None, ensure_all_finite=False, ensure_2d=False)
+        low = _CODE_OFFSET[self.dtype]
+        high = low + _N_LEVELS - 1
+        if codes.dtype.kind not in "iu":
+            raise ValueError(
+                f"inverse_transform needs the integer codes transform returns "
+                f"({self.dtype}), got an array of dtype {codes.dtype}."
+            )
+        if codes.size and (codes.min() < low or codes.max() > high):
+            raise ValueError(
+                f"Codes of dtype={self.dtype!r} lie in [{low}, {high}], got values "
+                f"from {codes.min()} to {codes.max()}."
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -813,9 +908,9 @@ def hamming_similarity(A, B=None, *, n_bits=None):
     B : ndarray of uint8 of shape (n_b, n_bytes), default=None
         Packed bits; None compares ``A`` with itself.
     n_bits : int, default=None
-        Number of meaningful bits (the embedding's dimension); None means
-        ``8 * n_bytes``. Padding bits are zero in every vector, so they never
-        differ.
+        Number of meaningful bits (the embedding's dimension), with
+        ``ceil(n_bits / 8) == n_bytes``; None means ``8 * n_bytes``. Padding
+        bits are zero in every vector, so they never differ.
 
     Returns
     -------
@@ -839,10 +934,18 @@ def hamming_similarity(A, B=None, *, n_bits=None):
             f"A and B must hold the same number of bytes per vector, got "
             f"{A.shape[1]} and {B.shape[1]}."
         )
-    total_bits = 8 * A.shape[1]
-    n_bits = total_bits if n_bits is None else int(n_bits)
-    if not 0 < n_bits <= total_bits:
-        raise ValueError(f"n_bits must lie in [1, {total_bits}], got {n_bits}.")
+    n_bytes = A.shape[1]
+    total_bits = 8 * n_bytes
+    if n_bits is None:
+        n_bits = total_bits
+    elif not isinstance(n_bits, Integral) or isinstance(n_bits, bool):
+        raise ValueError(f"n_bits must be an integer, got {n_bits!r}.")
+    elif not 8 * n_bytes - 7 <= n_bits <= total_bits:
+        raise ValueError(
+            f"n_bits must lie in [{max(1, total_bits - 7)}, {total_bits}] for "
+            f"{n_bytes} byte(s) per vector (ceil(n_bits / 8) bytes), got {n_bits}."
+        )
+    n_bits = int(n_bits)
     signs_b = _signs(B)
     out = np.empty((len(A), len(B)))
     # Blocks of rows of A whose products are large enough for BLAS.

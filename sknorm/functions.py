@@ -18,18 +18,27 @@ from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 __all__ = ["maxabs_scale", "minmax_scale", "robust_scale", "scale"]
 
 
-def _fit_transform_along_axis(estimator, X, axis):
+def _fit_transform_along_axis(estimator, X, axis, sample_weight=None):
     """Fit ``estimator`` on X's columns (axis=0) or rows (axis=1) and transform.
 
-    1-D input is treated as one feature and returned 1-D.
+    1-D input is treated as one feature and returned 1-D. ``sample_weight``
+    weights the samples (rows) and so needs ``axis=0``: with ``axis=1`` the
+    statistics are computed over the features of each sample, and weights
+    would weight features, which no estimator defines.
     """
+    if sample_weight is not None and axis == 1:
+        raise ValueError(
+            "sample_weight weights samples (rows) and needs axis=0; with axis=1 "
+            "each sample is scaled by statistics over its features, which "
+            "sample_weight does not weight."
+        )
     one_dimensional = not is_sparse(X) and np.ndim(X) == 1
     if one_dimensional:
         X = np.asarray(X).reshape(-1, 1)
     if axis == 1:
         X = X.T if is_sparse(X) or isinstance(X, np.ndarray) else np.asarray(X).T
     with config_context(transform_output="default"):
-        result = estimator.fit_transform(X)
+        result = estimator.fit_transform(X, sample_weight=sample_weight)
     if axis == 1:
         result = result.T
     return result.ravel() if one_dimensional else result
@@ -39,6 +48,8 @@ _COMMON_CONSTRAINTS = {
     "X": ["array-like", "sparse matrix"],
     "axis": [Options(Integral, {0, 1})],
     "copy": ["boolean"],
+    "clip": ["boolean"],
+    "sample_weight": ["array-like", None],
 }
 
 
@@ -46,7 +57,16 @@ _COMMON_CONSTRAINTS = {
     {**_COMMON_CONSTRAINTS, "with_mean": ["boolean"], "with_std": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
-def scale(X, *, axis=0, with_mean=True, with_std=True, copy=True):
+def scale(
+    X,
+    *,
+    axis=0,
+    with_mean=True,
+    with_std=True,
+    copy=True,
+    clip=False,
+    sample_weight=None,
+):
     """Standardize a dataset along any axis.
 
     The function form of :class:`~sknorm.StandardScaler` (``z = (x - mean) /
@@ -64,6 +84,13 @@ def scale(X, *, axis=0, with_mean=True, with_std=True, copy=True):
         Scale the data to unit variance.
     copy : bool, default=True
         If False, scale in place where possible.
+    clip : bool, default=False
+        Clip the transformed values to the transformed range of the data
+        (the function transforms the data it fits, so this only matters for
+        values the statistics ignore, such as rows of zero weight).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples (integer weights equal repeated
+        rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
 
     Returns
     -------
@@ -84,15 +111,19 @@ def scale(X, *, axis=0, with_mean=True, with_std=True, copy=True):
     array([[-1.37,  0.39,  0.98],
            [-1.22,  0.  ,  1.22]])
     """
-    estimator = StandardScaler(with_mean=with_mean, with_std=with_std, copy=copy)
-    return _fit_transform_along_axis(estimator, X, axis)
+    estimator = StandardScaler(
+        with_mean=with_mean, with_std=with_std, copy=copy, clip=clip
+    )
+    return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
 @validate_params(
     {**_COMMON_CONSTRAINTS, "feature_range": [tuple]},
     prefer_skip_nested_validation=True,
 )
-def minmax_scale(X, feature_range=(0, 1), *, axis=0, copy=True):
+def minmax_scale(
+    X, feature_range=(0, 1), *, axis=0, copy=True, clip=False, sample_weight=None
+):
     """Scale each feature (or sample) to a given range.
 
     The function form of :class:`~sknorm.MinMaxScaler`, drop-in for
@@ -109,6 +140,13 @@ def minmax_scale(X, feature_range=(0, 1), *, axis=0, copy=True):
         0 scales each feature, 1 each sample.
     copy : bool, default=True
         If False, scale in place where possible.
+    clip : bool, default=False
+        Clip the transformed values to the transformed range of the data
+        (the function transforms the data it fits, so this only matters for
+        values the statistics ignore, such as rows of zero weight).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples (integer weights equal repeated
+        rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
 
     Returns
     -------
@@ -126,12 +164,12 @@ def minmax_scale(X, feature_range=(0, 1), *, axis=0, copy=True):
     array([[0., 1., 1.],
            [1., 0., 0.]])
     """
-    estimator = MinMaxScaler(feature_range=feature_range, copy=copy)
-    return _fit_transform_along_axis(estimator, X, axis)
+    estimator = MinMaxScaler(feature_range=feature_range, copy=copy, clip=clip)
+    return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
 @validate_params(_COMMON_CONSTRAINTS, prefer_skip_nested_validation=True)
-def maxabs_scale(X, *, axis=0, copy=True):
+def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
     """Scale each feature (or sample) by its maximum absolute value.
 
     The function form of :class:`~sknorm.MaxAbsScaler`, drop-in for
@@ -145,6 +183,13 @@ def maxabs_scale(X, *, axis=0, copy=True):
         0 scales each feature, 1 each sample.
     copy : bool, default=True
         If False, scale in place where possible.
+    clip : bool, default=False
+        Clip the transformed values to the transformed range of the data
+        (the function transforms the data it fits, so this only matters for
+        values the statistics ignore, such as rows of zero weight).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples (integer weights equal repeated
+        rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
 
     Returns
     -------
@@ -162,7 +207,8 @@ def maxabs_scale(X, *, axis=0, copy=True):
     array([[-1. ,  1. ,  1. ],
            [-0.5,  0. ,  0.5]])
     """
-    return _fit_transform_along_axis(MaxAbsScaler(copy=copy), X, axis)
+    estimator = MaxAbsScaler(copy=copy, clip=clip)
+    return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
 @validate_params(
@@ -184,12 +230,15 @@ def robust_scale(
     quantile_range=(25.0, 75.0),
     copy=True,
     unit_variance=False,
+    clip=False,
+    sample_weight=None,
 ):
     """Center on the median and scale by a quantile range, along any axis.
 
     The function form of :class:`~sknorm.RobustScaler` (``(x - median) /
     (q_max - q_min)``), drop-in for :func:`sklearn.preprocessing.robust_scale`,
-    with exact quantiles.
+    with exact quantiles (also for a dask array: the function has no
+    ``dask_quantiles`` parameter and always computes them exactly).
 
     Parameters
     ----------
@@ -207,6 +256,13 @@ def robust_scale(
         If False, scale in place where possible.
     unit_variance : bool, default=False
         Scale so that normally distributed data gets unit variance.
+    clip : bool, default=False
+        Clip the transformed values to the transformed range of the data
+        (the function transforms the data it fits, so this only matters for
+        values the statistics ignore, such as rows of zero weight).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples (integer weights equal repeated
+        rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
 
     Returns
     -------
@@ -234,5 +290,10 @@ def robust_scale(
         quantile_range=quantile_range,
         copy=copy,
         unit_variance=unit_variance,
+        clip=clip,
+        # Exact quantiles whatever X is: a dask array gets the values of an
+        # in-memory fit (RobustScaler's dask_quantiles is not a parameter of
+        # the function, whose result must not depend on X's container).
+        dask_quantiles="exact",
     )
-    return _fit_transform_along_axis(estimator, X, axis)
+    return _fit_transform_along_axis(estimator, X, axis, sample_weight)

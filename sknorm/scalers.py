@@ -274,7 +274,8 @@ class MinMaxScaler(_ColumnScaler):
     Parameters
     ----------
     feature_range : tuple (min, max), default=(0, 1)
-        Desired range of transformed data.
+        Desired range of transformed data: two finite numbers, ``min < max``,
+        with ``max - min`` a finite float64 (a ValueError otherwise).
     copy : bool, default=True
         If False, scale in place where possible.
     clip : bool, default=False
@@ -346,14 +347,31 @@ class MinMaxScaler(_ColumnScaler):
             )
 
     def _range(self):
-        low, high = self.feature_range
-        for bound in (low, high):
-            if not isinstance(bound, Real) or not np.isfinite(bound):
+        bounds = self.feature_range
+        if len(bounds) != 2:
+            raise ValueError(
+                "feature_range must be a tuple (min, max) of two numbers, got "
+                f"{len(bounds)} value(s): {bounds!r}."
+            )
+        for bound in bounds:
+            if (
+                not isinstance(bound, Real)
+                or isinstance(bound, bool)
+                or not np.isfinite(bound)
+            ):
                 raise ValueError(
-                    "feature_range must hold two finite numbers, got "
-                    f"{self.feature_range!r}."
+                    f"feature_range must hold two finite numbers, got {bounds!r}."
                 )
-        return float(low), float(high)
+        low, high = float(bounds[0]), float(bounds[1])
+        if low < high and not np.isfinite(high - low):
+            # The map scales by (max - min) / data_range: its width must be a
+            # float64 (computing with halves would need a two-step map).
+            raise ValueError(
+                f"feature_range={bounds!r} is wider than the largest float64 "
+                f"(max - min overflows): use a range narrower than "
+                f"{np.finfo(np.float64).max:.3g}."
+            )
+        return low, high
 
     def _statistic_types(self):
         return (Extrema,)

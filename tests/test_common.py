@@ -303,6 +303,34 @@ def test_integer_sample_weight_equals_repeated_rows(estimator):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "partial_fit_after"])
+@pytest.mark.parametrize("fmt", [None, "csr"])
+def test_all_zero_sample_weight_is_rejected(estimator, method, fmt):
+    """As scikit-learn 1.9 does (its StandardScaler is the reference): a fit
+    on no weight has no statistics."""
+    if not _fit_accepts_sample_weight(estimator):
+        pytest.skip("fit takes no sample_weight")
+    if method != "fit" and not _has(estimator, "partial_fit"):
+        pytest.skip("no partial_fit")
+    X = _data()
+    if fmt is not None:
+        if not get_tags(estimator).input_tags.sparse:
+            pytest.skip("no sparse input with these parameters")
+        X = sparse.csr_array(X)
+    zeros = np.zeros(X.shape[0])
+    with pytest.raises(ValueError, match="at least one non-zero") as reference:
+        from sklearn.preprocessing import StandardScaler as SklearnScaler
+
+        SklearnScaler(with_mean=fmt is None).fit(X, sample_weight=zeros)
+    fitted = clone(estimator)
+    if method == "partial_fit_after":
+        fitted.partial_fit(X)  # a batch of zero weight after data
+    fit = fitted.fit if method == "fit" else fitted.partial_fit
+    with pytest.raises(ValueError, match=str(reference.value)):
+        fit(X, sample_weight=zeros)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_dense_equals_sparse(estimator, fmt):
     if not get_tags(estimator).input_tags.sparse:

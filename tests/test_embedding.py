@@ -4,6 +4,7 @@ n < d covariances, float32 accuracy, parameter errors, feature names."""
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 
 from sknorm import EmbeddingNormalizer
@@ -158,22 +159,180 @@ def test_fewer_samples_than_dimensions_never_gives_nan(params, norm):
 
 def test_singular_covariance_floor_bounds_the_amplification():
     X = _embeddings(n_features=8)
-    X = np.column_stack([X, X[:, 0] + X[:, 1], np.full(len(X), 3.0)])  # rank 8 of 10
+    tiny = 1e-3 * np.random.default_rng(3).normal(size=len(X))  # real, small
+    # rank 9 of 11: a sum of columns and a constant column have no variance.
+    X = np.column_stack([X, tiny, X[:, 0] + X[:, 1], np.full(len(X), 3.0)])
     est = EmbeddingNormalizer(whiten="pca", norm=None).fit(X)
     scale = np.linalg.norm(est.projection_, axis=0)
     assert np.isfinite(scale).all()
-    # A null direction is scaled by at most floor**-0.5 times the top one's.
-    ratio = scale.max() / scale[0]
-    assert ratio <= EIGENVALUE_FLOOR**-0.5 * (1 + 1e-9)
-    assert ratio > 100  # the null directions do reach the floor
+    # The small direction is scaled by floor**-0.5 times the top one's, ...
+    values, _ = _eig(X)
+    assert values[-3] < EIGENVALUE_FLOOR * values[0]
+    np.testing.assert_allclose(
+        scale[-3], (EIGENVALUE_FLOOR * values[0]) ** -0.5, rtol=1e-9
+    )
+    assert scale[:-2].max() / scale[0] <= EIGENVALUE_FLOOR**-0.5 * (1 + 1e-9)
+    # ... the directions without variance are not whitened: scale 1.
+    np.testing.assert_allclose(scale[-2:], 1.0, rtol=1e-12)
     assert est.explained_variance_[-2:] == pytest.approx(0, abs=1e-12)
 
 
-def test_one_sample_and_constant_data_give_finite_output():
-    for X in (np.ones((1, 5)), np.full((20, 5), 7.0)):
-        est = EmbeddingNormalizer(whiten="zca").fit(X)
-        np.testing.assert_array_equal(est.transform(X), 0.0)  # zero rows stay zero
-        assert np.isfinite(est.transform(X + np.arange(5))).all()
+@pytest.mark.parametrize("params", [{"whiten": "zca"}, {"whiten": "pca"}])
+@pytest.mark.parametrize("X", [np.array([[1.0, -2.0, 5.0]]), np.full((20, 3), 7.0)])
+def test_one_sample_and_constant_data_only_center(params, X):
+    """No variance: nothing is whitened (no 1000 * (x - mean) gain); the map
+    centers and, for PCA, rotates, like a scaler's constant feature rule."""
+    est = EmbeddingNormalizer(**params, norm=None).fit(X)
+    new = np.array([[2.0, 0.0, 5.0], X[0], [-3.0, 4.0, 1e3]])
+    expected = new - X[0]  # closed form
+    result = est.transform(new)
+    if params["whiten"] == "zca":
+        np.testing.assert_allclose(result, expected, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(
+        np.linalg.norm(result, axis=1), np.linalg.norm(expected, axis=1), rtol=1e-15
+    )
+    normalized = EmbeddingNormalizer(**params).fit(X).transform(new)
+    np.testing.assert_allclose(
+        np.linalg.norm(normalized, axis=1), [1.0, 0.0, 1.0], rtol=1e-15
+    )
+    np.testing.assert_array_equal(est.transform(X), 0.0)  # zero rows stay zero
+
+
+_SCALE_PARAMS = [
+    {"whiten": "pca"},
+    {"whiten": "zca"},
+    {"whiten": "zca", "center": False},
+    {"whiten": "pca", "shrinkage": 0.3},
+    {"whiten": "zca", "power": -0.25},
+    {"n_remove": 2, "whiten": "pca", "n_components": 4},
+]
+
+
+@pytest.mark.parametrize("params", _SCALE_PARAMS)
+@pytest.mark.parametrize("exponent", [-1000, -530, -20, 20, 530, 1000])
+def test_whitening_is_scale_invariant_for_powers_of_two(params, exponent):
+    X = _embeddings(n_samples=120, n_features=8)
+    c = 2.0**exponent
+    reference = EmbeddingNormalizer(**params).fit(X)
+    scaled = EmbeddingNormalizer(**params).fit(X * c)
+    result = scaled.transform(X * c)
+    assert np.isfinite(result).all()
+    if params.get("power") is None:
+        # Dividing by a power of two is exact: the same bits.
+        np.testing.assert_array_equal(result, reference.transform(X))
+        np.testing.assert_array_equal(scaled.projection_ * c, reference.projection_)
+    else:
+        # Soft whitening keeps a factor c ** (1 + 2 power) (closed form),
+        # which the row normalization removes.
+        factor = 2.0 ** (exponent * (1 + 2 * params["power"]))
+        unnormalized = clone(scaled).set_params(norm=None).fit(X * c)
+        np.testing.assert_allclose(
+            unnormalized.transform(X * c),
+            factor * clone(unnormalized).fit(X).transform(X),
+            rtol=1e-13,
+        )
+    np.testing.assert_array_equal(scaled.mean_, reference.mean_ * c)
+
+
+@pytest.mark.parametrize("params", _SCALE_PARAMS[:4])
+@pytest.mark.parametrize("c", [3.7e250, 1e-250, 7.0])
+def test_whitening_of_scaled_data_matches_the_numpy_reference(params, c):
+    """Other factors: near-equal to a float64 numpy whitening of the unscaled
+    data."""
+    X = _embeddings(n_samples=120, n_features=8)
+    result = EmbeddingNormalizer(**params, norm=None).fit(X * c).transform(X * c)
+    center = params.get("center", True)
+    values, vectors = _eig(X, center=center)
+    a = params.get("shrinkage", 0.0)
+    values = (1 - a) * values + a * values.mean()
+    centered = X - X.mean(axis=0) if center else X
+    expected = centered @ vectors / np.sqrt(values)
+    if params["whiten"] == "zca":
+        expected = expected @ vectors.T
+        np.testing.assert_allclose(result, expected, rtol=1e-9, atol=1e-9)
+    else:
+        _same_up_to_column_signs(result, expected, rtol=1e-9)
+
+
+def test_whitening_near_the_float64_maximum():
+    X = _embeddings(n_samples=100, n_features=6)
+    X /= np.abs(X).max()
+    big = X * 8e307  # squares and sums overflow without the scaling
+    est = EmbeddingNormalizer(whiten="zca", norm=None).fit(big)
+    whitened = est.transform(big)
+    np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(6), atol=1e-9)
+    assert np.isinf(est.explained_variance_).all()  # beyond float64: reported inf
+    np.testing.assert_allclose(est.inverse_transform(whitened), big, rtol=1e-9)
+
+
+@pytest.mark.parametrize("params", [{"n_remove": 1}, {}])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_fit_with_a_large_mean_equals_the_dense_fit(params, weighted):
+    rng = np.random.default_rng(5)
+    X = 1e6 + rng.normal(size=(400, 6)) * np.array([1e-3, 1.0, 1.0, 1e-2, 5.0, 1.0])
+    X[rng.random(400) < 0.2, 2] = 0.0  # mostly stored
+    X[rng.random(400) < 0.8, 5] = 0.0  # mostly zeros
+    weight = rng.random(400) if weighted else None
+    dense = EmbeddingNormalizer(**params, norm=None).fit(X, sample_weight=weight)
+    fitted = EmbeddingNormalizer(**params, norm=None)
+    fitted.fit(sparse.csr_array(X), sample_weight=weight)
+    np.testing.assert_allclose(fitted.mean_, dense.mean_, rtol=1e-15)
+    # The covariance against the dense path's, relative to the variances.
+    scatter = fitted._statistics_state["Covariance"]
+    ref = dense._statistics_state["Covariance"]
+    std = np.sqrt(np.diag(ref["scaled_scatter"]))
+    error = np.abs(scatter["scaled_scatter"] - ref["scaled_scatter"])
+    assert (error / np.outer(std, std)).max() < 1e-10
+    np.testing.assert_allclose(
+        fitted.transform(X), dense.transform(X), rtol=1e-8, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_whitening_with_a_large_mean_whitens(weighted):
+    """Values 1e6 + N(0, std) stored in a CSR matrix (std down to 3e-2): the
+    naive sparse scatter ``X^T X - n mean mean^T`` lost most digits here."""
+    rng = np.random.default_rng(6)
+    X = 1e6 + rng.normal(size=(400, 4)) @ np.diag([3e-2, 1.0, 1e-1, 5.0])
+    X[:, 1] += X[:, 3] / 2  # correlated
+    weight = rng.random(400) if weighted else None
+    est = EmbeddingNormalizer(whiten="zca", norm=None)
+    est.fit(sparse.csr_array(X), sample_weight=weight)
+    whitened = est.transform(X)
+    # Against np.cov of the whitened data (a float64 reference).
+    covariance = np.cov(whitened.T, aweights=weight, bias=True)
+    np.testing.assert_allclose(covariance, np.eye(4), atol=1e-8)
+    dense = EmbeddingNormalizer(whiten="zca", norm=None).fit(X, sample_weight=weight)
+    np.testing.assert_allclose(whitened, dense.transform(X), rtol=1e-8, atol=1e-8)
+
+
+def test_inverse_transform_checks_feature_names(df_module):
+    X = _embeddings(n_samples=40, n_features=3)
+    frame = df_module.DataFrame({n: X[:, i] for i, n in enumerate("abc")})
+    zca = EmbeddingNormalizer(whiten="zca", norm=None).fit(frame)
+    other = df_module.DataFrame({n: X[:, i] for i, n in enumerate("xyz")})
+    with pytest.raises(ValueError, match="feature names should match"):
+        zca.inverse_transform(other)
+    with pytest.raises(ValueError, match="3 features"):
+        zca.inverse_transform(X[:, :2])
+    np.testing.assert_allclose(zca.inverse_transform(zca.transform(frame)), X)
+    pca = EmbeddingNormalizer(whiten="pca", norm=None).fit(frame)
+    with pytest.raises(ValueError, match="feature names of X should match"):
+        pca.inverse_transform(frame)  # input names, not principal coordinates
+    named = df_module.DataFrame(
+        {n: X[:, i] for i, n in enumerate(pca.get_feature_names_out())}
+    )
+    pca.inverse_transform(named)
+    pca.inverse_transform(X)  # plain arrays carry no names
+
+
+def test_infinity_message_does_not_mention_missing_values():
+    X = _embeddings(n_samples=10, n_features=3)
+    X[4, 1] = np.inf
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 1") as error:
+        EmbeddingNormalizer().fit(X)
+    assert "NaN as missing" not in str(error.value)
+    assert "neither NaN nor infinity" in str(error.value)
 
 
 def test_zero_rows_stay_zero_and_eps_floors_small_rows():

@@ -123,7 +123,7 @@ def test_hamming_similarity_rejects_mismatched_input():
         hamming_similarity(A, np.zeros((2, 4), dtype=np.uint8))
     with pytest.raises(ValueError, match="uint8 array of packed bits"):
         hamming_similarity(A.astype(np.int64))
-    with pytest.raises(ValueError, match=r"n_bits must lie in \[1, 24\]"):
+    with pytest.raises(ValueError, match=r"n_bits must lie in \[17, 24\]"):
         hamming_similarity(A, n_bits=25)
 
 
@@ -198,3 +198,99 @@ def test_median_threshold_sets_half_of_the_bits():
 def test_invalid_quantile_range_is_explained(bounds):
     with pytest.raises(ValueError, match="quantile_range must be two percentiles"):
         EmbeddingQuantizer(quantile_range=bounds).fit(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_constant_dimensions_decode_exactly(dtype):
+    X = np.column_stack([np.full(10, 1e9), np.full(10, -0.1), np.linspace(-1, 1, 10)])
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(X)
+    back = quantizer.inverse_transform(quantizer.transform(X))
+    np.testing.assert_array_equal(back[:, :2], X[:, :2])
+    assert np.abs(back[:, 2] - X[:, 2]).max() <= quantizer.step_[2] / 2
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_large_offset_exact_values_keep_their_bins(dtype):
+    """``2**60 + 4096 k`` is exact in float64: the range 4096 * 255 is not
+    negligible, the codes are k, and values come back within half a step."""
+    k = np.arange(256)
+    X = np.column_stack([2.0**60 + 4096.0 * k, 2.0**60 + 4096.0 * (k % 7)])
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(X)
+    np.testing.assert_array_equal(quantizer.step_, [4096 * 255 / 256, 4096 * 6 / 256])
+    codes = quantizer.transform(X).astype(int) - (-128 if dtype == "int8" else 0)
+    # Exact bin index: floor(k * 256 / 255), the last value in the last bin.
+    np.testing.assert_array_equal(codes[:, 0], np.minimum(k * 256 // 255, 255))
+    back = quantizer.inverse_transform(quantizer.transform(X))
+    # Exact arithmetic (integers): the error of the bin center, plus half an
+    # ulp of 2**60 (256) for its rounding.
+    error = np.abs(back - X)
+    assert np.all(error <= quantizer.step_ / 2 + 128)
+
+
+def test_ranges_near_the_float64_maximum():
+    X = np.array([[-1.7e308, 0.0], [1.7e308, 1.0], [0.0, 0.5], [1e308, 0.25]])
+    quantizer = EmbeddingQuantizer(dtype="uint8").fit(X)
+    assert np.isfinite(quantizer.step_).all()
+    np.testing.assert_allclose(quantizer.step_[0], 1.7e308 / 128, rtol=1e-15)
+    codes = quantizer.transform(X)
+    np.testing.assert_array_equal(codes[:, 0], [0, 255, 128, 203])  # closed form
+    back = quantizer.inverse_transform(codes)
+    assert np.isfinite(back).all()
+    slack = 4 * np.finfo(np.float64).eps * np.abs(X)  # rounding of the centers
+    assert np.all(np.abs(back - X) <= quantizer.step_ / 2 + slack)
+
+
+@pytest.mark.parametrize(
+    ("codes", "message"),
+    [
+        (np.zeros((2, 3), dtype=np.float64), "integer codes"),
+        (np.zeros((2, 3), dtype=bool), "integer codes"),
+        (np.full((2, 3), 128, dtype=np.int64), r"\[-128, 127\]"),
+        (np.full((2, 3), -129, dtype=np.int16), r"\[-128, 127\]"),
+        (np.zeros((2, 2), dtype=np.int8), "3 features"),
+    ],
+)
+def test_invalid_codes_are_explained(codes, message):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    quantizer = EmbeddingQuantizer(dtype="int8").fit(X)
+    with pytest.raises(ValueError, match=message):
+        quantizer.inverse_transform(codes)
+    uint8 = EmbeddingQuantizer(dtype="uint8").fit(X)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        uint8.inverse_transform(np.full((2, 3), -1, dtype=np.int64))
+    np.testing.assert_array_equal(
+        quantizer.inverse_transform(quantizer.transform(X).astype(np.int64)),
+        quantizer.inverse_transform(quantizer.transform(X)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_bits", "message"),
+    [
+        (3.7, "n_bits must be an integer"),
+        (True, "n_bits must be an integer"),
+        (-1, r"n_bits must lie in \[1, 8\]"),
+        (0, r"n_bits must lie in \[1, 8\]"),
+        (9, r"n_bits must lie in \[1, 8\]"),
+    ],
+)
+def test_hamming_similarity_rejects_invalid_n_bits(n_bits, message):
+    A = np.packbits(np.eye(4, 5, dtype=np.uint8), axis=1)
+    with pytest.raises(ValueError, match=message):
+        hamming_similarity(A, n_bits=n_bits)
+    wide = np.zeros((2, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"\[17, 24\] for 3 byte\(s\)"):
+        hamming_similarity(wide, n_bits=10)  # too many bytes for 10 bits
+    np.testing.assert_array_equal(
+        hamming_similarity(A, n_bits=np.int64(5)), hamming_similarity(A, n_bits=5)
+    )
+
+
+def test_binary_codes_of_the_wrong_width_are_rejected():
+    X = np.random.default_rng(0).normal(size=(20, 10))
+    bits = EmbeddingQuantizer(dtype="binary").fit(X)
+    codes = bits.transform(X)
+    assert codes.shape == (20, 2)
+    with pytest.raises(ValueError, match="same number of bytes"):
+        hamming_similarity(codes, codes[:, :1])
+    np.testing.assert_array_equal(np.diag(hamming_similarity(codes, n_bits=10)), 1.0)

@@ -282,6 +282,39 @@ def test_minmax_scaler_rejects_inverted_range():
         MinMaxScaler(feature_range=(2, 1)).fit([[0.0], [1.0]])
 
 
+@pytest.mark.parametrize(
+    ("feature_range", "message"),
+    [
+        ((0, 1, 2), r"two numbers, got 3 value\(s\)"),
+        ((0,), r"two numbers, got 1 value\(s\)"),
+        ((), r"two numbers, got 0 value\(s\)"),
+        (("a", 1), "two finite numbers"),
+        ((0, None), "two finite numbers"),
+        ((False, True), "two finite numbers"),
+        ((0, np.inf), "two finite numbers"),
+        ((np.nan, 1), "two finite numbers"),
+        ((1, 1), "must be smaller than maximum"),
+        ((-1e308, 1e308), "wider than the largest float64"),
+    ],
+)
+def test_minmax_scaler_invalid_feature_range_is_explained(feature_range, message):
+    with pytest.raises(ValueError, match=message):
+        MinMaxScaler(feature_range=feature_range).fit([[0.0], [1.0]])
+    with pytest.raises(ValueError, match=message):
+        sknorm.minmax_scale([[0.0], [1.0]], feature_range=feature_range)
+
+
+def test_minmax_scaler_wide_finite_range_matches_exact_arithmetic():
+    X = np.array([[0.0], [0.25], [1.0], [3.0]])
+    low, high = -8e307, 8e307  # width 1.6e308: finite
+    result = MinMaxScaler(feature_range=(low, high)).fit_transform(X)
+    exact = [
+        float(Fraction(low) + (Fraction(x) / 3) * (Fraction(high) - Fraction(low)))
+        for x in X.ravel()
+    ]
+    np.testing.assert_allclose(result.ravel(), exact, rtol=1e-15)
+
+
 def test_minmax_scaler_clip_keeps_range():
     scaler = MinMaxScaler(clip=True).fit([[0.0], [10.0]])
     np.testing.assert_array_equal(
@@ -354,6 +387,76 @@ def test_functions_accept_1d_input(ours, theirs, params):
 def test_function_equals_estimator(function, estimator):
     X = DATASETS["nan"]
     np.testing.assert_array_equal(function(X), estimator.fit_transform(X))
+
+
+FUNCTION_CLASSES = [
+    (sknorm.scale, StandardScaler),
+    (sknorm.minmax_scale, MinMaxScaler),
+    (sknorm.maxabs_scale, MaxAbsScaler),
+    (sknorm.robust_scale, sknorm.RobustScaler),
+]
+
+
+@pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
+def test_functions_take_every_parameter_of_their_class(function, cls):
+    """Every constructor parameter and fit's sample_weight, except
+    RobustScaler's dask_quantiles: the function always computes exact
+    quantiles, whatever the container of X."""
+    import inspect
+
+    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles"}
+    expected |= {"sample_weight", "X", "axis"}
+    parameters = inspect.signature(function).parameters
+    assert set(parameters) == expected
+    # Every parameter is validated (@validate_params constraints complete).
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    for name in set(parameters) - {"X"}:
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+            function([[0.0], [1.0]], **{name: object()})
+
+
+@pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
+def test_function_sample_weight_and_clip_equal_the_estimator(function, cls):
+    X = DATASETS["random"]
+    weight = np.random.default_rng(2).integers(0, 4, size=len(X)).astype(float)
+    weight[0] = 0.0  # a row of zero weight lies outside the fitted range
+    X = X.copy()
+    X[0] = 1e4
+    for clip in (False, True):
+        expected = cls(clip=clip).fit(X, sample_weight=weight).transform(X)
+        result = function(X, sample_weight=weight, clip=clip)
+        np.testing.assert_array_equal(result, expected)
+    # Integer weights equal repeated rows: against the function on them.
+    # Weighted quantiles are relative: equal weights there (zero removes).
+    if cls is sknorm.RobustScaler:
+        weight = 2.0 * (weight > 0)
+    kept = weight > 0
+    repeats = kept.astype(int) if cls is sknorm.RobustScaler else weight.astype(int)
+    repeated = function(np.repeat(X, repeats, axis=0))
+    first = np.cumsum(repeats)[kept] - 1
+    weighted = function(X, sample_weight=weight)
+    np.testing.assert_allclose(weighted[kept], repeated[first], rtol=1e-12)
+
+
+def test_function_sample_weight_matches_sklearn_estimators():
+    X = DATASETS["random"]
+    weight = np.random.default_rng(4).random(len(X))
+    reference = skl.StandardScaler().fit(X, sample_weight=weight).transform(X)
+    _assert_close(sknorm.scale(X, sample_weight=weight), reference)
+    # Weighted quantiles are relative: equal weights are scikit-learn's
+    # unweighted result.
+    robust = skl.robust_scale(X)
+    _assert_close(sknorm.robust_scale(X, sample_weight=np.full(len(X), 2)), robust)
+
+
+@pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
+def test_function_sample_weight_with_axis_1_is_refused(function, cls):
+    X = DATASETS["random"]
+    with pytest.raises(ValueError, match="sample_weight weights samples"):
+        function(X, axis=1, sample_weight=np.ones(len(X)))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        function(X, sample_weight=np.zeros(len(X)))
 
 
 def test_function_copy_false_works_in_place():

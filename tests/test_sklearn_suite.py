@@ -151,19 +151,13 @@ EXPECTED_FAILURES = {
         "differences.rst#diff-suite-csc",
         r"assert <Compressed Sparse Column .* is not <Compressed Sparse Column",
     ),
-    "test_common.py::test_missing_value_handling[*-scale-*]": Expected(
-        DOES_MORE,
-        "StandardScaler has a clip parameter that scale() does not take; the "
-        "test passes every estimator parameter to the function",
-        "differences.rst#diff-suite-function-parameters",
-        r"unexpected keyword argument 'clip'",
-    ),
     "test_common.py::test_missing_value_handling[*-robust_scale-*]": Expected(
         DOES_MORE,
-        "RobustScaler has clip and dask_quantiles parameters that robust_scale() "
-        "does not take; the test passes every estimator parameter to the function",
+        "RobustScaler has a dask_quantiles parameter that robust_scale() does not "
+        "take (the function always computes exact quantiles); the test passes "
+        "every estimator parameter to the function",
         "differences.rst#diff-suite-function-parameters",
-        r"unexpected keyword argument '(clip|dask_quantiles)'",
+        r"unexpected keyword argument 'dask_quantiles'",
     ),
 }
 

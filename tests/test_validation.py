@@ -155,3 +155,78 @@ def test_nan_rejected_naming_features_when_not_allowed(fmt):
     X[0, 4] = np.inf
     with pytest.raises(ValueError, match=r"infinity in feature\(s\) 4\."):
         check_input(StandardScaler(), X, reset=True, allow_nan=False)
+
+
+def test_pandas_object_and_categorical_numbers_convert_like_sklearn():
+    pd = pytest.importorskip("pandas")
+    from sklearn import preprocessing as skl
+
+    X = pd.DataFrame(
+        {
+            "a": pd.Series([1, 2, 3, None], dtype=object),
+            "b": pd.Categorical([1.0, 2.0, 3.0, 2.0]),
+            "c": pd.Series([1.5, np.nan, True, 4], dtype=object),
+            "d": [0.5, 1.0, 2.0, 8.0],
+        }
+    )
+    before = X.copy()
+    scaler = StandardScaler().fit(X)
+    reference = skl.StandardScaler().fit(X)
+    np.testing.assert_allclose(scaler.mean_, reference.mean_, rtol=1e-15)
+    np.testing.assert_allclose(scaler.transform(X), reference.transform(X), rtol=1e-14)
+    assert list(scaler.feature_names_in_) == ["a", "b", "c", "d"]
+    pd.testing.assert_frame_equal(X, before)  # the caller's frame is kept
+    assert scaler.transform(X).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("column", "shown"),
+    [
+        (["x", "y", "z"], "'s'"),
+        (["1", "2", "3"], "'s'"),  # numeric-looking strings are not numbers
+        ([1.0, "2", 3.0], "'s'"),
+    ],
+)
+@pytest.mark.parametrize("categorical", [False, True])
+def test_pandas_strings_in_object_or_categorical_columns_are_named(
+    column, shown, categorical
+):
+    pd = pytest.importorskip("pandas")
+    values = pd.Categorical(column) if categorical else pd.Series(column, dtype=object)
+    X = pd.DataFrame({"n": [1.0, 2.0, 3.0], "s": values})
+    with pytest.raises(ValueError, match=f"column\\(s\\) {shown} are not numeric"):
+        StandardScaler().fit(X)
+
+
+def test_polars_object_numbers_convert_like_sklearn():
+    pl = pytest.importorskip("polars")
+    from sklearn import preprocessing as skl
+
+    X = pl.DataFrame(
+        {
+            "a": pl.Series([1, 2, 3, 5], dtype=pl.Object),
+            "b": [0.5, 1.0, 2.0, 8.0],
+        }
+    )
+    scaler = MinMaxScaler().fit(X)
+    reference = skl.MinMaxScaler().fit(X)
+    np.testing.assert_allclose(scaler.transform(X), reference.transform(X), rtol=1e-15)
+    strings = pl.DataFrame({"a": pl.Series(["x", "y"], dtype=pl.Object)})
+    with pytest.raises(ValueError, match="'a' are not numeric"):
+        MinMaxScaler().fit(strings)
+    categorical = pl.DataFrame({"c": pl.Series(["1", "2"], dtype=pl.Categorical)})
+    with pytest.raises(ValueError, match="'c' are not numeric"):
+        MinMaxScaler().fit(categorical)  # polars categoricals hold strings
+
+
+def test_infinity_message_depends_on_allow_nan():
+    from sknorm import EmbeddingNormalizer, EmbeddingQuantizer
+
+    X = np.array([[1.0, 2.0], [3.0, np.inf], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="treats NaN as missing"):
+        StandardScaler().fit(X)
+    for estimator in (EmbeddingNormalizer(), EmbeddingQuantizer()):
+        with pytest.raises(ValueError, match=r"infinity in feature\(s\) 1") as error:
+            estimator.fit(X)
+        assert "NaN as missing" not in str(error.value)
+        assert "accepts neither NaN nor infinity" in str(error.value)

@@ -12,8 +12,18 @@ __all__ = ["Covariance"]
 #: few hundred rows or more (2 MiB of float64 here).
 _BLOCK_ELEMENTS = 1 << 18
 
-#: Stored values per chunk of sparse rows converted to float64 at once.
+#: Stored values per chunk of sparse rows converted to float64 at once (also
+#: the size of the dense block of a chunk's mostly-stored columns).
 _SPARSE_CHUNK_ENTRIES = 1 << 20
+
+
+def _exponent_of(max_abs):
+    """The power of two ``e`` with ``max_abs / 2**e`` in [0.5, 1) (0 for zero).
+
+    Values divided by ``2**e`` are at most 1 in magnitude: their products and
+    sums of squares neither overflow nor underflow, and the division is exact.
+    """
+    return int(np.frexp(max_abs)[1]) if max_abs > 0 else 0
 
 
 def _merge_scatter(n_a, mean_a, scatter_a, n_b, mean_b, scatter_b):
@@ -21,7 +31,7 @@ def _merge_scatter(n_a, mean_a, scatter_a, n_b, mean_b, scatter_b):
 
     ``S = S_a + S_b + delta delta^T n_a n_b / n`` with ``delta = mean_b -
     mean_a``: exact in exact arithmetic. A side without weight contributes
-    nothing (its mean is undefined).
+    nothing (its mean is undefined). All arguments are in the same units.
     """
     if n_b == 0:
         return n_a, mean_a, scatter_a
@@ -47,15 +57,31 @@ def _raise_not_finite(columns):
     )
 
 
-def _dense_block(block, weight, shift):
+def _dense_max_abs(X):
+    """Largest absolute value of dense X, read in row blocks; raises on NaN/inf."""
+    n_rows, n_cols = X.shape
+    largest = 0.0
+    for rows in row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS):
+        block = X[rows]
+        if block.size == 0:
+            continue
+        block_largest = max(float(block.max()), -float(block.min()))
+        if not np.isfinite(block_largest):  # NaN propagates through max/min
+            _raise_not_finite(np.flatnonzero(~np.isfinite(block).all(axis=0)))
+        largest = max(largest, block_largest)
+    return largest
+
+
+def _dense_block(block, weight, shift, exponent):
     """Weight, mean and scatter of one row block, around ``shift``.
 
-    The block is copied to float64 once (it is small); its mean is removed
-    before the product and the first-order error of that mean is corrected
-    (the corrected two-pass method), so the scatter does not suffer from the
-    cancellation of ``sum x x^T - n mean mean^T``.
+    The block is copied to float64 once (it is small) and divided by
+    ``2**exponent`` (exact); its mean is removed before the product and the
+    first-order error of that mean is corrected (the corrected two-pass
+    method), so the scatter does not suffer from the cancellation of ``sum x
+    x^T - n mean mean^T``. Mean and scatter are in units of ``2**exponent``.
     """
-    deviation = block.astype(np.float64)  # a copy: the caller's data is kept
+    deviation = np.ldexp(block.astype(np.float64), -exponent)  # a copy
     deviation -= shift
     if weight is None:
         total = float(len(deviation))
@@ -86,14 +112,27 @@ class Covariance(Statistic):
     computed over chunks, ``partial_fit`` calls or partitions and merged equal
     the statistic of all the data to rounding.
 
+    **Scale-free.** The data is divided by a power of two ``2**exponent``
+    chosen from its largest absolute value (an exact operation) before any
+    product, and the scatter is stored in those units: ``scaled_scatter =
+    S / 4**exponent``. Data of any magnitude, up to the float64 maximum, gives
+    a finite statistic, and the statistic of ``2**k * X`` is that of ``X``
+    with ``exponent + k`` (and the mean times ``2**k``), bit for bit.
+    :attr:`scatter` and :meth:`covariance` return the unscaled matrices,
+    which overflow to infinity where they exceed the float64 range;
+    :meth:`scaled_covariance` returns the representable pair.
+
     Dense data is read in row blocks of a few MiB, each converted to float64
     and centered before its product, so float32 input is never copied as a
     whole and the scatter keeps its accuracy when the mean is large compared
-    with the spread. Sparse CSR/CSC data is never densified: the scatter is
-    ``X^T W X - weight_sum * mean mean^T`` computed with sparse products (its
-    rounding error grows with ``mean**2 / variance``, which is small for the
-    mostly-zero features sparse data has). The statistic itself is dense:
-    ``n_features**2`` float64 values.
+    with the spread. Sparse CSR/CSC data is not densified: columns whose
+    implicit zeros hold at least half the weight go through sparse products
+    (``X^T W X - weight_sum * mean mean^T``, whose cancellation is then at most
+    a factor 2), the others — mostly stored, like a sparse matrix of values
+    near ``1e6`` — are shifted by their mean and multiplied densely, chunk by
+    chunk, with the dense path's correction. Both give the dense path's
+    accuracy. The statistic itself is dense: ``n_features**2`` float64
+    values.
 
     CSC input is converted to CSR (a copy of its stored values).
 
@@ -105,8 +144,11 @@ class Covariance(Statistic):
     ----------
     mean : ndarray of shape (n_features,)
         Weighted mean of the rows (NaN when no row has positive weight).
-    scatter : ndarray of shape (n_features, n_features)
-        Weighted sum of the outer products of the deviations from the mean.
+    scaled_scatter : ndarray of shape (n_features, n_features)
+        Weighted sum of the outer products of the deviations from the mean,
+        divided by ``4**exponent``.
+    exponent : int or 0-d ndarray
+        The data's units: a power of two of its largest absolute value.
     weight_sum : float or 0-d ndarray
         Total weight of the rows (their number when unweighted).
 
@@ -123,9 +165,17 @@ class Covariance(Statistic):
            [4.66666667, 8.66666667]])
     >>> np.allclose(c.covariance(), np.cov(X.T, bias=True))
     True
+
+    The statistic of data scaled by a power of two is the same in other units:
+
+    >>> small, big = Covariance.from_data(X), Covariance.from_data(X * 2.0**600)
+    >>> int(big.exponent) - int(small.exponent)
+    600
+    >>> np.array_equal(big.scaled_scatter, small.scaled_scatter)
+    True
     """
 
-    _fields = ("mean", "scatter", "weight_sum")
+    _fields = ("mean", "scaled_scatter", "exponent", "weight_sum")
 
     @classmethod
     def from_data(cls, X, sample_weight=None):
@@ -149,6 +199,9 @@ class Covariance(Statistic):
             return cls._from_sparse(X, sample_weight)
         X = np.asarray(X)
         n_rows, n_cols = X.shape
+        # A cheap first read (max and min per block) finds the units, and
+        # NaN or infinity.
+        exponent = _exponent_of(_dense_max_abs(X))
         total, mean, scatter = 0.0, np.full(n_cols, np.nan), np.zeros((n_cols,) * 2)
         shift = None
         for rows in row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS):
@@ -156,21 +209,29 @@ class Covariance(Statistic):
             if shift is None:
                 # Accumulate around the first block's mean: the blocks' means
                 # are then small and their differences keep their digits.
-                shift = block.mean(axis=0, dtype=np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                suspicious = not np.isfinite(block.sum(dtype=np.float64))
-            if suspicious:  # NaN, infinity, or finite values summing past the max
-                bad = np.flatnonzero(~np.isfinite(block).all(axis=0))
-                if bad.size:
-                    _raise_not_finite(bad)
+                shift = np.ldexp(block.astype(np.float64), -exponent).mean(axis=0)
             weight = None if sample_weight is None else sample_weight[rows]
-            block_total, block_mean, block_scatter = _dense_block(block, weight, shift)
+            block_total, block_mean, block_scatter = _dense_block(
+                block, weight, shift, exponent
+            )
             total, mean, scatter = _merge_scatter(
                 total, mean, scatter, block_total, block_mean, block_scatter
             )
         if shift is not None:
             mean = mean + shift
-        return cls(mean=mean, scatter=scatter, weight_sum=total)
+        return cls._in_units(mean, scatter, exponent, total)
+
+    @classmethod
+    def _in_units(cls, scaled_mean, scaled_scatter, exponent, total):
+        """The statistic from its mean and scatter in units of ``2**exponent``."""
+        if total == 0:
+            exponent = 0
+        return cls(
+            mean=np.ldexp(scaled_mean, exponent),
+            scaled_scatter=scaled_scatter,
+            exponent=exponent,
+            weight_sum=total,
+        )
 
     @classmethod
     def _from_sparse(cls, X, sample_weight):
@@ -179,51 +240,153 @@ class Covariance(Statistic):
         finite = np.isfinite(X.data)
         if not finite.all():
             _raise_not_finite(X.indices[~finite])
-        weighted_sum = np.zeros(n_cols)
-        second_moment = np.zeros((n_cols, n_cols))
-        rows_per_chunk = max(1, _SPARSE_CHUNK_ENTRIES * n_rows // max(1, X.nnz))
-        for start in range(0, n_rows, rows_per_chunk):
-            chunk = X[start : start + rows_per_chunk].astype(np.float64)
-            if sample_weight is not None:
-                weight = sample_weight[start : start + rows_per_chunk]
-                weighted_sum += chunk.T @ weight
-                # Rows scaled by sqrt(w): chunk^T chunk is then X^T W X.
-                chunk = chunk.multiply(np.sqrt(weight)[:, None]).tocsr()
-            else:
-                weighted_sum += np.asarray(chunk.sum(axis=0)).ravel()
-            product = chunk.T @ chunk
-            second_moment += product.toarray()
         total = float(n_rows if sample_weight is None else sample_weight.sum())
         if total == 0:
-            return cls(
-                mean=np.full(n_cols, np.nan),
-                scatter=np.zeros((n_cols, n_cols)),
-                weight_sum=0.0,
+            return cls._in_units(
+                np.full(n_cols, np.nan), np.zeros((n_cols, n_cols)), 0, 0.0
             )
-        mean = weighted_sum / total
-        scatter = second_moment - np.outer(mean, weighted_sum)
-        return cls(mean=mean, scatter=(scatter + scatter.T) / 2, weight_sum=total)
+        exponent = _exponent_of(float(np.abs(X.data).max()) if X.nnz else 0.0)
+        chunks = _sparse_row_chunks(n_rows, X.nnz)
+
+        # First pass, O(nnz): weighted sum and stored weight of each column.
+        column_sum = np.zeros(n_cols)
+        stored_weight = np.zeros(n_cols)
+        for rows in chunks:
+            chunk = X[rows]
+            values = np.ldexp(chunk.data.astype(np.float64), -exponent)
+            if sample_weight is not None:
+                entry_weight = np.repeat(sample_weight[rows], np.diff(chunk.indptr))
+                values *= entry_weight
+            else:
+                entry_weight = None
+            column_sum += np.bincount(chunk.indices, values, minlength=n_cols)
+            stored_weight += np.bincount(chunk.indices, entry_weight, minlength=n_cols)
+        mean = column_sum / total
+        # Columns with at most half their weight on implicit zeros: their
+        # variance may be tiny next to mean**2 (values near 1e6 with a small
+        # spread), so they are shifted by their mean and multiplied densely.
+        # Elsewhere mean**2 / variance <= 1 and sparse products lose nothing.
+        dense = np.flatnonzero(2 * stored_weight >= total)
+        sparse_cols = np.flatnonzero(2 * stored_weight < total)
+        shift = mean[dense]
+        if dense.size:
+            chunks = _sparse_row_chunks(n_rows, X.nnz, dense_columns=dense.size)
+
+        # Second pass: the scatter around (0 for sparse columns, shift for
+        # dense ones), and the residual sums of the deviations.
+        around = np.zeros((n_cols, n_cols))
+        residual = np.zeros(n_cols)
+        ss, dd = np.ix_(sparse_cols, sparse_cols), np.ix_(dense, dense)
+        sd, ds = np.ix_(sparse_cols, dense), np.ix_(dense, sparse_cols)
+        for rows in chunks:
+            chunk = X[rows].astype(np.float64)
+            chunk.data = np.ldexp(chunk.data, -exponent)
+            root = None if sample_weight is None else np.sqrt(sample_weight[rows])
+            if dense.size:
+                block = chunk[:, dense].toarray()
+                block -= shift
+                if root is None:
+                    residual[dense] += block.sum(axis=0)
+                else:
+                    residual[dense] += sample_weight[rows] @ block
+                    block *= root[:, None]
+                chunk = chunk[:, sparse_cols] if sparse_cols.size else None
+            if chunk is None:
+                around[dd] += block.T @ block
+                continue
+            if root is not None:
+                # Rows scaled by sqrt(w): chunk^T chunk is then X^T W X.
+                chunk = chunk.multiply(root[:, None]).tocsr()
+            around[ss] += (chunk.T @ chunk).toarray()
+            if dense.size:
+                around[dd] += block.T @ block
+                cross = np.asarray(chunk.T @ block)
+                around[sd] += cross
+                around[ds] += cross.T
+        residual[sparse_cols] = column_sum[sparse_cols]
+        scaled = residual / np.sqrt(total)
+        scatter = around - np.outer(scaled, scaled)
+        scatter = (scatter + scatter.T) / 2
+        center = np.zeros(n_cols)
+        center[dense] = shift
+        return cls._in_units(center + residual / total, scatter, exponent, total)
+
+    @property
+    def scatter(self):
+        """The scatter matrix in the data's units (infinity where it overflows)."""
+        with np.errstate(over="ignore"):
+            return np.ldexp(self.scaled_scatter, 2 * int(self.exponent))
 
     def merge(self, other):
         """Return the statistic of the union of both data sets (Chan et al.)."""
         self._check_mergeable(other)
-        total, mean, scatter = _merge_scatter(
-            float(self.weight_sum),
-            self.mean,
-            self.scatter,
-            float(other.weight_sum),
-            other.mean,
-            other.scatter,
-        )
-        return type(self)(mean=mean, scatter=scatter, weight_sum=total)
+        if float(other.weight_sum) == 0:
+            return type(self)(**{f: getattr(self, f) for f in self._fields})
+        if float(self.weight_sum) == 0:
+            return type(self)(**{f: getattr(other, f) for f in self._fields})
+        exponent = max(int(self.exponent), int(other.exponent))
+        sides = []
+        for side in (self, other):
+            # Rescaling by a power of two is exact (short of underflow, which
+            # only drops what is negligible next to the other side).
+            shift = 2 * (int(side.exponent) - exponent)
+            sides += [
+                float(side.weight_sum),
+                np.ldexp(side.mean, -exponent),
+                np.ldexp(side.scaled_scatter, shift),
+            ]
+        total, mean, scatter = _merge_scatter(*sides)
+        return self._in_units(mean, scatter, exponent, total)
 
-    def covariance(self, ddof=0):
-        """Covariance matrix ``scatter / (weight_sum - ddof)`` (NaN without data)."""
+    def nonfinite_columns(self):
+        """Boolean mask of the columns whose mean or scatter is not finite."""
+        bad = ~np.isfinite(self.mean)
+        bad |= ~np.isfinite(self.scaled_scatter).all(axis=0)
+        return bad
+
+    def scaled_covariance(self, ddof=0, *, center=True):
+        """``(matrix, exponent)``: the covariance is ``matrix * 4**exponent``.
+
+        The covariance ``scatter / (weight_sum - ddof)`` in the data's units
+        ``2**exponent``, always representable. With ``center=False``, the
+        uncentered second moment ``E[x x^T]`` instead. NaN without data.
+        """
+        exponent = int(self.exponent)
         denominator = float(self.weight_sum) - ddof
         if denominator <= 0:
-            return np.full_like(self.scatter, np.nan)
-        return self.scatter / denominator
+            return np.full_like(self.scaled_scatter, np.nan), exponent
+        matrix = self.scaled_scatter / denominator
+        if not center:
+            mean = np.ldexp(self.mean, -exponent)
+            matrix = matrix + np.outer(mean, mean)
+        return matrix, exponent
+
+    def covariance(self, ddof=0):
+        """Covariance matrix ``scatter / (weight_sum - ddof)`` (NaN without data).
+
+        Infinity where it exceeds the float64 range: see
+        :meth:`scaled_covariance`.
+        """
+        matrix, exponent = self.scaled_covariance(ddof)
+        with np.errstate(over="ignore"):
+            return np.ldexp(matrix, 2 * exponent)
 
     def second_moment(self):
         """Uncentered second moment ``E[x x^T] = covariance + mean mean^T``."""
-        return self.covariance() + np.outer(self.mean, self.mean)
+        matrix, exponent = self.scaled_covariance(center=False)
+        with np.errstate(over="ignore"):
+            return np.ldexp(matrix, 2 * exponent)
+
+
+def _sparse_row_chunks(n_rows, nnz, dense_columns=0):
+    """Row slices holding about ``_SPARSE_CHUNK_ENTRIES`` stored values each,
+    and as many values in their dense block of ``dense_columns`` columns."""
+    rows_per_chunk = max(1, _SPARSE_CHUNK_ENTRIES * n_rows // max(1, nnz))
+    if dense_columns:
+        rows_per_chunk = min(
+            rows_per_chunk, max(1, _SPARSE_CHUNK_ENTRIES // dense_columns)
+        )
+    return [
+        slice(start, min(start + rows_per_chunk, n_rows))
+        for start in range(0, n_rows, rows_per_chunk)
+    ]
