@@ -77,35 +77,40 @@ def safe_scale(spread, magnitude=None, rounding=0.0):
     return np.where(varies, spread, 1.0)
 
 
-def half_spread(low, high):
-    """``(high - low) / 2`` without overflow, with constant features' spread 1.
+#: Spreads below this are given in units of ``2**-_TINY_UNIT``.
+_TINY_SPREAD = 2.0**-1000
+_TINY_UNIT = 1000
 
-    Returns ``(half, unit)``: ``half`` is half the spread (``0.5`` where
-    ``high == low`` or undefined, so that the spread is 1 by the constant
-    rule of extrema and quantiles), ``unit`` the exponent for
-    :class:`AffineMap`: 1 where the spread itself exceeds the float64 range
-    (``[-1.5e308, 1.5e308]``), so that offset and scale are given in halves.
+
+def spread_in_units(low, high):
+    """``high - low`` as ``(spread, unit)``: the spread is ``spread * 2**unit``.
+
+    For extrema and quantiles, whose constant rule is a spread of exactly 0:
+    a zero or undefined spread becomes 1. A spread beyond the float64 range
+    (``[-1.5e308, 1.5e308]``) is given in halves (``unit`` 1), a spread below
+    ``2**-1000`` (subnormal differences included) in units of ``2**-1000``,
+    both exactly, so that :class:`AffineMap` can divide by it.
 
     Examples
     --------
-    >>> from sknorm._affine import half_spread
-    >>> half_spread([0.0, 2.0, -1.5e308], [1.0, 2.0, 1.5e308])
-    (array([5.0e-001, 5.0e-001, 1.5e+308]), array([0, 0, 1]))
+    >>> from sknorm._affine import spread_in_units
+    >>> spread, unit = spread_in_units([0.0, 2.0, -1.5e308], [1.0, 2.0, 1.5e308])
+    >>> spread, unit
+    (array([1.0e+000, 1.0e+000, 1.5e+308]), array([0, 0, 1]))
     """
     low = np.asarray(low, dtype=np.float64)
     high = np.asarray(high, dtype=np.float64)
-    with np.errstate(under="ignore", invalid="ignore"):
-        half = high / 2 - low / 2
-        half = np.where(half > 0, half, 0.5)
-        # Halving a subnormal spread would round it: halve the exact
-        # difference instead where it does not overflow.
-        with np.errstate(over="ignore", invalid="ignore"):
-            spread = high - low
-        exact = np.isfinite(spread) & (spread > 0)
-        half = np.where(exact, spread / 2, half)
-    with np.errstate(over="ignore"):
-        unit = np.where(np.isfinite(2 * half), 0, 1)
-    return half, unit
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        spread = high - low
+        huge = np.isinf(spread) & np.isfinite(low) & np.isfinite(high)
+        tiny = (spread > 0) & (spread < _TINY_SPREAD)
+        unit = np.where(huge, 1, np.where(tiny, -_TINY_UNIT, 0))
+        spread = np.where(huge, high / 2 - low / 2, spread)
+        spread = np.where(
+            tiny, np.ldexp(high, _TINY_UNIT) - np.ldexp(low, _TINY_UNIT), spread
+        )
+        spread = np.where(spread > 0, spread, 1.0)
+    return spread, unit
 
 
 #: Scales and offsets beyond these bounds are rescaled by a power of two

@@ -432,8 +432,9 @@ def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows):
     """
     levels = np.asarray(levels, dtype=np.float64)
     answer = sketch.quantiles(levels)
-    # Ranks count rows: weights are relative (see sknorm.stats.quantiles).
-    unit = sketch.row_unit()
+    # Ranks count values of mean weight: weights are relative (see
+    # sknorm.stats.quantiles); the sketch counts the values exactly.
+    count = sketch.value_count
     # Slots: the order statistics bracketing each level (lower, then upper).
     value = np.vstack([answer.lower, answer.upper])
     open_ = np.broadcast_to(sketch.compaction_error > 0, value.shape).copy()
@@ -447,7 +448,7 @@ def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows):
 
     def wanted_ranks(total):
         """Ranks of the slots; closes those whose value needs no search."""
-        lower, upper, _, at_maximum = virtual_ranks(total, levels, unit)
+        lower, upper, _, at_maximum = virtual_ranks(total, levels, count)
         ranks = np.vstack([lower, upper])
         at_maximum = np.vstack([at_maximum, at_maximum])
         for where, known in (
@@ -524,7 +525,7 @@ def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows):
             width = np.where(missed, total, width)
     else:  # pragma: no cover - every pass narrows the brackets
         raise RuntimeError("The exact quantiles of the dask input did not converge.")
-    _, _, fraction, _ = virtual_ranks(total, levels, unit)
+    _, _, fraction, _ = virtual_ranks(total, levels, count)
     n_levels = len(levels)
     return Quantiles(
         lower=value[:n_levels],

@@ -15,7 +15,7 @@ from sklearn.base import OneToOneFeatureMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._affine import AffineMap, half_spread, safe_scale
+from ._affine import AffineMap, safe_scale, spread_in_units
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
     check_finite,
@@ -384,9 +384,10 @@ class MinMaxScaler(_ColumnScaler):
         # inf where the range exceeds the float64 maximum; the map does not.
         with np.errstate(over="ignore"):
             self.data_range_ = extrema.spread()
-        half_range, _ = half_spread(self.data_min_, self.data_max_)
-        with np.errstate(under="ignore"):
-            self.scale_ = ((high - low) / half_range) / 2
+        spread, unit = spread_in_units(self.data_min_, self.data_max_)
+        with np.errstate(under="ignore", over="ignore"):
+            # 0 or inf where the true value lies outside the float64 range.
+            self.scale_ = np.ldexp((high - low) / spread, -unit)
         self.min_ = low - self.data_min_ * self.scale_
         self.n_samples_seen_ = n_rows
 
@@ -396,8 +397,8 @@ class MinMaxScaler(_ColumnScaler):
         # Offset and scale are in units of 2**unit: halves where the range
         # overflows.
         low, high = self._range()
-        half_range, unit = half_spread(self.data_min_, self.data_max_)
-        scale = np.ldexp(half_range, 1 - unit) / (high - low)
+        spread, unit = spread_in_units(self.data_min_, self.data_max_)
+        scale = spread / (high - low)
         offset = np.ldexp(self.data_min_, -unit) - low * scale
         return AffineMap(offset, scale, unit)
 
@@ -644,22 +645,20 @@ default=(25.0, 75.0)
         if not self.with_scaling:
             return center, None, None
         # Constant features: a quantile range of exactly 0 (distinct values
-        # never give 0), computed in halves so that it cannot overflow.
-        half, unit = half_spread(quantiles.value(q_min), quantiles.value(q_max))
+        # never give 0), in units where it neither overflows nor underflows.
+        spread, unit = spread_in_units(quantiles.value(q_min), quantiles.value(q_max))
         if self.unit_variance:
-            half = half / (ndtri(q_max) - ndtri(q_min))
-        return center, half, unit
+            spread = spread / (ndtri(q_max) - ndtri(q_min))
+        return center, spread, unit
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
-        center, half_scale, unit = self._center_and_scale(statistics)
+        center, spread, unit = self._center_and_scale(statistics)
         self.center_ = center if self.with_centering else None
-        with np.errstate(over="ignore"):
-            # inf where the quantile range exceeds the float64 maximum.
-            self.scale_ = None if half_scale is None else 2 * half_scale
-        # The map's scale in units of 2**unit (halves where scale_ overflows).
-        self._scale_in_units = (
-            None if half_scale is None else (np.ldexp(half_scale, 1 - unit), unit)
-        )
+        with np.errstate(over="ignore", under="ignore"):
+            # inf (or 0) where the quantile range lies outside float64.
+            self.scale_ = None if spread is None else np.ldexp(spread, unit)
+        # The map's scale in units of 2**unit.
+        self._scale_in_units = None if spread is None else (spread, unit)
 
     def _affine_map(self):
         if self._scale_in_units is None:

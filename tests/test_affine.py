@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import sparse
 
-from sknorm._affine import AffineMap, half_spread, safe_scale
+from sknorm._affine import AffineMap, safe_scale, spread_in_units
 from sknorm.stats import Moments
 
 EPS = np.finfo(np.float64).eps
@@ -30,10 +30,14 @@ def test_safe_scale_rule_with_rounding_error():
     np.testing.assert_array_equal(safe_scale(spread, magnitude, rounding), expected)
 
 
-def test_half_spread_does_not_overflow():
-    half, unit = half_spread([-1.5e308, 3.0, 0.0, np.nan], [1.5e308, 3.0, 5e-324, 1])
-    np.testing.assert_array_equal(half, [1.5e308, 0.5, 5e-324 / 2, 0.5])
-    np.testing.assert_array_equal(unit, [1, 0, 0, 0])
+def test_spread_in_units_neither_overflows_nor_underflows():
+    low = [-1.5e308, 3.0, 0.0, np.nan, 1e-310]
+    high = [1.5e308, 3.0, 5e-324, 1.0, 1e-310 + 5e-324]
+    spread, unit = spread_in_units(low, high)
+    np.testing.assert_array_equal(unit, [1, 0, -1000, 0, -1000])
+    np.testing.assert_array_equal(
+        spread, [1.5e308, 1.0, np.ldexp(5e-324, 1000), 1.0, np.ldexp(5e-324, 1000)]
+    )
 
 
 @pytest.mark.parametrize(

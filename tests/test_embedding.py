@@ -280,8 +280,8 @@ def test_sparse_fit_with_a_large_mean_equals_the_dense_fit(params, weighted):
     # The covariance against the dense path's, relative to the variances.
     scatter = fitted._statistics_state["Covariance"]
     ref = dense._statistics_state["Covariance"]
-    std = np.sqrt(np.diag(ref["scaled_scatter"]))
-    error = np.abs(scatter["scaled_scatter"] - ref["scaled_scatter"])
+    std = np.sqrt(np.diag(ref["scaled_cov"]))
+    error = np.abs(scatter["scaled_cov"] - ref["scaled_cov"])
     assert (error / np.outer(std, std)).max() < 1e-10
     np.testing.assert_allclose(
         fitted.transform(X), dense.transform(X), rtol=1e-8, atol=1e-9

@@ -5,6 +5,7 @@ from scipy import sparse
 
 __all__ = [
     "Statistic",
+    "equal_weights_as_rows",
     "exact_difference_of_sums",
     "implicit_zero_weight",
     "normalized_weights",
@@ -141,6 +142,29 @@ def normalized_weights(sample_weight):
     if exponent == 0:
         return sample_weight, 1.0
     return np.ldexp(sample_weight, -exponent), float(np.ldexp(1.0, exponent))
+
+
+def equal_weights_as_rows(X, sample_weight):
+    """``(X, weights, unit)`` for a statistic that depends on relative weights.
+
+    Equal positive weights (of any value) give the rows of positive weight
+    with no weights, so that the statistic is the unweighted one bit for bit;
+    other weights are divided by a power of two (:func:`normalized_weights`).
+    ``unit`` is the factor that brings weight sums back to the caller's units
+    (the common weight, or the power of two).
+    """
+    if sample_weight is None:
+        return X, None, 1.0
+    weight, factor = normalized_weights(sample_weight)
+    positive = weight > 0
+    kept = weight[positive]
+    if not kept.size or np.any(kept != kept[0]):
+        return X, weight, factor
+    unit = float(kept[0]) * factor
+    if positive.all():
+        return X, None, unit
+    rows = np.flatnonzero(positive)
+    return (X[rows] if sparse.issparse(X) else np.asarray(X)[rows]), None, unit
 
 
 #: Bits of a weight summed exactly per pass of :func:`_split_sums`.

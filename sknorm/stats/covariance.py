@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._validation import is_sparse, row_blocks
-from ._base import Statistic
+from ._base import Statistic, equal_weights_as_rows
 
 __all__ = ["Covariance"]
 
@@ -114,10 +114,15 @@ class Covariance(Statistic):
 
     **Scale-free.** The data is divided by a power of two ``2**exponent``
     chosen from its largest absolute value (an exact operation) before any
-    product, and the scatter is stored in those units: ``scaled_scatter =
-    S / 4**exponent``. Data of any magnitude, up to the float64 maximum, gives
-    a finite statistic, and the statistic of ``2**k * X`` is that of ``X``
-    with ``exponent + k`` (and the mean times ``2**k``), bit for bit.
+    product, and the biased covariance is stored in those units:
+    ``scaled_cov = S / weight_sum / 4**exponent``. Weights are divided by a
+    power of two before use and enter the stored matrix only as ratios, so
+    the statistic depends on relative weights only (equal weights give the
+    unweighted statistic bit for bit) and weights of ``1e308`` or ``1e-320``
+    neither overflow nor underflow; ``weight_sum`` is in the caller's units.
+    Data of any magnitude, up to the float64 maximum, gives a finite
+    statistic, and the statistic of ``2**k * X`` is that of ``X`` with
+    ``exponent + k`` (and the mean times ``2**k``), bit for bit.
     :attr:`scatter` and :meth:`covariance` return the unscaled matrices,
     which overflow to infinity where they exceed the float64 range;
     :meth:`scaled_covariance` returns the representable pair.
@@ -144,9 +149,9 @@ class Covariance(Statistic):
     ----------
     mean : ndarray of shape (n_features,)
         Weighted mean of the rows (NaN when no row has positive weight).
-    scaled_scatter : ndarray of shape (n_features, n_features)
-        Weighted sum of the outer products of the deviations from the mean,
-        divided by ``4**exponent``.
+    scaled_cov : ndarray of shape (n_features, n_features)
+        Weighted mean of the outer products of the deviations from the mean
+        (the biased covariance), divided by ``4**exponent``.
     exponent : int or 0-d ndarray
         The data's units: a power of two of its largest absolute value.
     weight_sum : float or 0-d ndarray
@@ -171,11 +176,11 @@ class Covariance(Statistic):
     >>> small, big = Covariance.from_data(X), Covariance.from_data(X * 2.0**600)
     >>> int(big.exponent) - int(small.exponent)
     600
-    >>> np.array_equal(big.scaled_scatter, small.scaled_scatter)
+    >>> np.array_equal(big.scaled_cov, small.scaled_cov)
     True
     """
 
-    _fields = ("mean", "scaled_scatter", "exponent", "weight_sum")
+    _fields = ("mean", "scaled_cov", "exponent", "weight_sum")
 
     @classmethod
     def from_data(cls, X, sample_weight=None):
@@ -193,10 +198,9 @@ class Covariance(Statistic):
         -------
         Covariance
         """
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        X, sample_weight, weight_unit = equal_weights_as_rows(X, sample_weight)
         if is_sparse(X):
-            return cls._from_sparse(X, sample_weight)
+            return cls._from_sparse(X, sample_weight)._times_weight(weight_unit)
         X = np.asarray(X)
         n_rows, n_cols = X.shape
         # A cheap first read (max and min per block) finds the units, and
@@ -219,16 +223,27 @@ class Covariance(Statistic):
             )
         if shift is not None:
             mean = mean + shift
-        return cls._in_units(mean, scatter, exponent, total)
+        return cls._in_units(mean, scatter, exponent, total)._times_weight(weight_unit)
+
+    def _times_weight(self, unit):
+        """The statistic with ``weight_sum`` in the caller's units (the
+        weights were divided by ``unit``)."""
+        if unit != 1.0:
+            with np.errstate(over="ignore"):
+                self.weight_sum = np.asarray(float(self.weight_sum) * unit)
+        return self
 
     @classmethod
     def _in_units(cls, scaled_mean, scaled_scatter, exponent, total):
         """The statistic from its mean and scatter in units of ``2**exponent``."""
         if total == 0:
             exponent = 0
+            scaled_cov = np.zeros_like(scaled_scatter)
+        else:
+            scaled_cov = scaled_scatter / total
         return cls(
             mean=np.ldexp(scaled_mean, exponent),
-            scaled_scatter=scaled_scatter,
+            scaled_cov=scaled_cov,
             exponent=exponent,
             weight_sum=total,
         )
@@ -312,36 +327,59 @@ class Covariance(Statistic):
         return cls._in_units(center + residual / total, scatter, exponent, total)
 
     @property
+    def scaled_scatter(self):
+        """The scatter matrix divided by ``4**exponent`` (in the caller's
+        weight units: infinity where huge weights make it overflow)."""
+        with np.errstate(over="ignore"):
+            return self.scaled_cov * float(self.weight_sum)
+
+    @property
     def scatter(self):
         """The scatter matrix in the data's units (infinity where it overflows)."""
         with np.errstate(over="ignore"):
             return np.ldexp(self.scaled_scatter, 2 * int(self.exponent))
 
     def merge(self, other):
-        """Return the statistic of the union of both data sets (Chan et al.)."""
+        """Return the statistic of the union of both data sets (Chan et al.).
+
+        The weights enter as shares of their total, so neither huge nor tiny
+        weight sums overflow or underflow.
+        """
         self._check_mergeable(other)
         if float(other.weight_sum) == 0:
             return type(self)(**{f: getattr(self, f) for f in self._fields})
         if float(self.weight_sum) == 0:
             return type(self)(**{f: getattr(other, f) for f in self._fields})
         exponent = max(int(self.exponent), int(other.exponent))
-        sides = []
-        for side in (self, other):
-            # Rescaling by a power of two is exact (short of underflow, which
-            # only drops what is negligible next to the other side).
-            shift = 2 * (int(side.exponent) - exponent)
-            sides += [
-                float(side.weight_sum),
-                np.ldexp(side.mean, -exponent),
-                np.ldexp(side.scaled_scatter, shift),
-            ]
-        total, mean, scatter = _merge_scatter(*sides)
-        return self._in_units(mean, scatter, exponent, total)
+        n_a, n_b = float(self.weight_sum), float(other.weight_sum)
+        largest = max(n_a, n_b)
+        share_b = (n_b / largest) / (n_a / largest + n_b / largest)
+        share_a = 1.0 - share_b
+        # Rescaling by a power of two is exact (short of underflow, which only
+        # drops what is negligible next to the other side).
+        mean_a = np.ldexp(self.mean, -exponent)
+        mean_b = np.ldexp(other.mean, -exponent)
+        delta = mean_b - mean_a
+        scaled = delta * np.sqrt(share_a * share_b)
+        # outer(v, v) of one vector is exactly symmetric, as the matrix must be.
+        cov = (
+            share_a * np.ldexp(self.scaled_cov, 2 * (int(self.exponent) - exponent))
+            + share_b * np.ldexp(other.scaled_cov, 2 * (int(other.exponent) - exponent))
+            + np.outer(scaled, scaled)
+        )
+        with np.errstate(over="ignore"):
+            total = n_a + n_b
+        return type(self)(
+            mean=np.ldexp(mean_a + delta * share_b, exponent),
+            scaled_cov=cov,
+            exponent=exponent,
+            weight_sum=total,
+        )
 
     def nonfinite_columns(self):
-        """Boolean mask of the columns whose mean or scatter is not finite."""
+        """Boolean mask of the columns whose mean or covariance is not finite."""
         bad = ~np.isfinite(self.mean)
-        bad |= ~np.isfinite(self.scaled_scatter).all(axis=0)
+        bad |= ~np.isfinite(self.scaled_cov).all(axis=0)
         return bad
 
     def scaled_covariance(self, ddof=0, *, center=True):
@@ -352,10 +390,10 @@ class Covariance(Statistic):
         uncentered second moment ``E[x x^T]`` instead. NaN without data.
         """
         exponent = int(self.exponent)
-        denominator = float(self.weight_sum) - ddof
-        if denominator <= 0:
-            return np.full_like(self.scaled_scatter, np.nan), exponent
-        matrix = self.scaled_scatter / denominator
+        n = float(self.weight_sum)
+        if n - ddof <= 0:
+            return np.full_like(self.scaled_cov, np.nan), exponent
+        matrix = self.scaled_cov if ddof == 0 else self.scaled_cov * (n / (n - ddof))
         if not center:
             mean = np.ldexp(self.mean, -exponent)
             matrix = matrix + np.outer(mean, mean)

@@ -6,8 +6,8 @@ from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import (
     Statistic,
+    equal_weights_as_rows,
     implicit_zero_weight,
-    normalized_weights,
     sparse_entries,
 )
 from .extrema import Extrema
@@ -475,7 +475,7 @@ class Moments(Statistic):
         -------
         Moments
         """
-        weight, weight_unit = normalized_weights(sample_weight)
+        X, weight, weight_unit = equal_weights_as_rows(X, sample_weight)
         if not is_sparse(X):
             X = np.asarray(X)
         n, mean, m2 = _raw_moments(X, weight)

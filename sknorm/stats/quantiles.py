@@ -10,12 +10,14 @@ weight ``N`` (their count when unweighted), the quantile at level ``q`` is::
 where ``x[r]`` is the value at rank ``r`` of the column with every row repeated
 as many times as its weight: the first value in sorted order whose cumulative
 weight exceeds ``r``. ``v >= N - 1`` gives the maximum. Weights are *relative*:
-they are first rescaled so that the rows of positive weight have mean weight 1
-(equal weights of any value give exactly the unweighted quantiles; weights of
-0.01 or 1e308 are no different from weights of 1), then act as frequencies.
-Integer weights therefore equal repeated rows when they are all equal; when
-they differ, the ranks differ from those of the repeated rows by less than one
-row (the rescaling changes the ``- 1`` in ``(N - 1) * q``): a choice, since no
+they are first rescaled so that each column's values of positive weight
+(implicit zeros of sparse input included, NaN excluded) have mean weight 1, so
+that ``N`` is their number; then they act as frequencies. Equal weights of any
+value give exactly the unweighted quantiles, and weights of 0.01 or 1e308 are
+no different from weights of 1. Integer weights therefore equal repeated rows
+when they are all equal; when they differ, both ranks bracketing a level lie
+within two rows of mean weight of the repeated rows' (the rescaling changes
+the ``- 1`` in ``(N - 1) * q``): a choice, since no
 quantile that interpolates between order statistics can be both independent of
 the weights' scale and equal to repeated rows for weights ``[1, 1]`` and
 ``[2, 2]`` alike.
@@ -36,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._validation import is_sparse
-from ._base import Statistic, implicit_zero_weight, normalized_weights
+from ._base import Statistic, equal_weights_as_rows, implicit_zero_weight
 
 __all__ = ["Quantiles"]
 
@@ -59,13 +61,19 @@ def _n_threads():
 
 
 def lerp(lower, upper, fraction):
-    """numpy's linear interpolation (``numpy.lib._function_base_impl._lerp``)."""
+    """numpy's linear interpolation (``numpy.lib._function_base_impl._lerp``),
+    computed in halves where ``upper - lower`` overflows (numpy returns NaN
+    or infinity there)."""
     with np.errstate(invalid="ignore", over="ignore"):
         difference = upper - lower
         result = lower + difference * fraction
         high = fraction >= 0.5
         if np.any(high):
             result = np.where(high, upper - difference * (1 - fraction), result)
+        overflow = np.isinf(difference) & np.isfinite(lower) & np.isfinite(upper)
+        if np.any(overflow):
+            halves = 2 * (lower / 2 + (upper / 2 - lower / 2) * fraction)
+            result = np.where(overflow, halves, result)
     return result
 
 
@@ -79,25 +87,31 @@ def midpoint(lower, upper):
     return result
 
 
-def virtual_ranks(total, levels, unit=None):
+def virtual_ranks(total, levels, count=None):
     """Ranks bracketing each level and the interpolation fraction.
 
     Returns ``(lower_rank, upper_rank, fraction, at_maximum)`` of shape
-    ``(n_levels, n_features)``; ranks are float64 holding integers (in rows
-    of mean weight, see below), and ``at_maximum`` marks levels answered by
-    the column maximum.
+    ``(n_levels, n_features)``; ranks are float64 (in weight), and
+    ``at_maximum`` marks levels answered by the column maximum.
 
-    ``unit`` is ``(weight, count)`` of the rows of positive weight (None when
-    unweighted): ranks count rows of their mean weight ``weight / count``, so
-    that they depend on the relative weights only. A rank ``r`` rows is the
-    weight ``r * weight / count``, computed in that order so that integer
-    weights give exact ranks (and exact ties with the cumulative weights).
+    ``count`` is, per column, the number of values of positive weight (None:
+    unweighted, ``count = total``). Ranks count values of the column's mean
+    weight ``total / count``, so that they depend on the relative weights
+    only: the rank of ``r`` values is the weight ``r * total / count``,
+    computed in that order so that integer weights give exact ranks (and
+    exact ties with the cumulative weights).
     """
     total = np.asarray(total, dtype=np.float64)
-    if unit is not None and unit[0] != unit[1]:
-        weight, count = unit
-        low, high, fraction, at_maximum = virtual_ranks(total * count / weight, levels)
-        return low * weight / count, high * weight / count, fraction, at_maximum
+    if count is not None:
+        count = np.asarray(count, dtype=np.float64)
+        weighted = count != total
+        if np.any(weighted):
+            low, high, fraction, at_maximum = virtual_ranks(count, levels)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                safe = np.where(count > 0, count, 1.0)
+                low = np.where(weighted, low * total / safe, low)
+                high = np.where(weighted, high * total / safe, high)
+            return low, high, fraction, at_maximum
     # Same expression as numpy's 'linear' method, so the same rounding.
     virtual = (total - 1)[None, :] * levels[:, None]
     lower_rank = np.floor(virtual)
@@ -114,27 +128,6 @@ def virtual_ranks(total, levels, unit=None):
     upper_rank = np.where(at_minimum, 0.0, lower_rank + 1)
     fraction = np.where(bounded, 0.0, fraction)
     return lower_rank, upper_rank, fraction, at_maximum
-
-
-def relative_weights(X, sample_weight):
-    """``(X, weights, unit, factor)`` for weighted quantiles (see the module docstring).
-
-    ``unit`` is ``(total weight, count)`` of the rows of positive weight, for
-    :func:`virtual_ranks`. Equal positive weights give ``(rows of positive
-    weight, None, None)``: the unweighted path, so that their quantiles are
-    the unweighted ones bit for bit. The weights returned are divided by a
-    power of two (``factor``, the fourth value) so that no sum overflows.
-    """
-    weight, factor = normalized_weights(sample_weight)  # no overflow in sums
-    positive = weight > 0
-    kept = weight[positive]
-    if kept.size and np.all(kept == kept[0]):
-        if positive.all():
-            return X, None, None, 1.0
-        rows = np.flatnonzero(positive)
-        X = X[rows] if is_sparse(X) else np.asarray(X)[rows]
-        return X, None, None, 1.0
-    return X, weight, (float(kept.sum()), float(kept.size)), factor
 
 
 def _check_levels(levels):
@@ -218,7 +211,7 @@ def ragged_value_finder(values, weights, starts, zero_weight):
     return value_at, total, maximum
 
 
-def ragged_order_statistics(values, weights, starts, zero_weight, levels, unit=None):
+def ragged_order_statistics(values, weights, starts, zero_weight, levels, count=None):
     """Quantile brackets of columns stored as sorted, weighted segments.
 
     Parameters
@@ -226,8 +219,9 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels, unit=N
     values, weights, starts, zero_weight
         As for :func:`ragged_value_finder`.
     levels : ndarray of shape (n_levels,)
-    unit : tuple (weight, count), default=None
-        The rows of positive weight (see :func:`virtual_ranks`).
+    count : ndarray of shape (n_features,), default=None
+        Number of values of positive weight per column, implicit zeros
+        included (see :func:`virtual_ranks`); None when unweighted.
 
     Returns
     -------
@@ -236,7 +230,7 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels, unit=N
         Weight of each column's non-missing values, zeros included.
     """
     value_at, total, maximum = ragged_value_finder(values, weights, starts, zero_weight)
-    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels, unit)
+    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels, count)
 
     def bracket(rank):
         return np.where(at_maximum, maximum, value_at(rank))
@@ -328,10 +322,10 @@ def _dense_group(X, columns, levels, buffers):
             found = _select(column, wanted)
             lower[:, j] = [found[r] for r in low_rank[:, j].tolist()]
             upper[:, j] = [found[r] for r in high_rank[:, j].tolist()]
-    return lower, upper, total, np.array(value_sum)
+    return lower, upper, total, np.array(value_sum), total
 
 
-def _weighted_dense_group(X, columns, levels, sample_weight, buffers, unit):
+def _weighted_dense_group(X, columns, levels, sample_weight, buffers):
     """Order statistics of a group of dense columns, rows weighted."""
     block = _transposed_columns(X, columns, buffers)
     positive = sample_weight > 0
@@ -346,15 +340,16 @@ def _weighted_dense_group(X, columns, levels, sample_weight, buffers, unit):
         weights.append(sample_weight[keep][order])
         lengths.append(len(kept))
     starts = np.concatenate(([0], np.cumsum(lengths)))
+    count = np.array(lengths, dtype=np.float64)
     lower, upper, _, total = ragged_order_statistics(
         np.concatenate(segments),
         np.concatenate(weights),
         starts,
         np.zeros(block.shape[0]),
         levels,
-        unit,
+        count,
     )
-    return lower, upper, total, np.array(value_sum)
+    return lower, upper, total, np.array(value_sum), count
 
 
 def _join_column_groups(results):
@@ -362,7 +357,7 @@ def _join_column_groups(results):
     return tuple(np.concatenate(parts, axis=-1) for parts in zip(*results, strict=True))
 
 
-def _dense_order_statistics(X, levels, sample_weight, unit=None):
+def _dense_order_statistics(X, levels, sample_weight):
     n_rows, n_cols = X.shape
     width = max(1, min(n_cols, _GROUP_BYTES // max(1, n_rows * X.itemsize)))
     if width >= 8:
@@ -374,7 +369,7 @@ def _dense_order_statistics(X, levels, sample_weight, unit=None):
     def work(group):
         if sample_weight is None:
             return _dense_group(X, group, levels, buffers)
-        return _weighted_dense_group(X, group, levels, sample_weight, buffers, unit)
+        return _weighted_dense_group(X, group, levels, sample_weight, buffers)
 
     threads = min(_n_threads(), len(groups))
     if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
@@ -386,11 +381,21 @@ def _dense_order_statistics(X, levels, sample_weight, unit=None):
     return _join_column_groups(results)
 
 
-def _sparse_order_statistics(X, levels, sample_weight, unit=None):
+def _sparse_order_statistics(X, levels, sample_weight):
     X = X.tocsc() if X.format != "csc" else X
     n_cols = X.shape[1]
     indptr = X.indptr
     zero_weight = implicit_zero_weight(X, sample_weight)
+    # Implicit zeros in rows of positive weight count as values.
+    if sample_weight is None:
+        zero_count = zero_weight
+    else:
+        positive = sample_weight > 0
+        column_of = np.repeat(np.arange(n_cols), np.diff(indptr))
+        stored_positive = np.bincount(
+            column_of, weights=positive[X.indices], minlength=n_cols
+        )
+        zero_count = np.count_nonzero(positive) - stored_positive
     results = []
     first = 0
     while first < n_cols:
@@ -412,19 +417,20 @@ def _sparse_order_statistics(X, levels, sample_weight, unit=None):
         order = sort_by_column_then_value(values, columns, last - first)
         counts = np.bincount(columns, minlength=last - first)
         starts = np.concatenate(([0], np.cumsum(counts)))
+        count = counts + zero_count[first:last]
         lower, upper, _, total = ragged_order_statistics(
             values[order].astype(np.float64),
             weights[order],
             starts,
             zero_weight[first:last],
             levels,
-            unit,
+            count,
         )
-        results.append((lower, upper, total))
+        results.append((lower, upper, total, count))
         first = last
     if not results:
         empty = np.empty((len(levels), 0))
-        return empty, empty.copy(), np.zeros(0)
+        return empty, empty.copy(), np.zeros(0), np.zeros(0)
     return _join_column_groups(results)
 
 
@@ -505,22 +511,22 @@ class Quantiles(Statistic):
         """
         levels = _check_levels(levels)
         if sample_weight is not None:
-            X, sample_weight, unit, factor = relative_weights(X, sample_weight)
+            X, sample_weight, factor = equal_weights_as_rows(X, sample_weight)
         else:
-            unit, factor = None, 1.0
+            factor = 1.0
         if is_sparse(X):
-            lower, upper, total = _sparse_order_statistics(
-                X, levels, sample_weight, unit
+            lower, upper, total, count = _sparse_order_statistics(
+                X, levels, sample_weight
             )
             value_sum = _sparse_value_sum(X)
         else:
             X = np.asarray(X)
             if X.dtype.kind != "f":
                 X = X.astype(np.float64)
-            lower, upper, total, value_sum = _dense_order_statistics(
-                X, levels, sample_weight, unit
+            lower, upper, total, value_sum, count = _dense_order_statistics(
+                X, levels, sample_weight
             )
-        _, _, fraction, _ = virtual_ranks(total, levels, unit)
+        _, _, fraction, _ = virtual_ranks(total, levels, count)
         if factor != 1.0:
             with np.errstate(over="ignore"):
                 total = total * factor  # in the caller's units

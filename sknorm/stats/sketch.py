@@ -113,9 +113,10 @@ class QuantileSketch(Statistic):
         Weight of the implicit zeros of sparse input, per column.
     compaction_error : ndarray of shape (n_features,)
         Sum over compactions of their largest possible rank error (in weight).
-    row_weight, row_count : float
-        Total weight and number of the rows of positive weight sketched (see
-        :meth:`row_unit`).
+    value_count : ndarray of shape (n_features,)
+        Number of values of positive weight sketched per column (implicit
+        zeros included; estimated when sampled). Ranks count values of the
+        column's mean weight, so quantiles depend on relative weights only.
     k : int
         Capacity of the top level.
     seed : int
@@ -149,8 +150,7 @@ class QuantileSketch(Statistic):
         "weights",
         "zero_weight",
         "compaction_error",
-        "row_weight",
-        "row_count",
+        "value_count",
         "k",
         "seed",
     )
@@ -188,11 +188,11 @@ class QuantileSketch(Statistic):
         if not is_sparse(X):
             X = np.asarray(X)
         n_rows, n_columns = X.shape
-        if sample_weight is None:
-            row_weight, row_count = float(n_rows), float(n_rows)
-        else:
-            row_weight = float(sample_weight.sum())
-            row_count = float(np.count_nonzero(sample_weight > 0))
+        # Weight of each row when counting values (None: the items' weight
+        # sums are the counts, as when unweighted).
+        count_weight = None
+        if sample_weight is not None:
+            count_weight = (sample_weight > 0).astype(np.float64)
         seed = _INITIAL_SEED
         rows = None  # the rows sketched: all of them, or a sample
         sampling_error = 0.0
@@ -202,6 +202,9 @@ class QuantileSketch(Statistic):
             total = n_rows if sample_weight is None else sample_weight.sum()
             chance = None if sample_weight is None else sample_weight / total
             rows = np.sort(rng.choice(n_rows, size=sample_size, p=chance))
+            if count_weight is not None:
+                # Horvitz-Thompson: each sampled row stands for this many rows.
+                count_weight = total / (sample_size * sample_weight[rows])
             if is_sparse(X):
                 X, rows = X[rows], None
             sample_weight = np.full(sample_size, total / sample_size)
@@ -217,8 +220,8 @@ class QuantileSketch(Statistic):
         sketch = cls._from_items(
             values, columns, weights, n_columns, k, seed, zero_weight, error
         )
-        sketch.row_weight = np.float64(row_weight)
-        sketch.row_count = np.float64(row_count)
+        if count_weight is not None:
+            sketch.value_count = _value_counts(X, rows, count_weight)
         if sampling_error:
             sketch.compaction_error += sampling_error * sketch.weight_sum()
         return sketch._compress()
@@ -248,18 +251,25 @@ class QuantileSketch(Statistic):
         if int(k) != k or k < 8:
             raise ValueError(f"k must be an integer of at least 8, got {k!r}.")
         values = np.asarray(values, dtype=np.float64)
-        if weights is None:
-            weights = np.ones(values.shape[0])
+        columns = np.asarray(columns, dtype=np.intp)
+        weighted = weights is not None
+        weights = np.ones(values.shape[0]) if weights is None else weights
+        weights = np.asarray(weights, dtype=np.float64)
         sketch = cls._from_items(
             values,
-            np.asarray(columns, dtype=np.intp),
-            np.asarray(weights, dtype=np.float64),
+            columns,
+            weights,
             n_columns,
             k,
             _INITIAL_SEED,
             np.zeros(n_columns),
             np.zeros(n_columns),
         )
+        if weighted:
+            counted = ~np.isnan(values) & (weights > 0)
+            sketch.value_count = np.bincount(
+                columns[counted], minlength=n_columns
+            ).astype(np.float64)
         return sketch._compress()
 
     @classmethod
@@ -280,8 +290,15 @@ class QuantileSketch(Statistic):
             weights=weights,
             zero_weight=zero_weight,
             compaction_error=np.asarray(error, dtype=np.float64),
-            row_weight=np.float64(weights.sum()),
-            row_count=np.float64(np.count_nonzero(weights > 0)),
+            # The weight sums: the counts of unweighted values (their items'
+            # weights are powers of two summing exactly); weighted values are
+            # counted by the callers.
+            value_count=np.bincount(
+                np.repeat(np.arange(n_columns), sizes),
+                weights=weights,
+                minlength=n_columns,
+            )
+            + zero_weight,
             k=np.int64(k),
             seed=np.uint64(seed),
         )
@@ -326,8 +343,7 @@ class QuantileSketch(Statistic):
             weights=weights,
             zero_weight=self.zero_weight + other.zero_weight,
             compaction_error=self.compaction_error + other.compaction_error,
-            row_weight=self.row_weight + other.row_weight,
-            row_count=self.row_count + other.row_count,
+            value_count=self.value_count + other.value_count,
             k=self.k,
             seed=seed,
         )
@@ -392,8 +408,7 @@ class QuantileSketch(Statistic):
             weights=weights,
             zero_weight=self.zero_weight,
             compaction_error=error,
-            row_weight=self.row_weight,
-            row_count=self.row_count,
+            value_count=self.value_count,
             k=self.k,
             seed=np.uint64(seed),
         )
@@ -413,9 +428,9 @@ class QuantileSketch(Statistic):
         """
         levels = _check_levels(levels)
         lower, upper, _, total = ragged_order_statistics(
-            *self._sorted_items(), levels, unit=self.row_unit()
+            *self._sorted_items(), levels, self.value_count
         )
-        _, _, fraction, _ = virtual_ranks(total, levels, self.row_unit())
+        _, _, fraction, _ = virtual_ranks(total, levels, self.value_count)
         return Quantiles(
             lower=lower,
             upper=upper,
@@ -456,16 +471,6 @@ class QuantileSketch(Statistic):
             self.zero_weight,
         )
 
-    def row_unit(self):
-        """``(weight, count)`` of the rows of positive weight seen, or None
-        when every row had weight 1. Quantiles count ranks in rows of their
-        mean weight, so they depend on the relative weights only, as the
-        exact :class:`~sknorm.stats.Quantiles` do
-        (:func:`~sknorm.stats.quantiles.virtual_ranks`)."""
-        if self.row_count <= 0 or self.row_weight == self.row_count:
-            return None
-        return float(self.row_weight), float(self.row_count)
-
     def weight_sum(self):
         """Total weight (count when unweighted) of each column's values."""
         columns = np.repeat(np.arange(self.n_features), self.column_sizes)
@@ -488,6 +493,23 @@ class QuantileSketch(Statistic):
     def nbytes(self):
         """Memory held by the sketch's arrays, in bytes."""
         return sum(getattr(self, name).nbytes for name in self._fields)
+
+
+def _value_counts(X, rows, count_weight):
+    """Per column, the sum of ``count_weight`` over the rows (``X[rows]``, or
+    all of sparse X) whose value is not NaN; implicit zeros are values."""
+    if is_sparse(X):
+        X = X.tocsc()
+        column_of = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+        missing = np.isnan(X.data)
+        nan_weight = np.bincount(
+            column_of[missing],
+            weights=count_weight[X.indices[missing]],
+            minlength=X.shape[1],
+        )
+        return count_weight.sum() - nan_weight
+    part = X if rows is None else X[rows]
+    return count_weight @ ~np.isnan(part)
 
 
 def _dense_items(X, rows, sample_weight, k, seed):

@@ -220,7 +220,6 @@ def test_equal_integer_weights_equal_repeated_rows_exactly(seed):
     keep = np.random.default_rng(seed).integers(0, 2, size=40)
     for value in (1, 3, 0.01, 2.0**-1070, 1e308):
         weighted = Quantiles.from_data(X, keep * value, levels=LEVELS)
-        assert weighted == Quantiles.from_data(X[keep > 0], levels=LEVELS)
         _assert_identical(weighted.values(), _numpy_quantiles(X[keep > 0], LEVELS))
         _assert_identical(weighted.median(), _numpy_median(X[keep > 0]))
 

@@ -171,8 +171,7 @@ def test_fast_path_equals_generic_compaction():
         weights=np.ones(60_000),
         zero_weight=np.zeros(3),
         compaction_error=np.zeros(3),
-        row_weight=np.float64(20_000),
-        row_count=np.float64(20_000),
+        value_count=np.full(3, 20_000.0),
         k=np.int64(sketch_module.DEFAULT_K),
         seed=np.uint64(sketch_module._INITIAL_SEED),
     )._compress()
@@ -260,9 +259,6 @@ def test_from_columns_equals_from_data_padded_with_nan():
             k=64,
         )
         padded = QuantileSketch.from_data(X, weight, k=64)
-        # Values given by column have no rows: the rows' mean weight, which
-        # weighted ranks count in, is the matrix's.
-        ragged.row_weight, ragged.row_count = padded.row_weight, padded.row_count
         assert ragged.quantiles(LEVELS) == padded.quantiles(LEVELS)
         np.testing.assert_array_equal(ragged.weight_sum(), padded.weight_sum())
         np.testing.assert_array_equal(
