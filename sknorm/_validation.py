@@ -15,7 +15,7 @@ One module owns the input policy so that all estimators behave alike:
 * feature count and names checked at ``transform`` and ``inverse_transform``.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from scipy import sparse
@@ -64,18 +64,20 @@ def _describe_columns(labels, limit=10):
 
 
 def _numbers_as_float64(values):
-    """float64 array of the object array ``values``, or None if any non-missing
-    value is not a real number (strings, even "1.5", are not)."""
+    """float64 array of the values, or None if any non-missing value is not a
+    number. Numbers written as strings (``"1.5"``) convert, as scikit-learn
+    converts them (with ``float``); other strings do not."""
     values = np.asarray(values, dtype=object)
     missing = np.array([_is_missing(v) for v in values], dtype=bool)
     present = values[~missing]
-    if not all(
-        isinstance(v, (Real, np.bool_)) and not isinstance(v, (str, bytes))
-        for v in present
-    ):
+    if any(isinstance(v, (bool, np.bool_)) for v in present):
+        present = present.astype(np.float64)
+    try:
+        converted = present.astype(np.float64)
+    except (TypeError, ValueError):
         return None
     out = np.full(len(values), np.nan)
-    out[~missing] = present.astype(np.float64)
+    out[~missing] = converted
     return out
 
 
@@ -94,9 +96,10 @@ def _convert_numeric_columns(X):
     numbers converted to float64 (as scikit-learn converts them), and the names
     of the columns left that are not numeric.
 
-    pandas: object columns of numbers (and missing values), categoricals whose
-    categories are numbers. polars: Object columns of numbers (polars
-    categoricals hold strings). Strings are never converted.
+    pandas: object and string columns of numbers (and missing values),
+    categoricals whose categories are numbers. polars: String, Categorical and
+    Object columns of numbers. Numbers written as strings convert, as in
+    scikit-learn; columns holding other values are named.
     """
     module = type(X).__module__.split(".")[0]
     if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
@@ -121,8 +124,8 @@ def _convert_numeric_columns(X):
                 if categories is not None:
                     codes = column.cat.codes.to_numpy()
                     values = np.where(codes >= 0, categories[codes], np.nan)
-            elif is_object_dtype(dtype):
-                values = _numbers_as_float64(column.to_numpy())
+            elif is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                values = _numbers_as_float64(column.to_numpy(dtype=object))
             if values is None:
                 names.append(str(name))
             else:
@@ -140,8 +143,12 @@ def _convert_numeric_columns(X):
             if dtype.is_numeric() or dtype == pl.Boolean:
                 continue
             values = None
-            if dtype == pl.Object:
-                values = _numbers_as_float64(X.get_column(name).to_list())
+            if dtype in (pl.Object, pl.String, pl.Categorical):
+                values = _numbers_as_float64(
+                    X.get_column(name).cast(pl.String).to_list()
+                    if dtype == pl.Categorical
+                    else X.get_column(name).to_list()
+                )
             if values is None:
                 names.append(str(name))
             else:

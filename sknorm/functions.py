@@ -261,8 +261,9 @@ def robust_scale(
         (the function transforms the data it fits, so this only matters for
         values the statistics ignore, such as rows of zero weight).
     sample_weight : array-like of shape (n_samples,), default=None
-        Non-negative weights of the samples (integer weights equal repeated
-        rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+        Non-negative weights of the samples, relative (equal weights give the
+        unweighted result, zero removes a row; see :class:`RobustScaler`).
+        Needs ``axis=0``: a ValueError is raised with ``axis=1``.
 
     Returns
     -------

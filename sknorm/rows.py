@@ -1126,11 +1126,10 @@ class RowStandardizer(_RowNormalizer):
     eps : float >= 0, default=0.0
         Added to the variance (or mean square) under the square root, as in
         ``torch.nn.LayerNorm`` and ``torch.nn.RMSNorm``, which this reproduces
-        with the same ``eps``. With ``eps=0``, a row whose spread is negligible
-        against its magnitude (at most ``1000 * eps64`` times its mean, or
-        below the smallest normal float64) is divided by 1 instead: the
-        constant-feature rule of every sknorm scaler, so a constant row becomes
-        zeros, never NaN.
+        with the same ``eps``. With ``eps=0``, a row whose spread is within the
+        rounding error of its moments (at most ``4 * eps64`` times its mean)
+        is divided by 1 instead: the constant-feature rule of every sknorm
+        scaler, so a constant row becomes zeros, never NaN.
     groups : list of column groups, default=None
         Standardize each group of columns separately. Each group is a list or
         array of column indices, a list of column names (for DataFrames), a

@@ -165,8 +165,8 @@ class StandardScaler(_ColumnScaler):
     ----------
     scale_ : ndarray of shape (n_features,) or None
         Per-feature scale: the standard deviation, or 1 for a constant feature
-        (spread at most ``1000 * eps`` times the feature's magnitude). None when
-        ``with_std=False``.
+        (a standard deviation within the moments' rounding error: at most
+        ``4 * eps`` times the absolute mean). None when ``with_std=False``.
     mean_ : ndarray of shape (n_features,) or None
         Per-feature mean. None when ``with_mean=False`` and ``with_std=False``.
     var_ : ndarray of shape (n_features,) or None
@@ -490,10 +490,12 @@ class RobustScaler(_ColumnScaler):
     error stays below 1% at its default size (exact while fewer than a few
     hundred values per feature were seen).
 
-    Additions: ``sample_weight`` (integer weights give exactly the result of
-    repeated rows), ``partial_fit``, ``clip``, sparse input with
-    ``with_centering=True`` whenever every fitted median is 0 (the result stays
-    sparse), and an ``inverse_transform`` that honours ``set_output``.
+    Additions: ``sample_weight`` (relative weights: equal weights of any value
+    give exactly the unweighted result, zero removes a row; see
+    :mod:`sknorm.stats.quantiles` for the definition), ``partial_fit``,
+    ``clip``, sparse input with ``with_centering=True`` whenever every fitted
+    median is 0 (the result stays sparse), and an ``inverse_transform`` that
+    honours ``set_output``.
 
     Parameters
     ----------
@@ -530,8 +532,9 @@ default=(25.0, 75.0)
         Per-feature median (float64). None when ``with_centering=False``.
     scale_ : ndarray of shape (n_features,) or None
         Per-feature quantile range (divided by the normal one when
-        ``unit_variance``), or 1 for a constant feature (range at most
-        ``1000 * eps`` times the absolute median). None when
+        ``unit_variance``), or 1 for a constant feature (a range of exactly
+        0). inf (or 0) where the range lies outside the float64 range; the
+        transform is still computed correctly. None when
         ``with_scaling=False``.
     n_features_in_ : int
         Number of features seen during fit.
