@@ -362,23 +362,20 @@ class MinMaxScaler(_ColumnScaler):
                 raise ValueError(
                     f"feature_range must hold two finite numbers, got {bounds!r}."
                 )
-        low, high = float(bounds[0]), float(bounds[1])
-        if low < high and not np.isfinite(high - low):
-            # The map scales by (max - min) / data_range: its width must be a
-            # float64 (computing with halves would need a two-step map).
-            raise ValueError(
-                f"feature_range={bounds!r} is wider than the largest float64 "
-                f"(max - min overflows): use a range narrower than "
-                f"{np.finfo(np.float64).max:.3g}."
-            )
-        return low, high
+        return float(bounds[0]), float(bounds[1])
+
+    def _half_width(self):
+        """Half the width of ``feature_range``: finite even where ``max -
+        min`` overflows (``(-1e308, 1e308)``)."""
+        low, high = self._range()
+        return high / 2 - low / 2
 
     def _statistic_types(self):
         return (Extrema,)
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         extrema = statistics["Extrema"]
-        low, high = self._range()
+        low, _ = self._range()
         self.data_min_ = extrema.minimum
         self.data_max_ = extrema.maximum
         # inf where the range exceeds the float64 maximum; the map does not.
@@ -387,7 +384,7 @@ class MinMaxScaler(_ColumnScaler):
         spread, unit = spread_in_units(self.data_min_, self.data_max_)
         with np.errstate(under="ignore", over="ignore"):
             # 0 or inf where the true value lies outside the float64 range.
-            self.scale_ = np.ldexp((high - low) / spread, -unit)
+            self.scale_ = np.ldexp(self._half_width() / (spread / 2), -unit)
         self.min_ = low - self.data_min_ * self.scale_
         self.n_samples_seen_ = n_rows
 
@@ -396,9 +393,10 @@ class MinMaxScaler(_ColumnScaler):
         # the training minimum maps to exactly 0 (and sparse zeros stay zero).
         # Offset and scale are in units of 2**unit: halves where the range
         # overflows.
-        low, high = self._range()
+        low, _ = self._range()
         spread, unit = spread_in_units(self.data_min_, self.data_max_)
-        scale = spread / (high - low)
+        # Halves of spread and width: exact, and neither overflows.
+        scale = (spread / 2) / self._half_width()
         offset = np.ldexp(self.data_min_, -unit) - low * scale
         return AffineMap(offset, scale, unit)
 
