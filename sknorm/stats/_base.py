@@ -246,24 +246,64 @@ def exact_difference_of_sums(total, groups, weights, n_groups):
     return difference
 
 
-def implicit_zero_weight(X, sample_weight=None):
+def implicit_zero_weight(X, sample_weight=None, *, entries=None, exact=None):
     """Per column of a CSR/CSC matrix, the total weight of its implicit zeros.
 
-    Exact: the row count minus the stored count when unweighted, and
-    :func:`exact_difference_of_sums` when weighted, so that a column storing
-    every row has exactly no zeros (a plain ``sum(w) - bincount(w)`` leaves a
-    rounding residue there, which statistics would count as zeros).
+    Unweighted: the row count minus the stored count, exact. Weighted: a
+    column that stores every row of positive weight has exactly no zeros (a
+    plain ``sum(w) - bincount(w)`` leaves a rounding residue there, which
+    statistics would count as zeros); elsewhere the plain difference, whose
+    error is ``eps`` times the total weight, or, for the columns flagged in
+    ``exact``, :func:`exact_difference_of_sums` (for statistics that multiply
+    the zeros' weight by a large value).
+
+    Parameters
+    ----------
+    X : sparse matrix
+    sample_weight : ndarray of shape (n_samples,), default=None
+    entries : tuple (columns, entry_weight), default=None
+        Column and row weight of every stored entry, when the caller has them
+        (:func:`sparse_entries`).
+    exact : ndarray of bool of shape (n_features,), default=None
+        Columns whose zeros' weight is computed without rounding error.
     """
     X = X if X.format in ("csr", "csc") else sparse.csr_array(X)
     n_rows, n_cols = X.shape
+    if entries is None:
+        columns, entry_weight, _, _ = _entry_columns(X, sample_weight)
+    else:
+        columns, entry_weight = entries
+    stored = np.bincount(columns, minlength=n_cols)
+    if sample_weight is None:
+        return (n_rows - stored).astype(np.float64)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    positive_rows = np.count_nonzero(sample_weight > 0)
+    stored_positive = np.bincount(columns, weights=entry_weight > 0, minlength=n_cols)
+    stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols)
+    zero_weight = np.maximum(sample_weight.sum() - stored_weight, 0.0)
+    zero_weight[stored_positive == positive_rows] = 0.0
+    if exact is not None:
+        exact = exact & (stored_positive < positive_rows)
+        if exact.any():
+            chosen = exact[columns]
+            zero_weight[exact] = exact_difference_of_sums(
+                sample_weight, columns[chosen], entry_weight[chosen], n_cols
+            )[exact]
+    return zero_weight
+
+
+def _entry_columns(X, sample_weight):
+    """``(columns, entry_weight, rows, n_rows)`` of the stored entries."""
+    n_rows, n_cols = X.shape
     if X.format == "csr":
         columns = X.indices
-        rows = np.repeat(np.arange(n_rows), np.diff(X.indptr))
+        rows = None
+        if sample_weight is not None:
+            rows = np.repeat(np.arange(n_rows), np.diff(X.indptr))
     else:
         columns = np.repeat(np.arange(n_cols), np.diff(X.indptr))
         rows = X.indices
-    if sample_weight is None:
-        stored = np.bincount(columns, minlength=n_cols)
-        return (n_rows - stored).astype(np.float64)
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    return exact_difference_of_sums(sample_weight, columns, sample_weight[rows], n_cols)
+    entry_weight = None
+    if sample_weight is not None:
+        entry_weight = np.asarray(sample_weight, dtype=np.float64)[rows]
+    return columns, entry_weight, rows, n_rows

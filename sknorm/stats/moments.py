@@ -213,9 +213,10 @@ def _first_stored_values(values, columns, n_cols):
     return first
 
 
-def _sparse_sums(values, columns, weight, n_cols, center, zero_weight):
+def _sparse_sums(values, columns, weight, n_cols, center, zero_weight, has_missing):
     """``(sum w (x - c), sum w (x - c)**2)`` per column over stored values
     (NaN skipped) and implicit zeros, in chunks of stored values."""
+    shifted = bool(np.any(center != 0))
     s1, q = np.zeros(n_cols), np.zeros(n_cols)
     step = max(_SPARSE_CHUNK, n_cols)
     for start in range(0, len(values), step):
@@ -223,11 +224,12 @@ def _sparse_sums(values, columns, weight, n_cols, center, zero_weight):
         x = values[chunk].astype(np.float64, copy=False)
         c = columns[chunk].astype(np.intp, copy=False)
         w = None if weight is None else weight[chunk]
-        missing = np.isnan(x)
-        if missing.any():
-            x, c = x[~missing], c[~missing]
-            w = None if w is None else w[~missing]
-        d = x - center[c]
+        if has_missing:
+            missing = np.isnan(x)
+            if missing.any():
+                x, c = x[~missing], c[~missing]
+                w = None if w is None else w[~missing]
+        d = x - center[c] if shifted else x
         wd = d if w is None else w * d
         s1 += np.bincount(c, weights=wd, minlength=n_cols)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -242,45 +244,58 @@ def _sparse_sums(values, columns, weight, n_cols, center, zero_weight):
 def _sparse_moments(X, weight):
     """Weight, mean and M2 of the columns of a CSR/CSC matrix.
 
-    Shifted sums around each column's first stored value, the implicit zeros
-    counted analytically with their exact weight; columns where the shift
-    lies far from the mean (cancellation, see ``CANCELLATION_LIMIT``) are
-    redone around their mean: the corrected two-pass method, as for dense
-    data. A column whose values are all equal gets M2 exactly 0.
+    Shifted sums, the implicit zeros counted analytically: around 0 for
+    columns mostly of zeros (the zeros then add weight only), around the first
+    stored value for the others, whose zeros' weight is then exact. Columns
+    where the shift lies far from the mean (cancellation, see
+    ``CANCELLATION_LIMIT``) are redone around their mean: the corrected
+    two-pass method, as for dense data. A column whose values are all equal
+    gets M2 exactly 0.
     """
     values, columns, entry_weight, _ = sparse_entries(X, weight)
     n_rows, n_cols = X.shape
     columns = columns.astype(np.intp, copy=False)
-    missing = np.isnan(values)
-    has_missing = bool(missing.any())
-    zero_weight = implicit_zero_weight(X, weight)
-    if weight is None:
-        nan_weight = (
-            np.bincount(columns[missing], minlength=n_cols) if has_missing else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        has_missing = not np.isfinite(values.sum()) and bool(np.isnan(values).any())
+    stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols).astype(
+        np.float64
+    )
+    zero_weight = implicit_zero_weight(X, weight, entries=(columns, entry_weight))
+    # Columns mostly stored are shifted by a stored value: their zeros' weight
+    # multiplies it, so it must be exact.
+    mostly_stored = stored_weight > zero_weight
+    if weight is not None and mostly_stored.any():
+        zero_weight = implicit_zero_weight(
+            X, weight, entries=(columns, entry_weight), exact=mostly_stored
+        )
+    if has_missing:
+        missing = np.isnan(values)
+        nan_weight = np.bincount(
+            columns[missing],
+            None if entry_weight is None else entry_weight[missing],
+            minlength=n_cols,
         )
     else:
-        nan_weight = (
-            np.bincount(columns[missing], entry_weight[missing], minlength=n_cols)
-            if has_missing
-            else 0.0
-        )
-    stored_weight = (
-        np.bincount(columns, weights=entry_weight, minlength=n_cols)
-        if weight is not None
-        else np.bincount(columns, minlength=n_cols).astype(np.float64)
-    )
+        nan_weight = 0.0
     n = np.maximum(zero_weight + stored_weight - nan_weight, 0.0)
     if has_missing:
         # A column of NaN only has exactly no weight (no rounding residue).
         n[np.bincount(columns[missing], minlength=n_cols) == n_rows] = 0.0
-    center = _first_stored_values(values, columns, n_cols)
-    s1, q = _sparse_sums(values, columns, entry_weight, n_cols, center, zero_weight)
+    center = np.zeros(n_cols)
+    if mostly_stored.any():
+        first = _first_stored_values(values, columns, n_cols)
+        center = np.where(mostly_stored, first, 0.0)
+    s1, q = _sparse_sums(
+        values, columns, entry_weight, n_cols, center, zero_weight, has_missing
+    )
     mean, m2, imprecise = _moments_from_sums(n, s1, q)
     mean = mean + center
     if imprecise.any():
         redo = np.flatnonzero(imprecise)
         center = np.where(imprecise, mean, 0.0)
-        s1, q = _sparse_sums(values, columns, entry_weight, n_cols, center, zero_weight)
+        s1, q = _sparse_sums(
+            values, columns, entry_weight, n_cols, center, zero_weight, has_missing
+        )
         again, m2_again, _ = _moments_from_sums(n, s1, q)
         mean[redo] = center[redo] + again[redo]
         m2[redo] = m2_again[redo]
