@@ -142,7 +142,7 @@ EXPECTED_FAILURES = {
         "normalize(return_norm=True) supports sparse input with 'l1' and 'l2'; "
         "scikit-learn raises NotImplementedError",
         "differences.rst#diff-suite-sparse",
-        r"DID NOT RAISE <class 'NotImplementedError'>",
+        r"DID NOT RAISE (<class ')?NotImplementedError",
     ),
     "test_data.py::test_normalizer_l1_l2_max_non_csr[csc_*]": Expected(
         DELIBERATE,
@@ -394,6 +394,12 @@ def run_suite(directory, *extra_args, log=None):
         "no:randomly",
         "-p",
         "sklearn.conftest",
+        # pytest >= 9.2 deprecates the generators some scikit-learn tests pass
+        # to parametrize; scikit-learn's strict mode (its ini filters, which
+        # the command line overrides) would make that an error that says
+        # nothing about sknorm.
+        "-W",
+        "ignore:Passing a non-Collection iterable to parametrize:DeprecationWarning",
         "-q",
         *extra_args,
         *(str(directory / name) for name in SKLEARN_TEST_MODULES),
