@@ -270,7 +270,7 @@ def implicit_zero_weight(X, sample_weight=None, *, entries=None, exact=None):
     X = X if X.format in ("csr", "csc") else sparse.csr_array(X)
     n_rows, n_cols = X.shape
     if entries is None:
-        columns, entry_weight, _, _ = _entry_columns(X, sample_weight)
+        _, columns, entry_weight, _ = sparse_entries(X, sample_weight)
     else:
         columns, entry_weight = entries
     stored = np.bincount(columns, minlength=n_cols)
@@ -290,20 +290,3 @@ def implicit_zero_weight(X, sample_weight=None, *, entries=None, exact=None):
                 sample_weight, columns[chosen], entry_weight[chosen], n_cols
             )[exact]
     return zero_weight
-
-
-def _entry_columns(X, sample_weight):
-    """``(columns, entry_weight, rows, n_rows)`` of the stored entries."""
-    n_rows, n_cols = X.shape
-    if X.format == "csr":
-        columns = X.indices
-        rows = None
-        if sample_weight is not None:
-            rows = np.repeat(np.arange(n_rows), np.diff(X.indptr))
-    else:
-        columns = np.repeat(np.arange(n_cols), np.diff(X.indptr))
-        rows = X.indices
-    entry_weight = None
-    if sample_weight is not None:
-        entry_weight = np.asarray(sample_weight, dtype=np.float64)[rows]
-    return columns, entry_weight, rows, n_rows

@@ -252,7 +252,7 @@ def _sparse_moments(X, weight):
     two-pass method, as for dense data. A column whose values are all equal
     gets M2 exactly 0.
     """
-    values, columns, entry_weight, _ = sparse_entries(X, weight)
+    values, columns, entry_weight, total_weight = sparse_entries(X, weight)
     n_rows, n_cols = X.shape
     columns = columns.astype(np.intp, copy=False)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -260,14 +260,12 @@ def _sparse_moments(X, weight):
     stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols).astype(
         np.float64
     )
-    zero_weight = implicit_zero_weight(X, weight, entries=(columns, entry_weight))
     # Columns mostly stored are shifted by a stored value: their zeros' weight
     # multiplies it, so it must be exact.
-    mostly_stored = stored_weight > zero_weight
-    if weight is not None and mostly_stored.any():
-        zero_weight = implicit_zero_weight(
-            X, weight, entries=(columns, entry_weight), exact=mostly_stored
-        )
+    mostly_stored = 2 * stored_weight > total_weight
+    zero_weight = implicit_zero_weight(
+        X, weight, entries=(columns, entry_weight), exact=mostly_stored
+    )
     if has_missing:
         missing = np.isnan(values)
         nan_weight = np.bincount(
