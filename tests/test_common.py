@@ -488,3 +488,52 @@ def test_pickle_round_trip_keeps_results(estimator):
     fitted = clone(estimator).fit(X)
     loaded = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+
+
+#: Types a fitted estimator's learned state may be built of: what pickle-free
+#: formats (skops) store without custom types, and `to_state` of the statistics
+#: produces. numpy arrays must hold numbers, booleans or strings.
+_PLAIN_SCALARS = (bool, int, float, str, type(None), np.bool_, np.integer, np.floating)
+
+
+def _assert_plain(value, where):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str), f"{where}: key {key!r} is not a str"
+            _assert_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _assert_plain(item, f"{where}[{i}]")
+    elif isinstance(value, np.ndarray):
+        if value.dtype == object:  # feature_names_in_: strings only
+            assert all(isinstance(v, str) for v in value.ravel()), where
+        else:
+            assert value.dtype.kind in "biufcU", f"{where}: dtype {value.dtype}"
+    else:
+        assert type(value) in _PLAIN_SCALARS or isinstance(value, _PLAIN_SCALARS), (
+            f"{where} is a {type(value).__name__}, not plain data"
+        )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_learned_state_is_plain_data(estimator):
+    """Everything fit stores (public attributes, private caches, the
+    statistics' state) is numbers, strings, arrays and containers of them: no
+    functions, dtype objects, slices or statistic objects, so that the estimator
+    saves without custom types (sknorm.io)."""
+    pd = pytest.importorskip("pandas")
+    X = _data()
+    fits = [lambda e: e.fit(X), lambda e: e.fit(pd.DataFrame(X).add_prefix("f"))]
+    if get_tags(estimator).input_tags.sparse:
+        fits.append(lambda e: e.fit(sparse.csr_array(X)))
+    if _has(estimator, "partial_fit"):
+        fits.append(lambda e: e.partial_fit(X[:20]).partial_fit(X[20:]))
+    if _fit_accepts_sample_weight(estimator):
+        fits.append(lambda e: e.fit(X, sample_weight=np.arange(len(X)) % 3))
+    for fit in fits:
+        fitted = fit(clone(estimator))
+        params = fitted.get_params(deep=False)
+        learned = {k: v for k, v in vars(fitted).items() if k not in params}
+        assert learned, "fit stored nothing"
+        for name, value in learned.items():
+            _assert_plain(value, name)
