@@ -15,13 +15,24 @@ every estimator built on this base fits on Dask without code of its own.
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils.fixes import parse_version
 
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
 from ._validation import check_finite, check_input, check_sample_weight
 from .stats import Statistic
 
-__all__ = ["FIT_SKETCH_SAMPLE", "_StatisticsEstimator"]
+__all__ = [
+    "DOCS_URL",
+    "FIT_SKETCH_SAMPLE",
+    "DocLinkMixin",
+    "_StatisticsEstimator",
+    "docs_version",
+]
+
+#: The published documentation; ``{version}`` is the Read the Docs version
+#: of the installed release (see :func:`docs_version`).
+DOCS_URL = "https://sknorm.readthedocs.io/en/{version}/"
 
 #: Rows sampled by ``fit`` into a quantile sketch, kept beside exact quantiles
 #: so that ``partial_fit`` can continue after ``fit``.
@@ -39,8 +50,47 @@ def _statistic_class(name):
     raise KeyError(name)  # pragma: no cover - states are written by this module
 
 
+def docs_version(version):
+    """The Read the Docs version documenting sknorm ``version``.
+
+    ``"stable"`` (the newest release) for a release, ``"latest"`` (the main
+    branch) for a development version, as scikit-learn links a development
+    build to its ``dev`` documentation.
+    """
+    return "latest" if parse_version(version).dev is not None else "stable"
+
+
+class DocLinkMixin:
+    """Link the estimator's HTML representation to its API page.
+
+    scikit-learn's HTML repr (``_repr_html_``, shown by notebooks) links each
+    estimator to the page ``_get_doc_link`` returns; this gives every public
+    sknorm estimator the page the docs build generates for it from
+    ``docs/api.rst``: ``generated/sknorm.<ClassName>.html``. Precedes
+    ``BaseEstimator`` in the bases of the estimators' shared base classes.
+    """
+
+    _doc_link_module = "sknorm"
+
+    @property
+    def _doc_link_template(self):
+        from . import __version__
+
+        base = DOCS_URL.format(version=docs_version(__version__))
+        return base + "generated/sknorm.{estimator_name}.html"
+
+    def _doc_link_url_param_generator(self):
+        # Every estimator is documented under its public name, sknorm.<Name>,
+        # not under the module that defines it.
+        return {"estimator_name": type(self).__name__}
+
+
 class _StatisticsEstimator(
-    CallbackSupportMixin, DaskDispatchMixin, TransformerMixin, BaseEstimator
+    DocLinkMixin,
+    CallbackSupportMixin,
+    DaskDispatchMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """``fit`` = reset + ``partial_fit``; ``partial_fit`` merges statistics.
 

@@ -47,6 +47,7 @@ from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
+from ._estimator import DocLinkMixin
 from ._parallel import map_tasks
 from ._validation import (
     BLOCK_ELEMENTS,
@@ -801,7 +802,11 @@ def resolve_groups(groups, n_features, feature_names=None, name="groups"):
 
 
 class _RowNormalizer(
-    DaskDispatchMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+    DocLinkMixin,
+    DaskDispatchMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Shared machinery of the stateless row normalizers.
 

@@ -23,6 +23,8 @@ Those adapt to what an estimator declares, never to its name:
 
 import inspect
 import pickle
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -537,3 +539,52 @@ def test_learned_state_is_plain_data(estimator):
         assert learned, "fit stored nothing"
         for name, value in learned.items():
             _assert_plain(value, name)
+
+
+_DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _api_pages():
+    """Names of the API pages the docs build generates, from the autosummary
+    lists of ``docs/api.rst``: ``<currentmodule>.<name>`` for every entry of an
+    autosummary with ``:toctree: generated/``."""
+    api = _DOCS / "api.rst"
+    if not api.exists():
+        pytest.skip("docs/api.rst is not in this checkout")
+    pages, module, in_toctree = set(), None, False
+    for line in api.read_text().splitlines():
+        if match := re.match(r"\.\. currentmodule:: (\S+)", line):
+            module = match[1]
+        elif line.startswith(".. autosummary::"):
+            in_toctree = False
+        elif line.strip() == ":toctree: generated/":
+            in_toctree = True
+        elif in_toctree and re.fullmatch(r"   \w+", line):
+            pages.add(f"{module}.{line.strip()}")
+        elif line and not line.startswith(" "):
+            in_toctree = False
+    return pages
+
+
+@pytest.mark.parametrize("cls", public_estimator_classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("version", "docs_version"),
+    [("0.1.0", "stable"), ("1.2.3", "stable"), ("0.2.0.dev0", "latest")],
+)
+def test_html_repr_links_to_the_generated_api_page(
+    cls, version, docs_version, monkeypatch
+):
+    """scikit-learn's HTML repr links the estimator to its API page: the page
+    docs/api.rst generates, on Read the Docs, of the installed version."""
+    monkeypatch.setattr(sknorm, "__version__", version)
+    estimator = cls()
+    page = f"sknorm.{cls.__name__}"
+    link = estimator._get_doc_link()
+    assert link == (
+        f"https://sknorm.readthedocs.io/en/{docs_version}/generated/{page}.html"
+    )
+    assert page in _api_pages()
+    built = _DOCS / "generated"
+    if built.is_dir():  # the docs were built in this checkout
+        assert (built / f"{page}.rst").exists()
+    assert f'href="{link}"' in estimator._repr_html_()
