@@ -12,13 +12,18 @@ One module owns the input policy so that all estimators behave alike:
 * object and categorical DataFrame columns of numbers converted to float64 (as
   scikit-learn does); other non-numeric columns (strings, even numeric-looking
   ones) rejected with a message naming them;
-* feature count and names checked at ``transform`` and ``inverse_transform``.
+* feature count and names checked at ``transform`` and ``inverse_transform``;
+* sparse containers: a scipy sparse matrix or array stays the same container
+  (as in scikit-learn's scalers); a sparse object sknorm builds from other
+  input (a DataFrame of pandas sparse columns) follows scikit-learn's
+  ``sparse_interface`` setting (:func:`as_configured_sparse`).
 """
 
 from numbers import Integral
 
 import numpy as np
 from scipy import sparse
+from sklearn import get_config
 from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
 from sklearn.utils.validation import (
     _check_feature_names_in,
@@ -31,6 +36,7 @@ from ._parallel import BLOCK_ELEMENTS, row_blocks
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "as_configured_sparse",
     "check_feature_names_out",
     "check_finite",
     "check_input",
@@ -39,6 +45,7 @@ __all__ = [
     "may_write_in_place",
     "owns_memory",
     "row_blocks",
+    "sparse_frame_as_scipy",
     "wrap_like_transform",
 ]
 
@@ -46,6 +53,55 @@ __all__ = [
 def is_sparse(X):
     """Return True for scipy sparse matrices and arrays."""
     return sparse.issparse(X)
+
+
+def sparse_interface():
+    """scikit-learn's ``sparse_interface`` setting: ``"spmatrix"`` or
+    ``"sparray"``; ``"spmatrix"`` (what scikit-learn produced before) with a
+    scikit-learn older than 1.9, which has no such setting."""
+    interface = get_config().get("sparse_interface", "spmatrix")
+    if interface not in ("spmatrix", "sparray"):
+        raise ValueError(
+            f'scikit-learn\'s "sparse_interface" setting is {interface!r}; sknorm '
+            'understands "spmatrix" and "sparray".'
+        )
+    return interface
+
+
+def as_configured_sparse(X):
+    """``X`` in the sparse container scikit-learn's ``sparse_interface`` asks for.
+
+    For sparse objects sknorm builds from input that is not a scipy sparse
+    object; sparse input keeps its own container, as scikit-learn's scalers
+    keep it. Dense ``X`` is returned as it is; the conversion shares X's
+    buffers.
+    """
+    if not is_sparse(X):
+        return X
+    want_array = sparse_interface() == "sparray"
+    if want_array != sparse.isspmatrix(X):
+        return X
+    kind = "array" if want_array else "matrix"
+    return getattr(sparse, f"{X.format}_{kind}")(X)
+
+
+def _is_sparse_frame(X):
+    """Whether X is a pandas DataFrame of sparse columns only (scikit-learn
+    converts those to a sparse matrix, not to a dense array)."""
+    if type(X).__module__.split(".")[0] != "pandas" or not hasattr(X, "sparse"):
+        return False
+    import pandas as pd
+
+    dtypes = getattr(X, "dtypes", ())
+    return len(dtypes) > 0 and all(isinstance(d, pd.SparseDtype) for d in dtypes)
+
+
+def sparse_frame_as_scipy(X):
+    """A DataFrame of pandas sparse columns as a CSR matrix or array (per
+    ``sparse_interface``); any other input unchanged."""
+    if not _is_sparse_frame(X):
+        return X
+    return as_configured_sparse(X.sparse.to_coo().tocsr())
 
 
 def _column_label(estimator, index):
@@ -345,6 +401,7 @@ def check_input(
     X : ndarray or sparse matrix of float32 or float64
     """
     name = type(estimator).__name__
+    from_scipy = is_sparse(X)
     if is_sparse(X) and not accept_sparse:
         advice = f" {sparse_message}" if sparse_message else ""
         raise TypeError(
@@ -373,6 +430,10 @@ def check_input(
         from sklearn.utils import check_array
 
         X = check_array(X, estimator=estimator, **kwargs)
+    if not from_scipy:
+        # A sparse matrix built by validation (from a DataFrame of sparse
+        # columns) is sknorm's output container to choose.
+        X = as_configured_sparse(X)
     if is_sparse(X) and not X.has_canonical_format:
         # Duplicate entries would be counted twice by the statistics; sum them
         # in a copy so the caller's matrix keeps its structure.

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.utils._param_validation import Options, validate_params
 
-from ._validation import is_sparse
+from ._validation import is_sparse, sparse_frame_as_scipy
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 __all__ = ["maxabs_scale", "minmax_scale", "robust_scale", "scale"]
@@ -36,6 +36,7 @@ def _fit_transform_along_axis(estimator, X, axis, sample_weight=None):
     if one_dimensional:
         X = np.asarray(X).reshape(-1, 1)
     if axis == 1:
+        X = sparse_frame_as_scipy(X)  # sparse columns stay sparse when transposed
         X = X.T if is_sparse(X) or isinstance(X, np.ndarray) else np.asarray(X).T
     with config_context(transform_output="default"):
         result = estimator.fit_transform(X, sample_weight=sample_weight)

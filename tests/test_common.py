@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
@@ -46,6 +47,8 @@ from sklearn.utils.estimator_checks import (
 
 import sknorm
 from sknorm.stats import Quantiles
+
+from .conftest import SPARSE_CONTAINERS
 
 # Parameter settings worth running through every check besides the defaults.
 VARIANTS = {
@@ -588,3 +591,75 @@ def test_html_repr_links_to_the_generated_api_page(
     if built.is_dir():  # the docs were built in this checkout
         assert (built / f"{page}.rst").exists()
     assert f'href="{link}"' in estimator._repr_html_()
+
+
+#: scikit-learn's ``sparse_interface`` values (scikit-learn >= 1.9); None runs
+#: once without the setting on older versions.
+SPARSE_INTERFACES = (
+    ["spmatrix", "sparray"] if "sparse_interface" in get_config() else [None]
+)
+
+
+def _sparse_interface(value):
+    return config_context(sparse_interface=value) if value else config_context()
+
+
+def _keeps_sparse_output(estimator, X):
+    """Whether the estimator fitted on X returns sparse output for sparse
+    input: it takes sparse input, keeps features one to one (projections
+    return dense arrays) and its fitted map keeps zeros zero (else sknorm
+    refuses, see test_dense_equals_sparse)."""
+    if not get_tags(estimator).input_tags.sparse:
+        return False
+    if not isinstance(estimator, OneToOneFeatureMixin):
+        return False
+    zeros = np.zeros((1, X.shape[1]))
+    return not np.any(clone(estimator).fit(X).transform(zeros))
+
+
+def _sparse_outputs(estimator, X):
+    """Every sparse output of the estimator for sparse X: fit_transform,
+    transform (after fit and partial_fit) and inverse_transform."""
+    fitted = clone(estimator).fit(X)
+    outputs = {
+        "fit_transform": clone(estimator).fit_transform(X),
+        "transform": fitted.transform(X),
+    }
+    if _has(estimator, "partial_fit"):
+        outputs["partial_fit+transform"] = clone(estimator).partial_fit(X).transform(X)
+    if _has(estimator, "inverse_transform"):
+        outputs["inverse_transform"] = fitted.inverse_transform(outputs["transform"])
+    return outputs
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS, ids=lambda c: c.__name__)
+def test_sparse_input_keeps_its_container(estimator, container):
+    """A CSR/CSC matrix or array comes back as the same container from every
+    method, whatever ``sparse_interface`` says: scikit-learn's scalers keep
+    their input's container too (tests/test_validation.py compares them)."""
+    X = _data()
+    if not _keeps_sparse_output(estimator, X):
+        pytest.skip("no sparse output for sparse input with these parameters")
+    X_sparse = container(X)
+    for interface in SPARSE_INTERFACES:
+        with _sparse_interface(interface):
+            for method, result in _sparse_outputs(estimator, X_sparse).items():
+                assert type(result) is container, (interface, method)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_sparse_dataframe_output_follows_sparse_interface(estimator):
+    """A DataFrame of pandas sparse columns is converted to sparse by
+    validation: sknorm builds that container, so it follows scikit-learn's
+    ``sparse_interface`` (CSR matrix before scikit-learn 1.9)."""
+    pd = pytest.importorskip("pandas")
+    X = _data()
+    if not _keeps_sparse_output(estimator, X):
+        pytest.skip("no sparse output for sparse input with these parameters")
+    frame = pd.DataFrame.sparse.from_spmatrix(sparse.csr_matrix(X))
+    for interface in SPARSE_INTERFACES:
+        expected = sparse.csr_array if interface == "sparray" else sparse.csr_matrix
+        with _sparse_interface(interface):
+            for method, result in _sparse_outputs(estimator, frame).items():
+                assert type(result) is expected, (interface, method)

@@ -27,6 +27,8 @@ import sknorm._dask
 from sknorm._estimator import _StatisticsEstimator
 from sknorm.stats import QuantileSketch
 
+from .conftest import SPARSE_CONTAINERS
+
 dask = pytest.importorskip(
     "dask", reason="dask is an optional dependency (sknorm[dask])"
 )
@@ -332,6 +334,26 @@ def test_sparse_chunks(client, estimator):
     np.testing.assert_allclose(
         computed.toarray(), reference.transform(X).toarray(), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [sknorm.MaxAbsScaler(), sknorm.Normalizer()],
+    ids=lambda e: type(e).__name__,
+)
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS, ids=lambda c: c.__name__)
+def test_sparse_chunks_keep_their_container(client, estimator, container):
+    """Blocks of a CSR/CSC matrix or array come back as the same container,
+    as the in-memory transform returns them."""
+    X = container(sparse.random(600, 4, density=0.3, random_state=0))
+    dX = da.from_array(X, chunks=(100, 4), asarray=False)
+    fitted = clone(estimator).fit(dX)
+    outputs = {"transform": fitted.transform(dX)}
+    if hasattr(fitted, "inverse_transform"):
+        outputs["inverse_transform"] = fitted.inverse_transform(outputs["transform"])
+    for method, out in outputs.items():
+        assert type(out._meta) is container, method
+        assert type(out.compute()) is container, method
 
 
 @pytest.mark.parametrize("Normalizer", ROW_NORMALIZERS)

@@ -1,10 +1,27 @@
 """The shared input policy, exercised through the scalers."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn import config_context, get_config
+from sklearn import preprocessing as sklearn_preprocessing
+from sklearn.base import clone
 
-from sknorm import MaxAbsScaler, MinMaxScaler, StandardScaler
+from sknorm import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    StandardScaler,
+    maxabs_scale,
+    minmax_scale,
+    normalize,
+    robust_scale,
+    scale,
+)
+
+from .conftest import SPARSE_CONTAINERS
 
 
 def _frame(df_module, data, columns):
@@ -257,3 +274,161 @@ def test_infinity_message_depends_on_allow_nan():
             estimator.fit(X)
         assert "NaN as missing" not in str(error.value)
         assert "accepts neither NaN nor infinity" in str(error.value)
+
+
+# --------------------------------------------------------------------------
+# Sparse containers: scipy input keeps its container, as in scikit-learn's
+# scalers; sparse output built from a DataFrame of sparse columns follows
+# scikit-learn's ``sparse_interface`` setting.
+# --------------------------------------------------------------------------
+
+SPARSE_INTERFACES = (
+    ["spmatrix", "sparray"] if "sparse_interface" in get_config() else [None]
+)
+
+
+def _interface_context(interface):
+    return config_context(sparse_interface=interface) if interface else nullcontext()
+
+
+def _is_sparse_array(X):
+    return sparse.issparse(X) and not sparse.isspmatrix(X)
+
+
+def _sparse_data():
+    """Positive values with a zero in every row and column, so that
+    minmax_scale keeps zeros zero along either axis."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(30, 4)) * (rng.random((30, 4)) < 0.6)
+    X[np.arange(30), np.arange(30) % 4] = 0.0
+    return sparse.csr_matrix(X)
+
+
+def _sparse_inputs():
+    """``(name, input)``: each scipy container, and a pandas DataFrame of
+    sparse columns (which validation converts to a sparse matrix)."""
+    X = _sparse_data()
+    inputs = [(c.__name__, c(X)) for c in SPARSE_CONTAINERS]
+    pd = pytest.importorskip("pandas")
+    inputs.append(("sparse DataFrame", pd.DataFrame.sparse.from_spmatrix(X)))
+    return inputs
+
+
+def _expected_interface(reference_output, X):
+    """Whether sknorm's output should be a sparse array, given scikit-learn's
+    output for the same input under the current setting.
+
+    For scipy input: scikit-learn's own output (its scalers keep the input's
+    container). For a DataFrame, whose sparse matrix the estimator builds:
+    scikit-learn's ``sparse_interface`` rule for "every sparse object
+    scikit-learn produces" (``_align_api_if_sparse``). scikit-learn 1.9's
+    scalers return a CSR matrix there whatever the setting; sknorm follows
+    the setting.
+    """
+    if not sparse.issparse(X) and "sparse_interface" in get_config():
+        from sklearn.utils._sparse import _align_api_if_sparse
+
+        reference_output = _align_api_if_sparse(reference_output)
+    return _is_sparse_array(reference_output)
+
+
+SCALER_PAIRS = [
+    (
+        StandardScaler(with_mean=False),
+        sklearn_preprocessing.StandardScaler(with_mean=False),
+    ),
+    (MaxAbsScaler(), sklearn_preprocessing.MaxAbsScaler()),
+    (Normalizer(), sklearn_preprocessing.Normalizer()),
+]
+
+
+@pytest.mark.parametrize("interface", SPARSE_INTERFACES)
+@pytest.mark.parametrize(
+    ("estimator", "reference"),
+    SCALER_PAIRS,
+    ids=[type(pair[0]).__name__ for pair in SCALER_PAIRS],
+)
+def test_sparse_container_as_in_sklearn(estimator, reference, interface):
+    for name, X in _sparse_inputs():
+        with _interface_context(interface):
+            fitted, fitted_reference = clone(estimator).fit(X), clone(reference).fit(X)
+            Xt, Xt_reference = fitted.transform(X), fitted_reference.transform(X)
+            outputs = {
+                "transform": (Xt, Xt_reference),
+                "fit_transform": (
+                    clone(estimator).fit_transform(X),
+                    clone(reference).fit_transform(X),
+                ),
+            }
+            if hasattr(reference, "inverse_transform"):
+                outputs["inverse_transform"] = (
+                    fitted.inverse_transform(Xt),
+                    fitted_reference.inverse_transform(Xt_reference),
+                )
+            for method, (result, expected) in outputs.items():
+                where = (name, method, interface)
+                assert sparse.issparse(result) and sparse.issparse(expected), where
+                expected_array = _expected_interface(expected, X)
+                assert _is_sparse_array(result) == expected_array, where
+                if sparse.issparse(X):
+                    # sknorm also keeps CSC as CSC (scikit-learn's Normalizer
+                    # returns CSR): the container is exactly the input's.
+                    assert type(result) is type(X), where
+
+
+FUNCTION_PAIRS = [
+    (scale, sklearn_preprocessing.scale, {"with_mean": False}),
+    (maxabs_scale, sklearn_preprocessing.maxabs_scale, {}),
+    (robust_scale, sklearn_preprocessing.robust_scale, {"with_centering": False}),
+    (normalize, sklearn_preprocessing.normalize, {}),
+    (minmax_scale, None, {}),  # scikit-learn's takes no sparse input
+]
+
+
+@pytest.mark.parametrize("interface", SPARSE_INTERFACES)
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize(
+    ("function", "reference", "kwargs"),
+    FUNCTION_PAIRS,
+    ids=[pair[0].__name__ for pair in FUNCTION_PAIRS],
+)
+def test_functions_sparse_container(function, reference, kwargs, axis, interface):
+    for name, X in _sparse_inputs():
+        with _interface_context(interface):
+            result = function(X, axis=axis, **kwargs)
+            if sparse.issparse(X):
+                expected_array = _is_sparse_array(X)
+            else:  # sknorm builds the sparse matrix: the setting decides
+                expected_array = interface == "sparray"
+            if reference is not None and (
+                axis == 0 or reference is not sklearn_preprocessing.scale
+            ):
+                # scikit-learn's scale takes sparse input on axis 0 only.
+                expected = reference(X, axis=axis, **kwargs)
+                assert _expected_interface(expected, X) == expected_array
+        where = (name, axis, interface)
+        assert sparse.issparse(result), where
+        assert _is_sparse_array(result) == expected_array, where
+        if sparse.issparse(X):
+            assert type(result) is type(X), where
+
+
+def test_sparse_interface_read_from_sklearn_config(monkeypatch):
+    from sknorm import _validation
+
+    matrix = sparse.csr_matrix(_sparse_data())
+    # scikit-learn < 1.9 has no setting: sparse matrices, as it produced then.
+    monkeypatch.setattr(_validation, "get_config", lambda: {})
+    assert _validation.sparse_interface() == "spmatrix"
+    assert _validation.as_configured_sparse(matrix) is matrix
+    monkeypatch.setattr(_validation, "get_config", lambda: {"sparse_interface": "x"})
+    with pytest.raises(ValueError, match="'x'; sknorm understands \"spmatrix\""):
+        _validation.as_configured_sparse(matrix)
+    monkeypatch.setattr(
+        _validation, "get_config", lambda: {"sparse_interface": "sparray"}
+    )
+    converted = _validation.as_configured_sparse(sparse.csc_matrix(matrix))
+    assert type(converted) is sparse.csc_array
+    np.testing.assert_array_equal(converted.toarray(), matrix.toarray())
+    dense = np.ones((2, 2))
+    assert _validation.as_configured_sparse(dense) is dense
