@@ -217,11 +217,7 @@ def _shape_calculator(operator):
         )
     variable = operator.inputs[0]
     input_type = type(variable.type)
-    float_types = (
-        data_types.FloatTensorType,
-        data_types.DoubleTensorType,
-        data_types.Float16TensorType,
-    )
+    float_types = (data_types.FloatTensorType, data_types.DoubleTensorType)
     int_types = (data_types.Int64TensorType, data_types.Int32TensorType)
     if input_type not in float_types + int_types:
         raise ValueError(
