@@ -336,6 +336,30 @@ def test_width_mismatch_is_refused():
         sknorm.onnx.to_onnx(estimator, np.ones((1, 4)))
 
 
+def test_several_inputs_are_refused():
+    from skl2onnx.common.data_types import FloatTensorType
+
+    estimator = sknorm.StandardScaler().fit(np.ones((2, 4)))
+    halves = [("a", FloatTensorType([None, 2])), ("b", FloatTensorType([None, 2]))]
+    with pytest.raises(ValueError, match="StandardScaler takes one input tensor"):
+        sknorm.onnx.to_onnx(estimator, initial_types=halves)
+
+
+def test_deploying_page_example_runs():
+    # The code block of the ONNX section of docs/deploying.rst.
+    text = (ROOT / "docs" / "deploying.rst").read_text()
+    section = text.split(".. _deploying-onnx:")[1].split(".. _deploying-skops:")[0]
+    block = section.split(".. code-block:: python\n")[1]
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line and not line.startswith("   "):
+            break
+        lines.append(line[3:])
+    code = "\n".join(lines)
+    assert "skl2onnx.to_onnx(pipeline" in code and "sknorm.onnx.to_onnx(" in code
+    exec(compile(code, "deploying.rst", "exec"), {})
+
+
 def test_missing_skl2onnx_is_explained(monkeypatch):
     monkeypatch.setitem(sys.modules, "skl2onnx", None)  # import fails
     with pytest.raises(ImportError, match=r"pip install sknorm\[onnx\]"):
