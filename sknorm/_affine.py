@@ -218,15 +218,40 @@ class AffineMap:
         (the caller's data must not be ``X`` when ``in_place``: a block found
         infinite is detected after the blocks before it were written).
         """
+        return self._apply(
+            X,
+            self.transform_steps(),
+            clip,
+            in_place,
+            estimator,
+            sparse_advice,
+            reject_infinity,
+        )
+
+    def transform_steps(self):
+        """The transform as ``(ufunc, operand)`` steps applied in turn.
+
+        ``ufunc`` is :data:`numpy.multiply` or :data:`numpy.subtract`, the
+        operand a per-feature float64 array: the factors that bring the data
+        to the working exponent (where there are any), the offset, the
+        reciprocal of the scale. Steps without effect are left out. The one
+        description of the map's arithmetic, which :meth:`transform` runs and
+        :mod:`sknorm.onnx` exports.
+
+        Examples
+        --------
+        >>> from sknorm._affine import AffineMap
+        >>> [(ufunc.__name__, operand.tolist())
+        ...  for ufunc, operand in AffineMap([1.0], [4.0]).transform_steps()]
+        [('subtract', [1.0]), ('multiply', [0.25])]
+        """
         prescale, offset, scale = self._working()
         steps = [
             *((np.multiply, factor) for factor in prescale or ()),
             (np.subtract, offset),
             (np.multiply, None if scale is None else 1.0 / scale),
         ]
-        return self._apply(
-            X, steps, clip, in_place, estimator, sparse_advice, reject_infinity
-        )
+        return [(ufunc, operand) for ufunc, operand in steps if operand is not None]
 
     def inverse_transform(
         self, X, *, in_place, estimator=None, sparse_advice="", reject_infinity=False
