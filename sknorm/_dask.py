@@ -313,6 +313,9 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
     estimator._check_fit_input(sample)
     data = _aligned(X, sample_weight)
     block_estimator = clone(estimator)
+    # The blocks report nothing: their copies need no callbacks (clone keeps
+    # them), which need not even be picklable.
+    block_estimator.__dict__.pop("_skl_callbacks", None)
     mergeable = [spec for spec in specs if spec[0].mergeable]
     exact = [spec for spec in specs if not spec[0].mergeable]
     for cls, _ in exact:

@@ -438,3 +438,21 @@ def test_without_sklearn_callback_every_estimator_still_fits():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{len(ESTIMATORS)} estimators"
+
+
+class _UnpicklableRecordingCallback(RecordingCallback):
+    def __reduce__(self):
+        raise TypeError("this callback cannot be pickled")
+
+
+def test_dask_workers_get_no_callbacks():
+    distributed = pytest.importorskip("distributed")
+    da = pytest.importorskip("dask.array")
+    recorder = _UnpicklableRecordingCallback()
+    X = _X(400, 3)
+    with distributed.LocalCluster(processes=False, **CLUSTER_OPTIONS) as cluster:
+        with distributed.Client(cluster):
+            scaler = sknorm.StandardScaler().set_callbacks(recorder)
+            scaler.fit(da.from_array(X, chunks=(100, 3)))
+    assert recorder.tree() == ("fit", [("partition", [])] * 4)
+    assert_allclose(scaler.mean_, X.mean(axis=0))
