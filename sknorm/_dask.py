@@ -207,21 +207,78 @@ def _merge_parts(*parts):
     return merged, n_rows
 
 
-def _reduce_blocks(function, estimator, data, *args):
+def _merge_tree(parts, merge):
+    """The root of a tree of ``merge(*group)`` over ``parts``."""
+    while len(parts) > 1:
+        parts = [
+            merge(*parts[start : start + _SPLIT_EVERY])
+            for start in range(0, len(parts), _SPLIT_EVERY)
+        ]
+    return parts[0]
+
+
+def _n_blocks(data):
+    """Number of row blocks of ``data`` (X and its weights), one task each."""
+    X, _ = data
+    return X.npartitions if _is_dask_frame(X) else X.numblocks[0]
+
+
+def _reduce_blocks(function, estimator, data, *args, task):
     """``function(estimator, block, weight, *args)`` on every block of ``data``
     (X and its weights), merged in a tree on the cluster; returns the merged
-    ``(fields, n_rows)`` (no fields and no rows when every block is empty)."""
+    ``(fields, n_rows)`` (no fields and no rows when every block is empty).
+
+    When ``task`` reports to callbacks, each block is a subtask ``partition``
+    of it (its ``max_subtasks`` is :func:`_n_blocks`), begun when the work is
+    submitted and ended when the block's result is computed.
+    """
     import dask
 
     merge_task = dask.delayed(_merge_parts, pure=True)
     parts = _per_block(function, estimator, data, args)
-    while len(parts) > 1:
-        parts = [
-            merge_task(*parts[start : start + _SPLIT_EVERY])
-            for start in range(0, len(parts), _SPLIT_EVERY)
-        ]
-    (result,) = dask.compute(parts[0])
+    if not task.reporting:
+        (result,) = dask.compute(_merge_tree(parts, merge_task))
+        return result
+    partitions = [task.begin_subtask("partition") for _ in parts]
+    client = _distributed_client(parts)
+    if client is not None:
+        from distributed import as_completed
+
+        futures = client.compute(parts)
+        root = _merge_tree(futures, functools.partial(client.submit, _merge_parts))
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            if future.status == "error":
+                break  # raised by root.result()
+            partitions[index[future.key]].end()
+        return root.result()
+    from dask.callbacks import Callback
+
+    index = {part.key: i for i, part in enumerate(parts)}
+
+    def block_done(key, *_):
+        # Local schedulers call this in the calling thread, for every task.
+        if key in index:
+            partitions[index[key]].end()
+
+    with Callback(posttask=block_done):
+        (result,) = dask.compute(_merge_tree(parts, merge_task))
     return result
+
+
+def _distributed_client(collections):
+    """The ``distributed`` client that would compute ``collections``, or None
+    (a local scheduler)."""
+    import sys
+
+    from dask.base import get_scheduler
+
+    if "distributed" not in sys.modules:  # no client without it
+        return None
+    from distributed import Client
+
+    owner = getattr(get_scheduler(collections=collections), "__self__", None)
+    return owner if isinstance(owner, Client) else None
 
 
 def _block_statistics(estimator, block, weight, specs):
@@ -231,7 +288,7 @@ def _block_statistics(estimator, block, weight, specs):
     return estimator._batch_statistics(block, weight, specs, reset=True)
 
 
-def fit_statistics(estimator, X, sample_weight, specs, *, reset):
+def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
     """Compute ``specs`` on dask X with the cluster; return ``(statistics, n_rows)``.
 
     Validates X's metadata (feature count, names, numeric dtypes) against
@@ -239,6 +296,12 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset):
     before any data is read. Mergeable statistics take one tree-reduced pass;
     exact :class:`~sknorm.stats.Quantiles` take the further passes of
     :func:`exact_quantiles`.
+
+    Begins the fit's callback ``task`` (:mod:`sknorm._callbacks`) once the
+    metadata is valid. Its subtasks are the ``partition`` of each block
+    merged; with exact quantiles, the ``pass`` over the blocks of each pass
+    (their number is known only at the end), each with a ``partition``
+    subtask per block.
     """
     sample = check_input(
         estimator,
@@ -250,11 +313,16 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset):
     estimator._check_fit_input(sample)
     data = _aligned(X, sample_weight)
     block_estimator = clone(estimator)
+    # The blocks report nothing: their copies need no callbacks (clone keeps
+    # them), which need not even be picklable.
+    block_estimator.__dict__.pop("_skl_callbacks", None)
     mergeable = [spec for spec in specs if spec[0].mergeable]
     exact = [spec for spec in specs if not spec[0].mergeable]
     for cls, _ in exact:
         if cls is not Quantiles:  # pragma: no cover - no other such statistic
             raise TypeError(f"{cls.__name__} cannot be computed on dask input.")
+    n_blocks = _n_blocks(data)
+    task.begin(X, max_subtasks=None if exact else n_blocks)
     names = {cls.__name__ for cls, _ in mergeable}
     # Exact quantiles start from a sketch of all the data and its extrema.
     helpers = [
@@ -262,9 +330,19 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset):
         for cls in (QuantileSketch, Extrema)
         if exact and cls.__name__ not in names
     ]
-    result = _reduce_blocks(
-        _block_statistics, block_estimator, data, mergeable + helpers
-    )
+    if exact:
+        with task.subtask("pass", max_subtasks=n_blocks) as first_pass:
+            result = _reduce_blocks(
+                _block_statistics,
+                block_estimator,
+                data,
+                mergeable + helpers,
+                task=first_pass,
+            )
+    else:
+        result = _reduce_blocks(
+            _block_statistics, block_estimator, data, mergeable, task=task
+        )
     statistics, n_rows = result
     if not n_rows:
         raise ValueError(
@@ -279,6 +357,7 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset):
             statistics["QuantileSketch"],
             statistics["Extrema"],
             n_rows,
+            task=task,
         )
     for cls, _ in helpers:
         del statistics[cls.__name__]
@@ -420,9 +499,9 @@ def _at_slots(slot_bracket, array):
     return np.take_along_axis(array, slot_bracket, axis=0)
 
 
-def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows):
+def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows, *, task):
     """Exact quantiles of ``data`` (X and its weights), from its sketch and
-    extrema.
+    extrema; each pass over the data is a subtask ``pass`` of ``task``.
 
     Equal to ``Quantiles.from_data`` on all the data (to the last bit without
     weights or with integer weights; with real weights, up to the order in
@@ -471,9 +550,10 @@ def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows):
         rows_per_weight = n_rows / np.where(total > 0, total, 1.0)
         expected_rows = np.where(open_, width, 0.0).sum(axis=0) * rows_per_weight
         sketched = expected_rows > _COLLECT_BUDGET / n_features
-        fields, _ = _reduce_blocks(
-            _bracket_pass, estimator, data, lows, highs, sketched, k
-        )
+        with task.subtask("pass", max_subtasks=_n_blocks(data)) as this_pass:
+            fields, _ = _reduce_blocks(
+                _bracket_pass, estimator, data, lows, highs, sketched, k, task=this_pass
+            )
         total = fields["total"]
         ranks = wanted_ranks(total)
 

@@ -165,8 +165,7 @@ class _StatisticsEstimator(
             Fitted estimator.
         """
         self._reset()
-        with fit_task(self, X, sample_weight):
-            return self._update(X, sample_weight, streaming=False)
+        return self._update(X, sample_weight, streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -191,11 +190,21 @@ class _StatisticsEstimator(
         self : object
             Fitted estimator.
         """
-        with fit_task(self, X, sample_weight):
-            return self._update(X, sample_weight, streaming=True)
+        return self._update(X, sample_weight, streaming=True)
 
     def _update(self, X, sample_weight, streaming):
-        """Compute the statistics of X and merge them into those stored."""
+        """Compute the statistics of X and merge them into those stored.
+
+        One callback task (see :mod:`sknorm._callbacks`), begun once X is
+        validated: its subtasks are the units of work of the statistics, or
+        the partitions of a dask X (see :func:`sknorm._dask.fit_statistics`).
+        """
+        task_name = "partial_fit" if streaming else "fit"
+        with fit_task(self, task_name, {"sample_weight": sample_weight}) as task:
+            self._update_in_task(X, sample_weight, streaming, task)
+        return self
+
+    def _update_in_task(self, X, sample_weight, streaming, task):
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
         on_dask = is_dask_collection(X)
@@ -208,12 +217,17 @@ class _StatisticsEstimator(
             self._check_continuable([cls.__name__ for cls, _ in specs])
         if on_dask:
             statistics, n_new_rows = fit_statistics(
-                self, X, sample_weight, specs, reset=first_call
+                self, X, sample_weight, specs, reset=first_call, task=task
             )
         else:
-            statistics, n_new_rows = self._batch_statistics(
-                X, sample_weight, specs, reset=first_call
-            )
+            X, weight = self._checked_batch(X, sample_weight, reset=first_call)
+            units = 0
+            if task.has_callbacks:
+                units = sum(cls.work_units(X, weight, **kw) for cls, kw in specs)
+            task.begin(X, max_subtasks=units)
+            with task.reporting_units():
+                statistics = self._computed_statistics(X, weight, specs)
+            n_new_rows = X.shape[0]
         if not first_call:
             for name, new in statistics.items():
                 old = _statistic_class(name).from_state(self._statistics_state[name])
@@ -226,17 +240,21 @@ class _StatisticsEstimator(
             n_rows=getattr(self, "n_samples_seen_", 0) + n_new_rows,
             weighted=sample_weight is not None,
         )
-        return self
 
     def _batch_statistics(self, X, sample_weight, specs, *, reset):
         """Validate a batch and compute its statistics ``specs``.
 
         Returns ``(statistics, n_rows)``. The one path from data to statistics:
-        ``fit`` and ``partial_fit`` run it on in-memory input, a dask fit on
+        ``fit`` and ``partial_fit`` run it on in-memory input (in two steps, so
+        that their callback task begins on validated input), a dask fit on
         each partition (on the workers, with ``reset=True`` on a copy of the
         estimator).
         """
         X, weight = self._checked_batch(X, sample_weight, reset=reset)
+        return self._computed_statistics(X, weight, specs), X.shape[0]
+
+    def _computed_statistics(self, X, weight, specs):
+        """The statistics ``specs`` of a validated batch, infinity rejected."""
         # A statistic that reveals infinity (it reads every row, and an infinite
         # value makes its column's result non-finite) spares the fit a read of
         # all the data: only the columns it flags are inspected. (A zero weight
@@ -257,7 +275,7 @@ class _StatisticsEstimator(
                 suspect |= statistics[name].nonfinite_columns()
             if suspect.any():
                 check_finite(X, self, columns=np.flatnonzero(suspect))
-        return statistics, X.shape[0]
+        return statistics
 
     def _checked_batch(self, X, sample_weight, *, reset):
         """Validated ``(X, weight)`` of a batch, infinity not checked yet."""

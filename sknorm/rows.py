@@ -46,6 +46,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
+from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
 from ._estimator import DocLinkMixin
 from ._parallel import map_tasks
@@ -803,6 +804,7 @@ def resolve_groups(groups, n_features, feature_names=None, name="groups"):
 
 class _RowNormalizer(
     DocLinkMixin,
+    CallbackSupportMixin,
     DaskDispatchMixin,
     OneToOneFeatureMixin,
     TransformerMixin,
@@ -867,12 +869,14 @@ class _RowNormalizer(
         self : object
             Fitted transformer.
         """
-        if is_dask_collection(X):
-            # Only the metadata is needed: never read the data.
-            X = metadata_sample(X)
-        X = self._check(X, reset=True)
-        groups = self._groups(X.shape[1], getattr(self, "feature_names_in_", None))
-        self._factors(len(groups))
+        with fit_task(self, "fit") as task:
+            if is_dask_collection(X):
+                # Only the metadata is needed: never read the data.
+                X = metadata_sample(X)
+            X = self._check(X, reset=True)
+            task.begin(X)
+            groups = self._groups(X.shape[1], getattr(self, "feature_names_in_", None))
+            self._factors(len(groups))
         return self
 
     def transform(self, X, copy=None):

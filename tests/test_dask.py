@@ -280,9 +280,9 @@ def test_exact_quantiles_recover_from_a_missed_bracket(client, monkeypatch):
     passes = []
     reduce_blocks = sknorm._dask._reduce_blocks
 
-    def counting(function, *args):
+    def counting(function, *args, **kwargs):
         passes.append(function.__name__)
-        return reduce_blocks(function, *args)
+        return reduce_blocks(function, *args, **kwargs)
 
     monkeypatch.setattr(sknorm._dask, "_reduce_blocks", counting)
     monkeypatch.setattr(
@@ -302,7 +302,9 @@ def test_exact_quantiles_of_small_data_take_one_pass(client, monkeypatch):
     monkeypatch.setattr(
         sknorm._dask,
         "_reduce_blocks",
-        lambda function, *args: passes.append(1) or reduce_blocks(function, *args),
+        lambda function, *args, **kwargs: (
+            passes.append(1) or reduce_blocks(function, *args, **kwargs)
+        ),
     )
     X = _data(n_rows=200)  # the sketch keeps every value
     fitted = sknorm.RobustScaler(dask_quantiles="exact").fit(

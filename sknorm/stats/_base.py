@@ -9,6 +9,7 @@ __all__ = [
     "exact_difference_of_sums",
     "implicit_zero_weight",
     "normalized_weights",
+    "rows_kept_by_weights",
     "sparse_entries",
 ]
 
@@ -42,6 +43,17 @@ class Statistic:
     def from_data(cls, X, sample_weight=None):  # pragma: no cover - abstract
         """Compute the statistic of ``X`` (rows weighted by ``sample_weight``)."""
         raise NotImplementedError
+
+    @classmethod
+    def work_units(cls, X, sample_weight=None, **options):
+        """Number of units of work :meth:`from_data` reports as fit subtasks.
+
+        A statistic whose computation on large data takes long does it in
+        units (groups of columns, blocks of rows) and reports each one to the
+        fit's callbacks (:func:`sknorm._callbacks.reported_units`); the fit
+        needs their number before it begins. Fast statistics report none.
+        """
+        return 0
 
     def merge(self, other):  # pragma: no cover - abstract
         """Return the statistic of the union of both data sets."""
@@ -165,6 +177,18 @@ def equal_weights_as_rows(X, sample_weight):
         return X, None, unit
     rows = np.flatnonzero(positive)
     return (X[rows] if sparse.issparse(X) else np.asarray(X)[rows]), None, unit
+
+
+def rows_kept_by_weights(n_rows, sample_weight):
+    """Number of rows :func:`equal_weights_as_rows` keeps of ``n_rows``."""
+    if sample_weight is None:
+        return n_rows
+    weight = np.asarray(sample_weight)
+    positive = weight > 0
+    kept = weight[positive]
+    if not kept.size or np.any(kept != kept[0]):
+        return n_rows
+    return int(np.count_nonzero(positive))
 
 
 #: Bits of a weight summed exactly per pass of :func:`_split_sums`.

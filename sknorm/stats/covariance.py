@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from .._callbacks import reported_units
 from .._validation import is_sparse, row_blocks
-from ._base import Statistic, equal_weights_as_rows
+from ._base import Statistic, equal_weights_as_rows, rows_kept_by_weights
 
 __all__ = ["Covariance"]
 
@@ -208,7 +209,8 @@ class Covariance(Statistic):
         exponent = _exponent_of(_dense_max_abs(X))
         total, mean, scatter = 0.0, np.full(n_cols, np.nan), np.zeros((n_cols,) * 2)
         shift = None
-        for rows in row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS):
+        blocks = list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS))
+        for rows in reported_units(blocks, "covariance-rows"):
             block = X[rows]
             if shift is None:
                 # Accumulate around the first block's mean: the blocks' means
@@ -224,6 +226,16 @@ class Covariance(Statistic):
         if shift is not None:
             mean = mean + shift
         return cls._in_units(mean, scatter, exponent, total)._times_weight(weight_unit)
+
+    @classmethod
+    def work_units(cls, X, sample_weight=None, **options):
+        """The blocks of dense rows multiplied one after another (a sparse
+        matrix is read in chunks decided on the way: not reported)."""
+        if is_sparse(X):
+            return 0
+        n_rows, n_cols = np.shape(X)
+        n_rows = rows_kept_by_weights(n_rows, sample_weight)
+        return len(list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS)))
 
     def _times_weight(self, unit):
         """The statistic with ``weight_sum`` in the caller's units (the

@@ -37,8 +37,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._callbacks import reported_units
 from .._validation import is_sparse
-from ._base import Statistic, equal_weights_as_rows, implicit_zero_weight
+from ._base import (
+    Statistic,
+    equal_weights_as_rows,
+    implicit_zero_weight,
+    rows_kept_by_weights,
+)
 
 __all__ = ["Quantiles"]
 
@@ -357,12 +363,16 @@ def _join_column_groups(results):
     return tuple(np.concatenate(parts, axis=-1) for parts in zip(*results, strict=True))
 
 
-def _dense_order_statistics(X, levels, sample_weight):
-    n_rows, n_cols = X.shape
-    width = max(1, min(n_cols, _GROUP_BYTES // max(1, n_rows * X.itemsize)))
+def _dense_column_groups(n_rows, n_cols, itemsize):
+    """The groups of columns of a dense array selected one after another."""
+    width = max(1, min(n_cols, _GROUP_BYTES // max(1, n_rows * itemsize)))
     if width >= 8:
         width -= width % 8  # whole cache lines per row when copying a group
-    groups = [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
+    return [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
+
+
+def _dense_order_statistics(X, levels, sample_weight):
+    groups = _dense_column_groups(*X.shape, X.itemsize)
 
     buffers = threading.local()
 
@@ -375,9 +385,11 @@ def _dense_order_statistics(X, levels, sample_weight):
     if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
         # np.partition, argsort and the block copies release the GIL.
         with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(work, groups))
+            results = list(
+                reported_units(pool.map(work, groups), "quantiles-columns", len(groups))
+            )
     else:
-        results = [work(group) for group in groups]
+        results = [work(group) for group in reported_units(groups, "quantiles-columns")]
     return _join_column_groups(results)
 
 
@@ -540,6 +552,17 @@ class Quantiles(Statistic):
         # Not part of the state: only a fit that just computed it looks at it.
         quantiles._value_sum = value_sum
         return quantiles
+
+    @classmethod
+    def work_units(cls, X, sample_weight=None, **options):
+        """The groups of dense columns selected one after another (a sparse
+        matrix is sorted in blocks too small to report)."""
+        if is_sparse(X):
+            return 0
+        X = np.asarray(X)
+        itemsize = X.itemsize if X.dtype.kind == "f" else 8
+        n_rows = rows_kept_by_weights(X.shape[0], sample_weight)
+        return len(_dense_column_groups(n_rows, X.shape[1], itemsize))
 
     def nonfinite_columns(self):
         """Columns that may hold +/-inf: those whose sum of values is not finite

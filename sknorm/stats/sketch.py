@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._callbacks import reported_units
 from .._validation import is_sparse
 from ._base import Statistic, implicit_zero_weight, sparse_entries
 from .quantiles import (
@@ -225,6 +226,21 @@ class QuantileSketch(Statistic):
         if sampling_error:
             sketch.compaction_error += sampling_error * sketch.weight_sum()
         return sketch._compress()
+
+    @classmethod
+    def work_units(cls, X, sample_weight=None, *, k=DEFAULT_K, sample_size=None):
+        """The blocks of dense columns sorted and compacted one after another
+        (none for sparse input, or unequal weights: those are sorted at once)."""
+        if is_sparse(X):
+            return 0
+        n_rows, n_columns = np.shape(X)
+        if sample_size is not None and n_rows > sample_size:
+            n_rows = sample_size  # a sample of rows of equal weights
+        elif sample_weight is not None and not _equal_weights(
+            np.asarray(sample_weight, dtype=np.float64)
+        ):
+            return 0
+        return len(_dense_blocks(n_rows, n_columns))
 
     @classmethod
     def from_columns(cls, values, columns, n_columns, weights=None, *, k=DEFAULT_K):
@@ -512,6 +528,19 @@ def _value_counts(X, rows, count_weight):
     return count_weight @ ~np.isnan(part)
 
 
+def _equal_weights(sample_weight):
+    return sample_weight is None or np.all(sample_weight == sample_weight[0])
+
+
+def _dense_blocks(n_rows, n_columns):
+    """The blocks of columns :func:`_dense_items` sorts and compacts in turn."""
+    width = max(1, min(n_columns, _BLOCK_BYTES // max(1, 8 * n_rows)))
+    return [
+        slice(start, min(start + width, n_columns))
+        for start in range(0, n_columns, width)
+    ]
+
+
 def _dense_items(X, rows, sample_weight, k, seed):
     """Items of dense columns (of ``X[rows]`` when ``rows`` is given).
 
@@ -526,18 +555,13 @@ def _dense_items(X, rows, sample_weight, k, seed):
     """
     n_columns = X.shape[1]
     n_rows = X.shape[0] if rows is None else rows.shape[0]
-    constant = sample_weight is None or np.all(sample_weight == sample_weight[0])
-    if not constant:
+    if not _equal_weights(sample_weight):
         order = np.argsort(X, axis=0).T
         values = np.take_along_axis(X.T, order, axis=1).ravel()
         columns = np.repeat(np.arange(n_columns), n_rows)
         return values, columns, sample_weight[order].ravel(), np.zeros(n_columns), seed
     weight = 1.0 if sample_weight is None or not n_rows else float(sample_weight[0])
-    width = max(1, min(n_columns, _BLOCK_BYTES // max(1, 8 * n_rows)))
-    blocks = [
-        slice(start, min(start + width, n_columns))
-        for start in range(0, n_columns, width)
-    ]
+    blocks = _dense_blocks(n_rows, n_columns)
 
     def sketch_block(block):
         if rows is None:
@@ -556,9 +580,15 @@ def _dense_items(X, rows, sample_weight, k, seed):
     if threads > 1 and n_rows * n_columns >= _PARALLEL_MIN_VALUES:
         # Sorting and copying free the GIL; blocks share no state.
         with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(sketch_block, blocks))
+            results = list(
+                reported_units(
+                    pool.map(sketch_block, blocks), "sketch-columns", len(blocks)
+                )
+            )
     else:
-        results = [sketch_block(block) for block in blocks]
+        results = [
+            sketch_block(block) for block in reported_units(blocks, "sketch-columns")
+        ]
     error = np.zeros(n_columns)
     for block, (_, _, block_error, _) in zip(blocks, results, strict=True):
         error[block] = block_error
