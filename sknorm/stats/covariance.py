@@ -120,7 +120,11 @@ def _device_scatter(X, namespace, exponent):
     step = max(1, DEVICE_BLOCK_ELEMENTS // max(1, n_cols))
     total, mean, scatter, shift = 0.0, None, None, None
     for start in range(0, n_rows, step):
-        block = xp.astype(X[start : start + step, :], dtype) * factors[0] * factors[1]
+        block = (
+            xp.astype(X[start : min(start + step, n_rows), :], dtype)
+            * factors[0]
+            * factors[1]
+        )
         if shift is None:
             shift = xp.mean(block, axis=0)
         deviation = block - shift

@@ -345,7 +345,7 @@ def _device_moments(X, namespace):
     step = max(1, DEVICE_BLOCK_ELEMENTS // max(1, n_cols))
     n, mean, m2 = 0.0, None, None
     for start in range(0, n_rows, step):
-        block = xp.astype(X[start : start + step, :], dtype)
+        block = xp.astype(X[start : min(start + step, n_rows), :], dtype)
         n_block = float(block.shape[0])
         block_mean = xp.sum(block, axis=0) / n_block
         deviation = block - block_mean
