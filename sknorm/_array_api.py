@@ -239,6 +239,13 @@ def move_fitted_arrays(estimator, namespace):
             setattr(estimator, name, namespace.asarray(value))
 
 
+#: Attribute types that are never device arrays (numpy scalars included).
+_HOST_TYPES = frozenset(
+    {np.ndarray, dict, list, str, int, float, bool, type(None)}
+    | {np.dtype(code).type for code in "?bhilqBHILQefdg"}
+)
+
+
 def host_view(estimator):
     """``estimator`` itself, or a shallow copy whose arrays are numpy.
 
@@ -246,15 +253,15 @@ def host_view(estimator):
     path) are built from numpy attributes; an estimator fitted on a device
     is read through this view. Nothing is copied for one fitted on numpy.
     """
-    converted = {
-        name: to_numpy(value)
-        for name, value in vars(estimator).items()
-        if is_device_array(value)
-        or (isinstance(value, tuple) and any(is_device_array(item) for item in value))
-    }
-    for name, value in converted.items():
+    converted = {}
+    for name, value in vars(estimator).items():
+        if type(value) in _HOST_TYPES:  # the common case, decided at once
+            continue
         if isinstance(value, tuple):
-            converted[name] = tuple(to_numpy(item) for item in value)
+            if any(is_device_array(item) for item in value):
+                converted[name] = tuple(to_numpy(item) for item in value)
+        elif is_device_array(value):
+            converted[name] = to_numpy(value)
     if not converted:
         return estimator
     view = object.__new__(type(estimator))
