@@ -17,6 +17,8 @@ the one object through which device data reaches the host.
 
 import inspect
 import pickle
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -400,3 +402,14 @@ def test_quantizer_rejects_bad_codes_on_the_device():
             quantizer.inverse_transform(_torch(X))
         with pytest.raises(ValueError, match=r"lie in \[0, 255\]"):
             quantizer.inverse_transform(codes.to(torch.int64) + 1000)
+
+
+def test_deploying_example_runs():
+    """The torch example of docs/deploying.rst runs as written."""
+    text = (Path(__file__).parent.parent / "docs" / "deploying.rst").read_text()
+    section = text[text.index(".. _deploying-array-api:") :]
+    block = re.search(r".. code-block:: python\n\n((?:    .*\n|\n)+)", section)
+    code = "\n".join(line[4:] for line in block.group(1).splitlines())
+    namespace = {}
+    exec(compile(code, "deploying.rst", "exec"), namespace)
+    assert namespace["Z"].dtype == torch.float32
