@@ -413,3 +413,21 @@ def test_deploying_example_runs():
     namespace = {}
     exec(compile(code, "deploying.rst", "exec"), namespace)
     assert namespace["Z"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_constant_features_and_float16(dtype):
+    X = _data("float64")[:, :3]
+    X[:, 1], X[:, 2] = 0.1, 1e3 + 7
+    X = X.astype(dtype)
+    reference = sknorm.StandardScaler().fit(X)
+    with config_context(array_api_dispatch=True):
+        fitted = sknorm.StandardScaler().fit(torch.asarray(X))
+        result = fitted.transform(torch.asarray(X))
+    assert result.dtype == getattr(torch, dtype)
+    # Constant features: variance exactly 0, scale 1, output exactly 0.
+    np.testing.assert_array_equal(fitted.scale_.numpy()[1:], [1.0, 1.0])
+    np.testing.assert_array_equal(fitted.var_.numpy()[1:], [0.0, 0.0])
+    np.testing.assert_array_equal(result.numpy()[:, 1:], 0.0)
+    np.testing.assert_allclose(fitted.var_.numpy(), reference.var_, rtol=1e-14)
+    _assert_close(result, reference.transform(X), float32=dtype != "float64")
