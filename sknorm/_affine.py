@@ -12,16 +12,22 @@ clipped and, on request, checked for infinity while it is in cache. float32 data
 is computed block by block in float64 and rounded once at the end: subtracting a
 float64 offset rounded to float32 (what scikit-learn does) biases the result when
 the offset is large compared with the spread. Sparse data is scaled in chunks of
-its stored values.
+its stored values. Array API input (``array_api_dispatch=True``) is mapped in
+its namespace on its device, with the same per-feature operands (computed here
+in numpy, so that the power-of-two working exponents are those of the numpy
+path): each value is computed in the device's float64 and rounded once to the
+input's dtype.
 """
 
 import numpy as np
 
+from ._array_api import namespace_of
 from ._parallel import BLOCK_ELEMENTS, BlockPlan
 from ._validation import (
     _column_label,
     _describe_columns,
     _raise_infinity,
+    check_finite,
     is_sparse,
 )
 
@@ -270,6 +276,11 @@ class AffineMap:
     @staticmethod
     def _apply(X, steps, clip, in_place, estimator, sparse_advice, reject_infinity):
         steps = [(ufunc, operand) for ufunc, operand in steps if operand is not None]
+        namespace = namespace_of(X)
+        if namespace is not None:
+            if reject_infinity:
+                check_finite(X, estimator)
+            return _apply_in_namespace(X, namespace, steps, clip)
         if is_sparse(X):
             for ufunc, shift in steps:
                 if ufunc is not np.multiply:
@@ -287,6 +298,37 @@ class AffineMap:
             )
         )
         return out
+
+
+#: The array API function of each numpy ufunc a map step uses.
+_NAMESPACE_OPERATIONS = {
+    np.multiply: "multiply",
+    np.subtract: "subtract",
+    np.add: "add",
+}
+
+
+def _apply_in_namespace(X, namespace, steps, clip):
+    """The map's steps on an array API array, on its device.
+
+    The steps (per-feature float64 operands) run in the device's most precise
+    float dtype and the result is rounded once to X's dtype, as the numpy
+    path computes float32 blocks in float64. ``clip`` bounds are applied with
+    ``maximum``/``minimum``, which keep NaN.
+    """
+    xp = namespace.xp
+    n_cols = X.shape[1]
+    result = xp.astype(X, namespace.float_dtype)
+    for ufunc, operand in steps:
+        operand = namespace.asarray(np.broadcast_to(np.asarray(operand), (n_cols,)))
+        result = getattr(xp, _NAMESPACE_OPERATIONS[ufunc])(result, operand)
+    if clip is not None:
+        low, high = (
+            namespace.asarray(np.broadcast_to(np.asarray(bound, np.float64), (n_cols,)))
+            for bound in clip
+        )
+        result = xp.minimum(xp.maximum(result, low), high)
+    return xp.astype(result, X.dtype)
 
 
 def _dense_steps(plan, steps, clip):

@@ -11,12 +11,17 @@ embedding normalizer).
 The same ``_update`` fits dask arrays and DataFrames: :mod:`sknorm._dask`
 computes the statistics per partition on the cluster and merges them there, so
 every estimator built on this base fits on Dask without code of its own.
+Array API input (``array_api_dispatch=True``) is reduced on its device by each
+statistic's :meth:`~sknorm.stats.Statistic.from_device`; the fitted array
+attributes are then moved to its namespace and device, here, for every
+estimator (:mod:`sknorm._array_api`).
 """
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.fixes import parse_version
 
+from ._array_api import DeviceData, move_fitted_arrays, namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
 from ._validation import check_finite, check_input, check_sample_weight
@@ -112,6 +117,7 @@ class _StatisticsEstimator(
         tags.input_tags.allow_nan = self._allow_nan
         tags.input_tags.sparse = bool(self._accept_sparse)
         tags.transformer_tags.preserves_dtype = ["float64", "float32", "float16"]
+        tags.array_api_support = True
         return tags
 
     def _statistic_types(self):  # pragma: no cover - abstract
@@ -237,9 +243,13 @@ class _StatisticsEstimator(
         }
         self._set_fitted_attributes(
             statistics,
-            n_rows=getattr(self, "n_samples_seen_", 0) + n_new_rows,
+            n_rows=to_numpy(getattr(self, "n_samples_seen_", 0)) + n_new_rows,
             weighted=sample_weight is not None,
         )
+        namespace = namespace_of(X)
+        if namespace is not None:
+            move_fitted_arrays(self, namespace)
+        return self
 
     def _batch_statistics(self, X, sample_weight, specs, *, reset):
         """Validate a batch and compute its statistics ``specs``.
@@ -266,9 +276,18 @@ class _StatisticsEstimator(
         ]
         if not revealing:
             check_finite(X, self)
-        statistics = {
-            cls.__name__: cls.from_data(X, weight, **options) for cls, options in specs
-        }
+        namespace = namespace_of(X)
+        if namespace is None:
+            statistics = {
+                cls.__name__: cls.from_data(X, weight, **options)
+                for cls, options in specs
+            }
+        else:
+            data = DeviceData(X, namespace)
+            statistics = {
+                cls.__name__: cls.from_device(data, weight, **options)
+                for cls, options in specs
+            }
         if revealing:
             suspect = np.zeros(X.shape[1], dtype=bool)
             for name in revealing:

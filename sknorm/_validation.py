@@ -17,6 +17,11 @@ One module owns the input policy so that all estimators behave alike:
   (as in scikit-learn's scalers); a sparse object sknorm builds from other
   input (a DataFrame of pandas sparse columns) follows scikit-learn's
   ``sparse_interface`` setting (:func:`as_configured_sparse`).
+* array API input (``array_api_dispatch=True``, a torch, CuPy or
+  array-api-strict array): dense only, validated in its namespace on its
+  device (floats kept, integers and booleans converted to the namespace's
+  default float), and at ``transform`` required to be in the namespace and
+  on the device of the fit (:mod:`sknorm._array_api`).
 """
 
 from numbers import Integral
@@ -32,6 +37,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._array_api import (
+    check_same_namespace,
+    check_sample_weight_on_host,
+    namespace_of,
+    to_numpy,
+)
 from ._parallel import BLOCK_ELEMENTS, row_blocks
 
 __all__ = [
@@ -265,6 +276,10 @@ def check_finite(X, estimator, *, allow_nan=True, columns=None):
         finite); sparse X is always inspected whole, in O(nnz).
     """
     rules = _finiteness_rules(allow_nan)
+    namespace = namespace_of(X)
+    if namespace is not None:
+        _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns)
+        return
     if is_sparse(X):
         data = X.data
         with np.errstate(over="ignore"):  # finite values may sum past the max
@@ -292,6 +307,24 @@ def check_finite(X, estimator, *, allow_nan=True, columns=None):
             bad = is_bad(block).any(axis=0)
             if bad.any():
                 raise_error(columns[bad], estimator)
+
+
+def _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns):
+    """:func:`check_finite` on the device: one reduction proves X finite; only
+    then are the bad features looked for (per-feature flags to the host)."""
+    xp = namespace.xp
+    labels = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
+    if columns is not None:
+        X = namespace.take_columns(X, labels)
+    if X.shape[0] == 0 or bool(xp.all(xp.isfinite(X))):
+        return
+    tests = [(xp.isinf, _raise_infinity)]
+    if not allow_nan:
+        tests.append((xp.isnan, _raise_nan))
+    for is_bad, raise_error in tests:
+        bad = to_numpy(xp.any(is_bad(X), axis=0))
+        if bad.any():
+            raise_error(labels[bad], estimator)
 
 
 def _finiteness_rules(allow_nan):
@@ -361,6 +394,7 @@ def check_input(
     check_features=True,
     allow_nan=True,
     reject_infinity=True,
+    method="transform",
 ):
     """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
 
@@ -395,13 +429,27 @@ def check_input(
         :func:`check_finite`'s ``columns``) and the affine map
         (``reject_infinity`` of :meth:`sknorm._affine.AffineMap.transform`).
         NaN is still checked here when ``allow_nan=False``.
+    method : str, default="transform"
+        The estimator's method that asks (named in the error raised when X is
+        not in the namespace of the fit; ``reset=False`` only).
 
     Returns
     -------
-    X : ndarray or sparse matrix of float32 or float64
+    X : ndarray or sparse matrix of float16, float32 or float64, or an array
+        of X's array API namespace (with ``array_api_dispatch=True``)
     """
     name = type(estimator).__name__
     from_scipy = is_sparse(X)
+    if not reset and check_features:
+        check_same_namespace(X, estimator, method=method)
+    namespace = namespace_of(X)
+    if namespace is not None:
+        X = _check_array_api_input(
+            estimator, X, namespace, reset=reset, check_features=check_features
+        )
+        if reject_infinity or not allow_nan:
+            check_finite(X, estimator, allow_nan=allow_nan)
+        return X
     if is_sparse(X) and not accept_sparse:
         advice = f" {sparse_message}" if sparse_message else ""
         raise TypeError(
@@ -444,6 +492,28 @@ def check_input(
     return X
 
 
+def _check_array_api_input(estimator, X, namespace, *, reset, check_features):
+    """Validate an array of a non-numpy namespace on its device: 2-D, not
+    empty, the feature count; floats kept, integers and booleans converted
+    to the namespace's default float."""
+    xp = namespace.xp
+    if xp.isdtype(X.dtype, "real floating"):
+        dtype = X.dtype
+    elif xp.isdtype(X.dtype, ("integral", "bool")):
+        dtype = namespace.default_float()
+    else:
+        raise ValueError(
+            f"{type(estimator).__name__} needs real numbers, got an array of "
+            f"dtype {X.dtype}."
+        )
+    kwargs = dict(dtype=dtype, ensure_all_finite=False, copy=False)
+    if check_features:
+        return validate_data(estimator, X, reset=reset, **kwargs)
+    from sklearn.utils import check_array
+
+    return check_array(X, estimator=estimator, **kwargs)
+
+
 def check_feature_names_out(estimator, X):
     """Check the feature names of data in the estimator's output coordinates.
 
@@ -473,6 +543,11 @@ def check_sample_weight(sample_weight, X):
     """
     if sample_weight is None:
         return None
+    if namespace_of(X) is not None:
+        # Weights of any namespace, validated and kept on the host.
+        return check_sample_weight_on_host(
+            sample_weight, X.shape[0], check_sample_weight
+        )
     return _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )

@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from ._affine import AffineMap
+from ._array_api import check_same_namespace, host_view, namespace_of
 from ._dask import blockwise_on_dask
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
@@ -447,6 +448,10 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
         X_checked = check_input(self, X, reset=False, allow_nan=False)
+        namespace = namespace_of(X_checked)
+        if namespace is not None:
+            return self._transform_in_namespace(X_checked, namespace)
+        self = host_view(self)  # numpy attributes, whatever the fit saw
         n_rows = X_checked.shape[0]
         dtype = X_checked.dtype
         out = None
@@ -480,6 +485,21 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                 _normalize_rows(mapped, self.eps)
             out[rows] = mapped
         return out
+
+    def _transform_in_namespace(self, X, namespace):
+        """:meth:`transform` of an array API array, on its device: the map in
+        the device's float64 (the fitted ``mean_`` and ``projection_`` live
+        there), the row normalization by the row kernel, one rounding to X's
+        dtype."""
+        xp = namespace.xp
+        mapped = xp.astype(X, namespace.float_dtype) - self.mean_
+        if self._is_selection():
+            mapped = mapped[:, : self.n_features_out_]
+        else:
+            mapped = mapped @ self.projection_
+        if self.norm == "l2":
+            mapped = _normalize_rows(mapped, self.eps)
+        return xp.astype(mapped, X.dtype)
 
     # ------------------------------------------------------------------
     # inverse_transform
@@ -534,8 +554,11 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         if not self._principal_coordinates():
             # The output features are the input's: checked as the scalers
             # check theirs (count, and names against feature_names_in_).
-            X_checked = check_input(self, X, reset=False, allow_nan=False)
+            X_checked = check_input(
+                self, X, reset=False, allow_nan=False, method="inverse_transform"
+            )
         else:
+            check_same_namespace(X, self, method="inverse_transform")
             X_checked = check_input(
                 self, X, reset=False, check_features=False, allow_nan=False
             )
@@ -546,12 +569,21 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                     "features."
                 )
             check_feature_names_out(self, X)
+        namespace = namespace_of(X_checked)
+        if namespace is None:
+            self = host_view(self)  # numpy attributes, whatever the fit saw
         inverse = None
         if self._needs_eigenvectors():
+            # The same expression in numpy or in the fit's namespace.
             vectors = self.components_.T
             inverse = vectors.T / self._direction_scale[:, None]
             if not self._principal_coordinates():
                 inverse = vectors @ inverse
+        if namespace is not None:
+            block = namespace.xp.astype(X_checked, namespace.float_dtype)
+            if inverse is not None:
+                block = block @ inverse
+            return namespace.xp.astype(block + self.mean_, X_checked.dtype)
         X_dense = X_checked.toarray() if is_sparse(X_checked) else X_checked
         in_place = not is_sparse(X_checked) and may_write_in_place(X_checked, X, copy)
         out = X_dense if in_place else np.empty_like(X_dense)
@@ -809,6 +841,10 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         """
         check_is_fitted(self)
         X = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        namespace = namespace_of(X)
+        if namespace is not None:
+            return self._transform_in_namespace(X, namespace)
+        self = host_view(self)  # numpy attributes, whatever the fit saw
         n_rows, n_features = X.shape
         if self.dtype == "binary":
             out = np.empty((n_rows, self.n_features_out_), dtype=np.uint8)
@@ -829,6 +865,37 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             position += _CODE_OFFSET[self.dtype]
             out[rows] = position
         return out
+
+    def _transform_in_namespace(self, X, namespace):
+        """:meth:`transform` of an array API array, on its device.
+
+        Scalar codes: the bins' affine map (per-dimension operands from the
+        host, applied on the device in float64), clipped, floored and cast.
+        Binary codes: the bits ``X > center_``, padded to whole bytes and
+        packed big-endian (as :func:`numpy.packbits`) as a weighted sum of
+        each byte's eight bits.
+        """
+        xp = namespace.xp
+        values = xp.astype(X, namespace.float_dtype)
+        if self.dtype == "binary":
+            n_rows, n_features = X.shape
+            bits = xp.astype(values > self.center_, xp.uint8)
+            padding = 8 * self.n_features_out_ - n_features
+            if padding:
+                zeros = xp.zeros((n_rows, padding), dtype=xp.uint8, device=X.device)
+                bits = xp.concat([bits, zeros], axis=1)
+            bits = xp.reshape(bits, (n_rows, self.n_features_out_, 8))
+            place = namespace.asarray(2 ** np.arange(7, -1, -1), dtype=xp.uint8)
+            return xp.sum(bits * place, axis=-1, dtype=xp.uint8)
+        fitted = host_view(self)
+        prescale = fitted._prescale()
+        if (prescale != 1).any():
+            values = values * namespace.asarray(prescale)
+        position = fitted._bins(prescale).transform(
+            values, in_place=False, clip=(0, _N_LEVELS - 1)
+        )
+        position = xp.floor(position) + float(_CODE_OFFSET[self.dtype])
+        return xp.astype(position, getattr(xp, self.dtype))
 
     def _check_scalar(self):
         if self.dtype == "binary":
@@ -857,8 +924,19 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             lay inside the fitted range.
         """
         check_is_fitted(self)
-        codes = check_input(self, X, reset=False, accept_sparse=False, allow_nan=False)
+        codes = check_input(
+            self,
+            X,
+            reset=False,
+            accept_sparse=False,
+            allow_nan=False,
+            method="inverse_transform",
+        )
         self._check_codes(X)  # after the feature count and names
+        namespace = namespace_of(codes)
+        if namespace is not None:
+            return self._inverse_in_namespace(codes, namespace)
+        self = host_view(self)  # numpy attributes, whatever the fit saw
         position = codes.astype(np.float64)  # a copy: the caller's codes are kept
         position += 0.5 - _CODE_OFFSET[self.dtype]
         prescale = self._prescale()
@@ -870,22 +948,47 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         result[:, constant] = self.lower_[constant]
         return wrap_like_transform(self, result, X)
 
+    def _inverse_in_namespace(self, codes, namespace):
+        """:meth:`inverse_transform` of array API codes, on their device."""
+        xp = namespace.xp
+        fitted = host_view(self)
+        position = xp.astype(codes, namespace.float_dtype)
+        position = position + (0.5 - _CODE_OFFSET[self.dtype])
+        prescale = fitted._prescale()
+        result = fitted._bins(prescale).inverse_transform(position, in_place=False)
+        if (prescale != 1).any():
+            result = result / namespace.asarray(prescale)
+        # A constant dimension decodes to its value, exactly.
+        constant = namespace.asarray(~(fitted.upper_ > fitted.lower_))
+        return xp.where(constant, self.lower_, result)
+
     def _check_codes(self, X):
         """Raise a ValueError unless X holds integer codes of ``dtype``."""
         if is_sparse(X):
             return  # check_input rejects sparse input with its own message
-        codes = check_array(X, dtype=None, ensure_all_finite=False, ensure_2d=False)
-        low = _CODE_OFFSET[self.dtype]
-        high = low + _N_LEVELS - 1
-        if codes.dtype.kind not in "iu":
+        namespace = namespace_of(X)
+        if namespace is not None:
+            xp = namespace.xp
+            integral = xp.isdtype(X.dtype, "integral")
+            size = int(np.prod(X.shape))
+            low, high = (xp.min(X), xp.max(X)) if integral and size else (0, 0)
+            dtype = X.dtype
+        else:
+            codes = check_array(X, dtype=None, ensure_all_finite=False, ensure_2d=False)
+            integral, size, dtype = codes.dtype.kind in "iu", codes.size, codes.dtype
+            low, high = (codes.min(), codes.max()) if integral and size else (0, 0)
+        first = _CODE_OFFSET[self.dtype]
+        last = first + _N_LEVELS - 1
+        if not integral:
             raise ValueError(
                 f"inverse_transform needs the integer codes transform returns "
-                f"({self.dtype}), got an array of dtype {codes.dtype}."
+                f"({self.dtype}), got an array of dtype {dtype}."
             )
-        if codes.size and (codes.min() < low or codes.max() > high):
+        low, high = int(low), int(high)
+        if size and (low < first or high > last):
             raise ValueError(
-                f"Codes of dtype={self.dtype!r} lie in [{low}, {high}], got values "
-                f"from {codes.min()} to {codes.max()}."
+                f"Codes of dtype={self.dtype!r} lie in [{first}, {last}], got values "
+                f"from {low} to {high}."
             )
 
     def __sklearn_tags__(self):

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.utils._param_validation import Options, validate_params
 
+from ._array_api import namespace_of
 from ._validation import is_sparse, sparse_frame_as_scipy
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
@@ -32,17 +33,28 @@ def _fit_transform_along_axis(estimator, X, axis, sample_weight=None):
             "each sample is scaled by statistics over its features, which "
             "sample_weight does not weight."
         )
-    one_dimensional = not is_sparse(X) and np.ndim(X) == 1
-    if one_dimensional:
-        X = np.asarray(X).reshape(-1, 1)
-    if axis == 1:
-        X = sparse_frame_as_scipy(X)  # sparse columns stay sparse when transposed
-        X = X.T if is_sparse(X) or isinstance(X, np.ndarray) else np.asarray(X).T
+    namespace = namespace_of(X)
+    if namespace is not None:  # array API input stays in its namespace
+        one_dimensional = X.ndim == 1
+        if one_dimensional:
+            X = namespace.xp.reshape(X, (-1, 1))
+        if axis == 1:
+            X = X.T
+    else:
+        one_dimensional = not is_sparse(X) and np.ndim(X) == 1
+        if one_dimensional:
+            X = np.asarray(X).reshape(-1, 1)
+        if axis == 1:
+            # sparse columns stay sparse when transposed
+            X = sparse_frame_as_scipy(X)
+            X = X.T if is_sparse(X) or isinstance(X, np.ndarray) else np.asarray(X).T
     with config_context(transform_output="default"):
         result = estimator.fit_transform(X, sample_weight=sample_weight)
     if axis == 1:
         result = result.T
-    return result.ravel() if one_dimensional else result
+    if not one_dimensional:
+        return result
+    return result.ravel() if namespace is None else namespace.xp.reshape(result, (-1,))
 
 
 _COMMON_CONSTRAINTS = {

@@ -30,8 +30,13 @@ and maps the segment to ``(y - center) * g``, where ``g`` folds ``m``, the
 spread and the estimator's floor (``eps``, zero rows, constant rows) into one
 multiplier. Dense data is processed in cache-sized row blocks, sparse data in
 chunks of its stored values, so no float64 copy of the whole input is made.
+Array API input (``array_api_dispatch=True``) runs the same maths in its
+namespace on its device (:func:`_namespace_pass`): every segment takes the
+scaled path, in the device's most precise float dtype, and the result is
+rounded once to the input's dtype.
 """
 
+import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -46,6 +51,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
+from ._array_api import namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
 from ._estimator import DocLinkMixin
@@ -629,6 +635,117 @@ def _sparse_pass(X, rule, groups, out, factors):
     return spreads.reshape(shape), zero.reshape(shape)
 
 
+def _namespace_segments(xp, x, rule):
+    """:func:`_scaled_segment` on segments ``x`` of shape (rows, segments,
+    size) of an array API array: ``(m, zero, center, spread, values)``, NaN
+    ignored, each of shape (rows, segments) but ``values`` (x's shape)."""
+    dtype = x.dtype
+    missing = xp.isnan(x)
+    m = xp.max(xp.where(missing, 0.0, xp.abs(x)), axis=-1)
+    zero = ~(m > 0)
+    m = xp.where(zero, 1.0, m)
+    y = x / m[..., None]
+    count = xp.sum(xp.astype(~missing, dtype), axis=-1)
+    has_values = count > 0
+    safe_count = xp.where(has_values, count, 1.0)
+    center, z = None, y
+    if rule.about_mean:
+        total = xp.sum(xp.where(missing, 0.0, y), axis=-1)
+        center = xp.where(has_values, total / safe_count, 0.0)
+        z = y - center[..., None]
+    present = xp.where(missing, 0.0, z)
+    if rule.p == 2:
+        sums = xp.sum(present * present, axis=-1)
+    elif rule.p == np.inf:
+        sums = xp.max(xp.abs(present), axis=-1)
+    elif rule.p == 1:
+        sums = xp.sum(xp.abs(present), axis=-1)
+    else:
+        sums = xp.sum(xp.abs(present) ** rule.p, axis=-1)
+    if rule.per_value and rule.p != np.inf:
+        sums = xp.where(has_values, sums / safe_count, 0.0)
+    if rule.p == 2:
+        spread = xp.sqrt(sums)
+    elif rule.p in (1, np.inf):
+        spread = sums
+    else:
+        spread = sums ** (1.0 / rule.p)
+    spread = xp.where(zero, 0.0, spread)
+    return m, zero, center, spread, (z if rule.subtract_mean else y)
+
+
+def _namespace_multiplier(xp, rule, m, zero, center, spread):
+    """:meth:`_RowRule.multiplier` with the namespace's functions."""
+    if not rule.scale:
+        return m
+    if rule.floor == "max":
+        g = 1.0 / xp.where(zero, 1.0, spread)
+        if rule.eps > 0:
+            below = ~zero & (m * spread < rule.eps)
+            g = xp.where(below, m / rule.eps, g)
+        return g
+    spread_x = m * spread
+    if rule.eps > 0:
+        divisor = xp.hypot(spread_x, xp.full_like(spread_x, math.sqrt(rule.eps)))
+    else:
+        # safe_scale's constant rule: a spread within the moments' rounding
+        # error of the magnitude is none.
+        threshold = xp.zeros_like(spread_x)
+        if center is not None:
+            magnitude = xp.abs(m * center)
+            threshold = float(Moments.spread_rounding) * xp.where(
+                xp.isfinite(magnitude), magnitude, 0.0
+            )
+        divisor = xp.where(spread_x > threshold, spread_x, 1.0)
+    return m / divisor
+
+
+def _namespace_pass(X, namespace, rule, groups, factors, with_output):
+    """The kernel over an array API array, on its device.
+
+    Each bucket of equally sized groups is gathered into one (rows, groups,
+    size) array and takes the scaled path (:func:`_namespace_segments`); the
+    outputs and the columns in no group are put back in column order with
+    one ``take``. Returns ``(out, spreads, zeros)`` as :func:`_row_pass`,
+    in the namespace (``out`` None unless ``with_output``).
+    """
+    xp = namespace.xp
+    n_rows, n_cols = X.shape
+    x = xp.astype(X, namespace.float_dtype)
+    pieces, piece_columns, spreads, zeros, group_ids = [], [], [], [], []
+    for ids, columns in _dense_layout(groups):
+        flat = np.arange(n_cols)[columns] if isinstance(columns, slice) else columns
+        flat = flat.reshape(-1)
+        segment = x[:, columns] if isinstance(columns, slice) else None
+        if segment is None:
+            segment = namespace.take_columns(x, flat)
+        segment = xp.reshape(segment, (n_rows, len(ids), -1))
+        m, zero, center, spread, values = _namespace_segments(xp, segment, rule)
+        spreads.append(xp.where(zero, 0.0, m * spread))
+        zeros.append(zero)
+        group_ids.extend(int(b) for b in ids)
+        if with_output:
+            g = _namespace_multiplier(xp, rule, m, zero, center, spread)
+            if factors is not None:
+                g = g * namespace.asarray(factors[ids])
+            pieces.append(xp.reshape(values * g[..., None], (n_rows, -1)))
+            piece_columns.append(flat)
+    group_order = np.argsort(group_ids)
+    spreads = namespace.take_columns(xp.concat(spreads, axis=1), group_order)
+    zeros = namespace.take_columns(xp.concat(zeros, axis=1), group_order)
+    if not with_output:
+        return None, spreads, zeros
+    passed = np.setdiff1d(np.arange(n_cols), np.concatenate(piece_columns))
+    if passed.size:  # columns in no group, unchanged
+        pieces.append(namespace.take_columns(x, passed))
+        piece_columns.append(passed)
+    out = xp.concat(pieces, axis=1)
+    order = np.argsort(np.concatenate(piece_columns))
+    if np.any(order != np.arange(n_cols)):
+        out = namespace.take_columns(out, order)
+    return xp.astype(out, X.dtype), spreads, zeros
+
+
 def _row_pass(X, rule, groups, *, out=None, factors=None):
     """Apply ``rule`` to every (row, group) segment of validated ``X``.
 
@@ -655,6 +772,12 @@ def _row_pass(X, rule, groups, *, out=None, factors=None):
     zeros : ndarray of bool of shape (n_rows, n_groups)
         Segments whose values are all zero or missing.
     """
+    namespace = namespace_of(X)
+    if namespace is not None:
+        _, spreads, zeros = _namespace_pass(
+            X, namespace, rule, groups, factors, with_output=False
+        )
+        return spreads, zeros
     if is_sparse(X):
         if rule.subtract_mean:  # pragma: no cover - estimators refuse earlier
             raise ValueError("Sparse rows cannot be centered.")
@@ -913,11 +1036,19 @@ class _RowNormalizer(
     def _normalize(self, X, *, in_place, names):
         """Normalize validated X; return ``(X_out, spreads)``."""
         rule = self._rule()
+        namespace = namespace_of(X)
         if rule.is_identity:
+            if namespace is not None:
+                return namespace.xp.asarray(X, copy=True), None
             return (X if in_place else X.copy()), None
         groups = self._groups(X.shape[1], names)
         factors = self._factors(len(groups))
         self._before_pass(X, rule, groups)
+        if namespace is not None:
+            out, spreads, _ = _namespace_pass(
+                X, namespace, rule, groups, factors, with_output=True
+            )
+            return out, spreads
         out = _output_for(X, in_place, groups)
         spreads, _ = _row_pass(X, rule, groups, out=out, factors=factors)
         return out, spreads
@@ -929,6 +1060,7 @@ class _RowNormalizer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
+        tags.array_api_support = True
         tags.input_tags.allow_nan = True
         tags.input_tags.sparse = self._sparse_advice() is None
         tags.transformer_tags.preserves_dtype = ["float64", "float32", "float16"]
@@ -1084,6 +1216,7 @@ class Normalizer(_RowNormalizer):
         if self.zero_rows != "raise":
             return
         _, zeros = _row_pass(X, rule, groups)
+        zeros = to_numpy(zeros)
         if zeros.any():
             rows, group = np.nonzero(zeros)
             if len(groups) == 1:

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale, spread_in_units
+from ._array_api import host_view
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
 from ._validation import (
     check_finite,
@@ -40,6 +41,8 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     merging and weights live in :class:`~sknorm._estimator._StatisticsEstimator`;
     validation, sparse data, in-place operation and output containers of the map
     live here once. NaN values are ignored by the statistics and kept by the map.
+    The map is built from numpy attributes (:func:`~sknorm._array_api.host_view`
+    of an estimator fitted on a device) and applied where X lives.
     """
 
     _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
@@ -78,16 +81,17 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         """
         check_is_fitted(self)
         X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
-        return self._affine_map().transform(
+        fitted = host_view(self)
+        return fitted._affine_map().transform(
             X_checked,
             in_place=in_place,
-            clip=self._clip_range() if self.clip else None,
+            clip=fitted._clip_range() if self.clip else None,
             estimator=self,
             sparse_advice=self._sparse_advice,
             reject_infinity=check_as_we_go,
         )
 
-    def _check_for_map(self, X, copy):
+    def _check_for_map(self, X, copy, method="transform"):
         """Validate X for transform/inverse_transform.
 
         Returns ``(X_checked, in_place, check_as_we_go)``. The map checks for
@@ -96,7 +100,9 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         rejected before any of it is overwritten.
         """
         copy = self.copy if copy is None else copy
-        X_checked = check_input(self, X, reset=False, reject_infinity=False)
+        X_checked = check_input(
+            self, X, reset=False, reject_infinity=False, method=method
+        )
         in_place = may_write_in_place(X_checked, X, copy)
         callers_memory = in_place and not owns_memory(X_checked, X)
         if callers_memory:
@@ -121,13 +127,19 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             ``set_output``.
         """
         check_is_fitted(self)
-        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
-        result = self._affine_map().inverse_transform(
-            X_checked,
-            in_place=in_place,
-            estimator=self,
-            sparse_advice=self._sparse_advice,
-            reject_infinity=check_as_we_go,
+        X_checked, in_place, check_as_we_go = self._check_for_map(
+            X, copy, method="inverse_transform"
+        )
+        result = (
+            host_view(self)
+            ._affine_map()
+            .inverse_transform(
+                X_checked,
+                in_place=in_place,
+                estimator=self,
+                sparse_advice=self._sparse_advice,
+                reject_infinity=check_as_we_go,
+            )
         )
         return wrap_like_transform(self, result, X)
 

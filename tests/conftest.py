@@ -1,7 +1,18 @@
-"""Shared fixtures: DataFrame libraries and sparse containers."""
+"""Shared fixtures: DataFrame libraries and sparse containers.
+
+``SCIPY_ARRAY_API=1`` is set here, before anything imports scipy: scikit-learn
+refuses ``array_api_dispatch=True`` without it, and its array API checks
+(``check_array_api_input``, run by ``parametrize_with_checks`` for estimators
+tagged ``array_api_support``) skip themselves without it. scipy reads it once,
+at import; with it, scipy rejects ``np.matrix`` and masked arrays, which sknorm
+never passes to scipy.
+"""
+
+import os
+
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import contextlib
-import os
 import tempfile
 
 import numpy as np

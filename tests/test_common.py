@@ -2,11 +2,16 @@
 
 Estimators are discovered from ``sknorm.__all__``, so a new estimator is tested
 as soon as it is exported. scikit-learn's ``parametrize_with_checks`` runs with
-one kind of expected failure, decided by the statistics an estimator learns
+two kinds of expected failure, decided by what an estimator declares
 (:func:`expected_failed_checks`): weighted quantiles are scale-free by design,
-so they cannot equal repeated rows exactly. One check is skipped by scikit-learn itself:
-``check_array_api_input`` needs the ``SCIPY_ARRAY_API`` environment variable and
-sknorm does not claim array-API support (its kernels are numpy/scipy).
+so they cannot equal repeated rows exactly; and the stateless row normalizers
+(``requires_fit=False``) transform data of any array namespace, whatever
+``fit`` saw, so they do not raise in ``check_array_api_same_namespace``.
+Every estimator is tagged ``array_api_support``, so ``parametrize_with_checks``
+runs scikit-learn's array API checks (``check_array_api_input`` for numpy,
+array-api-strict and torch on the CPU; CuPy and GPU devices skip when absent);
+they need ``SCIPY_ARRAY_API=1``, which ``tests/conftest.py`` sets before scipy
+is imported.
 
 scikit-learn leaves some checks out of ``parametrize_with_checks``
 (parameter validation, ``set_output``, feature names); they run here separately,
@@ -130,21 +135,30 @@ RELATIVE_WEIGHTS = (
 )
 
 
+#: Why the stateless row normalizers pass check_array_api_same_namespace's
+#: data through (docs/deploying.rst, "Array API").
+STATELESS_NAMESPACE = (
+    "stateless (requires_fit=False): no fitted array ties the estimator to a "
+    "namespace, and transform works without fit, on data of any namespace"
+)
+
+
 def expected_failed_checks(estimator):
     """scikit-learn checks an estimator fails by design, with the reason.
 
-    Decided by the statistics an estimator declares, not by its name.
+    Decided by the statistics and tags an estimator declares, not by its name.
     """
     specs = (
         estimator._statistic_types() if hasattr(estimator, "_statistic_types") else ()
     )
     learned = {spec[0] if isinstance(spec, tuple) else spec for spec in specs}
+    expected = {}
     if Quantiles in learned:
-        return {
-            "check_sample_weight_equivalence_on_dense_data": RELATIVE_WEIGHTS,
-            "check_sample_weight_equivalence_on_sparse_data": RELATIVE_WEIGHTS,
-        }
-    return {}
+        expected["check_sample_weight_equivalence_on_dense_data"] = RELATIVE_WEIGHTS
+        expected["check_sample_weight_equivalence_on_sparse_data"] = RELATIVE_WEIGHTS
+    if not get_tags(estimator).requires_fit:
+        expected["check_array_api_same_namespace"] = STATELESS_NAMESPACE
+    return expected
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy import sparse
 
+from .._array_api import to_numpy
+
 __all__ = [
     "Statistic",
     "equal_weights_as_rows",
@@ -55,6 +57,16 @@ class Statistic:
         """
         return 0
 
+    def from_device(cls, data, sample_weight=None, **options):
+        """The statistic of array API input (:class:`sknorm._array_api.DeviceData`).
+
+        By default the host fallback: :meth:`from_data` on a numpy copy of the
+        data (shared by every statistic of the fit). Statistics with a device
+        kernel reduce the data where it lives and bring only per-feature
+        results to the host.
+        """
+        return cls.from_data(data.host(), sample_weight, **options)
+
     def merge(self, other):  # pragma: no cover - abstract
         """Return the statistic of the union of both data sets."""
         raise NotImplementedError
@@ -85,7 +97,8 @@ class Statistic:
             raise ValueError(
                 f"state describes a {state['statistic']}, not a {cls.__name__}."
             )
-        return cls(**{name: state[name] for name in cls._fields})
+        # States stay numpy; to_numpy also reads one moved to a device.
+        return cls(**{name: to_numpy(state[name]) for name in cls._fields})
 
     def _check_mergeable(self, other):
         if type(other) is not type(self):
@@ -189,6 +202,21 @@ def rows_kept_by_weights(n_rows, sample_weight):
     if not kept.size or np.any(kept != kept[0]):
         return n_rows
     return int(np.count_nonzero(positive))
+
+
+def equal_weight_unit(sample_weight):
+    """The common weight when every row has the same positive weight, else None.
+
+    Statistics that depend on relative weights only are then the unweighted
+    ones (their weight sums times this unit); 1.0 for unweighted data. Device
+    kernels use it to stay on the device for weights such as all ones.
+    """
+    if sample_weight is None:
+        return 1.0
+    weight, factor = normalized_weights(sample_weight)
+    if not weight.size or not weight[0] > 0 or np.any(weight != weight[0]):
+        return None
+    return float(weight[0]) * factor
 
 
 #: Bits of a weight summed exactly per pass of :func:`_split_sums`.

@@ -2,9 +2,15 @@
 
 import numpy as np
 
+from .._array_api import DEVICE_BLOCK_ELEMENTS, to_numpy
 from .._callbacks import reported_units
 from .._validation import is_sparse, row_blocks
-from ._base import Statistic, equal_weights_as_rows, rows_kept_by_weights
+from ._base import (
+    Statistic,
+    equal_weight_unit,
+    equal_weights_as_rows,
+    rows_kept_by_weights,
+)
 
 __all__ = ["Covariance"]
 
@@ -102,6 +108,53 @@ def _dense_block(block, weight, shift, exponent):
     scaled = residual / np.sqrt(total)
     scatter -= np.outer(scaled, scaled)
     return total, mean + residual / total, scatter
+
+
+def _device_scatter(X, namespace, exponent):
+    """Mean and scatter (in units of ``2**exponent``) of an array API array.
+
+    The dense path's maths in the namespace, on the device, in float64: each
+    row block scaled by ``2**-exponent`` (two exact factors, so that neither
+    overflows), shifted by the first block's mean, centered with the
+    first-order correction, multiplied, and merged by Chan's update. The
+    ``d x d`` result comes to the host.
+    """
+    xp, dtype = namespace.xp, namespace.float_dtype
+    n_rows, n_cols = X.shape
+    half = exponent // 2
+    factors = (2.0**-half, 2.0 ** (half - exponent))
+    step = max(1, DEVICE_BLOCK_ELEMENTS // max(1, n_cols))
+    total, mean, scatter, shift = 0.0, None, None, None
+    for start in range(0, n_rows, step):
+        block = (
+            xp.astype(X[start : min(start + step, n_rows), :], dtype)
+            * factors[0]
+            * factors[1]
+        )
+        if shift is None:
+            shift = xp.mean(block, axis=0)
+        deviation = block - shift
+        n_block = float(deviation.shape[0])
+        block_mean = xp.mean(deviation, axis=0)
+        deviation = deviation - block_mean
+        residual = xp.sum(deviation, axis=0)
+        scaled = residual / n_block**0.5
+        block_scatter = deviation.T @ deviation - scaled[:, None] * scaled[None, :]
+        block_mean = block_mean + residual / n_block
+        if mean is None:
+            total, mean, scatter = n_block, block_mean, block_scatter
+            continue
+        both = total + n_block
+        delta = block_mean - mean
+        mean = mean + delta * (n_block / both)
+        scaled = delta * (total * n_block / both) ** 0.5
+        scatter = scatter + block_scatter + scaled[:, None] * scaled[None, :]
+        total = both
+    mean = to_numpy(mean + shift).astype(np.float64)
+    scatter = to_numpy(scatter).astype(np.float64)
+    # A device's product of a matrix with its transpose need not be exactly
+    # symmetric (the host's is): make it so.
+    return total, mean, (scatter + scatter.T) / 2
 
 
 class Covariance(Statistic):
@@ -236,6 +289,27 @@ class Covariance(Statistic):
         n_rows, n_cols = np.shape(X)
         n_rows = rows_kept_by_weights(n_rows, sample_weight)
         return len(list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS)))
+
+    def from_device(cls, data, sample_weight=None):
+        """The statistic of array API input, reduced on its device in float64.
+
+        One reduction finds the units (and NaN or infinity, which raise as on
+        the host); the scatter is then accumulated on the device
+        (:func:`_device_scatter`) and only the ``d x d`` matrix comes to the
+        host. Unequal weights, and devices without float64, are computed on
+        the host.
+        """
+        unit = equal_weight_unit(sample_weight)
+        if unit is None or not data.namespace.has_float64:
+            return cls.from_data(data.host(), sample_weight)
+        xp, X = data.namespace.xp, data.array
+        largest = float(xp.max(xp.abs(X)))
+        if not np.isfinite(largest):
+            bad = to_numpy(~xp.all(xp.isfinite(X), axis=0))
+            _raise_not_finite(np.flatnonzero(bad))
+        exponent = _exponent_of(largest)
+        total, mean, scatter = _device_scatter(X, data.namespace, exponent)
+        return cls._in_units(mean, scatter, exponent, total)._times_weight(unit)
 
     def _times_weight(self, unit):
         """The statistic with ``weight_sum`` in the caller's units (the

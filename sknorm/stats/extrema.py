@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._array_api import to_numpy
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import Statistic
@@ -89,6 +90,30 @@ class Extrema(Statistic):
             low = np.fmin(low, task_low)
             high = np.fmax(high, task_high)
         return cls(minimum=low.astype(np.float64), maximum=high.astype(np.float64))
+
+    @classmethod
+    def from_device(cls, data, sample_weight=None):
+        """The extrema of array API input, reduced on its device.
+
+        Minima and maxima are exact in any dtype, so every device (also one
+        without float64) computes them. Columns holding NaN (which the device
+        reductions propagate and the host path ignores) or infinity are
+        recomputed on the host from those columns only.
+        """
+        if sample_weight is not None and not np.all(sample_weight > 0):
+            kept = np.flatnonzero(sample_weight > 0)
+            if not kept.size:
+                return cls.from_data(np.empty((0, data.shape[1])))
+            data = data.rows(kept)
+        xp = data.namespace.xp
+        low = to_numpy(xp.min(data.array, axis=0)).astype(np.float64)
+        high = to_numpy(xp.max(data.array, axis=0)).astype(np.float64)
+        suspect = ~(np.isfinite(low) & np.isfinite(high))
+        if suspect.any():
+            columns = np.flatnonzero(suspect)
+            host = cls.from_data(data.host_columns(columns))
+            low[columns], high[columns] = host.minimum, host.maximum
+        return cls(minimum=low, maximum=high)
 
     @classmethod
     def _from_sparse(cls, X):

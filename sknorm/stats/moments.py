@@ -2,10 +2,12 @@
 
 import numpy as np
 
+from .._array_api import DEVICE_BLOCK_ELEMENTS, to_numpy
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import (
     Statistic,
+    equal_weight_unit,
     equal_weights_as_rows,
     implicit_zero_weight,
     sparse_entries,
@@ -330,6 +332,39 @@ def _dense_moments(X, weight):
     return n, mean, m2
 
 
+def _device_moments(X, namespace):
+    """Count, mean and M2 of the columns of an array API array, on its device.
+
+    The corrected two-pass method per row block (in the device's float64),
+    the blocks merged by Chan's update; only the per-column results come to
+    the host. NaN and infinity propagate: such columns come back non-finite
+    (and are recomputed on the host by the caller).
+    """
+    xp, dtype = namespace.xp, namespace.float_dtype
+    n_rows, n_cols = X.shape
+    step = max(1, DEVICE_BLOCK_ELEMENTS // max(1, n_cols))
+    n, mean, m2 = 0.0, None, None
+    for start in range(0, n_rows, step):
+        block = xp.astype(X[start : min(start + step, n_rows), :], dtype)
+        n_block = float(block.shape[0])
+        block_mean = xp.sum(block, axis=0) / n_block
+        deviation = block - block_mean
+        residual = xp.sum(deviation, axis=0)
+        block_m2 = xp.sum(deviation * deviation, axis=0) - residual * residual / n_block
+        block_mean = block_mean + residual / n_block
+        if mean is None:
+            n, mean, m2 = n_block, block_mean, block_m2
+            continue
+        total = n + n_block
+        delta = block_mean - mean
+        mean = mean + delta * (n_block / total)
+        m2 = m2 + block_m2 + delta * delta * (n * n_block / total)
+        n = total
+    mean = to_numpy(mean).astype(np.float64)
+    m2 = np.maximum(to_numpy(m2).astype(np.float64), 0.0)
+    return np.full(n_cols, n), mean, m2
+
+
 def _raw_moments(X, weight):
     if is_sparse(X):
         return _sparse_moments(X, weight)
@@ -515,6 +550,39 @@ class Moments(Statistic):
             mean=mean,
             scaled_variance=variance,
             exponent=exponent,
+        )
+
+    @classmethod
+    def from_device(cls, data, sample_weight=None):
+        """The moments of array API input, reduced on its device in float64.
+
+        Columns whose device result is not finite (NaN, which the host path
+        ignores; infinity; overflowing squares) or whose variance is below
+        ``2**-900`` (squares that may underflow) are recomputed on the host
+        from those columns only, by :meth:`from_data`. The host computes
+        everything for unequal weights, and on devices without float64.
+        """
+        unit = equal_weight_unit(sample_weight)
+        if unit is None or not data.namespace.has_float64:
+            return cls.from_data(data.host(), sample_weight)
+        n, mean, m2 = _device_moments(data.array, data.namespace)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = m2 / n
+            suspect = (
+                ~np.isfinite(variance)
+                | ~np.isfinite(mean)
+                | (variance < _TINY_VARIANCE)
+            )
+        exponent = np.zeros(len(n))
+        if suspect.any():
+            columns = np.flatnonzero(suspect)
+            host = cls.from_data(data.host_columns(columns))
+            n[columns] = host.weight_sum
+            mean[columns] = host.mean
+            variance[columns] = host.scaled_variance
+            exponent[columns] = host.exponent
+        return cls(
+            weight_sum=n * unit, mean=mean, scaled_variance=variance, exponent=exponent
         )
 
     def merge(self, other):
