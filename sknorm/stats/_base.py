@@ -57,6 +57,7 @@ class Statistic:
         """
         return 0
 
+    @classmethod
     def from_device(cls, data, sample_weight=None, **options):
         """The statistic of array API input (:class:`sknorm._array_api.DeviceData`).
 

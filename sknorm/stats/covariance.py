@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._array_api import DEVICE_BLOCK_ELEMENTS, to_numpy
+from .._array_api import DEVICE_BLOCK_ELEMENTS, namespace_of, to_numpy
 from .._callbacks import reported_units
 from .._validation import is_sparse, row_blocks
 from ._base import (
@@ -283,13 +283,15 @@ class Covariance(Statistic):
     @classmethod
     def work_units(cls, X, sample_weight=None, **options):
         """The blocks of dense rows multiplied one after another (a sparse
-        matrix is read in chunks decided on the way: not reported)."""
-        if is_sparse(X):
+        matrix is read in chunks decided on the way, and array API input in
+        device blocks: neither is reported)."""
+        if is_sparse(X) or namespace_of(X) is not None:
             return 0
         n_rows, n_cols = np.shape(X)
         n_rows = rows_kept_by_weights(n_rows, sample_weight)
         return len(list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS)))
 
+    @classmethod
     def from_device(cls, data, sample_weight=None):
         """The statistic of array API input, reduced on its device in float64.
 
