@@ -282,7 +282,8 @@ def check_finite(X, estimator, *, allow_nan=True, columns=None):
         return
     if is_sparse(X):
         data = X.data
-        with np.errstate(over="ignore"):  # finite values may sum past the max
+        # Finite values may sum past the maximum, to inf and then inf - inf.
+        with np.errstate(over="ignore", invalid="ignore"):
             data_sum = data.sum() if data.size else 0.0
         if not np.isfinite(data_sum):
             for is_bad, raise_error in rules:
@@ -299,7 +300,8 @@ def check_finite(X, estimator, *, allow_nan=True, columns=None):
     whole = len(columns) == X.shape[1]
     for rows in row_blocks(X.shape[0], len(columns)):
         block = X[rows] if whole else X[rows][:, columns]
-        with np.errstate(over="ignore"):  # finite values may sum past the max
+        # Finite values may sum past the maximum, to inf and then inf - inf.
+        with np.errstate(over="ignore", invalid="ignore"):
             block_sum = block.sum()
         if np.isfinite(block_sum):
             continue

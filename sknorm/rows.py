@@ -207,6 +207,48 @@ def _spread_in_x_units(m, zero, spread):
 #: that underflowed contributed at most n * 2**-1074 each, a relative n * 1e-34.
 _SAFE_POWER_SUM = 2.0**-960
 
+#: A centered segment whose spread is at least this fraction of its mean's
+#: magnitude keeps the one-pass mean: its rounding (a few ulps of the mean)
+#: is then below 1e-12 of the spread. Others get the corrected mean
+#: (:func:`_corrected_center`).
+_CENTER_ACCURACY = 2.0**-8
+
+
+def _corrected_center(y, center, count, nan_rows):
+    """The corrected two-pass mean of each row of ``y``, and ``y`` minus it.
+
+    ``y - center`` is exact where ``center`` is near the values; the mean of
+    those differences (the correction) is then subtracted from them rather
+    than added to ``center``, whose float cannot hold the mean more finely
+    than its own ulp (half an ulp of 1e10 is 1e-6, a millionth of a unit
+    spread about 1e10). A constant row gets exact zeros: the one-pass mean of
+    n copies of 3.3 is off by an ulp, which the scaling would blow up to
+    ``ulp / sqrt(eps)``. Returns ``(center + correction, deviations)``.
+    """
+    z = y - center[:, None]
+    correction = _nan_aware_row_sums(z, nan_rows)
+    correction = np.divide(
+        correction, count, out=np.zeros_like(correction), where=count > 0
+    )
+    z -= correction[:, None]
+    return center + correction, z
+
+
+def _is_safe(power_sums):
+    """Whether unscaled power sums are accurate (neither under- nor overflow)."""
+    return (power_sums >= _SAFE_POWER_SUM) & (power_sums < np.inf)
+
+
+def _dense_power_sums(z, p):
+    """Per row ``sum(|z|**p)`` (``max |z|`` for p=inf) of NaN-free rows."""
+    if p == 2:
+        return np.einsum("ij,ij->i", z, z)
+    if p == np.inf:
+        return np.abs(z).max(axis=1)
+    if p == 1:
+        return np.abs(z).sum(axis=1)
+    return np.power(np.abs(z), p).sum(axis=1)
+
 
 def _unscaled_segment(x, rule):
     """The fast path: statistics of a dense segment ``x`` taken as it is.
@@ -223,18 +265,46 @@ def _unscaled_segment(x, rule):
     if rule.about_mean:
         center = x.sum(axis=1) / n_cols
         z = x - center[:, None]
-    if rule.p == 2:
-        power_sums = np.einsum("ij,ij->i", z, z)
-    elif rule.p == np.inf:
-        power_sums = np.abs(z).max(axis=1)
-    elif rule.p == 1:
-        power_sums = np.abs(z).sum(axis=1)
-    else:
-        power_sums = np.power(np.abs(z), rule.p).sum(axis=1)
-    safe = (power_sums >= _SAFE_POWER_SUM) & (power_sums < np.inf)
+    power_sums = _dense_power_sums(z, rule.p)
+    spread = _spread_from_power_sums(power_sums, n_cols, rule, ~_is_safe(power_sums))
+    if center is not None:
+        # Near-constant segments: the one-pass mean's rounding is not small
+        # against their spread; they get the corrected mean.
+        rows = np.flatnonzero(spread < _CENTER_ACCURACY * np.abs(center))
+        if rows.size:
+            center[rows], z[rows] = _corrected_center(
+                x[rows], center[rows], np.full(rows.size, float(n_cols)), rows[:0]
+            )
+            power_sums[rows] = _dense_power_sums(z[rows], rule.p)
+    safe = _is_safe(power_sums)
     spread = _spread_from_power_sums(power_sums, n_cols, rule, ~safe)
     values = z if rule.subtract_mean else x
     return center, spread, values, safe
+
+
+def _times_multiplier(values, g):
+    """``values * g[:, None]``, where an infinite ``g`` (a spread below eps
+    of values near the float64 maximum) leaves zero deviations zero."""
+    with np.errstate(all="ignore"):
+        product = values * g[:, None]
+    overflowed = ~np.isfinite(g)
+    if overflowed.any():
+        product[overflowed] = np.where(
+            values[overflowed] == 0, 0.0, product[overflowed]
+        )
+    return product
+
+
+def _power_of_two_above(m):
+    """The power of two in ``(m, 2 m]`` (at most 2**1023) of each positive ``m``.
+
+    Deviations from a mean keep every digit only when the values are scaled
+    exactly: ``x / max|x|`` rounds each value by half an ulp of 1, a
+    millionth of a unit spread about 1e10. Norms need no such care (they are
+    relative to the values), and their rule wants ``max |y| == 1``.
+    """
+    _, exponent = np.frexp(m)
+    return np.ldexp(1.0, np.minimum(exponent, 1023))
 
 
 def _scaled_segment(x, rule):
@@ -249,6 +319,8 @@ def _scaled_segment(x, rule):
     m = np.fmax.reduce(abs_x, axis=1)  # NaN ignored; NaN for all-NaN rows
     zero = ~(m > 0)
     m[zero] = 1.0
+    if rule.about_mean:
+        m = _power_of_two_above(m)
     x /= m[:, None]
     abs_x /= m[:, None]
     # A row sum of |y| (each at most 1) is NaN exactly when the row holds NaN.
@@ -263,7 +335,7 @@ def _scaled_segment(x, rule):
     if rule.about_mean:
         sums = _nan_aware_row_sums(x, nan_rows)
         center = np.divide(sums, count, out=np.zeros_like(sums), where=count > 0)
-        z = x - center[:, None]
+        center, z = _corrected_center(x, center, count, nan_rows)
         abs_z = np.abs(z) if rule.p != 2 else None
     if rule.p == 1 and not rule.about_mean:
         power_sums = abs_sums
@@ -346,7 +418,7 @@ def _dense_pass(X, rule, groups, out, factors):
                 g *= factor if np.isscalar(factor) else factor[unsafe]
                 selected = columns if one_view else columns[which]
                 target[row[:, None] if not one_view else row, selected] = (
-                    values * g[:, None]
+                    _times_multiplier(values, g)
                 )
     return spreads, zeros
 
@@ -594,7 +666,7 @@ def _sparse_pass(X, rule, groups, out, factors):
             center = _sparse_centers(segments, count)
         if rule.has_fast_path:
             power_sums = _sparse_power_sums(segments, rule, center, count)
-    safe = (power_sums >= _SAFE_POWER_SUM) & (power_sums < np.inf)
+    safe = _is_safe(power_sums)
     spread = _spread_from_power_sums(power_sums, count, rule, ~safe)
     zero = np.zeros(segments.n_segments, dtype=bool)
     spreads = spread.copy()
@@ -644,6 +716,9 @@ def _namespace_segments(xp, x, rule):
     m = xp.max(xp.where(missing, 0.0, xp.abs(x)), axis=-1)
     zero = ~(m > 0)
     m = xp.where(zero, 1.0, m)
+    if rule.about_mean:  # an exact scaling (see _power_of_two_above)
+        exponent = xp.clip(xp.ceil(xp.log2(m)), max=1023.0)
+        m = xp.full_like(m, 2.0) ** exponent
     y = x / m[..., None]
     count = xp.sum(xp.astype(~missing, dtype), axis=-1)
     has_values = count > 0
@@ -652,7 +727,12 @@ def _namespace_segments(xp, x, rule):
     if rule.about_mean:
         total = xp.sum(xp.where(missing, 0.0, y), axis=-1)
         center = xp.where(has_values, total / safe_count, 0.0)
+        # The corrected two-pass mean (see _corrected_center).
         z = y - center[..., None]
+        residual = xp.sum(xp.where(missing, 0.0, z), axis=-1)
+        correction = xp.where(has_values, residual / safe_count, 0.0)
+        z = z - correction[..., None]
+        center = center + correction
     present = xp.where(missing, 0.0, z)
     if rule.p == 2:
         sums = xp.sum(present * present, axis=-1)

@@ -214,9 +214,7 @@ def test_binary_codes_are_packbits(n_features):
     np.testing.assert_array_equal(codes, np.packbits(X > 0, axis=1))
 
 
-# sknorm's fit-time infinity check sums the data, which overflows to
-# inf - inf on these finite values (a warning only; they are accepted).
-@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce")
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_extreme_magnitudes():
     """The working powers of two (affine map, quantizer bins) and the row
     kernel's scaling by the largest value are reproduced in float64."""

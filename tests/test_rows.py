@@ -2,6 +2,7 @@
 
 import itertools
 import warnings
+from fractions import Fraction
 
 import mpmath
 import numpy as np
@@ -647,13 +648,70 @@ def test_constant_rows_become_zeros_not_nan():
     # constant feature in every sknorm scaler.
     X = np.array([[5.0, 5.0, 5.0], [0.0, 0.0, 0.0], [1e9, 1e9, 1e9 + 1e-6], [0.1] * 3])
     result = RowStandardizer().fit_transform(X)
-    assert_allclose(result, X - X.mean(axis=1, keepdims=True), atol=1e-15)
-    assert_allclose(result, 0.0, atol=1e-6)
+    # The deviations from the exact mean (numpy's one-pass mean is an ulp off
+    # for 0.1 and 1e9 alike).
+    deviations = [
+        [float(Fraction(v) - sum(map(Fraction, row)) / len(row)) for v in row]
+        for row in X
+    ]
+    assert_array_equal(result, deviations)
+    assert_array_equal(result[[0, 1, 3]], 0.0)
     assert_array_equal(RowStandardizer(method="rms").fit_transform(X)[1], 0.0)
     # With eps, the layer-normalization formula applies as it is.
     result = RowStandardizer(eps=1e-5).fit_transform(X)
-    assert_allclose(result, _layer_norm(X, 1e-5), rtol=1e-6, atol=1e-12)
-    assert_array_equal(result[[0, 1]], 0.0)
+    with mpmath.workprec(200):
+        expected = [
+            [
+                float(
+                    mpmath.mpf(d)
+                    / mpmath.sqrt(
+                        mpmath.fsum(mpmath.mpf(e) ** 2 for e in row) / len(row)
+                        + mpmath.mpf(1e-5)
+                    )
+                )
+                for d in row
+            ]
+            for row in deviations
+        ]
+    assert_allclose(result, expected, rtol=1e-14, atol=0)
+    assert_array_equal(result[[0, 1, 3]], 0.0)
+
+
+@pytest.mark.parametrize("value", [3.3, 0.1, 1e160, -7e-300, 1.5e308])
+@pytest.mark.parametrize("eps", [0.0, 1e-5])
+@pytest.mark.parametrize("nan", [False, True])
+def test_constant_rows_standardize_to_exact_zeros(value, eps, nan):
+    # The one-pass mean of 7 copies of 3.3 is an ulp off; divided by
+    # sqrt(eps) that ulp became 1.6e144 for rows of 1e160.
+    X = np.full((3, 7), value)
+    if nan:
+        X[1, 2] = np.nan
+    result = RowStandardizer(eps=eps).fit_transform(X)
+    assert_array_equal(np.nan_to_num(result, nan=0.0), 0.0)
+    assert_array_equal(np.isnan(result), np.isnan(X))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e10, -3e12])
+@pytest.mark.parametrize("nan", [False, True])
+def test_standardizing_rows_far_from_zero_against_exact_arithmetic(offset, nan):
+    # Rows of offset + N(0, 1): the one-pass mean is off by ulps of the offset
+    # (1e-6 at 1e10), which the corrected mean removes on both paths (NaN
+    # rows take the scaled path, which must scale exactly). (A spread within
+    # 4 eps of the magnitude, e.g. N(0, 1) about 3e15, is constant by the
+    # rule every scaler shares.)
+    X = offset + np.random.default_rng(0).normal(size=(4, 50))
+    if nan:
+        X[:, -1] = np.nan
+    result = RowStandardizer().fit_transform(X)
+    with mpmath.workprec(200):
+        for row, out in zip(X, result, strict=True):
+            values = [mpmath.mpf(float(v)) for v in row if not np.isnan(v)]
+            mean = mpmath.fsum(values) / len(values)
+            std = mpmath.sqrt(
+                mpmath.fsum((v - mean) ** 2 for v in values) / len(values)
+            )
+            expected = [float((v - mean) / std) for v in values]
+            assert_allclose(out[~np.isnan(row)], expected, rtol=1e-14, atol=1e-14)
 
 
 def test_standardizing_extreme_rows():
