@@ -538,7 +538,8 @@ def check_feature_names_out(estimator, X):
 
 
 def check_sample_weight(sample_weight, X):
-    """Validate ``sample_weight``: 1-D, one non-negative finite value per row.
+    """Validate ``sample_weight``: 1-D, one non-negative finite value per row,
+    not all zero.
 
     Returns None when ``sample_weight`` is None (the unweighted fast path) and a
     float64 array otherwise.
@@ -550,9 +551,14 @@ def check_sample_weight(sample_weight, X):
         return check_sample_weight_on_host(
             sample_weight, X.shape[0], check_sample_weight
         )
-    return _check_sample_weight(
+    sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
+    # scikit-learn >= 1.9 raises this itself; earlier versions accept all-zero
+    # weights, which leave nothing to fit.
+    if not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
 
 
 def may_write_in_place(X_checked, X_original, copy):

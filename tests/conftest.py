@@ -17,7 +17,13 @@ import tempfile
 
 import numpy as np
 import pytest
+import sklearn
+from packaging.version import Version
 from scipy import sparse
+
+#: The installed scikit-learn as a tuple, for tests of behaviour that changed
+#: between the supported versions: ``SKLEARN_VERSION >= (1, 8)``.
+SKLEARN_VERSION = Version(sklearn.__version__).release
 
 SPARSE_CONTAINERS = [
     sparse.csr_matrix,

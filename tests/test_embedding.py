@@ -382,7 +382,7 @@ def test_weighted_partial_fit_equals_weighted_fit():
 
 
 def test_sparse_input_gives_dense_output_without_densifying_x():
-    X = sparse.random_array((200, 30), density=0.1, random_state=0, format="csr")
+    X = sparse.csr_array(sparse.random(200, 30, density=0.1, random_state=0))
     est = EmbeddingNormalizer(whiten="zca", shrinkage=0.1).fit(X)
     dense = EmbeddingNormalizer(whiten="zca", shrinkage=0.1).fit(X.toarray())
     result = est.transform(X)

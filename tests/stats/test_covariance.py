@@ -123,7 +123,7 @@ def test_sparse_equals_dense(X, fmt, weighted):
 
 
 def test_sparse_chunks_equal_one_chunk(rng, monkeypatch):
-    X = sparse.random_array((300, 8), density=0.3, random_state=0, format="csr")
+    X = sparse.csr_array(sparse.random(300, 8, density=0.3, random_state=0))
     weight = rng.random(300)
     one_chunk = Covariance.from_data(X, weight)
     monkeypatch.setattr(covariance_module, "_SPARSE_CHUNK_ENTRIES", 50)
