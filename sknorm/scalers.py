@@ -397,7 +397,12 @@ class MinMaxScaler(_ColumnScaler):
         with np.errstate(under="ignore", over="ignore"):
             # 0 or inf where the true value lies outside the float64 range.
             self.scale_ = np.ldexp(self._half_width() / (spread / 2), -unit)
-        self.min_ = low - self.data_min_ * self.scale_
+        with np.errstate(invalid="ignore", over="ignore"):
+            # A minimum of 0 gives min_ = low exactly, also where scale_ is
+            # inf (a range below 2**-1074 of the width); 0 * inf is NaN.
+            self.min_ = np.where(
+                self.data_min_ == 0, low, low - self.data_min_ * self.scale_
+            )
         self.n_samples_seen_ = n_rows
 
     def _affine_map(self):

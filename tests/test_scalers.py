@@ -502,3 +502,13 @@ def test_pipeline_cross_validation_matches_sklearn(scaler):
         make_pipeline(sklearn_scaler, LogisticRegression()), X, y, cv=3
     )
     np.testing.assert_allclose(ours, theirs)
+
+
+def test_minmax_min_is_exact_for_a_zero_minimum_below_the_float_range():
+    # The range 5e-324 makes scale_ 2**1074 (inf in float64); min_ is exactly
+    # feature_range[0] - 0 * scale_ = 0, not the NaN of 0 * inf.
+    X = np.array([[0.0, 0.0], [0.0, 5e-324]])
+    scaler = MinMaxScaler(feature_range=(-1, 1)).fit(X)
+    np.testing.assert_array_equal(scaler.min_, [-1.0, -1.0])
+    np.testing.assert_array_equal(scaler.scale_, [2.0, np.inf])
+    np.testing.assert_array_equal(scaler.transform(X), [[-1.0, -1.0], [-1.0, 1.0]])

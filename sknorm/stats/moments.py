@@ -382,6 +382,11 @@ def _rescaled_moments(X, weight, columns):
     are (the fit then rejects them).
     """
     part = X[:, columns]
+    if weight is not None and not np.all(weight > 0):
+        # Rows of zero weight count for nothing, but scaled by the kept rows'
+        # exponent their squares could overflow to inf, and 0 * inf is NaN.
+        keep = weight > 0
+        part, weight = part[keep], weight[keep]
     if is_sparse(part):
         part = part.tocsc()
     extrema = Extrema.from_data(part, weight)

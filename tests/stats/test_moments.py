@@ -158,3 +158,18 @@ def test_sparse_all_nan_column_with_real_weights_has_exactly_zero_weight():
     weight = np.linspace(0.1, 0.7, 7)
     m = Moments.from_data(sparse.csr_array(X), weight)
     assert m.weight_sum[0] == 0.0 and np.isnan(m.mean[0])
+
+
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_array, sparse.csc_array])
+def test_zero_weight_rows_do_not_overflow_the_rescaled_pass(container):
+    # The kept rows' spread is tiny (rescaled by 2**655), the zero-weight
+    # row's 1.0 is not: its square overflowed to inf, and 0 * inf was NaN.
+    X = np.array([[1.0], [5.58288006e-198], [0.0]])
+    weight = np.array([0.0, 1.0, 2.0])
+    moments = Moments.from_data(container(X), weight)
+    kept = [Fraction(v) for v in X[1:, 0]]
+    w = [Fraction(1), Fraction(2)]
+    mean = sum(a * b for a, b in zip(w, kept, strict=True)) / 3
+    variance = sum(a * (b - mean) ** 2 for a, b in zip(w, kept, strict=True)) / 3
+    np.testing.assert_allclose(moments.mean, [float(mean)], rtol=1e-15)
+    np.testing.assert_allclose(moments.variance(), [float(variance)], rtol=1e-14)
