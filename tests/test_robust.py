@@ -330,3 +330,14 @@ def test_pipeline_cross_validation_matches_sklearn():
         make_pipeline(skl.RobustScaler(), LogisticRegression()), X, y
     )
     np.testing.assert_allclose(ours, theirs)
+
+
+@pytest.mark.parametrize("weight", [0.1, 0.3, 7.1])
+def test_equal_weights_of_any_size_stream_as_no_weights(weight):
+    # partial_fit's sketch ranks weights of 0.1 as the rows themselves: the
+    # median of [-1, 0, 0] is 0 (it was -1, a rounding tie lost).
+    X = np.array([[np.nan, -1.0], [0.0, 0.0], [0.0, 0.0]])
+    streamed = RobustScaler().partial_fit(X, sample_weight=np.full(3, weight))
+    reference = skl.RobustScaler().fit(X)
+    np.testing.assert_array_equal(streamed.center_, reference.center_)
+    np.testing.assert_array_equal(streamed.scale_, reference.scale_)

@@ -156,6 +156,54 @@ def sort_by_column_then_value(values, columns, n_columns):
     return order[np.argsort(keys, kind="stable")]
 
 
+#: Weights within this relative distance of integer multiples of a column's
+#: smallest weight are taken as those multiples (see _commensurate_units).
+_COMMENSURATE_TOLERANCE = 1e-9
+
+
+def _commensurate_units(weights, starts, zero_weight):
+    """Each column's weights in units of its smallest, where they are multiples.
+
+    Cumulative weights and ranks ``r * total / count`` are rounded
+    differently: with weights of 0.1 the cumulative 0.1 lies below the rank
+    ``1 * 0.3 / 3`` = 0.10000000000000002, and the median of ``[-1, 0, 0]``
+    came out as -1. In exact arithmetic they tie. Where every weight of a
+    column (and the weight of its implicit zeros) is an integer multiple of
+    its smallest weight, up to rounding, the column is ranked in those units,
+    exact integers; other columns keep their weights (unit 1).
+
+    Returns ``(weights, zero_weight, units)``.
+    """
+    n_features = len(starts) - 1
+    units = np.ones(n_features)
+    sizes = np.diff(starts)
+    nonempty = np.flatnonzero(sizes > 0)
+    if not len(weights) or not nonempty.size:
+        return weights, zero_weight, units
+    smallest = np.minimum.reduceat(weights, starts[:-1][nonempty])
+    unit = np.ones(n_features)
+    unit[nonempty] = smallest
+    column_of = np.repeat(np.arange(n_features), sizes)
+    multiples = weights / unit[column_of]
+    whole = np.round(multiples)
+    zeros = zero_weight / unit
+    whole_zeros = np.round(zeros)
+    off = np.abs(multiples - whole) > _COMMENSURATE_TOLERANCE * whole
+    bad = np.zeros(n_features, dtype=bool)
+    bad[column_of[off]] = True
+    bad |= np.abs(zeros - whole_zeros) > _COMMENSURATE_TOLERANCE * np.maximum(
+        whole_zeros, 1.0
+    )
+    good = ~bad & (sizes > 0) & (unit != 1.0)
+    if not good.any():
+        return weights, zero_weight, units
+    units[good] = unit[good]
+    snapped = good[column_of]
+    weights = np.where(snapped, whole, weights)
+    zero_weight = np.where(good, whole_zeros, zero_weight)
+    return weights, zero_weight, units
+
+
 def ragged_value_finder(values, weights, starts, zero_weight):
     """Look up values by rank in columns stored as sorted, weighted segments.
 
@@ -184,6 +232,11 @@ def ragged_value_finder(values, weights, starts, zero_weight):
     """
     n_features = len(starts) - 1
     begin, end = starts[:-1], starts[1:]
+    reported_total = np.array(zero_weight, dtype=np.float64, copy=True)
+    nonempty = np.flatnonzero(end > begin)
+    if nonempty.size:
+        reported_total[nonempty] += np.add.reduceat(weights, begin[nonempty])
+    weights, zero_weight, units = _commensurate_units(weights, starts, zero_weight)
     cumulative = np.concatenate(([0.0], np.cumsum(weights, dtype=np.float64)))
     base = cumulative[begin]
     column_of = np.repeat(np.arange(n_features), end - begin)
@@ -201,7 +254,9 @@ def ragged_value_finder(values, weights, starts, zero_weight):
     )
     maximum = np.where(total > 0, maximum, np.nan)
 
-    def value_at(rank):
+    def value_at(rank, *, in_units=False):
+        if not in_units:
+            rank = rank / units
         in_negatives = rank < negative_weight
         in_zeros = ~in_negatives & (rank < negative_weight + zero_weight)
         target = base + rank - np.where(in_negatives, 0.0, zero_weight)
@@ -214,7 +269,8 @@ def ragged_value_finder(values, weights, starts, zero_weight):
         found = np.where(in_zeros, 0.0, found)
         return np.where(total > 0, found, np.nan)
 
-    return value_at, total, maximum
+    value_at.total_in_units = total
+    return value_at, reported_total, maximum
 
 
 def ragged_order_statistics(values, weights, starts, zero_weight, levels, count=None):
@@ -236,10 +292,14 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels, count=
         Weight of each column's non-missing values, zeros included.
     """
     value_at, total, maximum = ragged_value_finder(values, weights, starts, zero_weight)
-    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(total, levels, count)
+    # Ranks in the units the values are looked up in (exact integers where
+    # the weights are commensurate).
+    lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(
+        value_at.total_in_units, levels, count
+    )
 
     def bracket(rank):
-        return np.where(at_maximum, maximum, value_at(rank))
+        return np.where(at_maximum, maximum, value_at(rank, in_units=True))
 
     return bracket(lower_rank), bracket(upper_rank), fraction, total
 

@@ -353,3 +353,36 @@ def test_unknown_level_and_bad_levels():
         q.median()
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
         Quantiles.from_data(_data(), levels=[25, 75])
+
+
+@pytest.mark.parametrize("unit", [0.1, 0.3, 3.7, 1e-5])
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_array, sparse.csc_array])
+@pytest.mark.parametrize("statistic", ["Quantiles", "QuantileSketch"])
+def test_weights_that_tie_in_exact_arithmetic_tie(unit, container, statistic):
+    # With weights of 0.1 the cumulative weight 0.1 and the rank
+    # 1 * 0.3 / 3 = 0.10000000000000002 tie in exact arithmetic; rounded
+    # apart, the median of [-1, 0, 0] was -1. Equal weights of any size must
+    # give the unweighted quantiles (numpy's), and weights unit * [1, 2, 1, 3]
+    # those of the integer weights [1, 2, 1, 3] (weights are relative).
+    from sknorm.stats import QuantileSketch
+
+    X = np.array([[-1.0, 0.0], [0.0, 2.0], [0.0, 0.0], [5.0, -3.0]])
+    levels = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
+
+    def quantiles(data, weight):
+        if statistic == "Quantiles":
+            return Quantiles.from_data(container(data), weight, levels=levels).values()
+        return (
+            QuantileSketch.from_data(container(data), weight).quantiles(levels).values()
+        )
+
+    np.testing.assert_allclose(
+        quantiles(X[:3], np.full(3, unit)),
+        np.quantile(X[:3], levels, axis=0),
+        rtol=1e-15,
+        atol=1e-15,
+    )
+    multiples = np.array([1.0, 2.0, 1.0, 3.0])
+    np.testing.assert_allclose(
+        quantiles(X, unit * multiples), quantiles(X, multiples), rtol=1e-15, atol=1e-15
+    )
