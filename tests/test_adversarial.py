@@ -79,6 +79,7 @@ from sknorm import (
 
 from . import _reference as R
 from ._reference import EPS, MP, SUB64, mp
+from .conftest import import_polars
 
 F64_EPS = np.finfo(np.float64).eps
 
@@ -491,7 +492,7 @@ def _to_container(X, container):
         pd = pytest.importorskip("pandas")
         return pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
     if container == "polars":
-        pl = pytest.importorskip("polars")
+        pl = import_polars()
         return pl.DataFrame(
             {f"f{j}": X[:, j] for j in range(X.shape[1])}, nan_to_null=False
         )
