@@ -182,19 +182,21 @@ def _power_sums(z, abs_z, p, nan_rows):
     return _nan_aware_row_sums(np.power(abs_z, p), nan_rows)
 
 
-def _spread_from_power_sums(power_sums, count, rule, zero):
+def _spread_from_power_sums(power_sums, count, rule, zero, xp=np):
+    """Each segment's spread from its power sums over ``count`` values (0 for
+    the segments flagged in ``zero``), in the namespace ``xp``."""
     if rule.per_value and rule.p != np.inf:
-        power_sums = np.divide(
-            power_sums, count, out=np.zeros_like(power_sums), where=count > 0
+        has_values = count > 0
+        power_sums = xp.where(
+            has_values, power_sums / xp.where(has_values, count, 1.0), 0.0
         )
     if rule.p == 2:
-        spread = np.sqrt(power_sums)
+        spread = xp.sqrt(power_sums)
     elif rule.p in (1, np.inf):
         spread = power_sums
     else:
         spread = power_sums ** (1.0 / rule.p)
-    spread[zero] = 0.0
-    return spread
+    return xp.where(zero, 0.0, spread)
 
 
 def _spread_in_x_units(m, zero, spread):
@@ -266,7 +268,8 @@ def _unscaled_segment(x, rule):
         center = x.sum(axis=1) / n_cols
         z = x - center[:, None]
     power_sums = _dense_power_sums(z, rule.p)
-    spread = _spread_from_power_sums(power_sums, n_cols, rule, ~_is_safe(power_sums))
+    safe = _is_safe(power_sums)
+    spread = _spread_from_power_sums(power_sums, n_cols, rule, ~safe)
     if center is not None:
         # Near-constant segments: the one-pass mean's rounding is not small
         # against their spread; they get the corrected mean.
@@ -276,8 +279,8 @@ def _unscaled_segment(x, rule):
                 x[rows], center[rows], np.full(rows.size, float(n_cols)), rows[:0]
             )
             power_sums[rows] = _dense_power_sums(z[rows], rule.p)
-    safe = _is_safe(power_sums)
-    spread = _spread_from_power_sums(power_sums, n_cols, rule, ~safe)
+            safe = _is_safe(power_sums)
+            spread = _spread_from_power_sums(power_sums, n_cols, rule, ~safe)
     values = z if rule.subtract_mean else x
     return center, spread, values, safe
 
@@ -742,15 +745,7 @@ def _namespace_segments(xp, x, rule):
         sums = xp.sum(xp.abs(present), axis=-1)
     else:
         sums = xp.sum(xp.abs(present) ** rule.p, axis=-1)
-    if rule.per_value and rule.p != np.inf:
-        sums = xp.where(has_values, sums / safe_count, 0.0)
-    if rule.p == 2:
-        spread = xp.sqrt(sums)
-    elif rule.p in (1, np.inf):
-        spread = sums
-    else:
-        spread = sums ** (1.0 / rule.p)
-    spread = xp.where(zero, 0.0, spread)
+    spread = _spread_from_power_sums(sums, count, rule, zero, xp)
     return m, zero, center, spread, (z if rule.subtract_mean else y)
 
 
