@@ -727,8 +727,8 @@ def run_per_call(args, log):
             ours, theirs = getattr(sknorm, name)(), COUNTERPARTS[name][0]()
             for method, (a, b) in per_call_methods(ours, theirs, X).items():
                 timers = {
-                    "sknorm": timeit.Timer(lambda a=a: a(X)),
-                    "sklearn": timeit.Timer(lambda b=b: b(X)),
+                    "sknorm": timeit.Timer(lambda a=a, X=X: a(X)),
+                    "sklearn": timeit.Timer(lambda b=b, X=X: b(X)),
                 }
                 # Calibrated on the faster: every sample of both lasts long enough.
                 fastest = min(min(t.repeat(3, 1)) for t in timers.values())
@@ -1009,7 +1009,9 @@ def targets(report, cores):
             (
                 None
                 if embedding is None
-                else quotient(median(embedding["sknorm"]), median(embedding["sklearn"])),
+                else quotient(
+                    median(embedding["sknorm"]), median(embedding["sklearn"])
+                ),
                 "",
             )
         ],
@@ -1176,7 +1178,9 @@ def render(report, markdown):
     )
     out.append("")
     out.append(f"Machine: {meta['machine']}")
-    out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    out.append(
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    )
     out.append(
         f"Load average (1/5/15 min) at start {meta['load_start']}, at end "
         f"{meta['load_end']}; run took {meta['total_s']:.0f} s "
@@ -1187,9 +1191,7 @@ def render(report, markdown):
         heading(f"{dataset}: {section['description']}")
         out.append(
             "Memory streams: "
-            + ", ".join(
-                f"{k} {spread(v)}" for k, v in section["streams"].items()
-            )
+            + ", ".join(f"{k} {spread(v)}" for k, v in section["streams"].items())
             + "."
         )
         out.append("")
@@ -1234,7 +1236,7 @@ def render(report, markdown):
 
     embedding = report.get("embedding")
     if embedding is not None:
-        heading(f"EmbeddingNormalizer(whiten=\"pca\"): {embedding['description']}")
+        heading(f'EmbeddingNormalizer(whiten="pca"): {embedding["description"]}')
         out.append(
             format_table(
                 ("fit + transform", "n", "s", "cosine error vs float64"),
@@ -1267,8 +1269,15 @@ def render(report, markdown):
     per_call = report.get("per-call", {}).get("rows", [])
     if per_call:
         heading("Time per call on small inputs")
-        header = ("shape", "estimator", "method", "calls/sample", "sknorm", "sklearn",
-                  "sknorm/sklearn")
+        header = (
+            "shape",
+            "estimator",
+            "method",
+            "calls/sample",
+            "sknorm",
+            "sklearn",
+            "sknorm/sklearn",
+        )
         rows = [
             (
                 f"{r['shape'][0]:,} x {r['shape'][1]}",
@@ -1447,8 +1456,12 @@ def main(argv=None):
         "allocator": (
             "warm (MALLOC_MMAP_MAX_=0, freed memory kept)"
             if warm_allocator_active()
-            else "system" + (", fresh memory touched before each timed call"
-                             if touch is not None else "")
+            else "system"
+            + (
+                ", fresh memory touched before each timed call"
+                if touch is not None
+                else ""
+            )
         ),
         "machine": machine(cores),
         "cores": cores,
