@@ -104,7 +104,7 @@ SIZES = {
 #: Density of the CSR matrix (0.1%: 10 stored values per row of 10,000).
 CSR_DENSITY = 0.001
 DATASETS = ("dense float64", "dense float32", "CSR", "wide")
-SECTIONS = ("datasets", "embedding", "per-call", "threads")
+SECTIONS = ("datasets", "embedding", "per-call", "threads", "first-call")
 PARTIAL_FIT_CHUNKS = 10
 PER_CALL_SHAPES = ((100, 5), (10_000, 20))
 #: A per-call timing sample runs the call this long at least (``timeit``'s
@@ -895,6 +895,67 @@ def run_threads(args, log):
 
 
 # ---------------------------------------------------------------------------
+# Section: the first call in a fresh process
+# ---------------------------------------------------------------------------
+
+FIRST_CALL_SCRIPT = """
+import time
+start = time.perf_counter()
+import numpy as np
+from scipy import sparse
+import sknorm
+imported = time.perf_counter()
+rng = np.random.default_rng(0)
+dense = rng.standard_normal((2000, 10))
+data = [dense, dense.astype(np.float32), sparse.random(2000, 50, 0.1, "csr", rng=rng)]
+for name in ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler",
+             "Normalizer", "RowStandardizer"):
+    for X in data:
+        cls = getattr(sknorm, name)
+        params = {}
+        if sparse.issparse(X):
+            params = {"StandardScaler": {"with_mean": False},
+                      "RobustScaler": {"with_centering": False},
+                      "RowStandardizer": {"method": "rms"}}.get(name, {})
+        estimator = cls(**params).fit(X)
+        Y = estimator.transform(X)
+        if hasattr(estimator, "inverse_transform"):
+            estimator.inverse_transform(Y)
+print(imported - start, time.perf_counter() - imported)
+"""
+
+
+def run_first_call(log):
+    """Seconds to import sknorm and to fit, transform and invert every scaler
+    once (dense float64, float32, CSR), in fresh processes: with an empty
+    numba cache (what a fresh install pays: compiling), then with the cache
+    that run left (every later process)."""
+    from sknorm import _kernels
+
+    if not _kernels.numba_enabled():
+        return None
+    found = {}
+    with tempfile.TemporaryDirectory(prefix="sknorm-numba-cache-") as cache:
+        environment = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("empty cache", "cached"):
+            output = subprocess.run(
+                [sys.executable, "-c", FIRST_CALL_SCRIPT],
+                capture_output=True,
+                text=True,
+                env=environment,
+            )
+            if output.returncode != 0:
+                raise RuntimeError(f"first-call run failed:\n{output.stderr}")
+            imported, calls = map(float, output.stdout.split()[-2:])
+            found[label] = {"import": imported, "first calls": calls}
+    log(
+        "first call: "
+        + ", ".join(f"{k} {v['first calls']:.1f} s" for k, v in found.items())
+    )
+    return found
+
+
+# ---------------------------------------------------------------------------
 # Targets
 # ---------------------------------------------------------------------------
 
@@ -1307,6 +1368,22 @@ def render(report, markdown):
             f"a worker: {threads['live_per_fit_max']}."
         )
 
+    first = report.get("first-call")
+    if first is not None:
+        heading("First call in a fresh process")
+        out.append(
+            "import sknorm, then fit, transform and inverse_transform of "
+            "StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler, Normalizer "
+            "and RowStandardizer once each on dense float64, float32 and CSR data "
+            "(2,000 rows): "
+            + "; ".join(
+                f"{k}: import {v['import']:.2f} s, calls {v['first calls']:.2f} s"
+                for k, v in first.items()
+            )
+            + " (empty cache: numba compiles the kernels, as after a fresh "
+            "install; cached: every later process)."
+        )
+
     heading("Targets")
     rows = [
         (
@@ -1449,6 +1526,10 @@ def main(argv=None):
         found = timed("threads", run_threads, args, log)
         if found is not None:
             report["threads"] = found
+    if "first-call" in args.sections and not args.quick:
+        found = timed("first-call", run_first_call, log)
+        if found is not None:
+            report["first-call"] = found
     report["meta"] = {
         "size": args.size,
         "repeat": args.repeat,
