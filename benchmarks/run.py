@@ -25,7 +25,8 @@ The run ends with the issue's targets, each with its measured value and
 ``met`` / ``missed``.
 
 Timing. The calls compared are interleaved, call by call (sknorm, its
-counterpart, its memory stream, sknorm, ...), ``--repeat`` times (default 5);
+counterpart, its memory stream, sknorm, ...), ``--repeat`` times (default 5;
+a sknorm call slower than ``--slow`` seconds, 10, runs 3 times);
 each figure is the median with [min-max], each ratio the ratio of two medians
 of the same interleaved set. sknorm is always run ``--repeat`` times; a
 counterpart as many times as fit in ``--budget`` seconds (at least once, at most
@@ -110,6 +111,9 @@ PER_CALL_SHAPES = ((100, 5), (10_000, 20))
 #: A per-call timing sample runs the call this long at least (``timeit``'s
 #: ``number`` is chosen to reach it).
 PER_CALL_SAMPLE_S = 0.02
+#: Runs of a sknorm call whose untimed first run took longer than ``--slow``
+#: (none that a target is about: those take seconds at most).
+SLOW_REPEAT = 3
 #: Threads of the two-thread read reference (the issue's targets are on 2 cores).
 READ_THREADS = 2
 #: ``n_jobs`` of the GridSearchCV thread check.
@@ -191,8 +195,8 @@ class Timer:
     the callers collect between estimators (a full collection takes 0.1 s
     here, more than many of the calls timed)."""
 
-    def __init__(self, repeat, budget, touch=None):
-        self.repeat, self.budget, self.touch = repeat, budget, touch
+    def __init__(self, repeat, budget, slow=np.inf, touch=None):
+        self.repeat, self.budget, self.slow, self.touch = repeat, budget, slow, touch
 
     def run(self, sides):
         """``{side name: seconds of each run}``, the sides interleaved."""
@@ -200,7 +204,10 @@ class Timer:
         samples = {side.name: [] for side in sides}
         for side in sides:
             if not side.budgeted:
+                start = time.perf_counter()
                 side.call(*side.setup())
+                if time.perf_counter() - start > self.slow:
+                    wanted[side.name] = min(self.repeat, SLOW_REPEAT)
         for i in range(self.repeat):
             for side in sides:
                 if i >= wanted[side.name]:
@@ -1460,6 +1467,13 @@ def parse(argv):
         "as fit, at least once (default 20)",
     )
     parser.add_argument(
+        "--slow",
+        type=float,
+        default=10.0,
+        help=f"a sknorm call whose untimed first run takes longer than this "
+        f"(seconds) runs {SLOW_REPEAT} times, not --repeat (default 10)",
+    )
+    parser.add_argument(
         "--too-slow",
         type=float,
         default=20.0,
@@ -1524,7 +1538,7 @@ def main(argv=None):
     if args.allocator == "system":
         touch_bytes = [0]
         touch = lambda: touch_fresh(touch_bytes[0])  # noqa: E731
-    timer = Timer(args.repeat, args.budget, touch)
+    timer = Timer(args.repeat, args.budget, args.slow, touch)
     report = {"datasets": {}}
     section_s = {}
 
