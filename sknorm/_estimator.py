@@ -17,6 +17,8 @@ attributes are then moved to its namespace and device, here, for every
 estimator (:mod:`sknorm._array_api`).
 """
 
+import weakref
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.fixes import parse_version
@@ -32,6 +34,7 @@ __all__ = [
     "FIT_SKETCH_SAMPLE",
     "DocLinkMixin",
     "_StatisticsEstimator",
+    "derived_from_fit",
     "docs_version",
 ]
 
@@ -53,6 +56,49 @@ def _statistic_class(name):
             return cls
         classes.extend(cls.__subclasses__())
     raise KeyError(name)  # pragma: no cover - states are written by this module
+
+
+#: Values derived from each estimator's fitted attributes and parameters, by
+#: name: ``(snapshot of vars(estimator), value)``. Kept beside the estimators
+#: (weakly), not in them, so that neither pickles, clones nor copies see them.
+_derived = weakref.WeakKeyDictionary()
+
+
+def _snapshot(estimator):
+    # Arrays by content (an in-place change of a fitted array is seen), other
+    # values by identity (held here, so an identity cannot be reused).
+    return [
+        (name, True, (value.dtype, value.shape, value.tobytes()))
+        if type(value) is np.ndarray
+        else (name, False, value)
+        for name, value in vars(estimator).items()
+    ]
+
+
+def _same_snapshot(old, new):
+    return len(old) == len(new) and all(
+        a[0] == b[0] and a[1] == b[1] and (a[2] == b[2] if a[1] else a[2] is b[2])
+        for a, b in zip(old, new, strict=True)
+    )
+
+
+def derived_from_fit(estimator, name, build):
+    """``build()``, computed once for the estimator's current fitted state.
+
+    For values that depend only on the estimator's attributes (fitted
+    attributes and parameters) and cost more than a small call should pay
+    (the affine map of a scaler): the value is rebuilt when any attribute
+    changed since it was built: a fit, a ``partial_fit``, ``set_params``, an
+    assignment, or an in-place change of an array attribute.
+    """
+    snapshot = _snapshot(estimator)
+    values = _derived.setdefault(estimator, {})
+    cached = values.get(name)
+    if cached is not None and _same_snapshot(cached[0], snapshot):
+        return cached[1]
+    value = build()
+    values[name] = (snapshot, value)
+    return value
 
 
 def docs_version(version):
