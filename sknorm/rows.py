@@ -54,7 +54,7 @@ from ._affine import safe_scale
 from ._array_api import namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
-from ._estimator import DocLinkMixin
+from ._estimator import DocLinkMixin, ParamsMixin
 from ._parallel import map_tasks
 from ._validation import (
     BLOCK_ELEMENTS,
@@ -1002,6 +1002,7 @@ def resolve_groups(groups, n_features, feature_names=None, name="groups"):
 
 class _RowNormalizer(
     DocLinkMixin,
+    ParamsMixin,
     CallbackSupportMixin,
     DaskDispatchMixin,
     OneToOneFeatureMixin,

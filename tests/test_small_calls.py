@@ -1,6 +1,7 @@
 """The shortcuts of small calls: plain float arrays validated without
-``validate_data``'s container detection, and the affine map kept between
-calls on a fitted scaler. Each must behave exactly as the long way does."""
+``validate_data``'s container detection, the affine map kept between calls on
+a fitted scaler, parameter names kept per class and valid parameters
+remembered. Each must behave exactly as the long way does."""
 
 import copy
 import warnings
@@ -10,9 +11,19 @@ import pandas as pd
 import pytest
 import sklearn.preprocessing
 from numpy.testing import assert_array_equal
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import validate_data
 
-from sknorm import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from sknorm import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    RobustScaler,
+    RowStandardizer,
+    StandardScaler,
+    _estimator,
+)
 from sknorm._validation import _is_float_matrix, check_input
 
 SCALERS = [
@@ -152,3 +163,49 @@ def test_kept_map_is_not_part_of_the_estimator(X):
     restored = pickle.loads(pickle.dumps(scaler))
     assert_array_equal(restored.transform(X), scaler.transform(X))
     assert not hasattr(clone(scaler), "mean_")
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [StandardScaler(), MinMaxScaler(), RobustScaler(), Normalizer(), RowStandardizer()],
+    ids=repr,
+)
+def test_parameter_names_are_those_of_the_signature(estimator):
+    assert estimator._get_param_names() == BaseEstimator._get_param_names.__func__(
+        type(estimator)
+    )
+
+
+def test_remembered_validation_still_rejects_every_invalid_value(X):
+    scaler = MinMaxScaler()
+    for _ in range(2):
+        scaler.fit(X)  # valid, then remembered
+        scaler.set_params(copy=1)  # 1 is not True: validated again
+        with pytest.raises(InvalidParameterError, match="'copy' parameter"):
+            scaler.fit(X)
+        scaler.set_params(copy=True, feature_range=(0, "1"))
+        with pytest.raises(ValueError, match="feature_range"):
+            scaler.fit(X)
+        scaler.set_params(feature_range=(0, 1))
+
+
+def test_mutable_parameter_values_are_validated_on_every_fit(X, monkeypatch):
+    calls = []
+    original = BaseEstimator._validate_params
+
+    def counting(self):
+        calls.append(type(self).__name__)
+        return original(self)
+
+    monkeypatch.setattr(BaseEstimator, "_validate_params", counting)
+    monkeypatch.setattr(_estimator, "_valid_params", set())  # none remembered
+    scaler = RobustScaler()
+    scaler.fit(X)
+    scaler.fit(X)
+    assert calls == ["RobustScaler"]  # immutable values: validated once
+    scaler.set_params(quantile_range=[25.0, 75.0])  # a list: never remembered
+    with pytest.raises(InvalidParameterError):
+        scaler.fit(X)
+    with pytest.raises(InvalidParameterError):
+        scaler.fit(X)
+    assert len(calls) == 3
