@@ -54,6 +54,7 @@ __all__ = [
     "check_finite",
     "check_input",
     "check_sample_weight",
+    "feature_names_of",
     "is_sparse",
     "may_write_in_place",
     "owns_memory",
@@ -66,6 +67,16 @@ __all__ = [
 def is_sparse(X):
     """Return True for scipy sparse matrices and arrays."""
     return sparse.issparse(X)
+
+
+def feature_names_of(X):
+    """scikit-learn's ``_get_feature_names(X)``: the column names of a
+    DataFrame, None for input without names; at once for numpy arrays and
+    sparse matrices, which have none (detecting a DataFrame costs tens of
+    microseconds)."""
+    if type(X) is np.ndarray or is_sparse(X):
+        return None
+    return _get_feature_names(X)
 
 
 def sparse_interface():
