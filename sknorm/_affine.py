@@ -181,6 +181,10 @@ class AffineMap:
         self.offset = None if offset is None else np.asarray(offset, np.float64)
         self.scale = None if scale is None else np.asarray(scale, np.float64)
         self.unit = None if unit is None else np.asarray(unit, np.int64)
+        # The steps of each direction and their per-block operands, built on
+        # first use: a fitted estimator keeps its map, so a call on small
+        # data does not rebuild them (the map is not changed once built).
+        self._memo = {}
 
     def _working(self):
         """``(prescale, offset, scale)`` of the map on data divided by
@@ -225,13 +229,7 @@ class AffineMap:
         infinite is detected after the blocks before it were written).
         """
         return self._apply(
-            X,
-            self.transform_steps(),
-            clip,
-            in_place,
-            estimator,
-            sparse_advice,
-            reject_infinity,
+            X, "transform", clip, in_place, estimator, sparse_advice, reject_infinity
         )
 
     def transform_steps(self):
@@ -251,31 +249,52 @@ class AffineMap:
         ...  for ufunc, operand in AffineMap([1.0], [4.0]).transform_steps()]
         [('subtract', [1.0]), ('multiply', [0.25])]
         """
+        return self._steps("transform")
+
+    def _steps(self, direction):
+        """The ``(ufunc, operand)`` steps of ``"transform"`` or ``"inverse"``,
+        those without effect left out."""
+        steps = self._memo.get(direction)
+        if steps is not None:
+            return steps
         prescale, offset, scale = self._working()
-        steps = [
-            *((np.multiply, factor) for factor in prescale or ()),
-            (np.subtract, offset),
-            (np.multiply, None if scale is None else 1.0 / scale),
-        ]
-        return [(ufunc, operand) for ufunc, operand in steps if operand is not None]
+        if direction == "transform":
+            steps = [
+                *((np.multiply, factor) for factor in prescale or ()),
+                (np.subtract, offset),
+                (np.multiply, None if scale is None else 1.0 / scale),
+            ]
+        else:
+            steps = [
+                (np.multiply, scale),
+                (np.add, offset),
+                *((np.multiply, 1.0 / factor) for factor in prescale or ()),
+            ]
+        steps = [(ufunc, operand) for ufunc, operand in steps if operand is not None]
+        self._memo[direction] = steps
+        return steps
 
     def inverse_transform(
         self, X, *, in_place, estimator=None, sparse_advice="", reject_infinity=False
     ):
         """Undo the map: ``X * scale + offset``."""
-        prescale, offset, scale = self._working()
-        steps = [
-            (np.multiply, scale),
-            (np.add, offset),
-            *((np.multiply, 1.0 / factor) for factor in prescale or ()),
-        ]
         return self._apply(
-            X, steps, None, in_place, estimator, sparse_advice, reject_infinity
+            X, "inverse", None, in_place, estimator, sparse_advice, reject_infinity
         )
 
-    @staticmethod
-    def _apply(X, steps, clip, in_place, estimator, sparse_advice, reject_infinity):
-        steps = [(ufunc, operand) for ufunc, operand in steps if operand is not None]
+    def _dense_steps(self, direction, plan, clip):
+        """:func:`_dense_steps` of a direction, kept per width and clip range."""
+        key = (direction, plan.n_cols, plan.lanes, id(clip))
+        cached = self._memo.get(key)
+        if cached is None or cached[0] is not clip:
+            cached = (clip, _dense_steps(plan, self._steps(direction), clip))
+            self._memo[key] = cached
+        return cached[1]
+
+    def _apply(
+        self, X, direction, clip, in_place, estimator, sparse_advice, reject_infinity
+    ):
+        steps = self._steps(direction)
         namespace = namespace_of(X)
         if namespace is not None:
             if reject_infinity:
@@ -291,7 +310,7 @@ class AffineMap:
             )
         out = X if in_place else np.empty_like(X, order="K")
         plan = BlockPlan(*X.shape)
-        dense_steps = _dense_steps(plan, steps, clip)
+        dense_steps = self._dense_steps(direction, plan, clip)
         plan.map(
             lambda task: _apply_dense_task(
                 X, out, task, plan, dense_steps, estimator if reject_infinity else None

@@ -17,6 +17,8 @@ attributes are then moved to its namespace and device, here, for every
 estimator (:mod:`sknorm._array_api`).
 """
 
+import weakref
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.fixes import parse_version
@@ -31,7 +33,9 @@ __all__ = [
     "DOCS_URL",
     "FIT_SKETCH_SAMPLE",
     "DocLinkMixin",
+    "ParamsMixin",
     "_StatisticsEstimator",
+    "derived_from_fit",
     "docs_version",
 ]
 
@@ -53,6 +57,49 @@ def _statistic_class(name):
             return cls
         classes.extend(cls.__subclasses__())
     raise KeyError(name)  # pragma: no cover - states are written by this module
+
+
+#: Values derived from each estimator's fitted attributes and parameters, by
+#: name: ``(snapshot of vars(estimator), value)``. Kept beside the estimators
+#: (weakly), not in them, so that neither pickles, clones nor copies see them.
+_derived = weakref.WeakKeyDictionary()
+
+
+def _snapshot(estimator):
+    # Arrays by content (an in-place change of a fitted array is seen), other
+    # values by identity (held here, so an identity cannot be reused).
+    return [
+        (name, True, (value.dtype, value.shape, value.tobytes()))
+        if type(value) is np.ndarray
+        else (name, False, value)
+        for name, value in vars(estimator).items()
+    ]
+
+
+def _same_snapshot(old, new):
+    return len(old) == len(new) and all(
+        a[0] == b[0] and a[1] == b[1] and (a[2] == b[2] if a[1] else a[2] is b[2])
+        for a, b in zip(old, new, strict=True)
+    )
+
+
+def derived_from_fit(estimator, name, build):
+    """``build()``, computed once for the estimator's current fitted state.
+
+    For values that depend only on the estimator's attributes (fitted
+    attributes and parameters) and cost more than a small call should pay
+    (the affine map of a scaler): the value is rebuilt when any attribute
+    changed since it was built: a fit, a ``partial_fit``, ``set_params``, an
+    assignment, or an in-place change of an array attribute.
+    """
+    snapshot = _snapshot(estimator)
+    values = _derived.setdefault(estimator, {})
+    cached = values.get(name)
+    if cached is not None and _same_snapshot(cached[0], snapshot):
+        return cached[1]
+    value = build()
+    values[name] = (snapshot, value)
+    return value
 
 
 def docs_version(version):
@@ -90,8 +137,64 @@ class DocLinkMixin:
         return {"estimator_name": type(self).__name__}
 
 
+#: Parameter values whose validation is remembered: immutable values only, so
+#: that a remembered valid set cannot have changed since it was validated.
+_IMMUTABLE_PARAM_TYPES = (bool, int, float, str, type(None))
+#: ``(class, parameters)`` that passed ``_validate_params``; bounded.
+_valid_params = set()
+_VALID_PARAMS_KEPT = 1024
+
+
+def _frozen_params(params):
+    """A hashable key of ``params`` (types included: ``1`` is not ``True``), or
+    None when a value is not an immutable scalar or a tuple of them."""
+
+    def frozen(value):
+        if type(value) in _IMMUTABLE_PARAM_TYPES:
+            return (type(value), value)
+        if type(value) is tuple:
+            items = tuple(frozen(item) for item in value)
+            return None if None in items else (tuple, items)
+        return None
+
+    items = tuple((name, frozen(value)) for name, value in sorted(params.items()))
+    return None if any(value is None for _, value in items) else items
+
+
+class ParamsMixin:
+    """Parameter introspection and validation at the cost of a dictionary
+    look-up, for estimators fitted thousands of times on small data (a
+    pipeline in a cross-validation).
+
+    scikit-learn reads the signature of ``__init__`` on every ``get_params``
+    and validates every parameter's constraints on every ``fit``; the names
+    are kept per class here, and a set of immutable parameter values that
+    passed validation once is not validated again (anything else always is).
+    Precedes ``BaseEstimator`` in the bases of the estimators' base classes.
+    """
+
+    @classmethod
+    def _get_param_names(cls):
+        names = cls.__dict__.get("_param_names_of_class")
+        if names is None:
+            names = tuple(super()._get_param_names())
+            cls._param_names_of_class = names
+        return list(names)
+
+    def _validate_params(self):
+        key = _frozen_params(self.get_params(deep=False))
+        if key is not None and (type(self), key) in _valid_params:
+            return
+        super()._validate_params()
+        if key is not None:
+            if len(_valid_params) >= _VALID_PARAMS_KEPT:
+                _valid_params.clear()
+            _valid_params.add((type(self), key))
+
+
 class _StatisticsEstimator(
     DocLinkMixin,
+    ParamsMixin,
     CallbackSupportMixin,
     DaskDispatchMixin,
     TransformerMixin,

@@ -4,27 +4,34 @@ Every dense kernel of sknorm streams its input in row blocks small enough that
 a block and the temporaries computed from it stay in a core's cache, so each
 value is read from memory once however many operations touch it. Blocks are
 grouped into tasks of a few megabytes that run on one pool of threads shared by
-all of sknorm: numpy releases the GIL inside its loops, so the threads compute
-at the same time.
+all of sknorm: numpy and the compiled kernels release the GIL inside their
+loops, so the threads compute at the same time.
 
 Results never depend on the number of threads. How an array is cut into tasks
 and blocks depends only on its shape; a task reduces its blocks in order, and
 callers combine the tasks' results in task order (:func:`map_tasks` returns
 them in that order, whichever thread computed them).
 
-The number of threads is the number of cores this process may run on, or the
-``SKNORM_NUM_THREADS`` environment variable when set (read when the pool
-starts).
+How many threads a call uses (:func:`n_threads`) is read on every call that
+has more than one task, so a limit set after ``import sknorm`` applies: the
+``SKNORM_NUM_THREADS`` environment variable when set, else the smallest of the
+cores this process may run on, ``OMP_NUM_THREADS`` and the OpenMP runtime's
+current limit, which ``threadpoolctl.threadpool_limits`` sets (sknorm's threads
+count as OpenMP threads, like scikit-learn's own parallel loops). Inside a
+joblib worker process, joblib sets ``OMP_NUM_THREADS`` to its share of the
+cores, so sknorm runs no more threads than joblib grants. A call with a single
+task, or a single thread, runs in the calling thread without touching the pool.
 """
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = [
     "BLOCK_ELEMENTS",
     "TASK_ELEMENTS",
     "BlockPlan",
+    "iter_tasks",
     "map_tasks",
     "n_threads",
     "row_blocks",
@@ -54,7 +61,14 @@ TASK_ELEMENTS = 1 << 20
 
 
 def n_threads():
-    """Threads sknorm's kernels use: ``SKNORM_NUM_THREADS`` or the usable cores."""
+    """Threads a call of sknorm's kernels may use now.
+
+    ``SKNORM_NUM_THREADS`` when set; else the smallest of the usable cores,
+    ``OMP_NUM_THREADS`` and the limit of the OpenMP runtimes loaded in the
+    process, as ``threadpoolctl.threadpool_limits`` sets it in the calling
+    thread. Cheap enough to read on every call (a few microseconds, after a
+    one-off look-up of the OpenMP runtimes).
+    """
     value = os.environ.get("SKNORM_NUM_THREADS", "").strip()
     if value:
         try:
@@ -63,28 +77,79 @@ def n_threads():
             raise ValueError(
                 f"SKNORM_NUM_THREADS must be a positive integer, got {value!r}."
             ) from None
+    limit = _usable_cores()
+    # "4,2" limits nested OpenMP levels: sknorm's threads are the first level.
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if omp.isdigit() and int(omp) > 0:
+        limit = min(limit, int(omp))
+    if limit > 1:
+        for runtime in _openmp_runtimes():
+            limit = min(limit, max(1, runtime.get_num_threads() or 1))
+    return limit
+
+
+def _usable_cores():
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
 
 
+_runtimes = None
+
+
+def _openmp_runtimes():
+    """threadpoolctl's controllers of the OpenMP runtimes loaded in the process,
+    looked up once (listing the loaded libraries takes tens of milliseconds).
+
+    sknorm has no shared library that threadpoolctl could find, so it cannot
+    register a controller of its own; it reads the OpenMP limit instead, which
+    ``threadpool_limits(n)`` and ``threadpool_limits(n, user_api="openmp")``
+    set. scikit-learn loads an OpenMP runtime at import.
+    """
+    global _runtimes
+    if _runtimes is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controllers = ThreadpoolController().lib_controllers
+            _runtimes = [lib for lib in controllers if lib.user_api == "openmp"]
+        except Exception:  # pragma: no cover - threadpoolctl cannot inspect
+            _runtimes = []
+    return _runtimes
+
+
 _pool = None
+_pool_size = 0
 _pool_lock = threading.Lock()
+#: Set in the pool's threads: a task that maps tasks runs them itself rather
+#: than wait for threads that may all be waiting too.
+_worker = threading.local()
 
 
-def _executor():
-    global _pool
+def _executor(size):
+    """The shared pool, grown to at least ``size`` threads."""
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(n_threads(), thread_name_prefix="sknorm")
+        if _pool is None or _pool_size < size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)  # its threads end when idle
+            _pool = ThreadPoolExecutor(
+                size, thread_name_prefix="sknorm", initializer=_mark_worker
+            )
+            _pool_size = size
         return _pool
+
+
+def _mark_worker():
+    _worker.active = True
 
 
 def _forget_pool():
     # A child created by fork has none of its parent's threads: start afresh.
-    global _pool, _pool_lock
+    global _pool, _pool_size, _pool_lock
     _pool = None
+    _pool_size = 0
     _pool_lock = threading.Lock()
 
 
@@ -92,16 +157,70 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def map_tasks(function, tasks):
-    """``[function(task) for task in tasks]``, run on the shared pool.
+def iter_tasks(function, tasks, *, parallel=True):
+    """The results of ``function(task)`` for ``tasks``, in their order, as an
+    iterator; the tasks run on the shared pool.
 
-    A single task, or a single thread, runs in the calling thread. Results come
-    back in the order of ``tasks``; the first exception raised is re-raised.
+    At most :func:`n_threads` threads run the tasks, the calling thread among
+    them: each takes the next task not yet taken. One task, one thread,
+    ``parallel=False`` (the caller judged the work too small to share) or a
+    call from a task already on the pool run the tasks in the calling thread,
+    one per request for a result. An exception raised by a task is re-raised
+    in its place; no task begins after it, and none is left running.
     """
     tasks = list(tasks)
-    if len(tasks) <= 1 or n_threads() <= 1:
-        return [function(task) for task in tasks]
-    return list(_executor().map(function, tasks))
+    threads = 1
+    if parallel and len(tasks) > 1 and not getattr(_worker, "active", False):
+        threads = min(n_threads(), len(tasks))
+    if threads <= 1:
+        return (function(task) for task in tasks)
+    return _shared(function, tasks, threads)
+
+
+def _shared(function, tasks, threads):
+    results = [Future() for _ in tasks]
+    taken = iter(range(len(tasks)))
+    lock = threading.Lock()
+    failed = False
+
+    def take():
+        with lock:
+            return None if failed else next(taken, None)
+
+    def run(index):
+        nonlocal failed
+        try:
+            results[index].set_result(function(tasks[index]))
+        except BaseException as error:  # handed to the caller, in its place
+            with lock:
+                failed = True
+            results[index].set_exception(error)
+
+    def help_out():
+        while (index := take()) is not None:
+            run(index)
+
+    pool = _executor(threads - 1)
+    helpers = [pool.submit(help_out) for _ in range(threads - 1)]
+    try:
+        for result in results:
+            # The caller computes tasks too, until the next result is ready.
+            while not result.done() and (index := take()) is not None:
+                run(index)
+            yield result.result()
+    finally:
+        with lock:
+            failed = True  # no task begins after an error or an early exit
+        for helper in helpers:
+            helper.result()
+
+
+def map_tasks(function, tasks, *, parallel=True):
+    """``[function(task) for task in tasks]``, run on the shared pool.
+
+    See :func:`iter_tasks`; results come back in the order of ``tasks``.
+    """
+    return list(iter_tasks(function, tasks, parallel=parallel))
 
 
 def row_blocks(n_rows, n_cols, block_elements=BLOCK_ELEMENTS, *, start=0, stop=None):

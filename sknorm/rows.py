@@ -48,18 +48,18 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import _get_feature_names
 
 from ._affine import safe_scale
 from ._array_api import namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
-from ._estimator import DocLinkMixin
+from ._estimator import DocLinkMixin, ParamsMixin
 from ._parallel import map_tasks
 from ._validation import (
     BLOCK_ELEMENTS,
     _describe_columns,
     check_input,
+    feature_names_of,
     is_sparse,
     may_write_in_place,
     row_blocks,
@@ -1002,6 +1002,7 @@ def resolve_groups(groups, n_features, feature_names=None, name="groups"):
 
 class _RowNormalizer(
     DocLinkMixin,
+    ParamsMixin,
     CallbackSupportMixin,
     DaskDispatchMixin,
     OneToOneFeatureMixin,
@@ -1099,9 +1100,7 @@ class _RowNormalizer(
         fitted = hasattr(self, "n_features_in_")
         X_checked = self._check(X, reset=False, fitted=fitted)
         names = (
-            getattr(self, "feature_names_in_", None)
-            if fitted
-            else _get_feature_names(X)
+            getattr(self, "feature_names_in_", None) if fitted else feature_names_of(X)
         )
         out, _ = self._normalize(
             X_checked, in_place=may_write_in_place(X_checked, X, copy), names=names
@@ -1550,7 +1549,7 @@ def normalize(
     )
     X_checked = check_input(estimator, X, reset=False, check_features=False)
     in_place = may_write_in_place(X_checked, X, copy)
-    names = _get_feature_names(X) if axis == 1 else None
+    names = feature_names_of(X) if axis == 1 else None
     if axis == 0:
         X_checked = X_checked.T
     out, norms = estimator._normalize(X_checked, in_place=in_place, names=names)
@@ -1605,6 +1604,6 @@ def row_norms(X, norm="l2", *, groups=None):
     """
     estimator = Normalizer(norm=norm, groups=groups)
     X_checked = check_input(estimator, X, reset=False, check_features=False)
-    columns = estimator._groups(X_checked.shape[1], _get_feature_names(X))
+    columns = estimator._groups(X_checked.shape[1], feature_names_of(X))
     norms, _ = _row_pass(X_checked, estimator._rule(), columns)
     return norms[:, 0] if groups is None else norms

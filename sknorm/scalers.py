@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale, spread_in_units
 from ._array_api import host_view
-from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
+from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator, derived_from_fit
 from ._validation import (
     check_finite,
     check_input,
@@ -64,6 +64,17 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
         return low, high
 
+    def _fitted_map(self):
+        """``(affine map, clip range or None)`` of the fitted estimator, built
+        once per fitted state (see :func:`~sknorm._estimator.derived_from_fit`)
+        from its numpy view."""
+
+        def build():
+            fitted = host_view(self)
+            return fitted._affine_map(), fitted._clip_range() if self.clip else None
+
+        return derived_from_fit(self, "affine_map", build)
+
     def transform(self, X, copy=None):
         """Scale the features of X with the fitted statistics.
 
@@ -81,11 +92,11 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         """
         check_is_fitted(self)
         X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
-        fitted = host_view(self)
-        return fitted._affine_map().transform(
+        affine, clip = self._fitted_map()
+        return affine.transform(
             X_checked,
             in_place=in_place,
-            clip=fitted._clip_range() if self.clip else None,
+            clip=clip,
             estimator=self,
             sparse_advice=self._sparse_advice,
             reject_infinity=check_as_we_go,
@@ -130,16 +141,13 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         X_checked, in_place, check_as_we_go = self._check_for_map(
             X, copy, method="inverse_transform"
         )
-        result = (
-            host_view(self)
-            ._affine_map()
-            .inverse_transform(
-                X_checked,
-                in_place=in_place,
-                estimator=self,
-                sparse_advice=self._sparse_advice,
-                reject_infinity=check_as_we_go,
-            )
+        affine, _ = self._fitted_map()
+        result = affine.inverse_transform(
+            X_checked,
+            in_place=in_place,
+            estimator=self,
+            sparse_advice=self._sparse_advice,
+            reject_infinity=check_as_we_go,
         )
         return wrap_like_transform(self, result, X)
 

@@ -169,7 +169,7 @@ def test_exact_quantiles_report_their_column_groups(monkeypatch, threads, weight
     # are selected 3 at a time, 4 groups for 10 columns. Equal weights with
     # zeros drop the rows of weight 0: 500 rows, 6 columns at a time, 2 groups.
     monkeypatch.setattr(sknorm.stats.quantiles, "_GROUP_BYTES", 3 * 8000)
-    monkeypatch.setattr(sknorm.stats.quantiles, "_n_threads", lambda: threads)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", str(threads))
     monkeypatch.setattr(sknorm.stats.quantiles, "_PARALLEL_MIN_VALUES", 0)
     X = _X(1000, 10)
     weight = np.repeat([0.0, 2.0], 500) if weighted else None

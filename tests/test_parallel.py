@@ -3,16 +3,35 @@ tasks and blocks, the slow paths they fall back to, and the infinity checks
 fused into the statistics pass and into the affine map."""
 
 import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 from scipy import sparse
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
-from sknorm import MaxAbsScaler, MinMaxScaler, StandardScaler, _parallel
+from sknorm import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    RobustScaler,
+    StandardScaler,
+    _parallel,
+)
+from sknorm import rows as rows_module
 from sknorm._affine import AffineMap
 from sknorm._parallel import BlockPlan, fold, map_tasks
 from sknorm.stats import Extrema, Moments
+from sknorm.stats import quantiles as quantiles_module
+from sknorm.stats import sketch as sketch_module
 
 
 @pytest.fixture
@@ -199,3 +218,246 @@ def test_sparse_infinity_found_in_any_chunk(monkeypatch, fmt):
         fitted.transform(X)
     scaled = fitted.transform(sparse.random(60, 5, density=0.5, format=fmt))
     assert scaled.format == fmt
+
+
+# --- The shared pool and its thread count ---------------------------------
+
+
+def test_tasks_run_on_exactly_the_granted_threads(monkeypatch):
+    """Each of the first ``k`` tasks waits for the others: they can only all
+    pass if ``k`` distinct threads (the caller among them) took them."""
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "3")
+    barrier = threading.Barrier(3, timeout=30)
+    seen = []
+
+    def task(i):
+        seen.append(threading.get_ident())
+        if i < 3:
+            barrier.wait()
+        return i
+
+    assert map_tasks(task, range(12)) == list(range(12))
+    assert threading.get_ident() in seen and len(set(seen)) == 3
+
+
+def test_a_failing_task_stops_the_others_and_leaves_none_running(monkeypatch):
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "2")
+    started, finished = [], []
+
+    def task(i):
+        started.append(i)
+        if i == 1:
+            raise KeyError(i)
+        time.sleep(0.01)
+        finished.append(i)
+
+    with pytest.raises(KeyError):
+        map_tasks(task, range(50))
+    # Nothing runs once the call has raised, and tasks were taken in order.
+    count = len(finished)
+    time.sleep(0.05)
+    assert len(finished) == count and len(started) < 50
+    assert sorted(started) == list(range(len(started)))
+
+
+def test_nested_maps_run_in_the_thread_of_their_task(monkeypatch):
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "2")
+
+    def outer(i):
+        return map_tasks(lambda j: (threading.get_ident(), i * j), range(4))
+
+    for i, inner in enumerate(map_tasks(outer, range(6))):
+        assert len({ident for ident, _ in inner}) == 1
+        assert [value for _, value in inner] == [i * j for j in range(4)]
+
+
+@pytest.fixture
+def pool_calls(monkeypatch):
+    """The thread counts of the calls that used the pool, and the threads that
+    ran their tasks."""
+    calls = []
+    shared = _parallel._shared
+
+    def recording(function, tasks, threads):
+        idents = set()
+        calls.append((threads, idents))
+
+        def run(task):
+            idents.add(threading.get_ident())
+            return function(task)
+
+        return shared(run, tasks, threads)
+
+    monkeypatch.setattr(_parallel, "_shared", recording)
+    return calls
+
+
+def _many_tasks_everywhere(monkeypatch):
+    """Cut every kernel's small work into many tasks, all worth sharing."""
+    monkeypatch.setattr(_parallel, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(_parallel, "MIN_BLOCK_ROWS", 2)
+    monkeypatch.setattr(_parallel, "TASK_ELEMENTS", 300)
+    monkeypatch.setattr(quantiles_module, "_GROUP_BYTES", 1)
+    monkeypatch.setattr(quantiles_module, "_PARALLEL_MIN_VALUES", 1)
+    monkeypatch.setattr(sketch_module, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(sketch_module, "_PARALLEL_MIN_VALUES", 1)
+    chunks = rows_module._major_chunks
+    monkeypatch.setattr(
+        rows_module, "_major_chunks", lambda indptr: chunks(indptr, 200)
+    )
+
+
+_KERNELS = ["moments", "extrema", "quantiles", "sketch", "rows"]
+
+
+def _kernel_calls(calls, X, X_csr):
+    """The pool calls of each kernel of ``_every_kernel``, by kernel."""
+    by_kernel = {}
+    steps = [
+        lambda: StandardScaler().fit(X),
+        lambda: MinMaxScaler().fit(X),
+        lambda: RobustScaler(with_centering=False).fit(X),
+        lambda: RobustScaler().partial_fit(X),
+        lambda: Normalizer().fit_transform(X_csr),
+    ]
+    for name, step in zip(_KERNELS, steps, strict=True):
+        calls.clear()
+        step()
+        by_kernel[name] = list(calls)
+    return by_kernel
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_every_kernel_honours_sknorm_num_threads(monkeypatch, pool_calls, rng, threads):
+    _many_tasks_everywhere(monkeypatch)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", str(threads))
+    X = _data(rng, n_rows=400, n_cols=5)
+    X_csr = sparse.random(400, 30, density=0.3, format="csr", random_state=0)
+    for name, calls in _kernel_calls(pool_calls, X, X_csr).items():
+        if threads == 1:
+            assert calls == [], f"{name} used the pool with one thread"
+            continue
+        assert calls, f"{name} never used the pool"
+        for granted, idents in calls:
+            assert granted == threads, name
+            assert 1 <= len(idents) <= threads, name
+
+
+def test_results_do_not_depend_on_the_thread_count(monkeypatch, rng):
+    _many_tasks_everywhere(monkeypatch)
+    X = _data(rng, n_rows=400, n_cols=5)
+    X_csr = sparse.random(400, 30, density=0.3, format="csr", random_state=0)
+    results = []
+    for threads in ["1", "3"]:
+        monkeypatch.setenv("SKNORM_NUM_THREADS", threads)
+        robust = RobustScaler().fit(X)
+        sketch = RobustScaler().partial_fit(X)
+        results.append(
+            [
+                StandardScaler().fit_transform(X),
+                MinMaxScaler().fit_transform(X),
+                robust.center_,
+                robust.scale_,
+                sketch.center_,
+                sketch.scale_,
+                Normalizer().fit_transform(X_csr).toarray(),
+            ]
+        )
+    for one, three in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, three)
+
+
+@pytest.fixture
+def no_thread_settings(monkeypatch):
+    """No sknorm or OpenMP setting in the environment, and 8 usable cores, so
+    that only the setting a test makes limits the count."""
+    monkeypatch.delenv("SKNORM_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_parallel, "_usable_cores", lambda: 8)
+
+
+def test_omp_num_threads_limits_the_count(monkeypatch, no_thread_settings):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _parallel.n_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,1")  # sknorm's threads: level one
+    assert _parallel.n_threads() <= 3
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "5")  # sknorm's own setting wins
+    assert _parallel.n_threads() == 5
+
+
+def test_omp_num_threads_in_a_fresh_process():
+    code = "from sknorm import _parallel; print(_parallel.n_threads())"
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SKNORM_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**environment, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "1"
+
+
+@pytest.mark.skipif(
+    not _parallel._openmp_runtimes(),
+    reason="no OpenMP runtime loaded: threadpoolctl has no limit to set",
+)
+def test_threadpool_limits_are_honoured(
+    monkeypatch, pool_calls, no_thread_settings, rng
+):
+    _many_tasks_everywhere(monkeypatch)
+    X = _data(rng, n_rows=400, n_cols=5)
+    X_csr = sparse.random(400, 30, density=0.3, format="csr", random_state=0)
+    with threadpool_limits(limits=3):
+        assert _parallel.n_threads() == 3
+        for name, calls in _kernel_calls(pool_calls, X, X_csr).items():
+            assert calls and {granted for granted, _ in calls} == {3}, name
+        with threadpool_limits(limits=1, user_api="openmp"):
+            assert _parallel.n_threads() == 1
+        with threadpool_limits(limits=1):
+            assert _parallel.n_threads() == 1
+            kernels = _kernel_calls(pool_calls, X, X_csr)
+            assert all(calls == [] for calls in kernels.values())
+        assert _parallel.n_threads() == 3
+
+
+def _sknorm_threads(estimator, X, y):
+    """Scorer: the threads that may run sknorm's tasks in this process (the
+    calling thread and the pool's threads alive)."""
+    names = [thread.name for thread in threading.enumerate()]
+    return 1 + sum(name.startswith("sknorm") for name in names)
+
+
+def _tasks_per_fit(estimator, X, y):
+    """Scorer: the number of tasks sknorm cuts this fold into."""
+    return len(BlockPlan(*X.shape).tasks())
+
+
+def test_grid_search_workers_run_no_more_threads_than_cores(
+    monkeypatch, no_thread_settings, rng
+):
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(_parallel, "_usable_cores", lambda: cores)
+    # Each training fold is cut into several tasks: a worker that ignored the
+    # limit would run a pool of threads on it.
+    X = rng.normal(size=(2 * _parallel.TASK_ELEMENTS // 4 + 1000, 8))
+    y = (X[:, 0] > 0).astype(int)
+    search = GridSearchCV(
+        Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]),
+        {"model__C": [1.0]},
+        scoring={"threads": _sknorm_threads, "tasks": _tasks_per_fit},
+        refit=False,
+        cv=2,
+        n_jobs=2,
+    )
+    search.fit(X, y)
+    results = search.cv_results_
+    folds = [f"split{i}_test_" for i in range(2)]
+    assert min(results[f + "tasks"].min() for f in folds) >= 1
+    threads = np.concatenate([results[f + "threads"] for f in folds])
+    # Two workers at a time: together no more threads than cores.
+    assert threads.max() <= max(1, cores // 2)

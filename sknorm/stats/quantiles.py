@@ -31,13 +31,12 @@ sparse columns by sorting the stored entries only and counting the implicit
 zeros analytically, so no column is ever materialised.
 """
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .._callbacks import reported_units
+from .._parallel import iter_tasks
 from .._validation import is_sparse
 from ._base import (
     Statistic,
@@ -57,13 +56,6 @@ _PARALLEL_MIN_VALUES = 1 << 21
 #: Stored entries sorted at once on sparse input: bounds the temporary memory,
 #: and cache-sized blocks are faster than one large sort.
 _SPARSE_BLOCK_ENTRIES = 1 << 16
-
-
-def _n_threads():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def lerp(lower, upper, fraction):
@@ -441,15 +433,9 @@ def _dense_order_statistics(X, levels, sample_weight):
             return _dense_group(X, group, levels, buffers)
         return _weighted_dense_group(X, group, levels, sample_weight, buffers)
 
-    threads = min(_n_threads(), len(groups))
-    if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
-        # np.partition, argsort and the block copies release the GIL.
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(
-                reported_units(pool.map(work, groups), "quantiles-columns", len(groups))
-            )
-    else:
-        results = [work(group) for group in reported_units(groups, "quantiles-columns")]
+    # np.partition, argsort and the block copies release the GIL.
+    results = iter_tasks(work, groups, parallel=X.size >= _PARALLEL_MIN_VALUES)
+    results = list(reported_units(results, "quantiles-columns", len(groups)))
     return _join_column_groups(results)
 
 

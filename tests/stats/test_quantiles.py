@@ -122,7 +122,7 @@ def test_threaded_column_groups_give_the_same_result(monkeypatch):
     # Groups of one column and the thread pool, on small data.
     monkeypatch.setattr(quantiles_module, "_GROUP_BYTES", 1)
     monkeypatch.setattr(quantiles_module, "_PARALLEL_MIN_VALUES", 1)
-    monkeypatch.setattr(quantiles_module, "_n_threads", lambda: 3)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "3")
     assert Quantiles.from_data(X, levels=LEVELS) == expected
     # Rescaled weights are summed in another order per group of columns.
     np.testing.assert_allclose(
