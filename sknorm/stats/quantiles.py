@@ -31,13 +31,14 @@ sparse columns by sorting the stored entries only and counting the implicit
 zeros analytically, so no column is ever materialised.
 """
 
-import os
+import itertools
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .._callbacks import reported_units
+from .._kernels import kernels
+from .._parallel import BlockPlan, map_tasks
 from .._validation import is_sparse
 from ._base import (
     Statistic,
@@ -57,13 +58,20 @@ _PARALLEL_MIN_VALUES = 1 << 21
 #: Stored entries sorted at once on sparse input: bounds the temporary memory,
 #: and cache-sized blocks are faster than one large sort.
 _SPARSE_BLOCK_ENTRIES = 1 << 16
-
-
-def _n_threads():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+#: Fewest rows for which dense columns are bracketed from a sample of rows
+#: (see :func:`_bracketed_order_statistics`) rather than selected directly.
+_BRACKET_MIN_ROWS = 1 << 16
+#: Rows in that sample (at most a quarter of the rows): a window then spans
+#: about 2 * 5 * 0.5 / sqrt(32768) = 2.8% of a column's values at the median.
+_SAMPLE_ROWS = 1 << 15
+#: Half-width of a window, in standard deviations of the sample's rank error:
+#: a rank falls outside its window (and its column is selected directly) with
+#: probability below 1e-6.
+_BRACKET_Z = 5.0
+#: Columns whose windows would hold more than this share of their values are
+#: selected directly (heavy ties, many close levels).
+_BRACKET_MAX_SHARE = 0.3
+_SAMPLE_SEED = 0x5A4D
 
 
 def lerp(lower, upper, fraction):
@@ -431,7 +439,8 @@ def _dense_column_groups(n_rows, n_cols, itemsize):
     return [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
 
 
-def _dense_order_statistics(X, levels, sample_weight):
+def _selected_order_statistics(X, levels, sample_weight):
+    """Order statistics of dense columns, each column copied and selected in."""
     groups = _dense_column_groups(*X.shape, X.itemsize)
 
     buffers = threading.local()
@@ -441,16 +450,246 @@ def _dense_order_statistics(X, levels, sample_weight):
             return _dense_group(X, group, levels, buffers)
         return _weighted_dense_group(X, group, levels, sample_weight, buffers)
 
-    threads = min(_n_threads(), len(groups))
-    if threads > 1 and X.size >= _PARALLEL_MIN_VALUES:
+    if X.size >= _PARALLEL_MIN_VALUES:
         # np.partition, argsort and the block copies release the GIL.
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(
-                reported_units(pool.map(work, groups), "quantiles-columns", len(groups))
-            )
+        results = map_tasks(work, groups)
     else:
-        results = [work(group) for group in reported_units(groups, "quantiles-columns")]
+        results = map(work, groups)
+    results = reported_units(results, "quantiles-columns", len(groups))
     return _join_column_groups(results)
+
+
+# ----------------------------------------------------------- bracketing selection
+#
+# Dense columns of many rows are not copied and selected in whole: a sample of
+# rows places, per column, a window [low, high] of values around each level's
+# ranks; one pass over row blocks counts the values below every window and
+# gathers those inside (a few percent of the data); the wanted ranks are then
+# selected among the gathered values. The result is exact whatever the
+# sample: a rank that falls outside every window (a sample unlike the data)
+# sends its column to the direct selection.
+
+
+def _brackets_apply(n_rows, dtype):
+    """Whether :func:`_bracketed_order_statistics` computes these columns."""
+    return n_rows >= _BRACKET_MIN_ROWS and dtype.kind == "f"
+
+
+def _sample_windows(X, levels):
+    """Disjoint windows around each level's ranks, from a sample of rows.
+
+    Returns ``(low, high, share)`` of shape ``(n_windows, n_columns)``: the
+    windows' bounds (NaN pads the windows a column does not use) and the
+    share of the sample each window holds (an estimate of its size).
+    """
+    n_rows, n_columns = X.shape
+    size = max(1, min(_SAMPLE_ROWS, n_rows // 4))
+    rng = np.random.default_rng(_SAMPLE_SEED)
+    sample = np.sort(X[np.sort(rng.integers(0, n_rows, size))].T, axis=1)
+    present = np.count_nonzero(~np.isnan(sample), axis=1)
+    safe = np.maximum(present, 1).astype(np.float64)
+    last = present - 1
+    column = np.arange(n_columns)
+    unique_levels = np.unique(levels)
+    low = np.full((len(unique_levels), n_columns), np.nan)
+    high = low.copy()
+    window = np.zeros(n_columns, dtype=np.int64)
+    for i, q in enumerate(unique_levels):
+        # Sample positions _BRACKET_Z standard deviations of the sample's
+        # rank error either side of the level, with room for rank r + 1.
+        spread = _BRACKET_Z * np.sqrt(np.maximum(q * (1 - q), 1 / safe) / safe)
+        first = np.floor((q - spread) * last).astype(np.int64) - 1
+        stop = np.ceil((q + spread) * last).astype(np.int64) + 2
+        first = np.where(present > 0, first, -1)
+        stop = np.where(present > 0, stop, size)
+        lo = np.where(first >= 0, sample[column, np.clip(first, 0, size - 1)], -np.inf)
+        hi = np.where(stop <= last, sample[column, np.clip(stop, 0, size - 1)], np.inf)
+        if i:
+            # Windows that meet (in value: a tie joins them too) are merged.
+            window += lo > high[window, column]
+        fresh = np.isnan(low[window, column])
+        low[window, column] = np.where(fresh, lo, low[window, column])
+        high[window, column] = hi
+    used = int(window.max(initial=0)) + 1
+    low, high = low[:used], high[:used]
+    # The sample's values inside each window, ties with its bounds included.
+    share = np.zeros(low.shape)
+    for w in range(used):
+        inside = (sample >= low[w, :, None]) & (sample <= high[w, :, None])
+        share[w] = np.count_nonzero(inside, axis=1) / safe
+    return low, high, share
+
+
+def _window_bounds(low, high):
+    """The bounds :func:`sknorm._kernels.quantiles.count_brackets` compares
+    values with: ``-inf``, then each window's low bound and the float after
+    its high bound (NaN, which no value reaches, after ``+inf``)."""
+    after = np.nextafter(high, np.inf)
+    after[np.isposinf(high)] = np.nan
+    bounds = np.empty((1 + 2 * low.shape[0], low.shape[1]))
+    bounds[0] = -np.inf
+    bounds[1::2], bounds[2::2] = low, after
+    return bounds
+
+
+def _window_capacity(share, n_rows):
+    """Room for the values a task of ``n_rows`` rows finds inside each window:
+    the share the sample saw, with a margin (a task that finds more is run
+    again with room for what it found)."""
+    expected = share * n_rows
+    return (1.25 * expected + 4 * np.sqrt(expected) + 16).astype(np.int64)
+
+
+def _count_block_numpy(part, bounds, counts, sums, values, segments):
+    """The numpy path of :func:`sknorm._kernels.quantiles.count_brackets` on
+    one block, gathered values appended to ``values`` with the segment
+    ``window * n_columns + column`` of each to ``segments``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums += part.sum(axis=0, dtype=np.float64)
+    position = np.zeros(part.shape, dtype=np.int16)
+    for b, bound in enumerate(bounds):
+        reached = part >= bound
+        counts[b] += np.count_nonzero(reached, axis=0)
+        position += reached
+    for w in range(bounds.shape[0] // 2):
+        row, column = np.nonzero(position == 2 * w + 2)
+        values.append(part[row, column])
+        segments.append(w * part.shape[1] + column)
+
+
+def _gathered_segments(X, bounds, share, plan, kernels):
+    """One pass over the tasks of ``plan``: the counts of values at or above
+    each bound (see :func:`sknorm._kernels.quantiles.count_brackets`), the
+    column sums, and the values inside each window grouped by segment
+    (``values[starts[g]:starts[g + 1]]``, ``g = window * n_columns + column``).
+    """
+    n_bounds, n_columns = bounds.shape
+    n_segments = share.size
+    contiguous = X.flags.c_contiguous
+
+    def blocks(rows):
+        # The kernel reads rows; other layouts are copied a block at a time.
+        if contiguous:
+            yield X[rows]
+        else:
+            for block in plan.blocks(rows):
+                yield np.ascontiguousarray(X[block])
+
+    if kernels is None:
+
+        def run(rows):
+            counts = np.zeros((n_bounds, n_columns), dtype=np.int64)
+            sums = np.zeros(n_columns)
+            values, segments = [np.zeros(0, X.dtype)], [np.zeros(0, np.intp)]
+            for part in plan.blocks(rows):
+                _count_block_numpy(X[part], bounds, counts, sums, values, segments)
+            return counts, sums, np.concatenate(values), np.concatenate(segments)
+
+    else:
+        capacity = _window_capacity(share, plan.task_rows)
+
+        def run(rows, capacity=capacity):
+            offsets = np.concatenate(([0], np.cumsum(capacity.ravel())))
+            buffer = np.empty(int(offsets[-1]), dtype=X.dtype)
+            offsets = offsets[:-1].reshape(capacity.shape)
+            counts = np.zeros((n_bounds, n_columns), dtype=np.int64)
+            filled = np.zeros(capacity.shape, dtype=np.int64)
+            sums = np.zeros(n_columns)
+            for part in blocks(rows):
+                kernels.count_brackets(
+                    part, bounds, capacity, offsets, buffer, counts, filled, sums
+                )
+            if np.any(filled > capacity):
+                # More than the sample foretold (sorted data, say): again,
+                # with room for exactly what this task holds.
+                return run(rows, filled)
+            return counts, sums, buffer, offsets.ravel(), filled.ravel()
+
+    results = map_tasks(run, reported_units(plan.tasks(), "quantiles-rows"))
+    counts = sum(r[0] for r in results)
+    sums = np.zeros(n_columns)
+    for r in results:
+        sums += r[1]  # in task order: the same sums whatever the threads
+    sizes = (counts[1::2] - counts[2::2]).ravel()
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    if kernels is None:
+        segments = np.concatenate([r[3] for r in results])
+        keys = segments.astype(np.uint16) if n_segments <= 1 << 16 else segments
+        values = np.concatenate([r[2] for r in results])
+        values = values[np.argsort(keys, kind="stable")]
+    else:
+        values = np.empty(int(starts[-1]), dtype=X.dtype)
+        position = starts[:-1].copy()
+        for _, _, buffer, offsets, filled in results:
+            kernels.append_segments(buffer, offsets, filled, position, values)
+    return counts, sums, values, starts
+
+
+def _bracketed_order_statistics(X, levels):
+    """Order statistics of unweighted dense columns by bracketing (see above).
+
+    Returns ``(lower, upper, total, value_sum, count)`` as
+    :func:`_selected_order_statistics` does, the same values.
+    """
+    n_rows, n_columns = X.shape
+    low, high, share = _sample_windows(X, levels)
+    # Columns whose windows hold much of the data (ties, many levels) are
+    # selected directly: gathering them would copy most of the column.
+    direct = share.sum(axis=0) > _BRACKET_MAX_SHARE
+    low[:, direct], high[:, direct], share[:, direct] = np.nan, np.nan, 0.0
+    kernels = _kernel_module() if X.dtype in (np.float32, np.float64) else None
+    counts, value_sum, values, starts = _gathered_segments(
+        X, _window_bounds(low, high), share, BlockPlan(n_rows, n_columns), kernels
+    )
+    total = counts[0].astype(np.float64)
+    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
+    last = total[None, :] - 1
+    ranks = np.concatenate(
+        (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
+    ).astype(np.int64)
+    # Rank of the first value of each window, and the window of each rank.
+    first = counts[0] - counts[1::2]
+    sizes = counts[1::2] - counts[2::2]
+    window = np.full(ranks.shape, -1)
+    for w in range(low.shape[0]):
+        local = ranks - first[w]
+        window = np.where((local >= 0) & (local < sizes[w]), w, window)
+    found = np.full(ranks.shape, np.nan)
+    level_of, column_of = np.nonzero(window >= 0)
+    segment = window[level_of, column_of] * n_columns + column_of
+    rank = ranks[level_of, column_of] - first[window[level_of, column_of], column_of]
+    order = np.lexsort((rank, segment))
+    segment, rank = segment[order], rank[order]
+    level_of, column_of = level_of[order], column_of[order]
+    bounds = np.flatnonzero(np.diff(segment, prepend=-1, append=-1))
+    for begin, end in itertools.pairwise(bounds):
+        g = segment[begin]
+        picked = _select(
+            values[starts[g] : starts[g + 1]], sorted(set(rank[begin:end].tolist()))
+        )
+        found[level_of[begin:end], column_of[begin:end]] = [
+            picked[r] for r in rank[begin:end].tolist()
+        ]
+    missed = np.flatnonzero(np.any(window < 0, axis=0) & (total > 0))
+    n_levels = len(levels)
+    lower, upper = found[:n_levels], found[n_levels:]
+    if missed.size:
+        # The sample misled these columns (or they were left to it): select
+        # them directly.
+        lower[:, missed], upper[:, missed], *_ = _selected_order_statistics(
+            X[:, missed], levels, None
+        )
+    return lower, upper, total, value_sum, total
+
+
+def _dense_order_statistics(X, levels, sample_weight):
+    if sample_weight is None and _brackets_apply(X.shape[0], X.dtype):
+        return _bracketed_order_statistics(X, levels)
+    return _selected_order_statistics(X, levels, sample_weight)
+
+
+def _kernel_module():
+    return kernels("quantiles")
 
 
 def _sparse_order_statistics(X, levels, sample_weight):

@@ -25,18 +25,16 @@ Vectorized over columns: all items of all columns sit in flat arrays grouped by
 column, and every compaction round processes all columns at once.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from .._callbacks import reported_units
+from .._parallel import map_tasks
 from .._validation import is_sparse
 from ._base import Statistic, implicit_zero_weight, sparse_entries
 from .quantiles import (
     _PARALLEL_MIN_VALUES,
     Quantiles,
     _check_levels,
-    _n_threads,
     _transposed_columns,
     ragged_order_statistics,
     ragged_value_finder,
@@ -576,19 +574,12 @@ def _dense_items(X, rows, sample_weight, k, seed):
             return _halve_sorted(values, weight, k, seed, block, n_columns)
         return values, np.full(n_rows, weight), 0.0, seed
 
-    threads = min(_n_threads(), len(blocks))
-    if threads > 1 and n_rows * n_columns >= _PARALLEL_MIN_VALUES:
+    if n_rows * n_columns >= _PARALLEL_MIN_VALUES:
         # Sorting and copying free the GIL; blocks share no state.
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(
-                reported_units(
-                    pool.map(sketch_block, blocks), "sketch-columns", len(blocks)
-                )
-            )
+        results = map_tasks(sketch_block, blocks)
     else:
-        results = [
-            sketch_block(block) for block in reported_units(blocks, "sketch-columns")
-        ]
+        results = map(sketch_block, blocks)
+    results = list(reported_units(results, "sketch-columns", len(blocks)))
     error = np.zeros(n_columns)
     for block, (_, _, block_error, _) in zip(blocks, results, strict=True):
         error[block] = block_error
