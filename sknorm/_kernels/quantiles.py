@@ -11,46 +11,79 @@ counts and gather the same values.
 import numba
 import numpy as np
 
+#: Rows counted in 16-bit fields before they are added to the counts.
+_PACKED_ROWS = 1 << 15
+
 
 @numba.njit(cache=True, nogil=True)
-def count_brackets(X, bounds, capacity, offsets, buffer, counts, filled, sums):
+def count_brackets(X, lows, ends, capacity, offsets, buffer, counts, filled, sums):
     """Count and gather the values of the rows of ``X`` against windows.
 
-    ``bounds`` (1 + 2 * n_windows, n_columns) holds per column ``-inf`` and
-    then, for each window, its low bound and the float after its high bound
-    (NaN where there is none). ``counts[b, j]`` counts the values of column
-    ``j`` at or above bound ``b`` (bound 0: the values that are not NaN), so
-    that a value lies inside window ``w`` when it reaches bound ``2 * w + 1``
-    but not ``2 * w + 2``. Those go to ``buffer[offsets[w, j]:]``, at most
-    ``capacity[w, j]`` of them; ``filled[w, j]`` counts them (past the
-    capacity too, so that the caller sees an overflow). ``sums`` adds each
-    column's values, NaN included.
+    Bound ``b`` of column ``j`` is the window ``[lows[b, j], ends[b, j])``
+    (``ends`` holds the float after each window's high bound; NaN never
+    reached): ``b = 0`` is ``[-inf, -inf)``, empty, so that ``counts[0, j]``
+    counts the values that are not NaN; the windows are disjoint and NaN pads
+    unused bounds up to a multiple of 4. ``counts[b, j]`` counts the values
+    at or above ``lows[b, j]``. The values inside window ``b`` go to
+    ``buffer[offsets[b - 1, j]:]``, at most ``capacity[b - 1, j]`` of them;
+    ``filled[b - 1, j]`` counts them (past the capacity too, so that the
+    caller sees an overflow). ``sums`` adds each column's values, NaN
+    included.
     """
     n_rows, n_columns = X.shape
-    n_bounds = bounds.shape[0]
-    position = np.zeros(n_columns, dtype=np.int64)
-    for i in range(n_rows):
-        row = X[i]
-        # Vectorized along the row: the number of bounds each value reaches.
-        for j in range(n_columns):
-            sums[j] += row[j]
-            position[j] = 0
-        for b in range(n_bounds):
-            bound = bounds[b]
-            count = counts[b]
+    n_groups = lows.shape[0] // 4
+    window = np.zeros(n_columns, dtype=np.int64)
+    chosen = np.zeros(n_columns, dtype=np.int64)
+    # Four counts per int64, in 16-bit fields, so that one vector add
+    # counts four bounds; added to ``counts`` before they can overflow.
+    packed = np.zeros((n_groups, n_columns), dtype=np.int64)
+    for start in range(0, n_rows, _PACKED_ROWS):
+        for i in range(start, min(start + _PACKED_ROWS, n_rows)):
+            row = X[i]
+            for g in range(n_groups):
+                b = 4 * g
+                l0, l1, l2, l3 = lows[b], lows[b + 1], lows[b + 2], lows[b + 3]
+                e0, e1, e2, e3 = ends[b], ends[b + 1], ends[b + 2], ends[b + 3]
+                count = packed[g]
+                # Vectorized along the row (no branch).
+                for j in range(n_columns):
+                    x = row[j]
+                    a0, a1, a2, a3 = x >= l0[j], x >= l1[j], x >= l2[j], x >= l3[j]
+                    count[j] += (
+                        np.int64(a0)
+                        + (np.int64(a1) << 16)
+                        + (np.int64(a2) << 32)
+                        + (np.int64(a3) << 48)
+                    )
+                    # The window holding x, if any, as b + 1.
+                    inside = (
+                        (np.int64(a0 & ~(x >= e0[j])) * (b + 1))
+                        + (np.int64(a1 & ~(x >= e1[j])) * (b + 2))
+                        + (np.int64(a2 & ~(x >= e2[j])) * (b + 3))
+                        + (np.int64(a3 & ~(x >= e3[j])) * (b + 4))
+                    )
+                    if g == 0:
+                        window[j] = inside
+                        sums[j] += x
+                    else:
+                        window[j] += inside
+            # The columns whose value lies in a window, without branches.
+            n_chosen = 0
             for j in range(n_columns):
-                reached = row[j] >= bound[j]
-                position[j] += reached
-                count[j] += reached
-        for j in range(n_columns):
-            k = position[j]
-            # Inside a window: an even number of bounds, -inf included.
-            if (k >= 2) & ((k & 1) == 0):
-                w = (k >> 1) - 1
+                chosen[n_chosen] = j
+                n_chosen += window[j] != 0
+            for t in range(n_chosen):
+                j = chosen[t]
+                w = window[j] - 2
                 f = filled[w, j]
                 if f < capacity[w, j]:
                     buffer[offsets[w, j] + f] = row[j]
                 filled[w, j] = f + 1
+        for g in range(n_groups):
+            for u in range(4):
+                for j in range(n_columns):
+                    counts[4 * g + u, j] += (packed[g, j] >> (16 * u)) & 0xFFFF
+        packed[:] = 0
 
 
 @numba.njit(cache=True, nogil=True)

@@ -521,15 +521,21 @@ def _sample_windows(X, levels):
 
 
 def _window_bounds(low, high):
-    """The bounds :func:`sknorm._kernels.quantiles.count_brackets` compares
-    values with: ``-inf``, then each window's low bound and the float after
-    its high bound (NaN, which no value reaches, after ``+inf``)."""
-    after = np.nextafter(high, np.inf)
-    after[np.isposinf(high)] = np.nan
-    bounds = np.empty((1 + 2 * low.shape[0], low.shape[1]))
-    bounds[0] = -np.inf
-    bounds[1::2], bounds[2::2] = low, after
-    return bounds
+    """``(lows, ends)`` as :func:`sknorm._kernels.quantiles.count_brackets`
+    takes them: bound 0 is the empty ``[-inf, -inf)``, then each window's low
+    bound and the float after its high bound (NaN, which no value reaches,
+    after ``+inf``), NaN up to a multiple of 4 bounds."""
+    n_windows, n_columns = low.shape
+    n_bounds = 4 * (n_windows // 4 + 1)
+    lows = np.full((n_bounds, n_columns), np.nan)
+    ends = lows.copy()
+    lows[0] = ends[0] = -np.inf
+    lows[1 : n_windows + 1] = low
+    with np.errstate(invalid="ignore"):
+        ends[1 : n_windows + 1] = np.where(
+            np.isposinf(high), np.nan, np.nextafter(high, np.inf)
+        )
+    return lows, ends
 
 
 def _window_capacity(share, n_rows):
@@ -540,30 +546,31 @@ def _window_capacity(share, n_rows):
     return (1.25 * expected + 4 * np.sqrt(expected) + 16).astype(np.int64)
 
 
-def _count_block_numpy(part, bounds, counts, sums, values, segments):
+def _count_block_numpy(part, lows, ends, counts, filled, sums, values, segments):
     """The numpy path of :func:`sknorm._kernels.quantiles.count_brackets` on
     one block, gathered values appended to ``values`` with the segment
     ``window * n_columns + column`` of each to ``segments``."""
     with np.errstate(over="ignore", invalid="ignore"):
         sums += part.sum(axis=0, dtype=np.float64)
-    position = np.zeros(part.shape, dtype=np.int16)
-    for b, bound in enumerate(bounds):
-        reached = part >= bound
+    for b in range(filled.shape[0] + 1):
+        reached = part >= lows[b]
         counts[b] += np.count_nonzero(reached, axis=0)
-        position += reached
-    for w in range(bounds.shape[0] // 2):
-        row, column = np.nonzero(position == 2 * w + 2)
-        values.append(part[row, column])
-        segments.append(w * part.shape[1] + column)
+        if b:
+            inside = reached & ~(part >= ends[b])
+            filled[b - 1] += np.count_nonzero(inside, axis=0)
+            row, column = np.nonzero(inside)
+            values.append(part[row, column])
+            segments.append((b - 1) * part.shape[1] + column)
 
 
-def _gathered_segments(X, bounds, share, plan, kernels):
+def _gathered_segments(X, lows, ends, share, plan, kernels):
     """One pass over the tasks of ``plan``: the counts of values at or above
-    each bound (see :func:`sknorm._kernels.quantiles.count_brackets`), the
-    column sums, and the values inside each window grouped by segment
+    each low bound and inside each window (see
+    :func:`sknorm._kernels.quantiles.count_brackets`), the column sums, and
+    the values inside each window grouped by segment
     (``values[starts[g]:starts[g + 1]]``, ``g = window * n_columns + column``).
     """
-    n_bounds, n_columns = bounds.shape
+    n_columns = lows.shape[1]
     n_segments = share.size
     contiguous = X.flags.c_contiguous
 
@@ -578,12 +585,16 @@ def _gathered_segments(X, bounds, share, plan, kernels):
     if kernels is None:
 
         def run(rows):
-            counts = np.zeros((n_bounds, n_columns), dtype=np.int64)
+            counts = np.zeros(lows.shape, dtype=np.int64)
+            filled = np.zeros(share.shape, dtype=np.int64)
             sums = np.zeros(n_columns)
             values, segments = [np.zeros(0, X.dtype)], [np.zeros(0, np.intp)]
             for part in plan.blocks(rows):
-                _count_block_numpy(X[part], bounds, counts, sums, values, segments)
-            return counts, sums, np.concatenate(values), np.concatenate(segments)
+                _count_block_numpy(
+                    X[part], lows, ends, counts, filled, sums, values, segments
+                )
+            values, segments = np.concatenate(values), np.concatenate(segments)
+            return counts, sums, values, segments, filled
 
     else:
         capacity = _window_capacity(share, plan.task_rows)
@@ -592,25 +603,26 @@ def _gathered_segments(X, bounds, share, plan, kernels):
             offsets = np.concatenate(([0], np.cumsum(capacity.ravel())))
             buffer = np.empty(int(offsets[-1]), dtype=X.dtype)
             offsets = offsets[:-1].reshape(capacity.shape)
-            counts = np.zeros((n_bounds, n_columns), dtype=np.int64)
+            counts = np.zeros(lows.shape, dtype=np.int64)
             filled = np.zeros(capacity.shape, dtype=np.int64)
             sums = np.zeros(n_columns)
             for part in blocks(rows):
                 kernels.count_brackets(
-                    part, bounds, capacity, offsets, buffer, counts, filled, sums
+                    part, lows, ends, capacity, offsets, buffer, counts, filled, sums
                 )
             if np.any(filled > capacity):
                 # More than the sample foretold (sorted data, say): again,
                 # with room for exactly what this task holds.
                 return run(rows, filled)
-            return counts, sums, buffer, offsets.ravel(), filled.ravel()
+            return counts, sums, buffer, offsets.ravel(), filled
 
     results = map_tasks(run, reported_units(plan.tasks(), "quantiles-rows"))
     counts = sum(r[0] for r in results)
     sums = np.zeros(n_columns)
     for r in results:
         sums += r[1]  # in task order: the same sums whatever the threads
-    sizes = (counts[1::2] - counts[2::2]).ravel()
+    filled = sum(r[-1] for r in results)
+    sizes = filled.ravel()
     starts = np.concatenate(([0], np.cumsum(sizes)))
     if kernels is None:
         segments = np.concatenate([r[3] for r in results])
@@ -620,9 +632,9 @@ def _gathered_segments(X, bounds, share, plan, kernels):
     else:
         values = np.empty(int(starts[-1]), dtype=X.dtype)
         position = starts[:-1].copy()
-        for _, _, buffer, offsets, filled in results:
-            kernels.append_segments(buffer, offsets, filled, position, values)
-    return counts, sums, values, starts
+        for _, _, buffer, offsets, part in results:
+            kernels.append_segments(buffer, offsets, part.ravel(), position, values)
+    return counts, filled, sums, values, starts
 
 
 def _bracketed_order_statistics(X, levels):
@@ -638,8 +650,8 @@ def _bracketed_order_statistics(X, levels):
     direct = share.sum(axis=0) > _BRACKET_MAX_SHARE
     low[:, direct], high[:, direct], share[:, direct] = np.nan, np.nan, 0.0
     kernels = _kernel_module() if X.dtype in (np.float32, np.float64) else None
-    counts, value_sum, values, starts = _gathered_segments(
-        X, _window_bounds(low, high), share, BlockPlan(n_rows, n_columns), kernels
+    counts, sizes, value_sum, values, starts = _gathered_segments(
+        X, *_window_bounds(low, high), share, BlockPlan(n_rows, n_columns), kernels
     )
     total = counts[0].astype(np.float64)
     low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
@@ -648,8 +660,7 @@ def _bracketed_order_statistics(X, levels):
         (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
     ).astype(np.int64)
     # Rank of the first value of each window, and the window of each rank.
-    first = counts[0] - counts[1::2]
-    sizes = counts[1::2] - counts[2::2]
+    first = counts[0] - counts[1 : low.shape[0] + 1]
     window = np.full(ranks.shape, -1)
     for w in range(low.shape[0]):
         local = ranks - first[w]
