@@ -38,7 +38,7 @@ import numpy as np
 
 from .._callbacks import reported_units
 from .._kernels import kernels
-from .._parallel import BlockPlan, map_tasks
+from .._parallel import BLOCK_ELEMENTS, BlockPlan, map_tasks
 from .._validation import is_sparse
 from ._base import (
     Statistic,
@@ -485,7 +485,26 @@ def _sample_windows(X, levels):
     n_rows, n_columns = X.shape
     size = max(1, min(_SAMPLE_ROWS, n_rows // 4))
     rng = np.random.default_rng(_SAMPLE_SEED)
-    sample = np.sort(X[np.sort(rng.integers(0, n_rows, size))].T, axis=1)
+    rows = np.sort(rng.integers(0, n_rows, size))
+    width = max(1, BLOCK_ELEMENTS // size)
+    groups = [slice(j, min(j + width, n_columns)) for j in range(0, n_columns, width)]
+    parts = map_tasks(lambda group: _group_windows(X[rows, group].T, levels), groups)
+    n_windows = max(low.shape[0] for low, _, _ in parts)
+    low = np.full((n_windows, n_columns), np.nan)
+    high = low.copy()
+    share = np.zeros(low.shape)
+    for group, (group_low, group_high, group_share) in zip(groups, parts, strict=True):
+        used = group_low.shape[0]
+        low[:used, group], high[:used, group] = group_low, group_high
+        share[:used, group] = group_share
+    return low, high, share
+
+
+def _group_windows(sample, levels):
+    """:func:`_sample_windows` of a group of columns, ``sample`` holding
+    their sampled values, one column per row."""
+    sample = np.sort(sample, axis=1)
+    n_columns, size = sample.shape
     present = np.count_nonzero(~np.isnan(sample), axis=1)
     safe = np.maximum(present, 1).astype(np.float64)
     last = present - 1
