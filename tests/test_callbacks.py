@@ -169,7 +169,7 @@ def test_exact_quantiles_report_their_column_groups(monkeypatch, threads, weight
     # are selected 3 at a time, 4 groups for 10 columns. Equal weights with
     # zeros drop the rows of weight 0: 500 rows, 6 columns at a time, 2 groups.
     monkeypatch.setattr(sknorm.stats.quantiles, "_GROUP_BYTES", 3 * 8000)
-    monkeypatch.setattr(sknorm.stats.quantiles, "_n_threads", lambda: threads)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", str(threads))
     monkeypatch.setattr(sknorm.stats.quantiles, "_PARALLEL_MIN_VALUES", 0)
     X = _X(1000, 10)
     weight = np.repeat([0.0, 2.0], 500) if weighted else None
@@ -184,6 +184,23 @@ def test_exact_quantiles_report_their_column_groups(monkeypatch, threads, weight
     rows = slice(500, None) if weighted else slice(None)
     reference = sklearn.preprocessing.RobustScaler().fit(X[rows])
     assert_allclose(scaler.center_, reference.center_)
+    assert_allclose(scaler.scale_, reference.scale_)
+
+
+def test_bracketed_quantiles_report_their_row_tasks(monkeypatch):
+    # 1000 rows of 10 columns in blocks of 20 rows, tasks of 10 blocks: 5
+    # tasks of 200 rows, each one subtask.
+    monkeypatch.setattr(sknorm.stats.quantiles, "_BRACKET_MIN_ROWS", 1)
+    monkeypatch.setattr("sknorm._parallel.BLOCK_ELEMENTS", 200)
+    monkeypatch.setattr("sknorm._parallel.TASK_ELEMENTS", 2000)
+    X = _X(1000, 10)
+    recorder = RecordingCallback()
+    scaler = sknorm.RobustScaler().set_callbacks(recorder)
+    scaler.fit(X)
+    groups = [("quantiles-rows", [])] * 5
+    assert recorder.tree() == ("fit", [*groups, ("sketch-columns", [])])
+    reference = sklearn.preprocessing.RobustScaler().fit(X)
+    assert_array_equal(scaler.center_, reference.center_)
     assert_allclose(scaler.scale_, reference.scale_)
 
 

@@ -439,8 +439,9 @@ def _dense_column_groups(n_rows, n_cols, itemsize):
     return [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
 
 
-def _selected_order_statistics(X, levels, sample_weight):
-    """Order statistics of dense columns, each column copied and selected in."""
+def _selected_order_statistics(X, levels, sample_weight, *, report=True):
+    """Order statistics of dense columns, each column copied and selected in
+    (the groups of columns reported as units of work when ``report``)."""
     groups = _dense_column_groups(*X.shape, X.itemsize)
 
     buffers = threading.local()
@@ -455,7 +456,8 @@ def _selected_order_statistics(X, levels, sample_weight):
         results = map_tasks(work, groups)
     else:
         results = map(work, groups)
-    results = reported_units(results, "quantiles-columns", len(groups))
+    if report:
+        results = reported_units(results, "quantiles-columns", len(groups))
     return _join_column_groups(results)
 
 
@@ -707,7 +709,7 @@ def _bracketed_order_statistics(X, levels):
         # The sample misled these columns (or they were left to it): select
         # them directly.
         lower[:, missed], upper[:, missed], *_ = _selected_order_statistics(
-            X[:, missed], levels, None
+            X[:, missed], levels, None, report=False
         )
     return lower, upper, total, value_sum, total
 
@@ -884,14 +886,21 @@ class Quantiles(Statistic):
 
     @classmethod
     def work_units(cls, X, sample_weight=None, **options):
-        """The groups of dense columns selected one after another (a sparse
-        matrix is sorted in blocks too small to report)."""
+        """The tasks of rows of the bracketing pass over dense columns, or the
+        groups of columns selected one after another (a sparse matrix is
+        sorted in blocks too small to report)."""
         if is_sparse(X):
             return 0
         X = np.asarray(X)
-        itemsize = X.itemsize if X.dtype.kind == "f" else 8
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
         n_rows = rows_kept_by_weights(X.shape[0], sample_weight)
-        return len(_dense_column_groups(n_rows, X.shape[1], itemsize))
+        weighted = sample_weight is not None and n_rows == X.shape[0]
+        if weighted:
+            positive = np.asarray(sample_weight)
+            weighted = bool(np.any(positive != positive[0]))
+        if not weighted and _brackets_apply(n_rows, dtype):
+            return len(BlockPlan(n_rows, X.shape[1]).tasks())
+        return len(_dense_column_groups(n_rows, X.shape[1], dtype.itemsize))
 
     def nonfinite_columns(self):
         """Columns that may hold +/-inf: those whose sum of values is not finite

@@ -106,6 +106,7 @@ def test_float32_input_is_not_copied_to_float64():
     import tracemalloc
 
     X = np.random.default_rng(1).normal(size=(200_000, 10)).astype(np.float32)
+    Quantiles.from_data(X, levels=LEVELS)  # numba loads its kernels first
     tracemalloc.start()
     Quantiles.from_data(X, levels=LEVELS)
     _, peak = tracemalloc.get_traced_memory()
@@ -122,7 +123,7 @@ def test_threaded_column_groups_give_the_same_result(monkeypatch):
     # Groups of one column and the thread pool, on small data.
     monkeypatch.setattr(quantiles_module, "_GROUP_BYTES", 1)
     monkeypatch.setattr(quantiles_module, "_PARALLEL_MIN_VALUES", 1)
-    monkeypatch.setattr(quantiles_module, "_n_threads", lambda: 3)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "3")
     assert Quantiles.from_data(X, levels=LEVELS) == expected
     # Rescaled weights are summed in another order per group of columns.
     np.testing.assert_allclose(

@@ -238,7 +238,7 @@ def test_column_blocks_and_threads_do_not_change_the_sketch(monkeypatch):
     sampled = QuantileSketch.from_data(X, sample_size=5_000)
     monkeypatch.setattr(sketch_module, "_BLOCK_BYTES", 1)  # one column per block
     monkeypatch.setattr(sketch_module, "_PARALLEL_MIN_VALUES", 1)
-    monkeypatch.setattr(sketch_module, "_n_threads", lambda: 3)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "3")
     assert QuantileSketch.from_data(X) == expected
     assert QuantileSketch.from_data(X, sample_size=5_000) == sampled
 
