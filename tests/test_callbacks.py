@@ -188,8 +188,7 @@ def test_exact_quantiles_report_their_column_groups(monkeypatch, threads, weight
 
 
 def test_bracketed_quantiles_report_their_row_tasks(monkeypatch):
-    # 1000 rows of 10 columns in blocks of 20 rows, tasks of 10 blocks: 5
-    # tasks of 200 rows, each one subtask.
+    # 1000 rows in tasks of about 2000 values: one subtask per task.
     monkeypatch.setattr(sknorm.stats.quantiles, "_BRACKET_MIN_ROWS", 1)
     monkeypatch.setattr("sknorm._parallel.BLOCK_ELEMENTS", 200)
     monkeypatch.setattr("sknorm._parallel.TASK_ELEMENTS", 2000)
@@ -197,7 +196,9 @@ def test_bracketed_quantiles_report_their_row_tasks(monkeypatch):
     recorder = RecordingCallback()
     scaler = sknorm.RobustScaler().set_callbacks(recorder)
     scaler.fit(X)
-    groups = [("quantiles-rows", [])] * 5
+    n_tasks = len(sknorm._parallel.BlockPlan(1000, 10).tasks())
+    assert n_tasks > 1
+    groups = [("quantiles-rows", [])] * n_tasks
     assert recorder.tree() == ("fit", [*groups, ("sketch-columns", [])])
     reference = sklearn.preprocessing.RobustScaler().fit(X)
     assert_array_equal(scaler.center_, reference.center_)
