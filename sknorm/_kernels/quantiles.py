@@ -100,10 +100,11 @@ def append_segments(buffer, offsets, filled, position, out):
 
 @numba.njit(cache=True, nogil=True)
 def sparse_counts(data, columns, n_columns):
-    """Per column of stored entries: ``(negative, zero, nan, sum)`` — the
-    counts of values below 0, equal to 0 and NaN, and the sum of the others."""
+    """Per column of stored entries: ``(negative, positive, nan, sum)`` —
+    the counts of values below and above 0 and of NaN, and the sum of the
+    values that are not NaN."""
     negative = np.zeros(n_columns, dtype=np.int64)
-    zero = np.zeros(n_columns, dtype=np.int64)
+    positive = np.zeros(n_columns, dtype=np.int64)
     nan = np.zeros(n_columns, dtype=np.int64)
     total = np.zeros(n_columns, dtype=np.float64)
     for p in range(data.shape[0]):
@@ -113,27 +114,19 @@ def sparse_counts(data, columns, n_columns):
             nan[j] += 1
             continue
         total[j] += x
-        if x < 0:
-            negative[j] += 1
-        elif x == 0:
-            zero[j] += 1
-    return negative, zero, nan, total
+        negative[j] += x < 0
+        positive[j] += x > 0
+    return negative, positive, nan, total
 
 
 @numba.njit(cache=True, nogil=True)
-def sparse_gather(data, columns, side, starts, out):
-    """Group by column the stored values on the ``side`` each column needs.
-
-    ``side[j]`` is -1 (negative values), 1 (positive values) or 0 (none);
-    column ``j``'s values go to ``out[starts[j]:starts[j + 1]]``.
-    """
+def sparse_gather(data, columns, wanted, starts, out):
+    """Group by column the non-zero stored values of the ``wanted`` columns:
+    column ``j``'s go to ``out[starts[j]:starts[j + 1]]`` (in stored order)."""
     filled = starts[:-1].copy()
     for p in range(data.shape[0]):
         j = columns[p]
-        s = side[j]
-        if s == 0:
-            continue
         x = data[p]
-        if (s < 0 and x < 0) or (s > 0 and x > 0):
+        if wanted[j] and (x < 0 or x > 0):
             out[filled[j]] = x
             filled[j] += 1

@@ -724,6 +724,73 @@ def _kernel_module():
     return kernels("quantiles")
 
 
+def _sparse_entry_columns(X):
+    """The column of each stored entry of a CSR or CSC matrix."""
+    if X.format == "csr":
+        return X.indices
+    return np.repeat(np.arange(X.shape[1], dtype=np.int32), np.diff(X.indptr))
+
+
+def _counted_sparse_order_statistics(X, levels):
+    """Order statistics of unweighted sparse columns in O(nnz), no sort of
+    what is not needed.
+
+    The stored values are counted by sign; a rank falling among a column's
+    zeros (implicit or stored) is 0, and only the columns with a rank among
+    their non-zero values have those gathered and sorted. Returns
+    ``(lower, upper, total, count, value_sum)``.
+    """
+    X = X if X.format in ("csr", "csc") else X.tocsr()
+    n_rows, n_columns = X.shape
+    data, columns = X.data, _sparse_entry_columns(X)
+    kernels = _kernel_module()
+    if kernels is not None:
+        negative, positive, nan, value_sum = kernels.sparse_counts(
+            data, columns, n_columns
+        )
+    else:
+        missing = np.isnan(data)
+        nan = np.bincount(columns[missing], minlength=n_columns)
+        negative = np.bincount(columns[data < 0], minlength=n_columns)
+        positive = np.bincount(columns[data > 0], minlength=n_columns)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value_sum = np.bincount(
+                columns[~missing], weights=data[~missing], minlength=n_columns
+            )
+    zeros = n_rows - negative - positive - nan  # implicit and stored zeros
+    total = (n_rows - nan).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        value_sum = np.where(nan > 0, np.nan, value_sum)
+    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
+    last = total[None, :] - 1
+    ranks = np.concatenate(
+        (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
+    ).astype(np.int64)
+    # Ranks among the column's non-zero values, sorted: negatives first.
+    in_zeros = (ranks >= negative) & (ranks < negative + zeros)
+    local = np.where(ranks < negative, ranks, ranks - zeros)
+    found = np.where(in_zeros, 0.0, np.nan)
+    needed = ~in_zeros & (ranks >= 0) & (total > 0)
+    wanted = needed.any(axis=0)
+    if wanted.any():
+        sizes = np.where(wanted, negative + positive, 0)
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        if kernels is not None:
+            values = np.empty(int(starts[-1]), dtype=data.dtype)
+            kernels.sparse_gather(data, columns, wanted, starts, values)
+        else:
+            keep = wanted[columns] & ((data < 0) | (data > 0))
+            values = data[keep][np.argsort(columns[keep], kind="stable")]
+        owner = np.repeat(np.arange(n_columns), sizes)
+        values = values[sort_by_column_then_value(values, owner, n_columns)]
+        level_of, column_of = np.nonzero(needed)
+        found[level_of, column_of] = values[
+            starts[column_of] + local[level_of, column_of]
+        ]
+    n_levels = len(levels)
+    return found[:n_levels], found[n_levels:], total, total, value_sum
+
+
 def _sparse_order_statistics(X, levels, sample_weight):
     X = X.tocsc() if X.format != "csc" else X
     n_cols = X.shape[1]
@@ -857,7 +924,11 @@ class Quantiles(Statistic):
             X, sample_weight, factor = equal_weights_as_rows(X, sample_weight)
         else:
             factor = 1.0
-        if is_sparse(X):
+        if is_sparse(X) and sample_weight is None:
+            lower, upper, total, count, value_sum = _counted_sparse_order_statistics(
+                X, levels
+            )
+        elif is_sparse(X):
             lower, upper, total, count = _sparse_order_statistics(
                 X, levels, sample_weight
             )

@@ -227,3 +227,42 @@ def test_random_matrices_match_numpy(X, level, compiled):
         patch.setattr(quantiles_module, "_SAMPLE_ROWS", 8)
         with use_numba(compiled and numba_available()):
             _check(X, levels=np.array([level, 0.5]))
+
+
+# ------------------------------------------------------------------ sparse
+
+
+def _sparse_columns(n, seed=0):
+    rng = np.random.default_rng(seed)
+    columns = [
+        np.zeros(n),  # every value an implicit zero
+        np.where(rng.random(n) < 0.01, rng.exponential(size=n), 0.0),  # at 0
+        np.where(rng.random(n) < 0.6, rng.normal(size=n), 0.0),  # both signs
+        np.where(rng.random(n) < 0.9, -rng.exponential(size=n), 0.0),  # negative
+        np.where(rng.random(n) < 0.8, rng.exponential(size=n), 0.0),
+        np.where(rng.random(n) < 0.5, np.nan, rng.normal(size=n)),
+        np.where(rng.random(n) < 0.3, np.inf, np.where(rng.random(n) < 0.5, -1.0, 0)),
+        np.full(n, np.nan),
+    ]
+    return np.column_stack(columns)
+
+
+@paths
+@pytest.mark.parametrize("container", ["csr", "csc"])
+@pytest.mark.parametrize("n", [1, 2, 7, 500])
+def test_sparse_counts_match_dense_numpy(compiled, container, n):
+    from scipy import sparse
+
+    X = _sparse_columns(n, seed=n)
+    matrix = getattr(sparse, f"{container}_matrix")(X)
+    # Explicitly stored zeros (of both signs) are zeros too.
+    matrix.data[::5] = np.where(np.isnan(matrix.data[::5]), np.nan, 0.0)
+    matrix.data[1::7] = np.where(np.isnan(matrix.data[1::7]), np.nan, -0.0)
+    dense = matrix.toarray()
+    with use_numba(compiled):
+        q = Quantiles.from_data(matrix, levels=LEVELS)
+    np.testing.assert_array_equal(q.values(), _numpy_quantiles(dense, LEVELS))
+    np.testing.assert_array_equal(q.weight_sum, (~np.isnan(dense)).sum(axis=0))
+    np.testing.assert_array_equal(
+        q.nonfinite_columns(), ~np.isfinite(dense.sum(axis=0))
+    )
