@@ -103,20 +103,19 @@ def sparse_counts(data, columns, n_columns):
     """Per column of stored entries: ``(negative, positive, nan, sum)`` —
     the counts of values below and above 0 and of NaN, and the sum of the
     values that are not NaN."""
-    negative = np.zeros(n_columns, dtype=np.int64)
-    positive = np.zeros(n_columns, dtype=np.int64)
-    nan = np.zeros(n_columns, dtype=np.int64)
+    # One row of counts per column: an entry touches one cache line.
+    counts = np.zeros((n_columns, 4), dtype=np.int64)
     total = np.zeros(n_columns, dtype=np.float64)
     for p in range(data.shape[0]):
         x = data[p]
         j = columns[p]
         if x != x:
-            nan[j] += 1
+            counts[j, 2] += 1
             continue
         total[j] += x
-        negative[j] += x < 0
-        positive[j] += x > 0
-    return negative, positive, nan, total
+        counts[j, 0] += x < 0
+        counts[j, 1] += x > 0
+    return counts[:, 0].copy(), counts[:, 1].copy(), counts[:, 2].copy(), total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -130,3 +129,19 @@ def sparse_gather(data, columns, wanted, starts, out):
         if wanted[j] and (x < 0 or x > 0):
             out[filled[j]] = x
             filled[j] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def column_order(columns, n_columns):
+    """The stable permutation grouping items by column (a counting sort)."""
+    starts = np.zeros(n_columns + 1, dtype=np.int64)
+    for p in range(columns.shape[0]):
+        starts[columns[p] + 1] += 1
+    for j in range(n_columns):
+        starts[j + 1] += starts[j]
+    order = np.empty(columns.shape[0], dtype=np.int64)
+    for p in range(columns.shape[0]):
+        j = columns[p]
+        order[starts[j]] = p
+        starts[j] += 1
+    return order
