@@ -25,10 +25,18 @@ the weights' scale and equal to repeated rows for weights ``[1, 1]`` and
 ``t >= 0.5``), so unweighted results equal ``np.nanpercentile``'s. The median
 uses ``np.median``'s midpoint ``(a + b) / 2`` when ``t == 0.5``.
 
-Dense columns are reduced by selection (single-kth ``np.partition`` calls, which
-numpy runs on its SIMD path, recursing into the parts), never by a full sort;
-sparse columns by sorting the stored entries only and counting the implicit
-zeros analytically, so no column is ever materialised.
+Unweighted dense columns of many rows are bracketed (see
+:func:`_bracketed_order_statistics`): a sample of rows places a window of values
+around each level's ranks, one pass over row blocks counts the values below
+each window and gathers those inside, and the ranks are selected among the
+gathered values; a rank the sample missed sends its column to the direct
+selection, so the result is exact whatever the sample. Other dense columns are
+reduced by direct selection (single-kth ``np.partition`` calls, which numpy runs
+on its SIMD path, recursing into the parts) over a transposed copy, never by a
+full sort. Unweighted sparse columns are counted by sign in O(nnz): a rank
+among the zeros (implicit zeros counted analytically) is 0, and only columns
+with a rank among their non-zero values have those sorted; weighted sparse
+columns sort their stored entries. No column is ever materialised.
 """
 
 import itertools
