@@ -187,6 +187,24 @@ def test_exact_quantiles_report_their_column_groups(monkeypatch, threads, weight
     assert_allclose(scaler.scale_, reference.scale_)
 
 
+def test_bracketed_quantiles_report_their_row_tasks(monkeypatch):
+    # 1000 rows in tasks of about 2000 values: one subtask per task.
+    monkeypatch.setattr(sknorm.stats.quantiles, "_BRACKET_MIN_ROWS", 1)
+    monkeypatch.setattr("sknorm._parallel.BLOCK_ELEMENTS", 200)
+    monkeypatch.setattr("sknorm._parallel.TASK_ELEMENTS", 2000)
+    X = _X(1000, 10)
+    recorder = RecordingCallback()
+    scaler = sknorm.RobustScaler().set_callbacks(recorder)
+    scaler.fit(X)
+    n_tasks = len(sknorm._parallel.BlockPlan(1000, 10).tasks())
+    assert n_tasks > 1
+    groups = [("quantiles-rows", [])] * n_tasks
+    assert recorder.tree() == ("fit", [*groups, ("sketch-columns", [])])
+    reference = sklearn.preprocessing.RobustScaler().fit(X)
+    assert_array_equal(scaler.center_, reference.center_)
+    assert_allclose(scaler.scale_, reference.scale_)
+
+
 def test_quantile_sketch_reports_its_column_blocks(monkeypatch):
     # 200 rows of 8 bytes per column, blocks of 2 * 1600 bytes: 5 blocks.
     monkeypatch.setattr(sknorm.stats.sketch, "_BLOCK_BYTES", 2 * 1600)

@@ -25,18 +25,28 @@ the weights' scale and equal to repeated rows for weights ``[1, 1]`` and
 ``t >= 0.5``), so unweighted results equal ``np.nanpercentile``'s. The median
 uses ``np.median``'s midpoint ``(a + b) / 2`` when ``t == 0.5``.
 
-Dense columns are reduced by selection (single-kth ``np.partition`` calls, which
-numpy runs on its SIMD path, recursing into the parts), never by a full sort;
-sparse columns by sorting the stored entries only and counting the implicit
-zeros analytically, so no column is ever materialised.
+Unweighted dense columns of many rows are bracketed (see
+:func:`_bracketed_order_statistics`): a sample of rows places a window of values
+around each level's ranks, one pass over row blocks counts the values below
+each window and gathers those inside, and the ranks are selected among the
+gathered values; a rank the sample missed sends its column to the direct
+selection, so the result is exact whatever the sample. Other dense columns are
+reduced by direct selection (single-kth ``np.partition`` calls, which numpy runs
+on its SIMD path, recursing into the parts) over a transposed copy, never by a
+full sort. Unweighted sparse columns are counted by sign in O(nnz): a rank
+among the zeros (implicit zeros counted analytically) is 0, and only columns
+with a rank among their non-zero values have those sorted; weighted sparse
+columns sort their stored entries. No column is ever materialised.
 """
 
+import itertools
 import threading
 
 import numpy as np
 
 from .._callbacks import reported_units
-from .._parallel import iter_tasks
+from .._kernels import kernels
+from .._parallel import BLOCK_ELEMENTS, BlockPlan, iter_tasks, map_tasks
 from .._validation import is_sparse
 from ._base import (
     Statistic,
@@ -56,6 +66,20 @@ _PARALLEL_MIN_VALUES = 1 << 21
 #: Stored entries sorted at once on sparse input: bounds the temporary memory,
 #: and cache-sized blocks are faster than one large sort.
 _SPARSE_BLOCK_ENTRIES = 1 << 16
+#: Fewest rows for which dense columns are bracketed from a sample of rows
+#: (see :func:`_bracketed_order_statistics`) rather than selected directly.
+_BRACKET_MIN_ROWS = 1 << 16
+#: Rows in that sample (at most a quarter of the rows): a window then spans
+#: about 2 * 5 * 0.5 / sqrt(32768) = 2.8% of a column's values at the median.
+_SAMPLE_ROWS = 1 << 15
+#: Half-width of a window, in standard deviations of the sample's rank error:
+#: a rank falls outside its window (and its column is selected directly) with
+#: probability below 1e-6.
+_BRACKET_Z = 5.0
+#: Columns whose windows would hold more than this share of their values are
+#: selected directly (heavy ties, many close levels).
+_BRACKET_MAX_SHARE = 0.3
+_SAMPLE_SEED = 0x5A4D
 
 
 def lerp(lower, upper, fraction):
@@ -423,7 +447,9 @@ def _dense_column_groups(n_rows, n_cols, itemsize):
     return [slice(j, min(j + width, n_cols)) for j in range(0, n_cols, width)]
 
 
-def _dense_order_statistics(X, levels, sample_weight):
+def _selected_order_statistics(X, levels, sample_weight, *, report=True):
+    """Order statistics of dense columns, each column copied and selected in
+    (the groups of columns reported as units of work when ``report``)."""
     groups = _dense_column_groups(*X.shape, X.itemsize)
 
     buffers = threading.local()
@@ -435,8 +461,339 @@ def _dense_order_statistics(X, levels, sample_weight):
 
     # np.partition, argsort and the block copies release the GIL.
     results = iter_tasks(work, groups, parallel=X.size >= _PARALLEL_MIN_VALUES)
-    results = list(reported_units(results, "quantiles-columns", len(groups)))
+    if report:
+        results = reported_units(results, "quantiles-columns", len(groups))
     return _join_column_groups(results)
+
+
+# ----------------------------------------------------------- bracketing selection
+#
+# Dense columns of many rows are not copied and selected in whole: a sample of
+# rows places, per column, a window [low, high] of values around each level's
+# ranks; one pass over row blocks counts the values below every window and
+# gathers those inside (a few percent of the data); the wanted ranks are then
+# selected among the gathered values. The result is exact whatever the
+# sample: a rank that falls outside every window (a sample unlike the data)
+# sends its column to the direct selection.
+
+
+def _brackets_apply(n_rows, dtype):
+    """Whether :func:`_bracketed_order_statistics` computes these columns."""
+    return n_rows >= _BRACKET_MIN_ROWS and dtype.kind == "f"
+
+
+def _sample_windows(X, levels):
+    """Disjoint windows around each level's ranks, from a sample of rows.
+
+    Returns ``(low, high, share)`` of shape ``(n_windows, n_columns)``: the
+    windows' bounds (NaN pads the windows a column does not use) and the
+    share of the sample each window holds (an estimate of its size).
+    """
+    n_rows, n_columns = X.shape
+    size = max(1, min(_SAMPLE_ROWS, n_rows // 4))
+    rng = np.random.default_rng(_SAMPLE_SEED)
+    rows = np.sort(rng.integers(0, n_rows, size))
+    width = max(1, BLOCK_ELEMENTS // size)
+    groups = [slice(j, min(j + width, n_columns)) for j in range(0, n_columns, width)]
+    parts = map_tasks(lambda group: _group_windows(X[rows, group].T, levels), groups)
+    n_windows = max(low.shape[0] for low, _, _ in parts)
+    low = np.full((n_windows, n_columns), np.nan)
+    high = low.copy()
+    share = np.zeros(low.shape)
+    for group, (group_low, group_high, group_share) in zip(groups, parts, strict=True):
+        used = group_low.shape[0]
+        low[:used, group], high[:used, group] = group_low, group_high
+        share[:used, group] = group_share
+    return low, high, share
+
+
+def _group_windows(sample, levels):
+    """:func:`_sample_windows` of a group of columns, ``sample`` holding
+    their sampled values, one column per row."""
+    sample = np.sort(sample, axis=1)
+    n_columns, size = sample.shape
+    present = np.count_nonzero(~np.isnan(sample), axis=1)
+    safe = np.maximum(present, 1).astype(np.float64)
+    last = present - 1
+    column = np.arange(n_columns)
+    unique_levels = np.unique(levels)
+    low = np.full((len(unique_levels), n_columns), np.nan)
+    high = low.copy()
+    window = np.zeros(n_columns, dtype=np.int64)
+    for i, q in enumerate(unique_levels):
+        # Sample positions _BRACKET_Z standard deviations of the sample's
+        # rank error either side of the level, with room for rank r + 1.
+        spread = _BRACKET_Z * np.sqrt(np.maximum(q * (1 - q), 1 / safe) / safe)
+        first = np.floor((q - spread) * last).astype(np.int64) - 1
+        stop = np.ceil((q + spread) * last).astype(np.int64) + 2
+        first = np.where(present > 0, first, -1)
+        stop = np.where(present > 0, stop, size)
+        lo = np.where(first >= 0, sample[column, np.clip(first, 0, size - 1)], -np.inf)
+        hi = np.where(stop <= last, sample[column, np.clip(stop, 0, size - 1)], np.inf)
+        if i:
+            # Windows that meet (in value: a tie joins them too) are merged.
+            window += lo > high[window, column]
+        fresh = np.isnan(low[window, column])
+        low[window, column] = np.where(fresh, lo, low[window, column])
+        high[window, column] = hi
+    used = int(window.max(initial=0)) + 1
+    low, high = low[:used], high[:used]
+    # The sample's values inside each window, ties with its bounds included.
+    share = np.zeros(low.shape)
+    for w in range(used):
+        inside = (sample >= low[w, :, None]) & (sample <= high[w, :, None])
+        share[w] = np.count_nonzero(inside, axis=1) / safe
+    return low, high, share
+
+
+def _window_bounds(low, high):
+    """``(lows, ends)`` as :func:`sknorm._kernels.quantiles.count_brackets`
+    takes them: bound 0 is the empty ``[-inf, -inf)``, then each window's low
+    bound and the float after its high bound (NaN, which no value reaches,
+    after ``+inf``), NaN up to a multiple of 4 bounds."""
+    n_windows, n_columns = low.shape
+    n_bounds = 4 * (n_windows // 4 + 1)
+    lows = np.full((n_bounds, n_columns), np.nan)
+    ends = lows.copy()
+    lows[0] = ends[0] = -np.inf
+    lows[1 : n_windows + 1] = low
+    with np.errstate(invalid="ignore"):
+        ends[1 : n_windows + 1] = np.where(
+            np.isposinf(high), np.nan, np.nextafter(high, np.inf)
+        )
+    return lows, ends
+
+
+def _window_capacity(share, n_rows):
+    """Room for the values a task of ``n_rows`` rows finds inside each window:
+    the share the sample saw, with a margin (a task that finds more is run
+    again with room for what it found)."""
+    expected = share * n_rows
+    return (1.25 * expected + 4 * np.sqrt(expected) + 16).astype(np.int64)
+
+
+def _count_block_numpy(part, lows, ends, counts, filled, sums, values, segments):
+    """The numpy path of :func:`sknorm._kernels.quantiles.count_brackets` on
+    one block, gathered values appended to ``values`` with the segment
+    ``window * n_columns + column`` of each to ``segments``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums += part.sum(axis=0, dtype=np.float64)
+    for b in range(filled.shape[0] + 1):
+        reached = part >= lows[b]
+        counts[b] += np.count_nonzero(reached, axis=0)
+        if b:
+            inside = reached & ~(part >= ends[b])
+            filled[b - 1] += np.count_nonzero(inside, axis=0)
+            row, column = np.nonzero(inside)
+            values.append(part[row, column])
+            segments.append((b - 1) * part.shape[1] + column)
+
+
+def _gathered_segments(X, lows, ends, share, plan, kernels):
+    """One pass over the tasks of ``plan``: the counts of values at or above
+    each low bound and inside each window (see
+    :func:`sknorm._kernels.quantiles.count_brackets`), the column sums, and
+    the values inside each window grouped by segment
+    (``values[starts[g]:starts[g + 1]]``, ``g = window * n_columns + column``).
+    """
+    n_columns = lows.shape[1]
+    n_segments = share.size
+    contiguous = X.flags.c_contiguous
+
+    def blocks(rows):
+        # The kernel reads rows; other layouts are copied a block at a time.
+        if contiguous:
+            yield X[rows]
+        else:
+            for block in plan.blocks(rows):
+                yield np.ascontiguousarray(X[block])
+
+    if kernels is None:
+
+        def run(rows):
+            counts = np.zeros(lows.shape, dtype=np.int64)
+            filled = np.zeros(share.shape, dtype=np.int64)
+            sums = np.zeros(n_columns)
+            values, segments = [np.zeros(0, X.dtype)], [np.zeros(0, np.intp)]
+            for part in plan.blocks(rows):
+                _count_block_numpy(
+                    X[part], lows, ends, counts, filled, sums, values, segments
+                )
+            values, segments = np.concatenate(values), np.concatenate(segments)
+            return counts, sums, values, segments, filled
+
+    else:
+        capacity = _window_capacity(share, plan.task_rows)
+
+        def run(rows, capacity=capacity):
+            offsets = np.concatenate(([0], np.cumsum(capacity.ravel())))
+            buffer = np.empty(int(offsets[-1]), dtype=X.dtype)
+            offsets = offsets[:-1].reshape(capacity.shape)
+            counts = np.zeros(lows.shape, dtype=np.int64)
+            filled = np.zeros(capacity.shape, dtype=np.int64)
+            sums = np.zeros(n_columns)
+            for part in blocks(rows):
+                kernels.count_brackets(
+                    part, lows, ends, capacity, offsets, buffer, counts, filled, sums
+                )
+            if np.any(filled > capacity):
+                # More than the sample foretold (sorted data, say): again,
+                # with room for exactly what this task holds.
+                return run(rows, filled)
+            return counts, sums, buffer, offsets.ravel(), filled
+
+    results = map_tasks(run, reported_units(plan.tasks(), "quantiles-rows"))
+    counts = sum(r[0] for r in results)
+    sums = np.zeros(n_columns)
+    for r in results:
+        sums += r[1]  # in task order: the same sums whatever the threads
+    filled = sum(r[-1] for r in results)
+    sizes = filled.ravel()
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    if kernels is None:
+        segments = np.concatenate([r[3] for r in results])
+        keys = segments.astype(np.uint16) if n_segments <= 1 << 16 else segments
+        values = np.concatenate([r[2] for r in results])
+        values = values[np.argsort(keys, kind="stable")]
+    else:
+        values = np.empty(int(starts[-1]), dtype=X.dtype)
+        position = starts[:-1].copy()
+        for _, _, buffer, offsets, part in results:
+            kernels.append_segments(buffer, offsets, part.ravel(), position, values)
+    return counts, filled, sums, values, starts
+
+
+def _bracketed_order_statistics(X, levels):
+    """Order statistics of unweighted dense columns by bracketing (see above).
+
+    Returns ``(lower, upper, total, value_sum, count)`` as
+    :func:`_selected_order_statistics` does, the same values.
+    """
+    n_rows, n_columns = X.shape
+    low, high, share = _sample_windows(X, levels)
+    # Columns whose windows hold much of the data (ties, many levels) are
+    # selected directly: gathering them would copy most of the column.
+    direct = share.sum(axis=0) > _BRACKET_MAX_SHARE
+    low[:, direct], high[:, direct], share[:, direct] = np.nan, np.nan, 0.0
+    kernels = _kernel_module() if X.dtype in (np.float32, np.float64) else None
+    counts, sizes, value_sum, values, starts = _gathered_segments(
+        X, *_window_bounds(low, high), share, BlockPlan(n_rows, n_columns), kernels
+    )
+    total = counts[0].astype(np.float64)
+    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
+    last = total[None, :] - 1
+    ranks = np.concatenate(
+        (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
+    ).astype(np.int64)
+    # Rank of the first value of each window, and the window of each rank.
+    first = counts[0] - counts[1 : low.shape[0] + 1]
+    window = np.full(ranks.shape, -1)
+    for w in range(low.shape[0]):
+        local = ranks - first[w]
+        window = np.where((local >= 0) & (local < sizes[w]), w, window)
+    found = np.full(ranks.shape, np.nan)
+    level_of, column_of = np.nonzero(window >= 0)
+    segment = window[level_of, column_of] * n_columns + column_of
+    rank = ranks[level_of, column_of] - first[window[level_of, column_of], column_of]
+    order = np.lexsort((rank, segment))
+    segment, rank = segment[order], rank[order]
+    level_of, column_of = level_of[order], column_of[order]
+    bounds = np.flatnonzero(np.diff(segment, prepend=-1, append=-1))
+    for begin, end in itertools.pairwise(bounds):
+        g = segment[begin]
+        picked = _select(
+            values[starts[g] : starts[g + 1]], sorted(set(rank[begin:end].tolist()))
+        )
+        found[level_of[begin:end], column_of[begin:end]] = [
+            picked[r] for r in rank[begin:end].tolist()
+        ]
+    missed = np.flatnonzero(np.any(window < 0, axis=0) & (total > 0))
+    n_levels = len(levels)
+    lower, upper = found[:n_levels], found[n_levels:]
+    if missed.size:
+        # The sample misled these columns (or they were left to it): select
+        # them directly.
+        lower[:, missed], upper[:, missed], *_ = _selected_order_statistics(
+            X[:, missed], levels, None, report=False
+        )
+    return lower, upper, total, value_sum, total
+
+
+def _dense_order_statistics(X, levels, sample_weight):
+    if sample_weight is None and _brackets_apply(X.shape[0], X.dtype):
+        return _bracketed_order_statistics(X, levels)
+    return _selected_order_statistics(X, levels, sample_weight)
+
+
+def _kernel_module():
+    return kernels("quantiles")
+
+
+def _sparse_entry_columns(X):
+    """The column of each stored entry of a CSR or CSC matrix."""
+    if X.format == "csr":
+        return X.indices
+    return np.repeat(np.arange(X.shape[1], dtype=np.int32), np.diff(X.indptr))
+
+
+def _counted_sparse_order_statistics(X, levels):
+    """Order statistics of unweighted sparse columns in O(nnz), no sort of
+    what is not needed.
+
+    The stored values are counted by sign; a rank falling among a column's
+    zeros (implicit or stored) is 0, and only the columns with a rank among
+    their non-zero values have those gathered and sorted. Returns
+    ``(lower, upper, total, count, value_sum)``.
+    """
+    X = X if X.format in ("csr", "csc") else X.tocsr()
+    n_rows, n_columns = X.shape
+    data, columns = X.data, _sparse_entry_columns(X)
+    kernels = _kernel_module()
+    if kernels is not None:
+        negative, positive, nan, value_sum = kernels.sparse_counts(
+            data, columns, n_columns
+        )
+    else:
+        missing = np.isnan(data)
+        nan = np.bincount(columns[missing], minlength=n_columns)
+        negative = np.bincount(columns[data < 0], minlength=n_columns)
+        positive = np.bincount(columns[data > 0], minlength=n_columns)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value_sum = np.bincount(
+                columns[~missing], weights=data[~missing], minlength=n_columns
+            )
+    zeros = n_rows - negative - positive - nan  # implicit and stored zeros
+    total = (n_rows - nan).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        value_sum = np.where(nan > 0, np.nan, value_sum)
+    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
+    last = total[None, :] - 1
+    ranks = np.concatenate(
+        (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
+    ).astype(np.int64)
+    # Ranks among the column's non-zero values, sorted: negatives first.
+    in_zeros = (ranks >= negative) & (ranks < negative + zeros)
+    local = np.where(ranks < negative, ranks, ranks - zeros)
+    found = np.where(in_zeros, 0.0, np.nan)
+    needed = ~in_zeros & (ranks >= 0) & (total > 0)
+    wanted = needed.any(axis=0)
+    if wanted.any():
+        sizes = np.where(wanted, negative + positive, 0)
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        if kernels is not None:
+            values = np.empty(int(starts[-1]), dtype=data.dtype)
+            kernels.sparse_gather(data, columns, wanted, starts, values)
+        else:
+            keep = wanted[columns] & ((data < 0) | (data > 0))
+            values = data[keep][np.argsort(columns[keep], kind="stable")]
+        owner = np.repeat(np.arange(n_columns), sizes)
+        values = values[sort_by_column_then_value(values, owner, n_columns)]
+        level_of, column_of = np.nonzero(needed)
+        found[level_of, column_of] = values[
+            starts[column_of] + local[level_of, column_of]
+        ]
+    n_levels = len(levels)
+    return found[:n_levels], found[n_levels:], total, total, value_sum
 
 
 def _sparse_order_statistics(X, levels, sample_weight):
@@ -572,7 +929,11 @@ class Quantiles(Statistic):
             X, sample_weight, factor = equal_weights_as_rows(X, sample_weight)
         else:
             factor = 1.0
-        if is_sparse(X):
+        if is_sparse(X) and sample_weight is None:
+            lower, upper, total, count, value_sum = _counted_sparse_order_statistics(
+                X, levels
+            )
+        elif is_sparse(X):
             lower, upper, total, count = _sparse_order_statistics(
                 X, levels, sample_weight
             )
@@ -601,14 +962,21 @@ class Quantiles(Statistic):
 
     @classmethod
     def work_units(cls, X, sample_weight=None, **options):
-        """The groups of dense columns selected one after another (a sparse
-        matrix is sorted in blocks too small to report)."""
+        """The tasks of rows of the bracketing pass over dense columns, or the
+        groups of columns selected one after another (a sparse matrix is
+        sorted in blocks too small to report)."""
         if is_sparse(X):
             return 0
         X = np.asarray(X)
-        itemsize = X.itemsize if X.dtype.kind == "f" else 8
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
         n_rows = rows_kept_by_weights(X.shape[0], sample_weight)
-        return len(_dense_column_groups(n_rows, X.shape[1], itemsize))
+        weighted = sample_weight is not None and n_rows == X.shape[0]
+        if weighted:
+            positive = np.asarray(sample_weight)
+            weighted = bool(np.any(positive != positive[0]))
+        if not weighted and _brackets_apply(n_rows, dtype):
+            return len(BlockPlan(n_rows, X.shape[1]).tasks())
+        return len(_dense_column_groups(n_rows, X.shape[1], dtype.itemsize))
 
     def nonfinite_columns(self):
         """Columns that may hold +/-inf: those whose sum of values is not finite

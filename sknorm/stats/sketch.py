@@ -35,6 +35,7 @@ from .quantiles import (
     _PARALLEL_MIN_VALUES,
     Quantiles,
     _check_levels,
+    _kernel_module,
     _transposed_columns,
     ragged_order_statistics,
     ragged_value_finder,
@@ -66,9 +67,15 @@ def _column_starts(column_sizes):
 
 
 def _group_by_column(values, weights, columns, n_columns):
-    """Reorder items so that each column's items are contiguous."""
-    keys = columns if n_columns > np.iinfo(np.uint16).max else columns.astype(np.uint16)
-    order = np.argsort(keys, kind="stable")
+    """Reorder items so that each column's items are contiguous (stably)."""
+    kernels = _kernel_module()
+    if kernels is not None:
+        order = kernels.column_order(columns, n_columns)
+    else:
+        wide = n_columns > np.iinfo(np.uint16).max
+        order = np.argsort(
+            columns if wide else columns.astype(np.uint16), kind="stable"
+        )
     sizes = np.bincount(columns, minlength=n_columns).astype(np.int64)
     return values[order], weights[order], sizes
 

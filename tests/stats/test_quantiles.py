@@ -106,6 +106,7 @@ def test_float32_input_is_not_copied_to_float64():
     import tracemalloc
 
     X = np.random.default_rng(1).normal(size=(200_000, 10)).astype(np.float32)
+    Quantiles.from_data(X, levels=LEVELS)  # numba loads its kernels first
     tracemalloc.start()
     Quantiles.from_data(X, levels=LEVELS)
     _, peak = tracemalloc.get_traced_memory()
