@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._array_api import DEVICE_BLOCK_ELEMENTS, to_numpy
+from .._kernels import kernels
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import (
@@ -159,6 +160,31 @@ def _block_sums(block, center, weight, d):
     return n, s1, q
 
 
+def _task_sums(X, blocks, plan, center, weights):
+    """``(n, s1, q)`` of :func:`_block_sums` summed over ``blocks`` of X."""
+    n_cols = plan.n_cols
+    wide_center = np.tile(center, plan.lanes)
+    scratch = np.empty(plan.block_rows * n_cols)
+    n, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
+    for rows in blocks:
+        block, lanes = X[rows], 1
+        if weights(rows) is None:
+            block, lanes = plan.widen(block)
+        block_n, block_s1, block_q = _block_sums(
+            block,
+            wide_center if lanes > 1 else center,
+            weights(rows),
+            scratch[: block.size].reshape(block.shape),
+        )
+        if np.ndim(block_n) == 0:  # the same weight in every column
+            n += block_n * lanes
+        else:
+            np.add(n, fold(block_n, lanes, np.add), out=n)
+        np.add(s1, fold(block_s1, lanes, np.add), out=s1)
+        np.add(q, fold(block_q, lanes, np.add), out=q)
+    return n, s1, q
+
+
 def _task_moments(X, task, plan, shift, sample_weight):
     """Weight, mean relative to ``shift`` and M2 of the rows ``task`` of X.
 
@@ -175,25 +201,11 @@ def _task_moments(X, task, plan, shift, sample_weight):
 
     head = slice(task.start, min(task.start + _CENTER_ROWS, task.stop))
     center = shift if task.start == 0 else _center_of(X[head], weights(head))
-    wide_center = np.tile(center, plan.lanes)
-    scratch = np.empty(plan.block_rows * n_cols)
-    n, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
-    for rows in blocks:
-        block, lanes = X[rows], 1
-        if sample_weight is None:
-            block, lanes = plan.widen(block)
-        block_n, block_s1, block_q = _block_sums(
-            block,
-            wide_center if lanes > 1 else center,
-            weights(rows),
-            scratch[: block.size].reshape(block.shape),
-        )
-        if np.ndim(block_n) == 0:  # the same weight in every column
-            n += block_n * lanes
-        else:
-            np.add(n, fold(block_n, lanes, np.add), out=n)
-        np.add(s1, fold(block_s1, lanes, np.add), out=s1)
-        np.add(q, fold(block_q, lanes, np.add), out=q)
+    compiled = kernels("dense")
+    if compiled is not None and compiled.accepts(X):
+        n, s1, q = compiled.shifted_sums(X[task], center, weights(task))
+    else:
+        n, s1, q = _task_sums(X, blocks, plan, center, weights)
     mean, m2, imprecise = _moments_from_sums(n, s1, q)
     if not imprecise.any():
         with np.errstate(invalid="ignore"):

@@ -1,0 +1,207 @@
+"""Compiled loops over the stored values of CSR/CSC matrices.
+
+Per-column sums and extrema of stored values (:mod:`sknorm.stats.moments`,
+:mod:`sknorm.stats.extrema`), the scaling of stored values by per-column
+factors (:mod:`sknorm._affine`), and per-row power sums and scaling for the
+row normalizers (:mod:`sknorm.rows`). Each reads the stored values once, in
+their order, converts float32 in registers and computes in float64; the
+callers' numpy paths compute the same values. Implicit zeros are the callers'
+business (counted analytically), as on the numpy paths.
+"""
+
+import numba
+import numpy as np
+
+from .dense import accepts
+
+__all__ = [
+    "accepts",
+    "column_extrema",
+    "column_sums",
+    "row_power_sums",
+    "scale_rows",
+    "scale_values",
+]
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_sums(values, columns, weight, center, s1, q):
+    weighted = weight.shape[0] > 0
+    shifted = center.shape[0] > 0
+    for k in range(values.shape[0]):
+        x = np.float64(values[k])
+        if x != x:
+            continue
+        j = columns[k]
+        d = x - center[j] if shifted else x
+        wd = weight[k] * d if weighted else d
+        s1[j] += wd
+        q[j] += wd * d
+
+
+def column_sums(values, columns, weight, n_cols, center):
+    """``(sum w (x - c), sum w (x - c)**2)`` per column over stored ``values``
+    (NaN skipped), ``columns`` giving each value's column and ``weight`` its
+    row's weight (None: 1); ``center`` is None for no shift."""
+    s1, q = np.zeros(n_cols), np.zeros(n_cols)
+    _column_sums(
+        values,
+        columns,
+        np.empty(0) if weight is None else weight,
+        np.empty(0) if center is None else center,
+        s1,
+        q,
+    )
+    return s1, q
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_extrema(values, columns, indptr, by_column, low, high, counts):
+    if by_column:
+        for j in range(indptr.shape[0] - 1):
+            a, b = low[j], high[j]
+            for k in range(indptr[j], indptr[j + 1]):
+                x = np.float64(values[k])
+                a = x if x < a else a
+                b = x if x > b else b
+            low[j], high[j] = a, b
+            counts[j] = indptr[j + 1] - indptr[j]
+        return
+    for k in range(values.shape[0]):
+        j = columns[k]
+        x = np.float64(values[k])
+        low[j] = x if x < low[j] else low[j]
+        high[j] = x if x > high[j] else high[j]
+        counts[j] += 1
+
+
+def column_extrema(X):
+    """Per-column minimum and maximum of the stored values of CSR/CSC ``X``
+    (NaN ignored; NaN for a column without stored non-NaN values), and the
+    number of values stored in each column."""
+    n_cols = X.shape[1]
+    low, high = np.full(n_cols, np.inf), np.full(n_cols, -np.inf)
+    counts = np.zeros(n_cols, dtype=np.int64)
+    by_column = X.format == "csc"
+    columns = X.indices if not by_column else np.empty(0, X.indices.dtype)
+    _column_extrema(X.data, columns, X.indptr, by_column, low, high, counts)
+    empty = low > high
+    low[empty], high[empty] = np.nan, np.nan
+    return low, high, counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled(v, j, factors, low, high):
+    for f in range(factors.shape[0]):
+        v = v * factors[f, j]
+    if low.shape[0] > 0:
+        # Comparisons with NaN are False: NaN stays NaN, as in np.clip.
+        v = low[j] if v < low[j] else v
+        v = high[j] if v > high[j] else v
+    return v
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_values(
+    values, columns, indptr, by_column, factors, low, high, out, bounds, check, bad
+):
+    found = False
+    for chunk in range(bounds.shape[0] - 1):
+        if by_column:  # the chunk's bounds are columns, whose values are runs
+            for j in range(bounds[chunk], bounds[chunk + 1]):
+                for k in range(indptr[j], indptr[j + 1]):
+                    v = np.float64(values[k])
+                    if check and np.isinf(v):
+                        bad[j] = found = True
+                    out[k] = _scaled(v, j, factors, low, high)
+        else:
+            for k in range(bounds[chunk], bounds[chunk + 1]):
+                j = columns[k]
+                v = np.float64(values[k])
+                if check and np.isinf(v):
+                    bad[j] = found = True
+                out[k] = _scaled(v, j, factors, low, high)
+        if found:
+            return True
+    return False
+
+
+def scale_values(X, out, factors, clip, bounds, check):
+    """``out[k] = clip(X.data[k] * factor_1[j] * ...)`` for every stored value.
+
+    Parameters
+    ----------
+    X : CSR/CSC matrix
+    out : ndarray
+        Receives the values (``X.data`` itself, in place, or a fresh array).
+    factors : ndarray of float64 of shape (n_factors, n_cols)
+    clip : tuple of two ndarray of shape (n_cols,) or None
+    bounds : ndarray of int64
+        Where the infinity check's chunks start, and where the last ends: value
+        positions for CSR, columns for CSC.
+    check : bool
+        Look for +/-inf in the stored values.
+
+    Returns
+    -------
+    infinite : ndarray of bool of shape (n_cols,) or None
+        With ``check``, the columns holding infinity in the first chunk that
+        holds any (later chunks are not written); else None.
+    """
+    n_cols = X.shape[1]
+    low, high = (np.empty(0), np.empty(0)) if clip is None else clip
+    bad = np.zeros(n_cols, dtype=np.bool_)
+    by_column = X.format == "csc"
+    found = _scale_values(
+        X.data,
+        X.indices,
+        X.indptr,
+        by_column,
+        factors,
+        np.ascontiguousarray(low, np.float64),
+        np.ascontiguousarray(high, np.float64),
+        out,
+        bounds,
+        check,
+        bad,
+    )
+    return bad if found else None
+
+
+#: Codes of the norms :func:`row_power_sums` computes.
+L1, L2, MAX = 1, 2, 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_power_sums(indptr, values, code, start, stop, sums):
+    for r in range(start, stop):
+        total = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            a = abs(np.float64(values[k]))
+            if code == 2:
+                total += a * a
+            elif code == 1:
+                total += a
+            elif a > total or a != a:  # NaN propagates, as np.maximum
+                total = a
+        sums[r] = total
+
+
+def row_power_sums(X, code, start, stop, sums):
+    """Write ``sum |x|**p`` (``max |x|`` for ``MAX``) of the stored values of
+    CSR rows ``start:stop`` into ``sums``; NaN propagates."""
+    _row_power_sums(X.indptr, X.data, code, start, stop, sums)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_rows(indptr, values, g, start, stop, out):
+    for r in range(start, stop):
+        factor = g[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            out[k] = np.float64(values[k]) * factor
+
+
+def scale_rows(X, g, start, stop, out):
+    """``out[k] = x_k * g[row]`` for the stored values of CSR rows
+    ``start:stop`` (computed in float64, rounded once to ``out``'s dtype)."""
+    _scale_rows(X.indptr, X.data, g, start, stop, out)
