@@ -18,8 +18,7 @@ __all__ = [
     "accepts",
     "column_extrema",
     "column_sums",
-    "row_power_sums",
-    "scale_rows",
+    "normalize_rows",
     "scale_values",
 ]
 
@@ -168,12 +167,18 @@ def scale_values(X, out, factors, clip, bounds, check):
     return bad if found else None
 
 
-#: Codes of the norms :func:`row_power_sums` computes.
+#: Codes of the norms :func:`normalize_rows` computes.
 L1, L2, MAX = 1, 2, 0
+
+#: Power sums at least this large (and finite) are accurate: the threshold of
+#: ``sknorm.rows._SAFE_POWER_SUM``.
+_SAFE_POWER_SUM = 2.0**-960
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_power_sums(indptr, values, code, start, stop, sums):
+def _normalize_rows(
+    indptr, values, code, eps, factor, start, stop, write, out, spread, safe
+):
     for r in range(start, stop):
         total = 0.0
         for k in range(indptr[r], indptr[r + 1]):
@@ -184,24 +189,41 @@ def _row_power_sums(indptr, values, code, start, stop, sums):
                 total += a
             elif a > total or a != a:  # NaN propagates, as np.maximum
                 total = a
-        sums[r] = total
-
-
-def row_power_sums(X, code, start, stop, sums):
-    """Write ``sum |x|**p`` (``max |x|`` for ``MAX``) of the stored values of
-    CSR rows ``start:stop`` into ``sums``; NaN propagates."""
-    _row_power_sums(X.indptr, X.data, code, start, stop, sums)
-
-
-@numba.njit(cache=True, nogil=True)
-def _scale_rows(indptr, values, g, start, stop, out):
-    for r in range(start, stop):
-        factor = g[r]
+        ok = total >= _SAFE_POWER_SUM and total < np.inf
+        norm = (np.sqrt(total) if code == 2 else total) if ok else 0.0
+        spread[r] = norm
+        safe[r] = ok
+        if not (write and ok):
+            continue  # unsafe rows take the numpy path's robust pass
+        g = 1.0 / eps if eps > 0 and norm < eps else 1.0 / norm
+        g = g * factor
         for k in range(indptr[r], indptr[r + 1]):
-            out[k] = np.float64(values[k]) * factor
+            out[k] = np.float64(values[k]) * g
 
 
-def scale_rows(X, g, start, stop, out):
-    """``out[k] = x_k * g[row]`` for the stored values of CSR rows
-    ``start:stop`` (computed in float64, rounded once to ``out``'s dtype)."""
-    _scale_rows(X.indptr, X.data, g, start, stop, out)
+def normalize_rows(X, code, eps, factor, start, stop, out, spread, safe):
+    """Norms of CSR rows ``start:stop`` and, into ``out``, the rows divided
+    by them: the fast path of :func:`sknorm.rows._sparse_pass` for norms.
+
+    Per row, ``sum |x|**p`` (``max |x|`` for ``MAX``) of the stored values,
+    NaN propagating; rows whose sum is below ``2**-960`` or not finite are
+    flagged unsafe (``safe[r] = False``, ``spread[r] = 0``) and not written.
+    Others get ``spread[r]`` (the norm) and ``out[k] = x_k * g`` with ``g =
+    factor / max(norm, eps)`` as ``_RowRule.multiplier`` computes it (``1 /
+    eps`` or ``1 / norm``, then times ``factor``), rounded once to ``out``'s
+    dtype. ``out`` None: norms only; ``factor`` None: 1.
+    """
+    write = out is not None
+    _normalize_rows(
+        X.indptr,
+        X.data,
+        code,
+        float(eps),
+        1.0 if factor is None else float(factor),
+        start,
+        stop,
+        write,
+        out if write else np.empty(0, X.data.dtype),
+        spread,
+        safe,
+    )

@@ -129,7 +129,10 @@ class Extrema(Statistic):
         if X.format not in ("csr", "csc"):
             X = X.tocsr()
         values = X.data
-        if X.format == "csc":
+        compiled = kernels("sparse")
+        if compiled is not None and compiled.accepts(values):
+            low, high, counts = compiled.column_extrema(X)
+        elif X.format == "csc":
             counts = np.diff(X.indptr)
             low = np.full(n_cols, np.nan)
             high = np.full(n_cols, np.nan)

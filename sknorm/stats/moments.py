@@ -231,6 +231,24 @@ def _sparse_sums(values, columns, weight, n_cols, center, zero_weight, has_missi
     """``(sum w (x - c), sum w (x - c)**2)`` per column over stored values
     (NaN skipped) and implicit zeros, in chunks of stored values."""
     shifted = bool(np.any(center != 0))
+    compiled = kernels("sparse")
+    if compiled is not None and compiled.accepts(values):
+        s1, q = compiled.column_sums(
+            values, columns, weight, n_cols, center if shifted else None
+        )
+    else:
+        s1, q = _chunked_sparse_sums(
+            values, columns, weight, n_cols, center, shifted, has_missing
+        )
+    # Each implicit zero deviates from the center by -center.
+    with np.errstate(over="ignore", invalid="ignore"):
+        s1 -= zero_weight * center
+        q += zero_weight * (center * center)
+    return s1, q
+
+
+def _chunked_sparse_sums(values, columns, weight, n_cols, center, shifted, has_missing):
+    """The stored values' part of :func:`_sparse_sums`, by ``np.bincount``."""
     s1, q = np.zeros(n_cols), np.zeros(n_cols)
     step = max(_SPARSE_CHUNK, n_cols)
     for start in range(0, len(values), step):
@@ -248,10 +266,6 @@ def _sparse_sums(values, columns, weight, n_cols, center, zero_weight, has_missi
         s1 += np.bincount(c, weights=wd, minlength=n_cols)
         with np.errstate(over="ignore", invalid="ignore"):
             q += np.bincount(c, weights=wd * d, minlength=n_cols)
-    # Each implicit zero deviates from the center by -center.
-    with np.errstate(over="ignore", invalid="ignore"):
-        s1 -= zero_weight * center
-        q += zero_weight * (center * center)
     return s1, q
 
 
