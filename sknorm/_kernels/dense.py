@@ -182,7 +182,7 @@ def extrema_rows(X, keep):
 MULTIPLY, SUBTRACT, ADD = 0, 1, 2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _step(v, code, operand):
     if code == 0:
         return v * operand

@@ -12,12 +12,14 @@ business (counted analytically), as on the numpy paths.
 import numba
 import numpy as np
 
+from .._parallel import map_tasks
 from .dense import accepts
 
 __all__ = [
     "accepts",
     "column_extrema",
     "column_sums",
+    "column_tallies",
     "normalize_rows",
     "scale_values",
 ]
@@ -55,6 +57,56 @@ def column_sums(values, columns, weight, n_cols, center):
 
 
 @numba.njit(cache=True, nogil=True)
+def _column_tallies(values, columns, weight, start, stop, tallies):
+    weighted = weight.shape[0] > 0
+    for k in range(start, stop):
+        j = columns[k]
+        x = np.float64(values[k])
+        w = weight[k] if weighted else 1.0
+        tallies[0, j] += 1.0
+        tallies[1, j] += 1.0 if w > 0 else 0.0
+        tallies[2, j] += w
+        if x != x:
+            tallies[3, j] += 1.0
+            tallies[4, j] += w
+            continue
+        wx = w * x
+        tallies[5, j] += wx
+        tallies[6, j] += wx * x
+
+
+#: Stored values per task of :func:`column_tallies` (at least 8 per column, so
+#: that the per-task tallies stay small next to the data).
+_TALLY_VALUES = 1 << 20
+
+
+def column_tallies(values, columns, weight, n_cols):
+    """Per column, in one parallel pass over the stored values: the number
+    stored, the number in rows of positive weight, their weight, the number
+    and weight of NaN, and ``sum w x`` and ``sum w x**2`` (NaN skipped).
+
+    The values are cut into tasks by their number only, and the tasks'
+    tallies are added in order, so the result does not depend on the number
+    of threads. ``weight`` is each value's row weight (None: 1). Returns seven
+    float64 arrays of shape (n_cols,) (counts are exact integers).
+    """
+    weights = np.empty(0) if weight is None else weight
+    step = max(_TALLY_VALUES, 8 * n_cols)
+    bounds = list(range(0, len(values), step))
+
+    def task(start):
+        tallies = np.zeros((7, n_cols))
+        stop = min(start + step, len(values))
+        _column_tallies(values, columns, weights, start, stop, tallies)
+        return tallies
+
+    total = np.zeros((7, n_cols))
+    for tallies in map_tasks(task, bounds):
+        total += tallies
+    return tuple(total)
+
+
+@numba.njit(cache=True, nogil=True)
 def _column_extrema(values, columns, indptr, by_column, low, high, counts):
     if by_column:
         for j in range(indptr.shape[0] - 1):
@@ -89,7 +141,8 @@ def column_extrema(X):
     return low, high, counts
 
 
-@numba.njit(cache=True, nogil=True)
+# Inlined: a call taking arrays costs their reference counting per value.
+@numba.njit(cache=True, nogil=True, inline="always")
 def _scaled(v, j, factors, low, high):
     for f in range(factors.shape[0]):
         v = v * factors[f, j]

@@ -282,38 +282,52 @@ def _sparse_moments(X, weight):
     """
     values, columns, entry_weight, total_weight = sparse_entries(X, weight)
     n_rows, n_cols = X.shape
-    columns = columns.astype(np.intp, copy=False)
-    with np.errstate(over="ignore", invalid="ignore"):
-        has_missing = not np.isfinite(values.sum()) and bool(np.isnan(values).any())
-    stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols).astype(
-        np.float64
-    )
+    compiled = kernels("sparse")
+    if compiled is not None and compiled.accepts(values):
+        tallies = compiled.column_tallies(values, columns, entry_weight, n_cols)
+        stored, stored_positive, stored_weight, nan_count, nan_weight, s1, q = tallies
+        stored_counts = (stored, stored_positive, stored_weight)
+        has_missing = bool(nan_count.any())
+    else:
+        columns = columns.astype(np.intp, copy=False)
+        stored_counts = s1 = q = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            has_missing = not np.isfinite(values.sum()) and bool(np.isnan(values).any())
+        stored_weight = np.bincount(
+            columns, weights=entry_weight, minlength=n_cols
+        ).astype(np.float64)
+        nan_weight, nan_count = 0.0, None
+        if has_missing:
+            missing = np.isnan(values)
+            nan_weight = np.bincount(
+                columns[missing],
+                None if entry_weight is None else entry_weight[missing],
+                minlength=n_cols,
+            )
+            nan_count = np.bincount(columns[missing], minlength=n_cols)
     # Columns mostly stored are shifted by a stored value: their zeros' weight
     # multiplies it, so it must be exact.
     mostly_stored = 2 * stored_weight > total_weight
     zero_weight = implicit_zero_weight(
-        X, weight, entries=(columns, entry_weight), exact=mostly_stored
+        X,
+        weight,
+        entries=(columns, entry_weight),
+        exact=mostly_stored,
+        stored_counts=stored_counts,
     )
-    if has_missing:
-        missing = np.isnan(values)
-        nan_weight = np.bincount(
-            columns[missing],
-            None if entry_weight is None else entry_weight[missing],
-            minlength=n_cols,
-        )
-    else:
-        nan_weight = 0.0
     n = np.maximum(zero_weight + stored_weight - nan_weight, 0.0)
     if has_missing:
         # A column of NaN only has exactly no weight (no rounding residue).
-        n[np.bincount(columns[missing], minlength=n_cols) == n_rows] = 0.0
+        n[nan_count == n_rows] = 0.0
     center = np.zeros(n_cols)
-    if mostly_stored.any():
-        first = _first_stored_values(values, columns, n_cols)
-        center = np.where(mostly_stored, first, 0.0)
-    s1, q = _sparse_sums(
-        values, columns, entry_weight, n_cols, center, zero_weight, has_missing
-    )
+    if mostly_stored.any() or s1 is None:
+        # (The tallies' sums are around 0, the center of the other columns.)
+        if mostly_stored.any():
+            first = _first_stored_values(values, columns, n_cols)
+            center = np.where(mostly_stored, first, 0.0)
+        s1, q = _sparse_sums(
+            values, columns, entry_weight, n_cols, center, zero_weight, has_missing
+        )
     mean, m2, imprecise = _moments_from_sums(n, s1, q)
     mean = mean + center
     if imprecise.any():
