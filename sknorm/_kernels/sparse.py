@@ -154,32 +154,40 @@ def _scaled(v, j, factors, low, high):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scale_values(
-    values, columns, indptr, by_column, factors, low, high, out, bounds, check, bad
+def _scale_csr_values(
+    values, columns, factors, low, high, out, first, last, check, bad
 ):
+    """The values at positions ``first:last``."""
     found = False
-    for chunk in range(bounds.shape[0] - 1):
-        if by_column:  # the chunk's bounds are columns, whose values are runs
-            for j in range(bounds[chunk], bounds[chunk + 1]):
-                for k in range(indptr[j], indptr[j + 1]):
-                    v = np.float64(values[k])
-                    if check and np.isinf(v):
-                        bad[j] = found = True
-                    out[k] = _scaled(v, j, factors, low, high)
-        else:
-            for k in range(bounds[chunk], bounds[chunk + 1]):
-                j = columns[k]
-                v = np.float64(values[k])
-                if check and np.isinf(v):
-                    bad[j] = found = True
-                out[k] = _scaled(v, j, factors, low, high)
-        if found:
-            return True
-    return False
+    for k in range(first, last):
+        j = columns[k]
+        v = np.float64(values[k])
+        if check and np.isinf(v):
+            bad[j] = True
+            found = True
+        out[k] = _scaled(v, j, factors, low, high)
+    return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_csc_values(values, indptr, factors, low, high, out, first, last, check, bad):
+    """The values of columns ``first:last``."""
+    found = False
+    for j in range(first, last):
+        for k in range(indptr[j], indptr[j + 1]):
+            v = np.float64(values[k])
+            if check and np.isinf(v):
+                bad[j] = True
+                found = True
+            out[k] = _scaled(v, j, factors, low, high)
+    return found
 
 
 def scale_values(X, out, factors, clip, bounds, check):
     """``out[k] = clip(X.data[k] * factor_1[j] * ...)`` for every stored value.
+
+    Chunks run in parallel on sknorm's pool; the result does not depend on
+    the number of threads.
 
     Parameters
     ----------
@@ -189,8 +197,8 @@ def scale_values(X, out, factors, clip, bounds, check):
     factors : ndarray of float64 of shape (n_factors, n_cols)
     clip : tuple of two ndarray of shape (n_cols,) or None
     bounds : ndarray of int64
-        Where the infinity check's chunks start, and where the last ends: value
-        positions for CSR, columns for CSC.
+        Where the chunks start, and where the last ends: value positions for
+        CSR, columns for CSC.
     check : bool
         Look for +/-inf in the stored values.
 
@@ -198,26 +206,36 @@ def scale_values(X, out, factors, clip, bounds, check):
     -------
     infinite : ndarray of bool of shape (n_cols,) or None
         With ``check``, the columns holding infinity in the first chunk that
-        holds any (later chunks are not written); else None.
+        holds any; else None.
     """
     n_cols = X.shape[1]
     low, high = (np.empty(0), np.empty(0)) if clip is None else clip
-    bad = np.zeros(n_cols, dtype=np.bool_)
-    by_column = X.format == "csc"
-    found = _scale_values(
-        X.data,
-        X.indices,
-        X.indptr,
-        by_column,
-        factors,
-        np.ascontiguousarray(low, np.float64),
-        np.ascontiguousarray(high, np.float64),
-        out,
-        bounds,
-        check,
-        bad,
+    kernel, positions = (
+        (_scale_csc_values, X.indptr)
+        if X.format == "csc"
+        else (_scale_csr_values, X.indices)
     )
-    return bad if found else None
+
+    def chunk(i):
+        bad = np.zeros(n_cols if check else 0, dtype=np.bool_)
+        found = kernel(
+            X.data,
+            positions,
+            factors,
+            low,
+            high,
+            out,
+            bounds[i],
+            bounds[i + 1],
+            check,
+            bad,
+        )
+        return bad if found else None
+
+    for infinite in map_tasks(chunk, range(len(bounds) - 1)):
+        if infinite is not None:
+            return infinite
+    return None
 
 
 #: Codes of the norms :func:`normalize_rows` computes.
