@@ -397,10 +397,6 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
                 np.copyto(target, source)
 
 
-#: Step codes of the compiled affine kernel, by ufunc.
-_KERNEL_STEP_CODES = {np.multiply: 0, np.subtract: 1, np.add: 2}
-
-
 def _compiled_dense_task(compiled, X, out, task, plan, steps, estimator):
     """:func:`_apply_dense_task` by the compiled kernel: one fused read and
     write per value, float32 computed in float64 registers (bit for bit the
@@ -408,7 +404,12 @@ def _compiled_dense_task(compiled, X, out, task, plan, steps, estimator):
     clip = None
     if steps and steps[-1][0] is np.clip:
         clip, steps = steps[-1][1], steps[:-1]
-    codes = np.array([_KERNEL_STEP_CODES[ufunc] for ufunc, _, _ in steps], np.int64)
+    code_of = {
+        np.multiply: compiled.MULTIPLY,
+        np.subtract: compiled.SUBTRACT,
+        np.add: compiled.ADD,
+    }
+    codes = np.array([code_of[ufunc] for ufunc, _, _ in steps], np.int64)
     operands = np.array([args[0] for _, args, _ in steps], np.float64).reshape(
         len(steps), plan.n_cols
     )
