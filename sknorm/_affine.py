@@ -19,9 +19,12 @@ path): each value is computed in the device's float64 and rounded once to the
 input's dtype.
 """
 
+import itertools
+
 import numpy as np
 
 from ._array_api import namespace_of
+from ._kernels import kernels
 from ._parallel import BLOCK_ELEMENTS, BlockPlan
 from ._validation import (
     _column_label,
@@ -380,6 +383,10 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
     summed first (bringing it into cache) and a block whose sum is not finite
     is searched for infinity.
     """
+    compiled = kernels("dense")
+    if compiled is not None and compiled.accepts(X, out):
+        _compiled_dense_task(compiled, X, out, task, plan, steps, estimator)
+        return
     scratch = None
     if X.dtype != np.float64 and len(steps) > 1:
         scratch = np.empty(plan.block_rows * plan.n_cols)
@@ -407,6 +414,35 @@ def _apply_dense_task(X, out, task, plan, steps, estimator):
                 source = result
             if not steps:
                 np.copyto(target, source)
+
+
+def _compiled_dense_task(compiled, X, out, task, plan, steps, estimator):
+    """:func:`_apply_dense_task` by the compiled kernel: one fused read and
+    write per value, float32 computed in float64 registers (bit for bit the
+    numpy path's values)."""
+    clip = None
+    if steps and steps[-1][0] is np.clip:
+        clip, steps = steps[-1][1], steps[:-1]
+    code_of = {
+        np.multiply: compiled.MULTIPLY,
+        np.subtract: compiled.SUBTRACT,
+        np.add: compiled.ADD,
+    }
+    codes = np.array([code_of[ufunc] for ufunc, _, _ in steps], np.int64)
+    operands = np.array([args[0] for _, args, _ in steps], np.float64).reshape(
+        len(steps), plan.n_cols
+    )
+    infinite = compiled.affine_rows(
+        X[task],
+        out[task],
+        codes,
+        operands,
+        clip,
+        plan.block_rows,
+        estimator is not None,
+    )
+    if infinite is not None:
+        _raise_infinity(np.flatnonzero(infinite), estimator)
 
 
 def _check_block(block, X, rows, estimator):
@@ -441,8 +477,8 @@ def _apply_sparse(X, factors, in_place, clip, estimator):
     with ``estimator``, a chunk whose sum is not finite is searched for
     infinity before it is scaled.
     """
-    out = X if in_place else X.copy()
     if not factors and clip is None:
+        out = X if in_place else X.copy()
         if estimator is not None:
             _reject_sparse_infinity(out.data, out, slice(None), estimator)
         return out
@@ -450,6 +486,10 @@ def _apply_sparse(X, factors, in_place, clip, estimator):
     if clip is not None:
         low = np.broadcast_to(np.asarray(clip[0], np.float64), (n_cols,))
         high = np.broadcast_to(np.asarray(clip[1], np.float64), (n_cols,))
+    compiled = kernels("sparse")
+    if compiled is not None and compiled.accepts(X.data) and X.format in ("csr", "csc"):
+        return _compiled_sparse(compiled, X, factors, in_place, clip, estimator)
+    out = X if in_place else X.copy()
     data = out.data
     in_float64 = data.dtype == np.float64
     for chunk, columns in _sparse_chunks(out):
@@ -468,25 +508,60 @@ def _apply_sparse(X, factors, in_place, clip, estimator):
     return out
 
 
+def _compiled_sparse(compiled, X, factors, in_place, clip, estimator):
+    """:func:`_apply_sparse` by the compiled kernel, in one pass over the
+    stored values; a copy gets fresh values, never a copy of the old ones."""
+    n_cols = X.shape[1]
+    if in_place:
+        out = X
+    else:
+        structure = (np.empty_like(X.data), X.indices.copy(), X.indptr.copy())
+        out = type(X)(structure, shape=X.shape)
+    operands = np.array(
+        [np.broadcast_to(f, (n_cols,)) for f in factors], np.float64
+    ).reshape(len(factors), n_cols)
+    if clip is not None:
+        clip = tuple(
+            np.ascontiguousarray(np.broadcast_to(bound, (n_cols,)), np.float64)
+            for bound in clip
+        )
+    infinite = compiled.scale_values(
+        X, out.data, operands, clip, _chunk_bounds(X), estimator is not None
+    )
+    if infinite is not None:
+        _raise_infinity(np.flatnonzero(infinite), estimator)
+    return out
+
+
+def _chunk_bounds(X):
+    """Where the chunks of :func:`_sparse_chunks` start, and the end of the
+    last: positions in ``X.data`` for CSR, columns (whole runs) for CSC."""
+    indptr = X.indptr
+    n_values = int(indptr[-1])
+    if X.format == "csr":
+        return np.append(np.arange(0, n_values, _SPARSE_CHUNK), n_values)
+    n_cols = len(indptr) - 1
+    bounds = [0]
+    while bounds[-1] < n_cols:
+        first = bounds[-1]
+        stop = int(np.searchsorted(indptr, indptr[first] + _SPARSE_CHUNK, "right"))
+        bounds.append(min(max(stop - 1, first + 1), n_cols))
+    return np.array(bounds, np.int64)
+
+
 def _sparse_chunks(X):
     """Yield ``(slice of X.data, column of each value)`` over all stored values,
     about ``_SPARSE_CHUNK`` values at a time (whole columns for CSC)."""
     indptr = X.indptr
-    n_values = int(indptr[-1])
-    if X.format == "csr":
-        for start in range(0, n_values, _SPARSE_CHUNK):
-            chunk = slice(start, min(start + _SPARSE_CHUNK, n_values))
+    bounds = _chunk_bounds(X)
+    for first, stop in itertools.pairwise(bounds.tolist()):
+        if X.format == "csr":
+            chunk = slice(int(first), int(stop))
             yield chunk, X.indices[chunk]
-        return
-    n_cols = len(indptr) - 1
-    first = 0
-    while first < n_cols:
-        stop = int(np.searchsorted(indptr, indptr[first] + _SPARSE_CHUNK, "right"))
-        stop = min(max(stop - 1, first + 1), n_cols)
+            continue
         counts = np.diff(indptr[first : stop + 1])
         columns = np.repeat(np.arange(first, stop), counts)
         yield slice(int(indptr[first]), int(indptr[stop])), columns
-        first = stop
 
 
 def _reject_sparse_infinity(values, X, chunk, estimator):

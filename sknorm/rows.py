@@ -54,6 +54,7 @@ from ._array_api import namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, is_dask_collection, metadata_sample
 from ._estimator import DocLinkMixin, ParamsMixin
+from ._kernels import kernels
 from ._parallel import map_tasks
 from ._validation import (
     BLOCK_ELEMENTS,
@@ -655,6 +656,38 @@ def _scaled_sparse_statistics(segments, rule, only):
     return m, zero, center, spread
 
 
+def _compiled_rows_apply(compiled, X, rule, segments):
+    """Whether :func:`_compiled_norms` computes ``rule`` on X: norms (p of 1,
+    2 or inf, floor "max") of whole CSR rows of float32/float64."""
+    return (
+        segments.whole_rows
+        and rule.has_fast_path
+        and rule.scale
+        and rule.floor == "max"
+        and not (rule.about_mean or rule.per_value or rule.subtract_mean)
+        and compiled.accepts(X.data)
+    )
+
+
+def _compiled_norms(compiled, X, rule, out, factor):
+    """The fast path of :func:`_sparse_pass` by the compiled kernel, rows in
+    parallel: each row's norm and, into ``out`` (if given), the row divided by
+    it (times ``factor``), in one read of the row. Returns ``(spread, safe)``
+    as the numpy fast path computes them; unsafe rows are not written."""
+    n_rows = X.shape[0]
+    spread = np.empty(n_rows)
+    safe = np.empty(n_rows, dtype=bool)
+    code = {1.0: compiled.L1, 2.0: compiled.L2, np.inf: compiled.MAX}[rule.p]
+    target = None if out is None else out.data
+    map_tasks(
+        lambda rows: compiled.normalize_rows(
+            X, code, rule.eps, factor, *rows, target, spread, safe
+        ),
+        _major_chunks(X.indptr),
+    )
+    return spread, safe
+
+
 def _sparse_pass(X, rule, groups, out, factors):
     """The kernel over CSR/CSC ``X`` (no centering). See :func:`_dense_pass`.
 
@@ -664,13 +697,19 @@ def _sparse_pass(X, rule, groups, out, factors):
     segments = _SparseSegments(X, groups)
     count = segments.group_sizes
     center, power_sums = None, np.zeros(segments.n_segments)
-    with np.errstate(all="ignore"):
-        if rule.has_fast_path and rule.about_mean:
-            center = _sparse_centers(segments, count)
-        if rule.has_fast_path:
-            power_sums = _sparse_power_sums(segments, rule, center, count)
-    safe = _is_safe(power_sums)
-    spread = _spread_from_power_sums(power_sums, count, rule, ~safe)
+    compiled = kernels("sparse")
+    if compiled is not None and _compiled_rows_apply(compiled, X, rule, segments):
+        g = None if factors is None else factors[0]
+        spread, safe = _compiled_norms(compiled, X, rule, out, g)
+    else:
+        compiled = None
+        with np.errstate(all="ignore"):
+            if rule.has_fast_path and rule.about_mean:
+                center = _sparse_centers(segments, count)
+            if rule.has_fast_path:
+                power_sums = _sparse_power_sums(segments, rule, center, count)
+        safe = _is_safe(power_sums)
+        spread = _spread_from_power_sums(power_sums, count, rule, ~safe)
     zero = np.zeros(segments.n_segments, dtype=bool)
     spreads = spread.copy()
     unsafe = ~safe
@@ -686,7 +725,9 @@ def _sparse_pass(X, rule, groups, out, factors):
         spreads[unsafe] = _spread_in_x_units(m_u, zero_u, spread_u)[unsafe]
     if out is not None:
         factors = 1.0 if factors is None else np.tile(factors, X.shape[0])
-        g = rule.multiplier(np.ones_like(spread), ~safe, center, spread) * factors
+        if compiled is None:
+            g = rule.multiplier(np.ones_like(spread), ~safe, center, spread)
+            g *= factors
 
         def write(chunk):
             factor = chunk.expand(g)
@@ -700,7 +741,8 @@ def _sparse_pass(X, rule, groups, out, factors):
             else:
                 out.data[chunk.positions] = chunk.values * factor
 
-        segments.for_each_chunk(write)
+        if compiled is None:  # else written with the norms
+            segments.for_each_chunk(write)
         if unsafe.any():
             g_u = rule.multiplier(m_u, zero_u, center_u, spread_u) * factors
             for chunk in segments.chunks(unsafe):

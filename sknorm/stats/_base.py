@@ -299,7 +299,9 @@ def exact_difference_of_sums(total, groups, weights, n_groups):
     return difference
 
 
-def implicit_zero_weight(X, sample_weight=None, *, entries=None, exact=None):
+def implicit_zero_weight(
+    X, sample_weight=None, *, entries=None, exact=None, stored_counts=None
+):
     """Per column of a CSR/CSC matrix, the total weight of its implicit zeros.
 
     Unweighted: the row count minus the stored count, exact. Weighted: a
@@ -319,6 +321,10 @@ def implicit_zero_weight(X, sample_weight=None, *, entries=None, exact=None):
         (:func:`sparse_entries`).
     exact : ndarray of bool of shape (n_features,), default=None
         Columns whose zeros' weight is computed without rounding error.
+    stored_counts : tuple (stored, stored_positive, stored_weight), default=None
+        Per column, the number of stored entries, of those in rows of positive
+        weight, and their weight, when the caller has them (the last two are
+        not used unweighted).
     """
     X = X if X.format in ("csr", "csc") else sparse.csr_array(X)
     n_rows, n_cols = X.shape
@@ -326,13 +332,19 @@ def implicit_zero_weight(X, sample_weight=None, *, entries=None, exact=None):
         _, columns, entry_weight, _ = sparse_entries(X, sample_weight)
     else:
         columns, entry_weight = entries
-    stored = np.bincount(columns, minlength=n_cols)
+    if stored_counts is None:
+        stored = np.bincount(columns, minlength=n_cols)
+    else:
+        stored, stored_positive, stored_weight = stored_counts
     if sample_weight is None:
         return (n_rows - stored).astype(np.float64)
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     positive_rows = np.count_nonzero(sample_weight > 0)
-    stored_positive = np.bincount(columns, weights=entry_weight > 0, minlength=n_cols)
-    stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols)
+    if stored_counts is None:
+        stored_positive = np.bincount(
+            columns, weights=entry_weight > 0, minlength=n_cols
+        )
+        stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols)
     zero_weight = np.maximum(sample_weight.sum() - stored_weight, 0.0)
     zero_weight[stored_positive == positive_rows] = 0.0
     if exact is not None:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._array_api import to_numpy
+from .._kernels import kernels
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import Statistic
@@ -17,6 +18,9 @@ def _task_extrema(X, task, plan, keep):
     reductions of data already in cache; rows where ``keep`` is False are
     left out.
     """
+    compiled = kernels("dense")
+    if compiled is not None and compiled.accepts(X):
+        return compiled.extrema_rows(X[task], None if keep is None else keep[task])
     low = np.full(plan.n_cols, np.nan)
     high = np.full(plan.n_cols, np.nan)
     for rows in plan.blocks(task):
@@ -125,7 +129,10 @@ class Extrema(Statistic):
         if X.format not in ("csr", "csc"):
             X = X.tocsr()
         values = X.data
-        if X.format == "csc":
+        compiled = kernels("sparse")
+        if compiled is not None and compiled.accepts(values):
+            low, high, counts = compiled.column_extrema(X)
+        elif X.format == "csc":
             counts = np.diff(X.indptr)
             low = np.full(n_cols, np.nan)
             high = np.full(n_cols, np.nan)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._array_api import DEVICE_BLOCK_ELEMENTS, to_numpy
+from .._kernels import kernels
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, fold
 from .._validation import is_sparse
 from ._base import (
@@ -159,6 +160,31 @@ def _block_sums(block, center, weight, d):
     return n, s1, q
 
 
+def _task_sums(X, blocks, plan, center, weights):
+    """``(n, s1, q)`` of :func:`_block_sums` summed over ``blocks`` of X."""
+    n_cols = plan.n_cols
+    wide_center = np.tile(center, plan.lanes)
+    scratch = np.empty(plan.block_rows * n_cols)
+    n, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
+    for rows in blocks:
+        block, lanes = X[rows], 1
+        if weights(rows) is None:
+            block, lanes = plan.widen(block)
+        block_n, block_s1, block_q = _block_sums(
+            block,
+            wide_center if lanes > 1 else center,
+            weights(rows),
+            scratch[: block.size].reshape(block.shape),
+        )
+        if np.ndim(block_n) == 0:  # the same weight in every column
+            n += block_n * lanes
+        else:
+            np.add(n, fold(block_n, lanes, np.add), out=n)
+        np.add(s1, fold(block_s1, lanes, np.add), out=s1)
+        np.add(q, fold(block_q, lanes, np.add), out=q)
+    return n, s1, q
+
+
 def _task_moments(X, task, plan, shift, sample_weight):
     """Weight, mean relative to ``shift`` and M2 of the rows ``task`` of X.
 
@@ -175,25 +201,11 @@ def _task_moments(X, task, plan, shift, sample_weight):
 
     head = slice(task.start, min(task.start + _CENTER_ROWS, task.stop))
     center = shift if task.start == 0 else _center_of(X[head], weights(head))
-    wide_center = np.tile(center, plan.lanes)
-    scratch = np.empty(plan.block_rows * n_cols)
-    n, s1, q = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
-    for rows in blocks:
-        block, lanes = X[rows], 1
-        if sample_weight is None:
-            block, lanes = plan.widen(block)
-        block_n, block_s1, block_q = _block_sums(
-            block,
-            wide_center if lanes > 1 else center,
-            weights(rows),
-            scratch[: block.size].reshape(block.shape),
-        )
-        if np.ndim(block_n) == 0:  # the same weight in every column
-            n += block_n * lanes
-        else:
-            np.add(n, fold(block_n, lanes, np.add), out=n)
-        np.add(s1, fold(block_s1, lanes, np.add), out=s1)
-        np.add(q, fold(block_q, lanes, np.add), out=q)
+    compiled = kernels("dense")
+    if compiled is not None and compiled.accepts(X):
+        n, s1, q = compiled.shifted_sums(X[task], center, weights(task))
+    else:
+        n, s1, q = _task_sums(X, blocks, plan, center, weights)
     mean, m2, imprecise = _moments_from_sums(n, s1, q)
     if not imprecise.any():
         with np.errstate(invalid="ignore"):
@@ -219,6 +231,24 @@ def _sparse_sums(values, columns, weight, n_cols, center, zero_weight, has_missi
     """``(sum w (x - c), sum w (x - c)**2)`` per column over stored values
     (NaN skipped) and implicit zeros, in chunks of stored values."""
     shifted = bool(np.any(center != 0))
+    compiled = kernels("sparse")
+    if compiled is not None and compiled.accepts(values):
+        s1, q = compiled.column_sums(
+            values, columns, weight, n_cols, center if shifted else None
+        )
+    else:
+        s1, q = _chunked_sparse_sums(
+            values, columns, weight, n_cols, center, shifted, has_missing
+        )
+    # Each implicit zero deviates from the center by -center.
+    with np.errstate(over="ignore", invalid="ignore"):
+        s1 -= zero_weight * center
+        q += zero_weight * (center * center)
+    return s1, q
+
+
+def _chunked_sparse_sums(values, columns, weight, n_cols, center, shifted, has_missing):
+    """The stored values' part of :func:`_sparse_sums`, by ``np.bincount``."""
     s1, q = np.zeros(n_cols), np.zeros(n_cols)
     step = max(_SPARSE_CHUNK, n_cols)
     for start in range(0, len(values), step):
@@ -236,10 +266,6 @@ def _sparse_sums(values, columns, weight, n_cols, center, zero_weight, has_missi
         s1 += np.bincount(c, weights=wd, minlength=n_cols)
         with np.errstate(over="ignore", invalid="ignore"):
             q += np.bincount(c, weights=wd * d, minlength=n_cols)
-    # Each implicit zero deviates from the center by -center.
-    with np.errstate(over="ignore", invalid="ignore"):
-        s1 -= zero_weight * center
-        q += zero_weight * (center * center)
     return s1, q
 
 
@@ -256,38 +282,52 @@ def _sparse_moments(X, weight):
     """
     values, columns, entry_weight, total_weight = sparse_entries(X, weight)
     n_rows, n_cols = X.shape
-    columns = columns.astype(np.intp, copy=False)
-    with np.errstate(over="ignore", invalid="ignore"):
-        has_missing = not np.isfinite(values.sum()) and bool(np.isnan(values).any())
-    stored_weight = np.bincount(columns, weights=entry_weight, minlength=n_cols).astype(
-        np.float64
-    )
+    compiled = kernels("sparse")
+    if compiled is not None and compiled.accepts(values):
+        tallies = compiled.column_tallies(values, columns, entry_weight, n_cols)
+        stored, stored_positive, stored_weight, nan_count, nan_weight, s1, q = tallies
+        stored_counts = (stored, stored_positive, stored_weight)
+        has_missing = bool(nan_count.any())
+    else:
+        columns = columns.astype(np.intp, copy=False)
+        stored_counts = s1 = q = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            has_missing = not np.isfinite(values.sum()) and bool(np.isnan(values).any())
+        stored_weight = np.bincount(
+            columns, weights=entry_weight, minlength=n_cols
+        ).astype(np.float64)
+        nan_weight, nan_count = 0.0, None
+        if has_missing:
+            missing = np.isnan(values)
+            nan_weight = np.bincount(
+                columns[missing],
+                None if entry_weight is None else entry_weight[missing],
+                minlength=n_cols,
+            )
+            nan_count = np.bincount(columns[missing], minlength=n_cols)
     # Columns mostly stored are shifted by a stored value: their zeros' weight
     # multiplies it, so it must be exact.
     mostly_stored = 2 * stored_weight > total_weight
     zero_weight = implicit_zero_weight(
-        X, weight, entries=(columns, entry_weight), exact=mostly_stored
+        X,
+        weight,
+        entries=(columns, entry_weight),
+        exact=mostly_stored,
+        stored_counts=stored_counts,
     )
-    if has_missing:
-        missing = np.isnan(values)
-        nan_weight = np.bincount(
-            columns[missing],
-            None if entry_weight is None else entry_weight[missing],
-            minlength=n_cols,
-        )
-    else:
-        nan_weight = 0.0
     n = np.maximum(zero_weight + stored_weight - nan_weight, 0.0)
     if has_missing:
         # A column of NaN only has exactly no weight (no rounding residue).
-        n[np.bincount(columns[missing], minlength=n_cols) == n_rows] = 0.0
+        n[nan_count == n_rows] = 0.0
     center = np.zeros(n_cols)
-    if mostly_stored.any():
-        first = _first_stored_values(values, columns, n_cols)
-        center = np.where(mostly_stored, first, 0.0)
-    s1, q = _sparse_sums(
-        values, columns, entry_weight, n_cols, center, zero_weight, has_missing
-    )
+    if mostly_stored.any() or s1 is None:
+        # (The tallies' sums are around 0, the center of the other columns.)
+        if mostly_stored.any():
+            first = _first_stored_values(values, columns, n_cols)
+            center = np.where(mostly_stored, first, 0.0)
+        s1, q = _sparse_sums(
+            values, columns, entry_weight, n_cols, center, zero_weight, has_missing
+        )
     mean, m2, imprecise = _moments_from_sums(n, s1, q)
     mean = mean + center
     if imprecise.any():
