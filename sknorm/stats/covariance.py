@@ -226,7 +226,9 @@ class Covariance(Statistic):
     whole and the scatter keeps its accuracy when the mean is large compared
     with the spread. Runs of blocks are tasks on sknorm's pool, each product
     on one BLAS thread, merged in order: the result depends on the shape of
-    the data, not on the number of threads. Sparse CSR/CSC data is not densified: columns whose
+    the data, not on the number of threads.
+
+    Sparse CSR/CSC data is not densified: columns whose
     implicit zeros hold at least half the weight go through sparse products
     (``X^T W X - weight_sum * mean mean^T``, whose cancellation is then at most
     a factor 2), the others — mostly stored, like a sparse matrix of values
