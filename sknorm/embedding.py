@@ -43,6 +43,7 @@ from ._validation import (
 )
 from .rows import normalize
 from .stats import Covariance, Extrema, Moments, Quantiles, QuantileSketch
+from .stats.covariance import map_blas_tasks, task_runs
 
 __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 
@@ -66,6 +67,10 @@ ZERO_VARIANCE = 1000 * np.finfo(np.float64).eps
 
 #: Values per row block of the transform: each block is one matrix product.
 _BLOCK_ELEMENTS = 1 << 18
+
+#: Most tasks of a dense transform (runs of blocks on sknorm's pool, cut by
+#: the shape alone).
+_TRANSFORM_TASKS = 32
 
 
 def _normalize_rows(Y, eps):
@@ -463,28 +468,57 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             out = X_checked  # each block is read before its rows are written
         if out is None:
             out = np.empty((n_rows, self.n_features_out_), dtype=dtype)
-        width = max(self.n_features_in_, self.n_features_out_)
-        offset = None
         if is_sparse(X_checked):
-            offset = self.mean_ @ self.projection_
-            X_checked = X_checked.tocsr()  # row blocks of CSC are slow to slice
-        for rows in row_blocks(n_rows, width, _BLOCK_ELEMENTS):
-            block = X_checked[rows]
-            if offset is not None:
-                # (X - mean) P = X P - mean P: the sparse block is never densified.
-                mapped = np.asarray(block @ self.projection_, dtype=np.float64)
-                mapped -= offset
-            else:
-                mapped = block.astype(np.float64)
-                mapped -= self.mean_
-                if self._is_selection():
-                    mapped = mapped[:, : self.n_features_out_]
-                else:
-                    mapped = mapped @ self.projection_
+            self._transform_sparse(X_checked.tocsr(), out)  # CSC rows slice slowly
+        else:
+            self._transform_dense(X_checked, out)
+        return out
+
+    def _transform_dense(self, X, out):
+        """Write the transform of dense ``X`` into ``out``, block by block.
+
+        Each block is centered in float64 straight from X (one pass, no
+        converted copy), multiplied into a reused buffer, normalized there and
+        rounded once into ``out``. Runs of blocks are tasks on sknorm's pool,
+        each product on one BLAS thread (:func:`map_blas_tasks`); every row's
+        result is the same whatever the threads. ``out`` may be ``X`` itself:
+        a block is read before its rows are written.
+        """
+        n_rows = X.shape[0]
+        n_out = self.n_features_out_
+        selection = self._is_selection()
+        # A selection centers only the kept columns.
+        n_read = n_out if selection else self.n_features_in_
+        mean = self.mean_[:n_read]
+        blocks = list(row_blocks(n_rows, max(n_read, n_out), _BLOCK_ELEMENTS))
+
+        def transform_run(run):
+            most = max(rows.stop - rows.start for rows in run)
+            centered = np.empty((most, n_read))
+            mapped = None if selection else np.empty((most, n_out))
+            for rows in run:
+                size = rows.stop - rows.start
+                block = np.subtract(X[rows, :n_read], mean, out=centered[:size])
+                if not selection:
+                    block = np.matmul(block, self.projection_, out=mapped[:size])
+                if self.norm == "l2":
+                    _normalize_rows(block, self.eps)
+                out[rows] = block
+
+        if blocks:
+            map_blas_tasks(transform_run, task_runs(blocks, _TRANSFORM_TASKS))
+
+    def _transform_sparse(self, X, out):
+        """Write the transform of CSR ``X`` into ``out``: ``(X - mean) P = X P -
+        mean P``, so the sparse blocks are never densified."""
+        offset = self.mean_ @ self.projection_
+        width = max(self.n_features_in_, self.n_features_out_)
+        for rows in row_blocks(X.shape[0], width, _BLOCK_ELEMENTS):
+            mapped = np.asarray(X[rows] @ self.projection_, dtype=np.float64)
+            mapped -= offset
             if self.norm == "l2":
                 _normalize_rows(mapped, self.eps)
             out[rows] = mapped
-        return out
 
     def _transform_in_namespace(self, X, namespace):
         """:meth:`transform` of an array API array, on its device: the map in

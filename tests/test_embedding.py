@@ -443,3 +443,51 @@ def test_feature_names_follow_the_output_coordinates(df_module):
     back = pca.inverse_transform(out)
     assert list(back.columns) == names
     np.testing.assert_allclose(back.to_numpy(), X, atol=1e-10)
+
+
+def _decaying_spectrum(n_samples, n_features, seed=0):
+    """float32 embeddings with a mean large next to their spread and variances
+    from 1 down to 1e-4: centering or multiplying in float32 loses the small
+    directions (scikit-learn's float32 PCA is off by about 1 in the whitened
+    covariance)."""
+    rng = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
+    scales = np.sqrt(np.geomspace(1.0, 1e-4, n_features))
+    X = (rng.normal(size=(n_samples, n_features)) * scales) @ rotation.T
+    return (X + 3.0 * rng.normal(size=n_features)).astype(np.float32)
+
+
+def test_float32_whitening_of_a_decaying_spectrum_is_float64_accurate(monkeypatch):
+    import sknorm.stats.covariance
+
+    # Many blocks in several tasks, as on a large matrix.
+    monkeypatch.setattr(sknorm.stats.covariance, "_BLOCK_ELEMENTS", 1 << 14)
+    X = _decaying_spectrum(20_000, 48)
+    exact = X.astype(np.float64)
+    values, vectors = _eig(exact)
+    reference = (exact - exact.mean(axis=0)) @ (vectors / np.sqrt(values))
+    whitened = EmbeddingNormalizer(whiten="pca", norm=None).fit(X).transform(X)
+    assert whitened.dtype == np.float32
+    # The whitened covariance is the identity to float32 rounding of the output.
+    covariance = np.cov(whitened.astype(np.float64).T, bias=True)
+    np.testing.assert_allclose(covariance, np.eye(48), atol=1e-6)
+    _same_up_to_column_signs(whitened.astype(np.float64), reference, rtol=1e-6)
+    normalized = EmbeddingNormalizer(whiten="pca").fit_transform(X)
+    np.testing.assert_allclose(
+        np.abs(normalized), np.abs(_unit_rows(reference)), rtol=0, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("params", [{}, {"n_remove": 2}, {"whiten": "pca"}])
+def test_results_do_not_depend_on_the_number_of_threads(params, monkeypatch):
+    import sknorm.embedding
+    import sknorm.stats.covariance
+
+    monkeypatch.setattr(sknorm.stats.covariance, "_BLOCK_ELEMENTS", 1 << 12)
+    monkeypatch.setattr(sknorm.embedding, "_BLOCK_ELEMENTS", 1 << 12)
+    X = _decaying_spectrum(5_000, 24)
+    pooled = EmbeddingNormalizer(**params).fit(X)
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
+    serial = EmbeddingNormalizer(**params).fit(X)
+    np.testing.assert_array_equal(serial.projection_, pooled.projection_)
+    np.testing.assert_array_equal(serial.transform(X), pooled.transform(X))

@@ -1,9 +1,12 @@
 """Weighted mean and scatter matrix of the rows of a matrix."""
 
+import itertools
+
 import numpy as np
 
 from .._array_api import DEVICE_BLOCK_ELEMENTS, namespace_of, to_numpy
 from .._callbacks import reported_units
+from .._parallel import map_tasks
 from .._validation import is_sparse, row_blocks
 from ._base import (
     Statistic,
@@ -18,6 +21,11 @@ __all__ = ["Covariance"]
 #: each block feeds one matrix product, which BLAS runs efficiently only on a
 #: few hundred rows or more (2 MiB of float64 here).
 _BLOCK_ELEMENTS = 1 << 18
+
+#: Most tasks a dense matrix is cut into, and most bytes of their scatter
+#: matrices held at once. The cut depends only on the shape.
+_MAX_TASKS = 32
+_MAX_TASK_SCATTER_BYTES = 1 << 28
 
 #: Stored values per chunk of sparse rows converted to float64 at once (also
 #: the size of the dense block of a chunk's mostly-stored columns).
@@ -51,6 +59,37 @@ def _merge_scatter(n_a, mean_a, scatter_a, n_b, mean_b, scatter_b):
     scaled = delta * np.sqrt(n_a * n_b / n)
     scatter = scatter_a + scatter_b + np.outer(scaled, scaled)
     return n, mean, scatter
+
+
+_blas_controller = None
+
+
+def map_blas_tasks(function, tasks):
+    """:func:`~sknorm._parallel.map_tasks` of tasks whose matrix products run
+    on one BLAS thread each.
+
+    The tasks run side by side on sknorm's pool instead of one product after
+    another on BLAS's threads. On a 2-core machine this is as fast when the
+    cores are idle and several times faster when other processes compete for
+    them (BLAS's threads wait for each other at the end of every product);
+    and a product's rounding never depends on BLAS's thread count. The limit
+    applies to the whole process while the tasks run.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
+
+        _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        return map_tasks(function, tasks)
+
+
+def task_runs(blocks, n_tasks):
+    """``blocks`` cut into ``n_tasks`` runs of consecutive blocks (as even as
+    possible, in order)."""
+    n_tasks = max(1, min(n_tasks, len(blocks)))
+    bounds = np.linspace(0, len(blocks), n_tasks + 1).round().astype(int)
+    return [blocks[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _raise_not_finite(columns):
@@ -88,7 +127,8 @@ def _dense_block(block, weight, shift, exponent):
     method), so the scatter does not suffer from the cancellation of ``sum x
     x^T - n mean mean^T``. Mean and scatter are in units of ``2**exponent``.
     """
-    deviation = np.ldexp(block.astype(np.float64), -exponent)  # a copy
+    deviation = block.astype(np.float64)  # a copy, then changed in place
+    np.ldexp(deviation, -exponent, out=deviation)
     deviation -= shift
     if weight is None:
         total = float(len(deviation))
@@ -184,7 +224,11 @@ class Covariance(Statistic):
     Dense data is read in row blocks of a few MiB, each converted to float64
     and centered before its product, so float32 input is never copied as a
     whole and the scatter keeps its accuracy when the mean is large compared
-    with the spread. Sparse CSR/CSC data is not densified: columns whose
+    with the spread. Runs of blocks are tasks on sknorm's pool, each product
+    on one BLAS thread, merged in order: the result depends on the shape of
+    the data, not on the number of threads.
+
+    Sparse CSR/CSC data is not densified: columns whose
     implicit zeros hold at least half the weight go through sparse products
     (``X^T W X - weight_sum * mean mean^T``, whose cancellation is then at most
     a factor 2), the others — mostly stored, like a sparse matrix of values
@@ -260,36 +304,46 @@ class Covariance(Statistic):
         # A cheap first read (max and min per block) finds the units, and
         # NaN or infinity.
         exponent = _exponent_of(_dense_max_abs(X))
-        total, mean, scatter = 0.0, np.full(n_cols, np.nan), np.zeros((n_cols,) * 2)
+        runs = _dense_runs(n_rows, n_cols)
         shift = None
-        blocks = list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS))
-        for rows in reported_units(blocks, "covariance-rows"):
-            block = X[rows]
-            if shift is None:
-                # Accumulate around the first block's mean: the blocks' means
-                # are then small and their differences keep their digits.
-                shift = np.ldexp(block.astype(np.float64), -exponent).mean(axis=0)
-            weight = None if sample_weight is None else sample_weight[rows]
-            block_total, block_mean, block_scatter = _dense_block(
-                block, weight, shift, exponent
-            )
-            total, mean, scatter = _merge_scatter(
-                total, mean, scatter, block_total, block_mean, block_scatter
-            )
+        if runs:
+            # Accumulate around the first block's mean: the blocks' means are
+            # then small and their differences keep their digits.
+            shift = np.ldexp(X[runs[0][0]].astype(np.float64), -exponent).mean(axis=0)
+
+        def scatter_of(run):
+            """Chan's merge of the blocks of a run, in order."""
+            total, mean, scatter = 0.0, np.full(n_cols, np.nan), np.zeros((n_cols,) * 2)
+            for rows in run:
+                weight = None if sample_weight is None else sample_weight[rows]
+                block = _dense_block(X[rows], weight, shift, exponent)
+                total, mean, scatter = _merge_scatter(total, mean, scatter, *block)
+            return total, mean, scatter
+
+        # Runs of blocks on the pool, merged in order: the result depends on
+        # the shape only, not on the number of threads.
+        units = reported_units(runs, "covariance-rows")
+        if units is runs:
+            results = map_blas_tasks(scatter_of, runs)
+        else:  # reported one after the other
+            results = [scatter_of(run) for run in units]
+        total, mean, scatter = 0.0, np.full(n_cols, np.nan), np.zeros((n_cols,) * 2)
+        for result in results:
+            total, mean, scatter = _merge_scatter(total, mean, scatter, *result)
         if shift is not None:
             mean = mean + shift
         return cls._in_units(mean, scatter, exponent, total)._times_weight(weight_unit)
 
     @classmethod
     def work_units(cls, X, sample_weight=None, **options):
-        """The blocks of dense rows multiplied one after another (a sparse
+        """The runs of dense row blocks, each multiplied by one task (a sparse
         matrix is read in chunks decided on the way, and array API input in
         device blocks: neither is reported)."""
         if is_sparse(X) or namespace_of(X) is not None:
             return 0
         n_rows, n_cols = np.shape(X)
         n_rows = rows_kept_by_weights(n_rows, sample_weight)
-        return len(list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS)))
+        return len(_dense_runs(n_rows, n_cols))
 
     @classmethod
     def from_device(cls, data, sample_weight=None):
@@ -502,6 +556,15 @@ class Covariance(Statistic):
         matrix, exponent = self.scaled_covariance(center=False)
         with np.errstate(over="ignore"):
             return np.ldexp(matrix, 2 * exponent)
+
+
+def _dense_runs(n_rows, n_cols):
+    """Row blocks of a dense matrix, in runs of consecutive blocks (one task
+    each), cut by the shape alone."""
+    blocks = list(row_blocks(n_rows, n_cols, _BLOCK_ELEMENTS))
+    fitting = _MAX_TASK_SCATTER_BYTES // max(1, 8 * n_cols * n_cols)
+    most = max(1, min(_MAX_TASKS, fitting))
+    return task_runs(blocks, most) if blocks else []
 
 
 def _sparse_row_chunks(n_rows, nnz, dense_columns=0):
