@@ -33,6 +33,7 @@ from ._affine import AffineMap
 from ._array_api import check_same_namespace, host_view, namespace_of
 from ._dask import blockwise_on_dask
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator
+from ._parallel import map_blas_tasks, task_runs
 from ._validation import (
     check_feature_names_out,
     check_input,
@@ -43,7 +44,6 @@ from ._validation import (
 )
 from .rows import normalize
 from .stats import Covariance, Extrema, Moments, Quantiles, QuantileSketch
-from .stats.covariance import map_blas_tasks, task_runs
 
 __all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
 

@@ -1,12 +1,11 @@
 """Weighted mean and scatter matrix of the rows of a matrix."""
 
-import itertools
 
 import numpy as np
 
 from .._array_api import DEVICE_BLOCK_ELEMENTS, namespace_of, to_numpy
 from .._callbacks import reported_units
-from .._parallel import map_tasks
+from .._parallel import map_blas_tasks, task_runs
 from .._validation import is_sparse, row_blocks
 from ._base import (
     Statistic,
@@ -59,37 +58,6 @@ def _merge_scatter(n_a, mean_a, scatter_a, n_b, mean_b, scatter_b):
     scaled = delta * np.sqrt(n_a * n_b / n)
     scatter = scatter_a + scatter_b + np.outer(scaled, scaled)
     return n, mean, scatter
-
-
-_blas_controller = None
-
-
-def map_blas_tasks(function, tasks):
-    """:func:`~sknorm._parallel.map_tasks` of tasks whose matrix products run
-    on one BLAS thread each.
-
-    The tasks run side by side on sknorm's pool instead of one product after
-    another on BLAS's threads. On a 2-core machine this is as fast when the
-    cores are idle and several times faster when other processes compete for
-    them (BLAS's threads wait for each other at the end of every product);
-    and a product's rounding never depends on BLAS's thread count. The limit
-    applies to the whole process while the tasks run.
-    """
-    global _blas_controller
-    if _blas_controller is None:
-        from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
-
-        _blas_controller = ThreadpoolController()
-    with _blas_controller.limit(limits=1, user_api="blas"):
-        return map_tasks(function, tasks)
-
-
-def task_runs(blocks, n_tasks):
-    """``blocks`` cut into ``n_tasks`` runs of consecutive blocks (as even as
-    possible, in order)."""
-    n_tasks = max(1, min(n_tasks, len(blocks)))
-    bounds = np.linspace(0, len(blocks), n_tasks + 1).round().astype(int)
-    return [blocks[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _raise_not_finite(columns):
