@@ -2,11 +2,20 @@
 collected only where it is installed (their tests skip the same way)."""
 
 import importlib.util
+from pathlib import Path
 
 _NEEDS = {
     "sknorm/io.py": ("skops",),
     "sknorm/onnx.py": ("skl2onnx", "onnxruntime"),
 }
+# The compiled kernels import numba at their top (the fast extra).
+_NEEDS.update(
+    {
+        path.relative_to(Path(__file__).parent).as_posix(): ("numba",)
+        for path in (Path(__file__).parent / "sknorm" / "_kernels").glob("*.py")
+        if path.name != "__init__.py"
+    }
+)
 
 collect_ignore = [
     path
