@@ -15,7 +15,7 @@ from sknorm._kernels import numba_available, use_numba
 from sknorm.stats import Quantiles
 from sknorm.stats import quantiles as quantiles_module
 
-LEVELS = np.array([0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0])
+from .test_quantiles import LEVELS, _numpy_quantiles
 
 paths = pytest.mark.parametrize(
     "compiled",
@@ -35,14 +35,6 @@ def small_brackets(monkeypatch):
     """Bracketing from 64 rows on, with a sample of 32 rows at most."""
     monkeypatch.setattr(quantiles_module, "_BRACKET_MIN_ROWS", 1)
     monkeypatch.setattr(quantiles_module, "_SAMPLE_ROWS", 32)
-
-
-def _numpy_quantiles(X, levels):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        return np.array(
-            [[np.nanquantile(X[:, j], q) for j in range(X.shape[1])] for q in levels]
-        ).reshape(len(levels), X.shape[1])
 
 
 def _check(X, levels=LEVELS):
