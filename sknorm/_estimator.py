@@ -44,8 +44,11 @@ __all__ = [
 DOCS_URL = "https://sknorm.readthedocs.io/en/{version}/"
 
 #: Rows sampled by ``fit`` into a quantile sketch, kept beside exact quantiles
-#: so that ``partial_fit`` can continue after ``fit``.
-FIT_SKETCH_SAMPLE = 1 << 16
+#: so that ``partial_fit`` can continue after ``fit``. The sample's rank error
+#: (about ``0.9 / sqrt(32768)``, 0.5%) is twice the sketch's own; a larger
+#: sample costs ``fit`` time that every fit pays (65,536 rows: a fifth of
+#: RobustScaler.fit on 1e6 x 100), for the few fits that are continued.
+FIT_SKETCH_SAMPLE = 1 << 15
 
 
 def _statistic_class(name):

@@ -572,10 +572,10 @@ default=(25.0, 75.0)
     Notes
     -----
     ``fit`` also keeps a :class:`~sknorm.stats.QuantileSketch` of its data —
-    of all of it up to 65,536 rows, of a uniform random sample of that many
+    of all of it up to 32,768 rows, of a uniform random sample of that many
     rows beyond — so that ``partial_fit`` after ``fit`` continues from the
     fitted data rather than forgetting it. The sampling adds a rank error below
-    0.4% typically (1.1% with probability 1 - 1e-6) on the fitted part; to
+    0.5% typically (1.5% with probability 1 - 1e-6) on the fitted part; to
     stream with the sketch's accuracy only, call ``partial_fit`` from the first
     batch on. The fitted estimator holds the sketch: about 14 KB per feature.
 
