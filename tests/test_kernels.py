@@ -381,3 +381,22 @@ def test_results_do_not_depend_on_the_number_of_threads(path, monkeypatch):
     two = run()
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("ties", [False, True])
+def test_column_then_value_order_is_the_stable_lexicographic_order(path, dtype, ties):
+    from sknorm.stats.quantiles import sort_by_column_then_value
+
+    rng = np.random.default_rng(3)
+    n, n_columns = 5_000, 37
+    if ties:  # signed zeros and NaN among few distinct values
+        values = rng.choice([0.0, -0.0, 1.0, -2.5, np.nan], n).astype(dtype)
+    else:
+        values = rng.normal(size=n).astype(dtype)
+    columns = rng.integers(0, n_columns, n)
+    columns[:50] = 5  # a long segment, and columns left empty
+    columns[columns == 7] = 8
+    order = sort_by_column_then_value(values, columns, n_columns)
+    # np.lexsort is stable: column, then value (NaN last), then position.
+    np.testing.assert_array_equal(order, np.lexsort((values, columns)))

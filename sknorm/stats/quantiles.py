@@ -160,12 +160,18 @@ def _check_levels(levels):
 
 
 def sort_by_column_then_value(values, columns, n_columns):
-    """Permutation sorting entries by column, then by value within a column.
+    """Permutation sorting entries by column, then by value within a column
+    (NaN last), ties in their given order.
 
-    Sorting by value first and then *stably* by column needs no lexsort; with
-    fewer than 65536 columns the second sort is numpy's O(n) radix sort.
+    The compiled kernel groups by column and sorts each column alone. Without
+    it: sorting by value first and then *stably* by column needs no lexsort;
+    with fewer than 65536 columns the second sort is numpy's O(n) radix sort.
+    Both give the same permutation.
     """
-    order = np.argsort(values)
+    kernels = _kernel_module()
+    if kernels is not None and values.dtype in (np.float32, np.float64):
+        return kernels.column_value_order(values, columns.astype(np.int64), n_columns)
+    order = np.argsort(values, kind="stable")
     keys = columns[order]
     if n_columns <= np.iinfo(np.uint16).max:
         keys = keys.astype(np.uint16)
