@@ -673,7 +673,10 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     The ranges are the training minimum and maximum (the
     :class:`~sknorm.stats.Extrema` statistic), or quantiles with
     ``quantile_range``, which keeps a few outliers from widening the bins of
-    every other value. Every statistic is fitted on the training data only.
+    every other value. Every statistic is fitted on the training data only;
+    fitted on fewer than 100 rows (counting all the rows ``partial_fit`` has
+    seen), the quantizer warns that its per-dimension ranges or thresholds
+    are unreliable (the sign threshold, ``center=None``, fits nothing).
     Minimum, maximum and mean are mergeable, so ``partial_fit`` over chunks
     equals ``fit``. Quantiles (``quantile_range``, ``center="median"``) are
     exact after ``fit``; ``partial_fit`` streams them through a
@@ -733,6 +736,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     --------
     EmbeddingNormalizer : Center, whiten and normalize before quantizing.
     hamming_similarity : Similarity of packed binary vectors.
+    rescore : Rank candidates found among the codes again with float queries.
 
     Examples
     --------
