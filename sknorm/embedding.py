@@ -1269,12 +1269,25 @@ def rescore(queries, codes, candidates, *, quantizer, k=10):
                 f"Binary codes are packed bits of dtype uint8, got dtype {codes.dtype}."
             )
     else:
-        quantizer._check_codes(codes)
-    candidates = np.asarray(candidates)
-    if candidates.ndim != 2 or candidates.shape[0] != len(queries):
+        if codes.dtype.kind not in "iu":
+            raise ValueError(
+                f"codes must be the integer codes of quantizer.transform "
+                f"({quantizer.dtype}), got dtype {codes.dtype}."
+            )
+        quantizer._check_codes(codes)  # their range
+    try:
+        candidates = np.asarray(candidates)
+    except ValueError:  # rows of different lengths
+        candidates = None
+    if candidates is None or candidates.ndim != 2 or len(candidates) != len(queries):
+        got = (
+            "rows of different lengths"
+            if candidates is None
+            else (f"shape {candidates.shape}")
+        )
         raise ValueError(
             f"candidates must be a 2-D array with one row per query "
-            f"({len(queries)}), got shape {candidates.shape}."
+            f"({len(queries)}; pad short rows with -1), got {got}."
         )
     if candidates.size and candidates.dtype.kind not in "iu":
         raise ValueError(

@@ -12,6 +12,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -152,3 +153,37 @@ def test_quantization_retrieval_prints_every_row():
             assert retention[0] == pytest.approx(ndcg / float_ndcg, abs=0.01)
             assert all(0 < value < 1.5 for value in retention)
     assert "total time" in result.stdout
+
+
+def _embedding_quality():
+    """benchmarks/embedding_quality.py as a module (benchmarks is no package)."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "embedding_quality.py"
+    spec = importlib.util.spec_from_file_location("embedding_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_retrieval_scores_of_queries_outside_the_corpus():
+    """nDCG@10 and recall@10 against a per-query loop over the definitions."""
+    quality = _embedding_quality()
+    rng = np.random.default_rng(0)
+    corpus, corpus_groups = rng.normal(size=(300, 8)), rng.integers(0, 40, 300)
+    queries, query_groups = rng.normal(size=(50, 8)), rng.integers(0, 45, 50)
+    top = quality.top_k(lambda rows: queries[rows] @ corpus.T, 50, exclude_self=False)
+    np.testing.assert_array_equal(top[:, 0], np.argmax(queries @ corpus.T, axis=1))
+    ndcg, recall = quality.retrieval_scores(top, query_groups, corpus_groups)
+    discount = 1 / np.log2(np.arange(2, 12))
+    ndcgs, recalls = [], []
+    for found, group in zip(top, query_groups, strict=True):
+        n_relevant = int((corpus_groups == group).sum())
+        if n_relevant == 0:
+            continue  # queries without a relevant item are left out
+        relevant = corpus_groups[found] == group
+        ndcgs.append(relevant @ discount / discount[: min(n_relevant, 10)].sum())
+        recalls.append(relevant.sum() / n_relevant)
+    assert len(ndcgs) < 50  # some queries have no relevant item
+    assert ndcg == pytest.approx(np.mean(ndcgs), rel=1e-12)
+    assert recall == pytest.approx(np.mean(recalls), rel=1e-12)
