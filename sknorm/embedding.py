@@ -1274,17 +1274,16 @@ def rescore(queries, codes, candidates, *, quantizer, k=10):
                 f"codes must be the integer codes of quantizer.transform "
                 f"({quantizer.dtype}), got dtype {codes.dtype}."
             )
-        quantizer._check_codes(codes)  # their range
+        if len(codes):
+            quantizer._check_codes(codes)  # their range
     try:
         candidates = np.asarray(candidates)
     except ValueError:  # rows of different lengths
         candidates = None
     if candidates is None or candidates.ndim != 2 or len(candidates) != len(queries):
-        got = (
-            "rows of different lengths"
-            if candidates is None
-            else (f"shape {candidates.shape}")
-        )
+        got = "rows of different lengths"
+        if candidates is not None:
+            got = f"shape {candidates.shape}"
         raise ValueError(
             f"candidates must be a 2-D array with one row per query "
             f"({len(queries)}; pad short rows with -1), got {got}."
@@ -1306,14 +1305,14 @@ def rescore(queries, codes, candidates, *, quantizer, k=10):
     n_out = min(k, n_candidates)
     indices = np.full((n_queries, n_out), -1, dtype=np.intp)
     scores = np.full((n_queries, n_out), -np.inf)
-    if n_out == 0:
+    if n_out == 0 or len(codes) == 0:  # no column, or every candidate -1
         return indices, scores
     block = max(1, _RESCORE_BLOCK_ELEMENTS // (n_candidates * n_features))
     for start in range(0, n_queries, block):
         rows = slice(start, min(start + block, n_queries))
         found = candidates[rows]
         present = found >= 0
-        # Missing candidates gather row 0 (or nothing), then score -inf.
+        # Missing candidates gather row 0, then score -inf.
         gathered = codes[np.where(present, found, 0).ravel()]
         vectors = _stored_vectors(quantizer, gathered, n_features)
         vectors = vectors.reshape(*found.shape, n_features)

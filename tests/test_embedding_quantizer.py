@@ -447,6 +447,11 @@ def test_rescore_with_fewer_candidates_than_k(dtype):
     empty = np.empty((3, 0), dtype=np.intp)
     indices, scores = rescore(queries, codes, empty, quantizer=quantizer)
     assert indices.shape == scores.shape == (3, 0)
+    # Nothing stored: every candidate is missing.
+    none = np.full((3, 2), -1)
+    indices, scores = rescore(queries, codes[:0], none, quantizer=quantizer)
+    np.testing.assert_array_equal(indices, none)
+    assert np.isneginf(scores).all()
 
 
 def test_rescore_takes_float32_queries_and_lists():
