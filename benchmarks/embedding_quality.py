@@ -143,27 +143,42 @@ def classification_accuracy(pipeline_steps, X, y, groups):
     return scores.mean()
 
 
-def top_k(similarity, n_queries, k=K, block=1024):
-    """Indices of the k most similar other items for every query, best first."""
+def top_k(similarity, n_queries, k=K, block=1024, exclude_self=True):
+    """Indices of the k most similar other items for every query, best first.
+
+    ``exclude_self=False`` when the queries are not items of the corpus.
+    """
     top = np.empty((n_queries, k), dtype=np.intp)
     for start in range(0, n_queries, block):
         stop = min(start + block, n_queries)
         scores = np.asarray(similarity(slice(start, stop)), dtype=np.float64)
-        scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        if exclude_self:
+            scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         best = np.argpartition(-scores, k, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1)
         top[start:stop] = np.take_along_axis(best, order, axis=1)
     return top
 
 
-def retrieval_scores(top, groups):
-    """Mean nDCG@k and recall@k over queries with at least one relevant item."""
-    _, group_index, group_size = np.unique(
-        groups, return_inverse=True, return_counts=True
-    )
-    n_relevant = group_size[group_index] - 1
+def retrieval_scores(top, groups, corpus_groups=None):
+    """Mean nDCG@k and recall@k over queries with at least one relevant item.
+
+    Relevant: the other items of the query's group; with ``corpus_groups``
+    (queries that are not items of the corpus), the corpus items of the
+    query's group.
+    """
+    if corpus_groups is None:
+        _, group_index, group_size = np.unique(
+            groups, return_inverse=True, return_counts=True
+        )
+        n_relevant = group_size[group_index] - 1
+        corpus_groups = groups
+    else:
+        corpus_ids, corpus_size = np.unique(corpus_groups, return_counts=True)
+        where = np.searchsorted(corpus_ids, groups).clip(max=len(corpus_ids) - 1)
+        n_relevant = np.where(corpus_ids[where] == groups, corpus_size[where], 0)
     has_relevant = n_relevant > 0
-    relevant = groups[top] == groups[:, None]
+    relevant = corpus_groups[top] == groups[:, None]
     discount = 1.0 / np.log2(np.arange(2, K + 2))
     dcg = relevant @ discount
     ideal = np.cumsum(discount)[np.minimum(n_relevant, K) - 1]

@@ -5,7 +5,12 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
-from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
+from .embedding import (
+    EmbeddingNormalizer,
+    EmbeddingQuantizer,
+    hamming_similarity,
+    rescore,
+)
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
@@ -25,6 +30,7 @@ __all__ = [
     "maxabs_scale",
     "minmax_scale",
     "normalize",
+    "rescore",
     "robust_scale",
     "scale",
 ]

@@ -16,12 +16,15 @@ uint8 scalar quantization, per-dimension ranges fitted on training data) or one
 bit per dimension (binary, against a fitted per-dimension threshold).
 """
 
+import os
+import sys
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_feature_names_in,
@@ -45,7 +48,12 @@ from ._validation import (
 from .rows import normalize
 from .stats import Covariance, Extrema, Moments, Quantiles, QuantileSketch
 
-__all__ = ["EmbeddingNormalizer", "EmbeddingQuantizer", "hamming_similarity"]
+__all__ = [
+    "EmbeddingNormalizer",
+    "EmbeddingQuantizer",
+    "hamming_similarity",
+    "rescore",
+]
 
 #: Eigenvalues are floored at this fraction of the largest one before they are
 #: raised to a negative power. Covariances of embeddings are often singular
@@ -638,6 +646,11 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
 _N_LEVELS = 256
 _CODE_OFFSET = {"int8": -128, "uint8": 0}
 
+#: Fewest rows a quantizer's ranges or thresholds should be fitted on: each
+#: dimension's minimum, maximum, quantiles or mean is estimated from that many
+#: values, and the extremes of fewer rows clip much of the data seen later.
+MIN_FIT_ROWS = 100
+
 
 class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     """Quantize embeddings to one byte or one bit per dimension.
@@ -660,7 +673,10 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     The ranges are the training minimum and maximum (the
     :class:`~sknorm.stats.Extrema` statistic), or quantiles with
     ``quantile_range``, which keeps a few outliers from widening the bins of
-    every other value. Every statistic is fitted on the training data only.
+    every other value. Every statistic is fitted on the training data only;
+    fitted on fewer than 100 rows (counting all the rows ``partial_fit`` has
+    seen), the quantizer warns that its per-dimension ranges or thresholds
+    are unreliable (the sign threshold, ``center=None``, fits nothing).
     Minimum, maximum and mean are mergeable, so ``partial_fit`` over chunks
     equals ``fit``. Quantiles (``quantile_range``, ``center="median"``) are
     exact after ``fit``; ``partial_fit`` streams them through a
@@ -720,6 +736,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     --------
     EmbeddingNormalizer : Center, whiten and normalize before quantizing.
     hamming_similarity : Similarity of packed binary vectors.
+    rescore : Rank candidates found among the codes again with float queries.
 
     Examples
     --------
@@ -841,6 +858,29 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             self.step_ = np.where(varies, half_width / (_N_LEVELS // 2), 1 / _N_LEVELS)
             self.bytes_per_vector_ = n_features
         self.n_features_out_ = self.bytes_per_vector_
+        self._warn_if_few_rows(n_rows)
+
+    def _warn_if_few_rows(self, n_rows):
+        """Warn when the fitted ranges or thresholds rest on few rows.
+
+        The count is of all rows seen, so ``partial_fit`` over small chunks
+        warns only until the chunks add up to :data:`MIN_FIT_ROWS`. Thresholds
+        at zero (``dtype="binary", center=None``) are fitted on nothing.
+        """
+        if self.dtype == "binary" and self.center is None:
+            return
+        n_rows = int(n_rows)
+        if n_rows >= MIN_FIT_ROWS:
+            return
+        fitted = "thresholds" if self.dtype == "binary" else "ranges"
+        warnings.warn(
+            f"EmbeddingQuantizer fitted on {n_rows} row(s): its per-dimension "
+            f"{fitted} are unreliable with fewer than {MIN_FIT_ROWS}. Fit it on "
+            f"at least {MIN_FIT_ROWS} embeddings representative of those it will "
+            "quantize.",
+            UserWarning,
+            stacklevel=_caller_stacklevel(),
+        )
 
     def _new_features(self):
         return self.dtype == "binary"
@@ -970,7 +1010,10 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         namespace = namespace_of(codes)
         if namespace is not None:
             return self._inverse_in_namespace(codes, namespace)
-        self = host_view(self)  # numpy attributes, whatever the fit saw
+        return wrap_like_transform(self, host_view(self)._dequantize(codes), X)
+
+    def _dequantize(self, codes):
+        """Bin centers of validated numpy ``codes``, as a new float64 array."""
         position = codes.astype(np.float64)  # a copy: the caller's codes are kept
         position += 0.5 - _CODE_OFFSET[self.dtype]
         prescale = self._prescale()
@@ -980,7 +1023,7 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         # A constant dimension decodes to its value, exactly.
         constant = ~(self.upper_ > self.lower_)
         result[:, constant] = self.lower_[constant]
-        return wrap_like_transform(self, result, X)
+        return result
 
     def _inverse_in_namespace(self, codes, namespace):
         """:meth:`inverse_transform` of array API codes, on their device."""
@@ -1029,6 +1072,22 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = []  # quantized codes
         return tags
+
+
+def _caller_stacklevel():
+    """The ``stacklevel`` of the first frame outside sknorm and scikit-learn:
+    a warning of ``fit`` then names the line that called it (or the
+    pipeline that did)."""
+    import sklearn
+
+    packages = (
+        os.path.dirname(os.path.abspath(__file__)),
+        os.path.dirname(os.path.abspath(sklearn.__file__)),
+    )
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(packages):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def hamming_similarity(A, B=None, *, n_bits=None):
@@ -1110,3 +1169,168 @@ def _signs(bits):
     signs *= 2
     signs -= 1
     return signs
+
+
+#: Most values of the candidate vectors gathered at once by :func:`rescore`.
+_RESCORE_BLOCK_ELEMENTS = 1 << 22
+
+
+@validate_params(
+    {
+        "queries": ["array-like"],
+        "codes": ["array-like"],
+        "candidates": ["array-like"],
+        "quantizer": [EmbeddingQuantizer],
+        "k": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def rescore(queries, codes, candidates, *, quantizer, k=10):
+    """Rescore candidates found among quantized vectors with float queries.
+
+    Searching quantized codes is cheap but approximate. Rescoring, as vector
+    databases and sentence-transformers' ``semantic_search_faiss`` do it,
+    takes more candidates than needed from that search (say the top
+    ``4 * k``) and ranks them again by the dot product of the *float* query
+    with each stored vector as the codes give it back:
+
+    * int8 and uint8 codes: the dequantized vector,
+      ``quantizer.inverse_transform(code)`` (bin centers, within half a step
+      of the original);
+    * binary codes: the bits as ±1 (``2 * bit - 1``). The query is not
+      centered: ``query @ sign(x - center_)`` follows ``query @ (x -
+      center_)``, which ranks the candidates as ``query @ x`` does.
+
+    Parameters
+    ----------
+    queries : array-like of shape (n_queries, `quantizer.n_features_in_`)
+        Float queries, post-processed as the stored vectors were before
+        quantization (e.g. by the same :class:`EmbeddingNormalizer`).
+    codes : array-like of shape (n_stored, `quantizer.n_features_out_`)
+        The stored codes, ``quantizer.transform(stored)``.
+    candidates : array-like of int of shape (n_queries, n_candidates)
+        Row indices into ``codes`` of each query's candidates, such as the
+        top ``k * rescore_multiplier`` of a search of the codes. ``-1`` marks
+        a missing candidate (as FAISS pads short result lists); a repeated
+        candidate is returned as often as it appears.
+    quantizer : EmbeddingQuantizer
+        The fitted quantizer that made ``codes``.
+    k : int, default=10
+        Number of results per query.
+
+    Returns
+    -------
+    indices : ndarray of intp of shape (n_queries, min(k, n_candidates))
+        The best candidates of each query, best first; ties keep the order
+        of ``candidates``. ``-1`` where a query has fewer candidates.
+    scores : ndarray of float64 of shape (n_queries, min(k, n_candidates))
+        Their rescored dot products; ``-inf`` where ``indices`` is ``-1``.
+
+    See Also
+    --------
+    EmbeddingQuantizer : Makes the codes.
+    hamming_similarity : Search binary codes for the candidates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import EmbeddingQuantizer, hamming_similarity, rescore
+    >>> rng = np.random.default_rng(0)
+    >>> stored = rng.normal(size=(200, 16))
+    >>> quantizer = EmbeddingQuantizer(dtype="binary").fit(stored)
+    >>> codes = quantizer.transform(stored)
+    >>> queries = stored[:2] + 0.1 * rng.normal(size=(2, 16))
+    >>> # Shortlist 20 candidates by Hamming similarity, keep the best 3.
+    >>> similarity = hamming_similarity(quantizer.transform(queries), codes, n_bits=16)
+    >>> candidates = np.argsort(-similarity, axis=1, kind="stable")[:, :20]
+    >>> indices, scores = rescore(queries, codes, candidates, quantizer=quantizer, k=3)
+    >>> indices[:, 0]  # each query finds the vector it was made from
+    array([0, 1])
+    >>> bool(np.all(np.diff(scores, axis=1) <= 0))  # best first
+    True
+    """
+    check_is_fitted(quantizer)
+    n_features = quantizer.n_features_in_
+    queries = check_array(queries, dtype=(np.float64, np.float32))
+    if queries.shape[1] != n_features:
+        raise ValueError(
+            f"queries have {queries.shape[1]} features, but the quantizer was "
+            f"fitted on {n_features}."
+        )
+    codes = check_array(codes, dtype=None, ensure_min_samples=0)
+    if codes.shape[1] != quantizer.n_features_out_:
+        raise ValueError(
+            f"codes have {codes.shape[1]} columns, but the quantizer's codes have "
+            f"{quantizer.n_features_out_} ({quantizer.dtype})."
+        )
+    if quantizer.dtype == "binary":
+        if codes.dtype != np.uint8:
+            raise ValueError(
+                f"Binary codes are packed bits of dtype uint8, got dtype {codes.dtype}."
+            )
+    else:
+        if codes.dtype.kind not in "iu":
+            raise ValueError(
+                f"codes must be the integer codes of quantizer.transform "
+                f"({quantizer.dtype}), got dtype {codes.dtype}."
+            )
+        if len(codes):
+            quantizer._check_codes(codes)  # their range
+    try:
+        candidates = np.asarray(candidates)
+    except ValueError:  # rows of different lengths
+        candidates = None
+    if candidates is None or candidates.ndim != 2 or len(candidates) != len(queries):
+        got = "rows of different lengths"
+        if candidates is not None:
+            got = f"shape {candidates.shape}"
+        raise ValueError(
+            f"candidates must be a 2-D array with one row per query "
+            f"({len(queries)}; pad short rows with -1), got {got}."
+        )
+    if candidates.size and candidates.dtype.kind not in "iu":
+        raise ValueError(
+            f"candidates must hold integer row indices into codes, got dtype "
+            f"{candidates.dtype}."
+        )
+    candidates = candidates.astype(np.intp, copy=False)
+    if candidates.size and (candidates.min() < -1 or candidates.max() >= len(codes)):
+        raise ValueError(
+            f"candidates must be row indices into codes, in [0, {len(codes)}), "
+            f"or -1 for none; got values from {candidates.min()} to "
+            f"{candidates.max()}."
+        )
+
+    n_queries, n_candidates = candidates.shape
+    n_out = min(k, n_candidates)
+    indices = np.full((n_queries, n_out), -1, dtype=np.intp)
+    scores = np.full((n_queries, n_out), -np.inf)
+    if n_out == 0 or len(codes) == 0:  # no column, or every candidate -1
+        return indices, scores
+    block = max(1, _RESCORE_BLOCK_ELEMENTS // (n_candidates * n_features))
+    for start in range(0, n_queries, block):
+        rows = slice(start, min(start + block, n_queries))
+        found = candidates[rows]
+        present = found >= 0
+        # Missing candidates gather row 0, then score -inf.
+        gathered = codes[np.where(present, found, 0).ravel()]
+        vectors = _stored_vectors(quantizer, gathered, n_features)
+        vectors = vectors.reshape(*found.shape, n_features)
+        query = queries[rows].astype(np.float64)
+        block_scores = np.matmul(vectors, query[:, :, None])[:, :, 0]
+        block_scores[~present] = -np.inf
+        # Stable: ties keep the candidates' order, missing ones go last.
+        order = np.argsort(-block_scores, axis=1, kind="stable")[:, :n_out]
+        best = np.take_along_axis(found, order, axis=1)
+        best_scores = np.take_along_axis(block_scores, order, axis=1)
+        best[np.isneginf(best_scores)] = -1
+        indices[rows], scores[rows] = best, best_scores
+    return indices, scores
+
+
+def _stored_vectors(quantizer, codes, n_features):
+    """Float64 vectors of validated ``codes`` as :func:`rescore` scores them."""
+    if quantizer.dtype == "binary":
+        bits = np.unpackbits(codes, axis=1, count=n_features).astype(np.float64)
+        return 2 * bits - 1
+    return host_view(quantizer)._dequantize(codes)

@@ -319,7 +319,8 @@ def _classification(n_rows=60):
 
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_pipeline_propagates_callbacks_without_warning(name):
-    X, y = _classification()
+    # Enough rows that EmbeddingQuantizer has no reason to warn.
+    X, y = _classification(100)
     pipe = make_pipeline(getattr(sknorm, name)(), LogisticRegression())
     recorder = RecordingCallback()
     with warnings.catch_warnings():

@@ -1,13 +1,18 @@
-"""EmbeddingQuantizer and hamming_similarity: the round trip within half a step,
-clipping, bit packing against a direct computation, exact Hamming similarity."""
+"""EmbeddingQuantizer, hamming_similarity and rescore: the round trip within
+half a step, clipping, bit packing against a direct computation, exact Hamming
+similarity, rescoring against a brute-force numpy reference."""
+
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.exceptions import NotFittedError
 
-from sknorm import EmbeddingQuantizer, hamming_similarity
+from sknorm import EmbeddingQuantizer, hamming_similarity, rescore
+from sknorm.embedding import MIN_FIT_ROWS
 
 embeddings = arrays(
     st.sampled_from([np.float64, np.float32]),
@@ -294,3 +299,215 @@ def test_binary_codes_of_the_wrong_width_are_rejected():
     with pytest.raises(ValueError, match="same number of bytes"):
         hamming_similarity(codes, codes[:, :1])
     np.testing.assert_array_equal(np.diag(hamming_similarity(codes, n_bits=10)), 1.0)
+
+
+# ---------------------------------------------------------------------------
+# The warning on small fits
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, fitted",
+    [
+        ({"dtype": "int8"}, "ranges"),
+        ({"dtype": "uint8", "quantile_range": (1, 99)}, "ranges"),
+        ({"dtype": "binary"}, "thresholds"),
+        ({"dtype": "binary", "center": "median"}, "thresholds"),
+    ],
+)
+def test_fit_on_fewer_than_min_rows_warns(params, fitted):
+    assert MIN_FIT_ROWS == 100
+    X = np.random.default_rng(0).normal(size=(MIN_FIT_ROWS, 3))
+    message = rf"fitted on 99 row\(s\): its per-dimension {fitted} are unreliable"
+    with pytest.warns(UserWarning, match=message) as record:
+        EmbeddingQuantizer(**params).fit(X[:-1])
+    # The warning names the line that called fit.
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EmbeddingQuantizer(**params).fit(X)
+
+
+def test_partial_fit_warns_until_the_rows_seen_add_up():
+    X = np.random.default_rng(0).normal(size=(MIN_FIT_ROWS, 3))
+    quantizer = EmbeddingQuantizer()
+    with pytest.warns(UserWarning, match=r"fitted on 60 row\(s\)"):
+        quantizer.partial_fit(X[:60])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quantizer.partial_fit(X[60:])
+    assert quantizer.n_samples_seen_ == MIN_FIT_ROWS
+
+
+def test_sign_threshold_fits_nothing_and_does_not_warn():
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EmbeddingQuantizer(dtype="binary", center=None).fit(X)
+
+
+# ---------------------------------------------------------------------------
+# rescore
+# ---------------------------------------------------------------------------
+
+
+def _stored_and_queries(n_stored=150, n_queries=7, n_features=13, seed=0):
+    rng = np.random.default_rng(seed)
+    stored = rng.normal(size=(n_stored, n_features)) + 0.2
+    queries = rng.normal(size=(n_queries, n_features))
+    return stored, queries
+
+
+def _reference_vectors(quantizer, stored):
+    """The stored vectors as rescoring sees them, from the fitted attributes:
+    bin centers ``lower_ + (bin + 0.5) * step_``, or the bits ``stored >
+    center_`` as ±1."""
+    if quantizer.dtype == "binary":
+        return np.where(stored > quantizer.center_, 1.0, -1.0)
+    offset = -128 if quantizer.dtype == "int8" else 0
+    bins = quantizer.transform(stored).astype(np.int64) - offset
+    return quantizer.lower_ + (bins + 0.5) * quantizer.step_
+
+
+def _reference_rescore(queries, vectors, candidates, k):
+    """Per query: score each present candidate, sort by (-score, position)."""
+    indices, scores = [], []
+    for query, found in zip(queries, candidates, strict=True):
+        scored = [
+            (-float(query @ vectors[c]), position, int(c))
+            for position, c in enumerate(found)
+            if c >= 0
+        ]
+        best = sorted(scored)[:k]
+        width = min(k, len(found))
+        pad = width - len(best)
+        indices.append([c for _, _, c in best] + [-1] * pad)
+        scores.append([-s for s, _, _ in best] + [-np.inf] * pad)
+    return np.array(indices), np.array(scores)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "binary"])
+@pytest.mark.parametrize("k", [1, 4, 10])
+def test_rescore_matches_brute_force(dtype, k):
+    stored, queries = _stored_and_queries()
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(stored)
+    codes = quantizer.transform(stored)
+    rng = np.random.default_rng(1)
+    candidates = np.array([rng.permutation(len(stored))[:25] for _ in queries])
+    candidates[0, [3, 7]] = -1  # missing candidates, as FAISS pads
+    candidates[1, 5] = candidates[1, 2]  # a repeated candidate
+    kept = (codes.copy(), candidates.copy(), queries.copy())
+    indices, scores = rescore(queries, codes, candidates, quantizer=quantizer, k=k)
+    vectors = _reference_vectors(quantizer, stored)
+    expected_indices, expected_scores = _reference_rescore(
+        queries, vectors, candidates, k
+    )
+    assert indices.shape == scores.shape == (len(queries), k)
+    assert indices.dtype == np.intp and scores.dtype == np.float64
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-12, atol=1e-12)
+    # The repeated candidate ties with itself: the earlier position first.
+    np.testing.assert_array_equal(indices, expected_indices)
+    for kept_array, argument in zip(kept, (codes, candidates, queries), strict=True):
+        np.testing.assert_array_equal(kept_array, argument)  # inputs untouched
+
+
+@pytest.mark.parametrize("dtype", ["int8", "binary"])
+def test_rescore_of_every_vector_is_the_exact_search_of_the_stored_vectors(dtype):
+    stored, queries = _stored_and_queries(n_features=16)
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(stored)
+    codes = quantizer.transform(stored)
+    every = np.tile(np.arange(len(stored)), (len(queries), 1))
+    indices, scores = rescore(queries, codes, every, quantizer=quantizer, k=5)
+    exact = queries @ _reference_vectors(quantizer, stored).T
+    np.testing.assert_allclose(scores, -np.sort(-exact, axis=1)[:, :5], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.take_along_axis(exact, indices, axis=1), scores, rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("dtype", ["int8", "binary"])
+def test_rescore_with_fewer_candidates_than_k(dtype):
+    stored, queries = _stored_and_queries(n_queries=3)
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(stored)
+    codes = quantizer.transform(stored)
+    candidates = np.array([[4, 9, 2], [-1, 8, -1], [-1, -1, -1]])
+    indices, scores = rescore(queries, codes, candidates, quantizer=quantizer, k=10)
+    assert indices.shape == scores.shape == (3, 3)
+    vectors = _reference_vectors(quantizer, stored)
+    expected_indices, expected_scores = _reference_rescore(
+        queries, vectors, candidates, 10
+    )
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-12)
+    assert set(indices[0]) == {4, 9, 2}
+    np.testing.assert_array_equal(indices[1:, 1:], -1)
+    assert indices[1, 0] == 8 and np.isneginf(scores[1:, 1:]).all()
+    assert np.isneginf(scores[2]).all() and (indices[2] == -1).all()
+    # No candidate column at all: no result column.
+    empty = np.empty((3, 0), dtype=np.intp)
+    indices, scores = rescore(queries, codes, empty, quantizer=quantizer)
+    assert indices.shape == scores.shape == (3, 0)
+    # Nothing stored: every candidate is missing.
+    none = np.full((3, 2), -1)
+    indices, scores = rescore(queries, codes[:0], none, quantizer=quantizer)
+    np.testing.assert_array_equal(indices, none)
+    assert np.isneginf(scores).all()
+
+
+def test_rescore_takes_float32_queries_and_lists():
+    stored, queries = _stored_and_queries(n_queries=2)
+    quantizer = EmbeddingQuantizer().fit(stored)
+    codes = quantizer.transform(stored)
+    candidates = [[0, 1, 2, 3], [4, 5, 6, 7]]
+    expected = rescore(queries, codes, np.array(candidates), quantizer=quantizer, k=2)
+    single = rescore(
+        queries.astype(np.float32).tolist(), codes, candidates, quantizer=quantizer, k=2
+    )
+    np.testing.assert_array_equal(single[0], expected[0])
+    np.testing.assert_allclose(single[1], expected[1], rtol=1e-6)
+
+
+def _bad_rescore_calls():
+    stored, queries = _stored_and_queries(n_queries=2, n_features=10)
+    scalar = EmbeddingQuantizer().fit(stored)
+    binary = EmbeddingQuantizer(dtype="binary").fit(stored)
+    codes, bits = scalar.transform(stored), binary.transform(stored)
+    candidates = np.array([[0, 1], [2, 3]])
+    return [
+        (
+            (queries[:, :9], codes, candidates, scalar),
+            "queries have 9 features, but the quantizer was fitted on 10",
+        ),
+        ((queries, codes[:, :9], candidates, scalar), "codes have 9 columns"),
+        ((queries, bits[:, :1], candidates, binary), "codes have 1 columns"),
+        ((queries, codes[:, :2], candidates, binary), "dtype uint8, got dtype int8"),
+        ((queries, codes.view(np.uint8), candidates, scalar), r"lie in \[-128, 127\]"),
+        ((queries, codes.astype(float), candidates, scalar), "integer codes"),
+        ((queries, codes, candidates[:1], scalar), "one row per query"),
+        ((queries, codes, [[0, 1], [2]], scalar), "rows of different lengths"),
+        ((queries, codes, candidates[0], scalar), r"got shape \(2,\)"),
+        ((queries, codes, candidates * 0.5, scalar), "integer row indices"),
+        ((queries, codes, candidates + 148, scalar), r"in \[0, 150\), or -1"),
+        ((queries, codes, candidates - 3, scalar), "values from -3 to 0"),
+        (
+            (queries, codes, candidates, EmbeddingQuantizer()),
+            "EmbeddingQuantizer instance is not fitted",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("call", range(len(_bad_rescore_calls())))
+def test_rescore_rejects_bad_input_saying_why(call):
+    (queries, codes, candidates, quantizer), message = _bad_rescore_calls()[call]
+    with pytest.raises((ValueError, NotFittedError), match=message):
+        rescore(queries, codes, candidates, quantizer=quantizer)
+
+
+def test_rescore_validates_its_parameters():
+    stored, queries = _stored_and_queries(n_queries=2)
+    quantizer = EmbeddingQuantizer().fit(stored)
+    codes = quantizer.transform(stored)
+    with pytest.raises(ValueError, match="'k' parameter of rescore must be"):
+        rescore(queries, codes, [[0], [1]], quantizer=quantizer, k=0)
+    with pytest.raises(ValueError, match="'quantizer' parameter of rescore must be"):
+        rescore(queries, codes, [[0], [1]], quantizer="int8")
