@@ -25,6 +25,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 # No intersphinx: the docs must build without network access.
