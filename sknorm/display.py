@@ -88,7 +88,11 @@ def _panel_axes(ax, n_panels, caller):
 
     if ax is None:
         figure, axes = plt.subplots(
-            1, n_panels, figsize=(4.8 * n_panels, 3.6), squeeze=False
+            1,
+            n_panels,
+            figsize=(4.8 * n_panels, 3.6),
+            squeeze=False,
+            layout="constrained",
         )
         return figure, axes.ravel()
     axes = np.empty(1, dtype=object)
@@ -106,16 +110,20 @@ def _panel_axes(ax, n_panels, caller):
 def _hist_range(values, bins):
     """A ``range`` for :meth:`~matplotlib.axes.Axes.hist`, or None.
 
-    None (the data's range) unless the values are equal to within rounding,
-    as the norms of normalized rows are: numpy cannot cut such a range into
-    ``bins`` bins, so they are centered in a range of a thousandth of their
-    magnitude (one unit around zero).
+    None (the data's range) unless the values are equal to within rounding
+    (a relative spread below 1e-6), as the norms of normalized float32 or
+    float64 rows are: they are then centered in a range of a thousandth of
+    their magnitude (one unit around zero), one spike rather than a histogram
+    of rounding errors (which numpy could not even cut into ``bins`` bins in
+    float64).
     """
     if not isinstance(bins, Integral) or len(values) == 0:
         return None
     low, high = float(np.min(values)), float(np.max(values))
     magnitude = max(abs(low), abs(high))
-    if high - low > 1024 * bins * np.spacing(magnitude):
+    # float32 rounding moves the norm of a unit row by at most 2**-24: a
+    # relative spread below 1e-6 is rounding, not a distribution.
+    if high - low > max(1e-6 * magnitude, 1024 * bins * np.spacing(magnitude)):
         return None
     center = (low + high) / 2
     half = 5e-4 * abs(center) if center else 0.5
@@ -147,8 +155,9 @@ class EmbeddingNormsDisplay:
         The histogram of each panel.
     bin_edges_ : list of ndarray
         The edges of the bins of each panel: ``bins`` bins over the range of
-        the norms, or, when they are all equal to within rounding (after a
-        row normalization), around their value.
+        the norms, or, when they are all equal to within rounding (a
+        relative spread below 1e-6, as after a row normalization), around
+        their value.
     axes_ : ndarray of matplotlib Axes
         One Axes per panel.
     figure_ : matplotlib Figure
@@ -600,13 +609,21 @@ default=None
         self.kept_label = kept_label
         self.name = name
 
-    def plot(self, ax=None, *, line_kwargs=None):
+    def plot(self, ax=None, *, xscale="log", line_kwargs=None):
         """Draw the spectrum (log scale) and shade the roles.
+
+        The y axis starts at ``EIGENVALUE_FLOOR`` (1e-6) times the largest
+        ratio when smaller ones (or zeros) exist: below it directions hold
+        rounding noise, and :class:`~sknorm.EmbeddingNormalizer` floors them
+        there before whitening.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; None creates a figure.
+        xscale : {"log", "linear"}, default="log"
+            Scale of the direction axis; "log" shows the leading directions,
+            where the variance concentrates.
         line_kwargs : dict, default=None
             Keyword arguments of :meth:`matplotlib.axes.Axes.plot` for the
             spectrum.
@@ -618,8 +635,10 @@ default=None
         check_matplotlib_support("SpectrumDisplay.plot")
         import matplotlib.pyplot as plt
 
+        from .embedding import EIGENVALUE_FLOOR
+
         if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 3.8))
+            _, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
         directions = np.arange(1, len(self.explained_variance_ratio) + 1)
         line = {
             "color": "tab:blue",
@@ -659,14 +678,22 @@ default=None
                 if spans:
                     self.spans_[role] = spans
         ax.set_yscale("log")
+        ax.set_xscale(xscale)
+        ratios = [self.explained_variance_ratio]
+        if self.explained_variance_ratio_transformed is not None:
+            ratios.append(self.explained_variance_ratio_transformed)
+        largest = max(np.nanmax(r, initial=0.0) for r in ratios)
+        smallest = min(np.nanmin(r, initial=np.inf) for r in ratios)
+        if largest > 0 and smallest < EIGENVALUE_FLOOR * largest:
+            ax.set_ylim(bottom=EIGENVALUE_FLOOR * largest)
         ax.set_xlabel("principal direction")
         ax.set_ylabel("explained variance ratio")
-        ax.legend(loc="upper right")
+        ax.legend(loc="lower left", fontsize="small")
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
     @classmethod
-    def from_embeddings(cls, X, *, name=None, ax=None, line_kwargs=None):
+    def from_embeddings(cls, X, *, name=None, ax=None, xscale="log", line_kwargs=None):
         """Spectrum of the centered covariance of one set of embeddings.
 
         Parameters
@@ -677,6 +704,8 @@ default=None
             Label of the line.
         ax : matplotlib Axes, default=None
             Axes to draw on; None creates a figure.
+        xscale : {"log", "linear"}, default="log"
+            Scale of the direction axis.
         line_kwargs : dict, default=None
             See :meth:`plot`.
 
@@ -687,11 +716,13 @@ default=None
         check_matplotlib_support(f"{cls.__name__}.from_embeddings")
         variance, ratio = _spectrum(check_embeddings(X))
         return cls(variance, explained_variance_ratio=ratio, name=name).plot(
-            ax, line_kwargs=line_kwargs
+            ax, xscale=xscale, line_kwargs=line_kwargs
         )
 
     @classmethod
-    def from_estimator(cls, estimator, X=None, *, name=None, ax=None, line_kwargs=None):
+    def from_estimator(
+        cls, estimator, X=None, *, name=None, ax=None, xscale="log", line_kwargs=None
+    ):
         """Spectrum of a fitted :class:`~sknorm.EmbeddingNormalizer`, its map
         shaded.
 
@@ -715,6 +746,8 @@ n_features), default=None
             Label of the spectrum line.
         ax : matplotlib Axes, default=None
             Axes to draw on; None creates a figure.
+        xscale : {"log", "linear"}, default="log"
+            Scale of the direction axis.
         line_kwargs : dict, default=None
             See :meth:`plot`.
 
@@ -765,7 +798,7 @@ n_features), default=None
             roles=roles,
             kept_label=kept_label,
             name=name,
-        ).plot(ax, line_kwargs=line_kwargs)
+        ).plot(ax, xscale=xscale, line_kwargs=line_kwargs)
 
 
 def _roles(estimator, n_directions):

@@ -60,11 +60,12 @@ def _span_x(patch):
 # ---------------------------------------------------------------------------
 
 
-def test_norms_from_estimator_histograms_the_norms(pyplot):
-    X = _embeddings()
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_norms_from_estimator_histograms_the_norms(pyplot, dtype):
+    X = _embeddings().astype(dtype)
     normalizer = EmbeddingNormalizer().fit(X)
     display = EmbeddingNormsDisplay.from_estimator(normalizer, X, bins=12)
-    counts, edges = np.histogram(np.linalg.norm(X, axis=1), bins=12)
+    counts, edges = np.histogram(np.linalg.norm(X.astype(np.float64), axis=1), bins=12)
     np.testing.assert_array_equal(_heights(display.bars_[0]), counts)
     np.testing.assert_allclose(display.bin_edges_[0], edges, rtol=1e-14)
     # After the normalizer every norm is 1 to rounding: one full bin there.
@@ -73,7 +74,8 @@ def test_norms_from_estimator_histograms_the_norms(pyplot):
     assert np.count_nonzero(after) == 1
     full = np.flatnonzero(after)[0]
     assert display.bin_edges_[1][full] <= 1.0 <= display.bin_edges_[1][full + 1]
-    np.testing.assert_allclose(display.norms[1], 1.0, rtol=1e-14)
+    # float32 output rounds each unit row: its norm is 1 within 2**-24.
+    np.testing.assert_allclose(display.norms[1], 1.0, rtol=np.finfo(dtype).eps)
     assert display.names == ["X", "EmbeddingNormalizer(X)"]
     assert [axis.get_title() for axis in display.axes_] == display.names
     assert len(display.axes_) == 2
@@ -259,6 +261,10 @@ def test_spectrum_of_a_map_without_eigendecomposition(pyplot):
         display.line_.get_ydata(), PCA().fit(X).explained_variance_ratio_, rtol=1e-10
     )
     assert list(display.roles) == ["kept"] * 6
+    # log-log by default; "linear" on request
+    assert display.ax_.get_xscale() == "log"
+    linear = SpectrumDisplay.from_estimator(normalizer, X, xscale="linear")
+    assert linear.ax_.get_xscale() == "linear"
     # Uncentered: the spectrum of the second moment E[x x^T].
     uncentered = EmbeddingNormalizer(center=False, n_remove=1).fit(X)
     display = SpectrumDisplay.from_estimator(uncentered)
@@ -268,6 +274,18 @@ def test_spectrum_of_a_map_without_eigendecomposition(pyplot):
     )
     with pytest.raises(TypeError, match="EmbeddingNormalizer"):
         SpectrumDisplay.from_estimator(StandardScaler().fit(X), X)
+
+
+def test_spectrum_axis_stops_at_the_eigenvalue_floor(pyplot):
+    # Rank 3 in 6 dimensions: three ratios are rounding noise (or zero).
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(100, 3)) @ rng.normal(size=(3, 6))
+    display = SpectrumDisplay.from_embeddings(X)
+    largest = display.explained_variance_ratio.max()
+    np.testing.assert_allclose(display.ax_.get_ylim()[0], 1e-6 * largest)
+    # Full rank and well conditioned: the axis is matplotlib's.
+    full = SpectrumDisplay.from_embeddings(_embeddings(n=100))
+    assert full.ax_.get_ylim()[0] < full.explained_variance_ratio.min()
 
 
 # ---------------------------------------------------------------------------
