@@ -2,9 +2,14 @@
 collected only where it is installed (their tests skip the same way)."""
 
 import importlib.util
+import os
 from pathlib import Path
 
+# Figures are drawn off-screen (doctests of sknorm.display, tests/test_display.py).
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 _NEEDS = {
+    "sknorm/display.py": ("matplotlib",),
     "sknorm/io.py": ("skops",),
     "sknorm/onnx.py": ("skl2onnx", "onnxruntime"),
 }

@@ -25,9 +25,20 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 # No intersphinx: the docs must build without network access.
+
+# The plot directive runs the figures' code (docs/embeddings.rst, "Looking at
+# embeddings") from this directory, so the data is at ../../shared/data
+# (../shared/data next to the repository, as for the benchmarks).
+plot_working_directory = os.path.dirname(os.path.abspath(__file__))
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 100)]
+plot_rcparams = {"figure.dpi": 100}
 
 templates_path = []
 exclude_patterns = ["_build"]

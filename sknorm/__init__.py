@@ -5,6 +5,13 @@ so that ``fit``, ``partial_fit``, ``sample_weight``, sparse input and distribute
 fitting share one code path.
 """
 
+from .diagnostics import embedding_diagnostics
+from .display import (
+    CosineSimilarityDisplay,
+    EmbeddingNormsDisplay,
+    ProjectionDisplay,
+    SpectrumDisplay,
+)
 from .embedding import (
     EmbeddingNormalizer,
     EmbeddingQuantizer,
@@ -18,14 +25,19 @@ from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 __version__ = "0.1.0"
 
 __all__ = [
+    "CosineSimilarityDisplay",
     "EmbeddingNormalizer",
+    "EmbeddingNormsDisplay",
     "EmbeddingQuantizer",
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
+    "ProjectionDisplay",
     "RobustScaler",
     "RowStandardizer",
+    "SpectrumDisplay",
     "StandardScaler",
+    "embedding_diagnostics",
     "hamming_similarity",
     "maxabs_scale",
     "minmax_scale",

@@ -25,7 +25,9 @@ scikit-learn):
 7. **Invariants** (hypothesis): scale-free weights, dense == CSR == CSC, chunked
    ``partial_fit`` == ``fit``, ``inverse_transform(transform(X)) == X``, inputs
    never mutated with ``copy=True``, feature names kept under ``set_output``.
-8. Every public name of ``sknorm.__all__`` is exercised here.
+8. Every public name of ``sknorm.__all__`` is exercised here (the embedding
+   diagnostics and displays: scale-free across magnitudes from ``2**-1000`` to
+   near 1.7e308, where naive norms and variances underflow or overflow).
 
 Tolerances (documented honestly, never a loose rtol). With ``eps = 2**-52``,
 ``A`` the (weighted) mean of ``|x|`` of a feature, ``n`` its number of values and
@@ -973,6 +975,107 @@ def test_hamming_similarity_exact(n_bits):
         hamming_similarity(codes, n_bits=n_bits),
         hamming_similarity(np.packbits(A, axis=1), n_bits=n_bits),
     )
+
+
+# ----------------------------------------------------------------------------
+# Embedding diagnostics and displays across magnitudes
+# ----------------------------------------------------------------------------
+
+
+def _anisotropic_embeddings(n=80, d=6):
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(n, d)) * np.linspace(3.0, 0.5, d) + 2.0
+    X *= rng.uniform(0.5, 2.0, size=(n, 1))
+    # Largest magnitude in [0.5, 1): 2**1023 * X is finite, up to 1.8e308.
+    return np.ldexp(X, -int(np.frexp(np.abs(X).max())[1]))
+
+
+@pytest.mark.parametrize("exponent", [-1000, 1023], ids=["tiny", "near_max"])
+def test_embedding_diagnostics_across_magnitudes(exponent):
+    # 2**exponent * X is exact; its squares (and a naive norm) underflow or
+    # overflow. Every scale-free diagnostic is that of X; the norms scale.
+    X = _anisotropic_embeddings()
+    with np.errstate(over="ignore", under="ignore"):
+        naive = np.sqrt(np.sum(np.ldexp(X, exponent) ** 2, axis=1))
+    assert np.all((naive == 0) | np.isinf(naive))
+    reference = sknorm.embedding_diagnostics(X, sample_size=500, random_state=0)
+    scaled = sknorm.embedding_diagnostics(
+        np.ldexp(X, exponent), sample_size=500, random_state=0
+    )
+    # Cosines (in [-1, 1]) to within d eps, as the displays' below.
+    for key in ("mean_cosine", "cosine_std"):
+        np.testing.assert_allclose(
+            scaled[key], reference[key], rtol=0, atol=X.shape[1] * F64_EPS
+        )
+    for key in ("effective_rank", "norm_cv"):
+        np.testing.assert_allclose(scaled[key], reference[key], rtol=1e-13)
+    for key in ("norm_mean", "norm_min", "norm_median", "norm_max"):
+        np.testing.assert_allclose(
+            scaled[key], np.ldexp(reference[key], exponent), rtol=1e-14
+        )
+
+
+@pytest.mark.parametrize("exponent", [-1000, 1023], ids=["tiny", "near_max"])
+def test_displays_across_magnitudes(exponent):
+    pytest.importorskip("matplotlib").use("Agg")
+    import matplotlib.pyplot as plt
+
+    X = _anisotropic_embeddings()
+    big = np.ldexp(X, exponent)
+    try:
+        norms = sknorm.EmbeddingNormsDisplay.from_embeddings(big)
+        np.testing.assert_allclose(
+            norms.norms[0], np.ldexp(np.linalg.norm(X, axis=1), exponent), rtol=1e-14
+        )
+        assert sum(patch.get_height() for patch in norms.bars_[0]) == len(X)
+        cosine = sknorm.CosineSimilarityDisplay.from_embeddings(big)
+        reference = sknorm.CosineSimilarityDisplay.from_embeddings(X)
+        # A cosine is a sum of d products of unit rows, rounded to within
+        # d eps of 1 (the unit rows of X and 2**k X may differ by an ulp).
+        cosine_tol = X.shape[1] * F64_EPS
+        np.testing.assert_allclose(
+            cosine.cosines[0], reference.cosines[0], rtol=0, atol=cosine_tol
+        )
+        np.testing.assert_allclose(
+            cosine.mean_lines_[0].get_xdata(),
+            reference.mean_cosines * 2,
+            rtol=0,
+            atol=cosine_tol,
+        )
+        # The variances overflow near the maximum; their ratios do not.
+        spectrum = sknorm.SpectrumDisplay.from_embeddings(big)
+        np.testing.assert_allclose(
+            spectrum.line_.get_ydata(),
+            sknorm.SpectrumDisplay.from_embeddings(X).explained_variance_ratio,
+            rtol=1e-12,
+        )
+        fitted = EmbeddingNormalizer(n_remove=1).fit(big)
+        shaded = sknorm.SpectrumDisplay.from_estimator(fitted, big)
+        np.testing.assert_allclose(
+            shaded.explained_variance_ratio,
+            spectrum.explained_variance_ratio,
+            rtol=1e-12,
+        )
+    finally:
+        plt.close("all")
+
+
+def test_projection_display_of_float16_and_duplicate_rows():
+    pytest.importorskip("matplotlib").use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    X = _anisotropic_embeddings().astype(np.float16)
+    X[10:20] = X[0]  # duplicates
+    y = np.arange(len(X)) % 2
+    try:
+        display = sknorm.ProjectionDisplay.from_embeddings(X, y)
+        reference = PCA(n_components=2).fit_transform(X.astype(np.float64))
+        np.testing.assert_allclose(
+            display.scatters_[0].get_offsets(), reference, rtol=1e-10, atol=1e-12
+        )
+    finally:
+        plt.close("all")
 
 
 # ----------------------------------------------------------------------------

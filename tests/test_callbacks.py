@@ -26,6 +26,7 @@ callback = pytest.importorskip(
 )
 
 import sklearn.preprocessing  # noqa: E402
+from sklearn.base import BaseEstimator  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
@@ -36,7 +37,10 @@ import sknorm.stats.quantiles  # noqa: E402
 import sknorm.stats.sketch  # noqa: E402
 
 ESTIMATORS = sorted(
-    name for name in sknorm.__all__ if inspect.isclass(getattr(sknorm, name))
+    name
+    for name in sknorm.__all__
+    if inspect.isclass(getattr(sknorm, name))
+    and issubclass(getattr(sknorm, name), BaseEstimator)
 )
 
 # The subtasks each estimator reports, with its default parameters, on a small
@@ -433,7 +437,12 @@ def test_without_sklearn_callback_every_estimator_still_fits():
 
         assert sknorm._callbacks.CallbackSupportMixin.__module__ == "sknorm._callbacks"
         X = np.random.default_rng(0).normal(size=(40, 3))
-        names = [n for n in sknorm.__all__ if inspect.isclass(getattr(sknorm, n))]
+        names = [
+            n
+            for n in sknorm.__all__
+            if inspect.isclass(getattr(sknorm, n))
+            and issubclass(getattr(sknorm, n), sklearn.base.BaseEstimator)
+        ]
         for name in names:
             cls = getattr(sknorm, name)
             estimator = cls().fit(X)
