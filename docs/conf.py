@@ -26,7 +26,24 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
+    "sphinx_gallery.gen_gallery",
 ]
+
+# The example gallery: every ``examples/plot_*.py`` is executed on each docs
+# build (CI included), its figures and printed output placed in its page; an
+# example that raises fails the build.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "abort_on_example_error": True,
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "reset_modules": ("matplotlib",),
+}
 
 # No intersphinx: the docs must build without network access.
 
@@ -41,7 +58,7 @@ plot_formats = [("png", 100)]
 plot_rcparams = {"figure.dpi": 100}
 
 templates_path = []
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 
