@@ -8,7 +8,13 @@ fitting share one code path.
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
-from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from .scalers import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    SquashingScaler,
+    StandardScaler,
+)
 
 __version__ = "0.1.0"
 
@@ -20,6 +26,7 @@ __all__ = [
     "Normalizer",
     "RobustScaler",
     "RowStandardizer",
+    "SquashingScaler",
     "StandardScaler",
     "hamming_similarity",
     "maxabs_scale",

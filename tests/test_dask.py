@@ -56,6 +56,7 @@ CLUSTER_OPTIONS = dict(
 FITTED_ESTIMATORS = [
     sknorm.StandardScaler(),
     sknorm.StandardScaler(with_mean=False, clip=True),
+    sknorm.StandardScaler(ddof=1),
     sknorm.MinMaxScaler(feature_range=(-1, 2), clip=True),
     sknorm.MaxAbsScaler(),
     sknorm.RobustScaler(dask_quantiles="exact"),
@@ -65,6 +66,7 @@ FITTED_ESTIMATORS = [
         unit_variance=True,
         clip=True,
     ),
+    sknorm.SquashingScaler(max_absolute_value=2.0, dask_quantiles="exact"),
     sknorm.EmbeddingNormalizer(),
     sknorm.EmbeddingNormalizer(whiten="pca", n_components=2),
     sknorm.EmbeddingNormalizer(whiten="zca", norm=None),
