@@ -26,7 +26,13 @@ from ._validation import (
     owns_memory,
     wrap_like_transform,
 )
-from .stats import Extrema, Moments, Quantiles, QuantileSketch
+from .stats import (
+    Extrema,
+    MedianAbsoluteDeviation,
+    Moments,
+    Quantiles,
+    QuantileSketch,
+)
 
 __all__ = [
     "MaxAbsScaler",
@@ -198,17 +204,19 @@ class StandardScaler(_ColumnScaler):
         computes it, so integer weights equal repeated rows (and the result
         depends on the weights' scale when ``ddof > 0``). Spark's weighted
         summarizer treats weights as reliability weights instead, dividing by
-        ``sum(w) - sum(w**2) / sum(w)``: the same for equal weights of 1 only. A feature with ``n <= ddof`` has no defined variance:
-        ``var_`` is NaN there and ``scale_`` is 1, the rule of a constant
-        feature, so the transform only centers it (never a NaN or infinite
-        scale; numpy returns inf or NaN instead).
+        ``sum(w) - sum(w**2) / sum(w)``: the same for equal weights of 1
+        only. A feature with ``n <= ddof`` has no defined variance: ``var_``
+        is NaN there and ``scale_`` is 1, the rule of a constant feature, so
+        the transform only centers it (never a NaN or infinite scale; numpy
+        returns inf or NaN instead).
 
     Attributes
     ----------
     scale_ : ndarray of shape (n_features,) or None
-        Per-feature scale: the standard deviation (with ``ddof``), or 1 for a constant feature
-        (a standard deviation within the moments' rounding error: at most
-        ``4 * eps`` times the absolute mean). None when ``with_std=False``.
+        Per-feature scale: the standard deviation (with ``ddof``), or 1 for a
+        constant feature (a standard deviation within the moments' rounding
+        error: at most ``4 * eps`` times the absolute mean) or one with
+        ``n <= ddof``. None when ``with_std=False``.
     mean_ : ndarray of shape (n_features,) or None
         Per-feature mean. None when ``with_mean=False`` and ``with_std=False``.
     var_ : ndarray of shape (n_features,) or None
@@ -261,9 +269,7 @@ class StandardScaler(_ColumnScaler):
 
     _sparse_advice = "Use with_mean=False to scale sparse data without centering."
 
-    def __init__(
-        self, *, copy=True, with_mean=True, with_std=True, clip=False, ddof=0
-    ):
+    def __init__(self, *, copy=True, with_mean=True, with_std=True, clip=False, ddof=0):
         self.copy = copy
         self.with_mean = with_mean
         self.with_std = with_std
@@ -545,7 +551,8 @@ class RobustScaler(_ColumnScaler):
 
     Drop-in for :class:`sklearn.preprocessing.RobustScaler`: the same parameters,
     attributes and results. It removes the median and divides by the quantile
-    range (the interquartile range by default)::
+    range (the interquartile range by default), or with ``spread="mad"`` by
+    the median absolute deviation ``median(|x - median(x)|)``::
 
         x_scaled = (x - center_) / scale_
 
@@ -557,9 +564,9 @@ class RobustScaler(_ColumnScaler):
     error stays below 1% at its default size (exact while fewer than a few
     hundred values per feature were seen).
 
-    Additions: ``sample_weight`` (relative weights: equal weights of any value
-    give exactly the unweighted result, zero removes a row; see
-    :mod:`sknorm.stats.quantiles` for the definition), ``partial_fit``,
+    Additions: ``spread="mad"``, ``sample_weight`` (relative weights: equal
+    weights of any value give exactly the unweighted result, zero removes a
+    row; see :mod:`sknorm.stats.quantiles` for the definition), ``partial_fit``,
     ``clip``, sparse input with ``with_centering=True`` whenever every fitted
     median is 0 (the result stays sparse), and an ``inverse_transform`` that
     honours ``set_output``.
@@ -574,13 +581,17 @@ class RobustScaler(_ColumnScaler):
         Divide by the quantile range.
     quantile_range : tuple (q_min, q_max), 0.0 <= q_min <= q_max <= 100.0, \
 default=(25.0, 75.0)
-        Percentiles whose difference is the scale.
+        Percentiles whose difference is the scale (``spread="iqr"`` only:
+        another value with ``spread="mad"`` raises).
     copy : bool, default=True
         If False, scale in place where possible.
     unit_variance : bool, default=False
         Divide the scale by the quantile range of the standard normal
         distribution, so that normally distributed features get unit variance.
-        Needs ``0 < q_min < q_max < 100``.
+        Needs ``0 < q_min < q_max < 100``. With ``spread="mad"``, divide by
+        the normal distribution's MAD, ``ndtri(0.75)`` (about 0.6745), as
+        ``scipy.stats.median_abs_deviation(scale="normal")``: a consistent
+        estimate of the standard deviation of normal data.
     clip : bool, default=False
         Clip transformed values to the transformed range of the training data.
         For sparse input only stored values are clipped.
@@ -591,17 +602,28 @@ default=(25.0, 75.0)
         ``partial_fit``. ``"exact"``: the values of an in-memory ``fit``, found
         in further passes that narrow the sketch's brackets (two to four passes
         in all, see :ref:`dask-exact-quantiles`). In-memory input always gets
-        exact quantiles.
-
+        exact quantiles. ``"exact"`` is not available with ``spread="mad"``
+        (its second selection depends on the first's result).
+    spread : {"iqr", "mad"}, default="iqr"
+        The scale: ``"iqr"``, the quantile range of ``quantile_range``;
+        ``"mad"``, the median absolute deviation, exact in ``fit`` (the
+        median, then the median of ``|x - median|``: the values of
+        ``scipy.stats.median_abs_deviation(x, nan_policy="omit")``; the
+        implicit zeros of sparse input count, without densifying it) and
+        from the sketch in ``partial_fit`` and on dask input (the weighted
+        median of ``|item - median|`` over the sketch's items; its rank error
+        is at most twice the sketch's). The MAD has a breakdown point of 50%
+        (the IQR's is 25%).
     Attributes
     ----------
     center_ : ndarray of shape (n_features,) or None
         Per-feature median (float64). None when ``with_centering=False``.
     scale_ : ndarray of shape (n_features,) or None
-        Per-feature quantile range (divided by the normal one when
-        ``unit_variance``), or 1 for a constant feature (a range of exactly
-        0). inf (or 0) where the range lies outside the float64 range; the
-        transform is still computed correctly. None when
+        Per-feature quantile range or median absolute deviation (divided by
+        the normal one when ``unit_variance``), or 1 for a constant feature (a
+        range, or deviation, of exactly 0). inf (or 0) where the range lies
+        outside the float64 range; the transform is still computed correctly.
+        None when
         ``with_scaling=False``.
     n_features_in_ : int
         Number of features seen during fit.
@@ -642,6 +664,17 @@ default=(25.0, 75.0)
     ...     streamed = streamed.partial_fit(batch)
     >>> streamed.scale_
     array([3. , 1.5, 2.5])
+
+    Scaling by the median absolute deviation, normal-consistent, as scipy
+    computes it; the second feature's deviation is 0 (two of its three values
+    tie), so it is treated as constant (scale 1, divided by the normal
+    constant as scikit-learn does for a zero quantile range):
+
+    >>> from scipy.stats import median_abs_deviation
+    >>> median_abs_deviation(X, scale="normal")
+    array([4.44780666, 0.        , 1.48260222])
+    >>> RobustScaler(spread="mad", unit_variance=True).fit(X).scale_
+    array([4.44780666, 1.48260222, 1.48260222])
     """
 
     _parameter_constraints: dict = {
@@ -651,6 +684,7 @@ default=(25.0, 75.0)
         "quantile_range": [tuple],
         "unit_variance": ["boolean"],
         "dask_quantiles": [StrOptions({"sketch", "exact"})],
+        "spread": [StrOptions({"iqr", "mad"})],
     }
 
     _sparse_advice = (
@@ -668,6 +702,7 @@ default=(25.0, 75.0)
         unit_variance=False,
         clip=False,
         dask_quantiles="sketch",
+        spread="iqr",
     ):
         self.with_centering = with_centering
         self.with_scaling = with_scaling
@@ -676,6 +711,7 @@ default=(25.0, 75.0)
         self.unit_variance = unit_variance
         self.clip = clip
         self.dask_quantiles = dask_quantiles
+        self.spread = spread
 
     def _levels(self):
         """Quantile levels as fractions, divided by 100 exactly as numpy does."""
@@ -685,6 +721,14 @@ default=(25.0, 75.0)
     def _validate_fit_params(self):
         bounds = self.quantile_range
         _check_quantile_range(bounds)
+        if self.spread == "mad":
+            if tuple(bounds) != (25.0, 75.0):
+                raise ValueError(
+                    f"quantile_range={bounds} has no effect with spread='mad' "
+                    "(the median absolute deviation uses no quantile range): "
+                    "leave quantile_range at its default (25.0, 75.0)."
+                )
+            return
         if self.unit_variance and not 0 < bounds[0] < bounds[1] < 100:
             raise ValueError(
                 "unit_variance=True needs 0 < q_min < q_max < 100: the normal "
@@ -694,14 +738,45 @@ default=(25.0, 75.0)
 
     def _statistic_types(self):
         # The sketch of a sample lets partial_fit continue after fit.
-        exact = (Quantiles, {"levels": self._levels()})
+        if self.spread == "mad":
+            exact = MedianAbsoluteDeviation
+        else:
+            exact = (Quantiles, {"levels": self._levels()})
         sampled = (QuantileSketch, {"sample_size": FIT_SKETCH_SAMPLE})
         return (exact, sampled, Extrema) if self.clip else (exact, sampled)
 
     def _streaming_statistic_types(self):
         return (QuantileSketch, Extrema) if self.clip else (QuantileSketch,)
 
+    def _exact_on_dask(self):
+        exact = super()._exact_on_dask()
+        if exact and self.spread == "mad":
+            raise ValueError(
+                "dask_quantiles='exact' is not available with spread='mad': the "
+                "deviations' selection depends on the median of all the data. "
+                "Use dask_quantiles='sketch', or fit in memory."
+            )
+        return exact
+
+    def _mad_center_and_scale(self, statistics):
+        if "MedianAbsoluteDeviation" in statistics:
+            statistic = statistics["MedianAbsoluteDeviation"]
+            center, mad = statistic.median, statistic.mad
+        else:
+            sketch = statistics["QuantileSketch"]
+            center = sketch.quantiles([0.5]).median()
+            mad = sketch.deviation_quantiles(center).median()
+        if not self.with_scaling:
+            return center, None, None
+        # A deviation of exactly 0 (more than half the values tied): scale 1.
+        spread, unit = spread_in_units(np.zeros_like(mad), mad)
+        if self.unit_variance:
+            spread = spread / ndtri(0.75)
+        return center, spread, unit
+
     def _center_and_scale(self, statistics):
+        if self.spread == "mad":
+            return self._mad_center_and_scale(statistics)
         if "Quantiles" in statistics:
             quantiles = statistics["Quantiles"]
         else:
@@ -1010,7 +1085,9 @@ default=(25.0, 75.0)
         affine, constant = self._fitted_map()
         result = np.asarray(affine.inverse_transform(Z, in_place=True, estimator=self))
         if constant.any():
-            center = np.broadcast_to(np.asarray(self.center_, result.dtype), result.shape)
+            center = np.broadcast_to(
+                np.asarray(self.center_, result.dtype), result.shape
+            )
             keep = constant[None, :] & ~np.isnan(result)
             result[keep] = center[keep]
         return wrap_like_transform(self, result, X)

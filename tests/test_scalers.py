@@ -708,5 +708,5 @@ def test_squashing_scaler_invalid_bound(bound):
 
 def test_squashing_scaler_rejects_sparse_input():
     X = sparse.random(10, 3, density=0.5, format="csr", random_state=0)
-    with pytest.raises(TypeError, match="[Ss]parse"):
+    with pytest.raises(TypeError, match=r"[Ss]parse"):
         SquashingScaler().fit(X)
