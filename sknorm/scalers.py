@@ -645,6 +645,10 @@ default=(25.0, 75.0)
     stream with the sketch's accuracy only, call ``partial_fit`` from the first
     batch on. The fitted estimator holds the sketch: about 14 KB per feature.
 
+    ``spread="mad"`` makes ``fit`` select twice (the median, then the median
+    of ``|x - median|``) and hold the dense deviations, one float64 array of
+    X's size, while it selects; sparse input's deviations stay sparse.
+
     Examples
     --------
     >>> from sknorm import RobustScaler

@@ -307,6 +307,18 @@ def test_robust_scaler_mad_refuses_exact_dask_quantiles(client):
         scaler.fit(X)
 
 
+def test_squashing_scaler_ignores_infinity_on_dask_as_in_memory(client):
+    X = _data()
+    X[::50, 0], X[3::70, 2] = np.inf, -np.inf
+    scaler = sknorm.SquashingScaler(dask_quantiles="exact")
+    fitted = clone(scaler).fit(da.from_array(X, chunks=(500, -1)))
+    reference = clone(scaler).fit(X)
+    _assert_same_fit(fitted, reference, exact=True)
+    out = fitted.transform(da.from_array(X, chunks=(500, -1))).compute()
+    np.testing.assert_array_equal(out, reference.transform(X))
+    assert np.all(out[::50, 0] == 3.0) and np.all(out[3::70, 2] == -3.0)
+
+
 def test_exact_quantiles_recover_from_a_missed_bracket(client, monkeypatch):
     # With a rank bound of zero the first brackets are too narrow to hold the
     # quantiles: the passes must notice and search again. Blocks are also

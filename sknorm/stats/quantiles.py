@@ -975,7 +975,8 @@ class Quantiles(Statistic):
             If given, the quantiles are those of the absolute deviations
             ``|X - center|`` (see :func:`absolute_deviations`: X is not
             modified, and the implicit zeros of sparse X, of deviation
-            ``|center|``, are counted without being stored). The median of
+            ``|center|``, are counted without being stored; dense
+            deviations are one new float64 array of X's size). The median of
             the deviations from the median is the median absolute deviation.
 
         Returns
