@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale, spread_in_units
-from ._array_api import host_view
+from ._array_api import host_view, namespace_of
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator, derived_from_fit
 from ._validation import (
     check_finite,
@@ -842,6 +842,22 @@ def _unsquash(S, bound):
     return S
 
 
+def _squash_in_namespace(namespace, Z, X, bound):
+    """:func:`_squash` of an array API ``Z`` (the scaled ``X``), on its device,
+    in the device's most precise float dtype."""
+    xp = namespace.xp
+    Z = xp.astype(Z, namespace.float_dtype)
+    magnitude = xp.abs(Z) / bound
+    ones = xp.ones_like(magnitude)
+    high = xp.maximum(magnitude, ones)
+    ratio = xp.minimum(magnitude, ones) / high
+    squashed = Z / (high * xp.sqrt(1 + ratio * ratio))
+    squashed = xp.where(xp.isinf(Z), xp.sign(Z) * bound, squashed)
+    sign = xp.astype(xp.sign(X), namespace.float_dtype)
+    squashed = xp.where(xp.isinf(X), sign * bound, squashed)
+    return xp.astype(squashed, X.dtype)
+
+
 class SquashingScaler(_ColumnScaler):
     r"""Robust scaling followed by a smooth clipping to ``(-B, B)``.
 
@@ -986,11 +1002,13 @@ default=(25.0, 75.0)
 
     def _checked_batch(self, X, sample_weight, *, reset):
         X, weight = super()._checked_batch(X, sample_weight, reset=reset)
-        infinite = np.isinf(X)
-        if infinite.any():
+        namespace = namespace_of(X)
+        xp = np if namespace is None else namespace.xp
+        infinite = xp.isinf(X)
+        if bool(xp.any(infinite)):
             # Ignored by the statistics, as missing values (a new array: the
             # caller's data is never written).
-            X = np.where(infinite, np.nan, X)
+            X = xp.where(infinite, xp.full_like(X, float("nan")), X)
         return X, weight
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
@@ -1054,6 +1072,15 @@ default=(25.0, 75.0)
         check_is_fitted(self)
         X_checked, in_place = self._check_for_map(X, copy)
         affine, constant = self._fitted_map()
+        bound = float(self.max_absolute_value)
+        namespace = namespace_of(X_checked)
+        if namespace is not None:
+            xp = namespace.xp
+            Z = affine.transform(X_checked, in_place=False, estimator=self)
+            if constant.any():
+                zero = namespace.asarray(constant) & xp.isfinite(Z)
+                Z = xp.where(zero, xp.zeros_like(Z), Z)
+            return _squash_in_namespace(namespace, Z, X_checked, bound)
         infinite = np.isinf(X_checked)
         signs = np.sign(X_checked[infinite]) if infinite.any() else None
         Z = np.asarray(affine.transform(X_checked, in_place=in_place, estimator=self))
@@ -1063,7 +1090,7 @@ default=(25.0, 75.0)
         if signs is not None:
             # +/-B whatever the center and scale (even of a feature without data).
             Z[infinite] = signs * np.inf
-        return _squash(Z, float(self.max_absolute_value))
+        return _squash(Z, bound)
 
     def inverse_transform(self, X, copy=None):
         """Undo the squashing and the scaling of X.
@@ -1083,6 +1110,11 @@ default=(25.0, 75.0)
         """
         check_is_fitted(self)
         X_checked, in_place = self._check_for_map(X, copy, method="inverse_transform")
+        namespace = namespace_of(X_checked)
+        if namespace is not None:
+            return wrap_like_transform(
+                self, self._inverse_in_namespace(X_checked, namespace), X
+            )
         if not in_place:
             X_checked = X_checked.copy()
         Z = _unsquash(X_checked, float(self.max_absolute_value))
@@ -1096,9 +1128,16 @@ default=(25.0, 75.0)
             result[keep] = center[keep]
         return wrap_like_transform(self, result, X)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # The squashing is computed with numpy (array API input is not
-        # supported yet).
-        tags.array_api_support = False
-        return tags
+    def _inverse_in_namespace(self, S, namespace):
+        xp = namespace.xp
+        affine, constant = self._fitted_map()
+        ratio = xp.astype(S, namespace.float_dtype) / float(self.max_absolute_value)
+        # +/-B divide by 0: +/-inf; beyond B the root is NaN.
+        Z = xp.astype(ratio / xp.sqrt((1 - ratio) * (1 + ratio)), S.dtype)
+        Z = Z * float(self.max_absolute_value)
+        result = affine.inverse_transform(Z, in_place=False, estimator=self)
+        if constant.any():
+            center = namespace.asarray(host_view(self).center_, dtype=result.dtype)
+            keep = namespace.asarray(constant) & ~xp.isnan(result)
+            result = xp.where(keep, center * xp.ones_like(result), result)
+        return result
