@@ -859,7 +859,7 @@ def _squash_in_namespace(namespace, Z, X, bound):
 
 
 class SquashingScaler(_ColumnScaler):
-    r"""Robust scaling followed by a smooth clipping to ``(-B, B)``.
+    """Robust scaling followed by a smooth clipping to ``(-B, B)``.
 
     The robust scaling and smooth clipping of Holzmüller et al. (2024), as
     skrub's ``SquashingScaler``: each feature is centered on its median and

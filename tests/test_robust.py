@@ -472,3 +472,16 @@ def test_robust_scale_mad_equals_the_estimator():
     expected = RobustScaler(spread="mad", unit_variance=True).fit_transform(X)
     result = sknorm.robust_scale(X, spread="mad", unit_variance=True)
     np.testing.assert_array_equal(result, expected)
+
+
+def test_mad_partial_fit_after_fit_continues_from_the_fitted_data():
+    rng = np.random.default_rng(8)
+    first = rng.normal(size=(5_000, 2))
+    second = rng.normal(size=(5_000, 2)) * 4  # a much wider batch
+    scaler = RobustScaler(spread="mad").fit(first).partial_fit(second)
+    both = np.concatenate([first, second])
+    for j in range(2):
+        deviations = np.abs(both[:, j] - scaler.center_[j])
+        # Forgetting the fitted data would give the MAD of the wide batch.
+        assert abs(_rank_error(deviations, scaler.scale_[j]) - 0.5) < 0.02
+    assert list(scaler._statistics_state) == ["QuantileSketch"]
