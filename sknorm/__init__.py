@@ -20,7 +20,13 @@ from .embedding import (
 )
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
-from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from .scalers import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    SquashingScaler,
+    StandardScaler,
+)
 
 __version__ = "0.1.0"
 
@@ -36,6 +42,7 @@ __all__ = [
     "RobustScaler",
     "RowStandardizer",
     "SpectrumDisplay",
+    "SquashingScaler",
     "StandardScaler",
     "embedding_diagnostics",
     "hamming_similarity",

@@ -6,11 +6,16 @@ leaks test data into the statistics: inside cross-validation use the estimators
 in a :class:`~sklearn.pipeline.Pipeline` instead.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn import config_context
-from sklearn.utils._param_validation import Options, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_params,
+)
 
 from ._array_api import namespace_of
 from ._validation import is_sparse, sparse_frame_as_scipy
@@ -67,7 +72,12 @@ _COMMON_CONSTRAINTS = {
 
 
 @validate_params(
-    {**_COMMON_CONSTRAINTS, "with_mean": ["boolean"], "with_std": ["boolean"]},
+    {
+        **_COMMON_CONSTRAINTS,
+        "with_mean": ["boolean"],
+        "with_std": ["boolean"],
+        "ddof": [Interval(Real, 0, None, closed="left")],
+    },
     prefer_skip_nested_validation=True,
 )
 def scale(
@@ -79,6 +89,7 @@ def scale(
     copy=True,
     clip=False,
     sample_weight=None,
+    ddof=0,
 ):
     """Standardize a dataset along any axis.
 
@@ -104,6 +115,9 @@ def scale(
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples (integer weights equal repeated
         rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    ddof : float, default=0
+        Delta degrees of freedom of the standard deviation (1: the sample
+        standard deviation); see :class:`StandardScaler`.
 
     Returns
     -------
@@ -125,7 +139,7 @@ def scale(
            [-1.22,  0.  ,  1.22]])
     """
     estimator = StandardScaler(
-        with_mean=with_mean, with_std=with_std, copy=copy, clip=clip
+        with_mean=with_mean, with_std=with_std, copy=copy, clip=clip, ddof=ddof
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
@@ -231,6 +245,7 @@ def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
         "with_scaling": ["boolean"],
         "quantile_range": [tuple],
         "unit_variance": ["boolean"],
+        "spread": [StrOptions({"iqr", "mad"})],
     },
     prefer_skip_nested_validation=True,
 )
@@ -245,6 +260,7 @@ def robust_scale(
     unit_variance=False,
     clip=False,
     sample_weight=None,
+    spread="iqr",
 ):
     """Center on the median and scale by a quantile range, along any axis.
 
@@ -277,6 +293,10 @@ def robust_scale(
         Non-negative weights of the samples, relative (equal weights give the
         unweighted result, zero removes a row; see :class:`RobustScaler`).
         Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    spread : {"iqr", "mad"}, default="iqr"
+        Scale by the quantile range or by the median absolute deviation (see
+        :class:`RobustScaler`; ``"mad"`` is exact in memory only and raises
+        for a dask array).
 
     Returns
     -------
@@ -305,6 +325,7 @@ def robust_scale(
         copy=copy,
         unit_variance=unit_variance,
         clip=clip,
+        spread=spread,
         # Exact quantiles whatever X is: a dask array gets the values of an
         # in-memory fit (RobustScaler's dask_quantiles is not a parameter of
         # the function, whose result must not depend on X's container).

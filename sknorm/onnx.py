@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer
 from .rows import Normalizer, _dense_layout, _RowNormalizer
-from .scalers import _ColumnScaler
+from .scalers import SquashingScaler, _ColumnScaler
 from .stats import Moments
 
 __all__ = ["register_converters", "to_onnx"]
@@ -161,6 +161,7 @@ def _convertible_classes():
 def _family(cls):
     """The graph builder of an estimator class, found by inheritance."""
     for base, build in (
+        (SquashingScaler, _squashing_graph),
         (_ColumnScaler, _column_scaler_graph),
         (_RowNormalizer, _row_normalizer_graph),
         (EmbeddingNormalizer, _embedding_normalizer_graph),
@@ -341,6 +342,27 @@ def _column_scaler_graph(graph, estimator, x, n_features):
     if estimator.clip:
         x = _clip_graph(graph, x, *estimator._clip_range())
     return x
+
+
+def _squashing_graph(graph, estimator, x, n_features):
+    """The affine map, 0 for the finite values of constant features, then
+    ``z / hypot(1, z / B)``, ``+/-inf`` to ``+/-B`` (as ``transform``)."""
+    affine, constant = estimator._fitted_map()
+    bound = float(estimator.max_absolute_value)
+    z = _affine_graph(graph, affine, x)
+    if constant.any():
+        finite = graph.node(
+            "Not", graph.node("Or", graph.node("IsInf", z), graph.node("IsNaN", z))
+        )
+        zero = graph.node("And", graph.constant(constant, dtype=bool), finite)
+        z = graph.where(zero, 0.0, z)
+    # Infinite inputs give +/-inf whatever the center and scale.
+    infinite_input = graph.node("IsInf", x)
+    z = graph.where(infinite_input, graph.node("Mul", graph.node("Sign", x), np.inf), z)
+    magnitude = graph.node("Div", graph.node("Abs", z), bound)
+    squashed = graph.node("Div", z, _hypot_graph(graph, magnitude, 1.0))
+    edge = graph.node("Mul", graph.node("Sign", z), bound)
+    return graph.where(graph.node("IsInf", z), edge, squashed)
 
 
 # ---------------------------------------------------------------------------

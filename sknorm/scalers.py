@@ -12,11 +12,11 @@ from numbers import Real
 import numpy as np
 from scipy.special import ndtri
 from sklearn.base import OneToOneFeatureMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale, spread_in_units
-from ._array_api import host_view
+from ._array_api import host_view, namespace_of
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator, derived_from_fit
 from ._validation import (
     check_finite,
@@ -26,9 +26,21 @@ from ._validation import (
     owns_memory,
     wrap_like_transform,
 )
-from .stats import Extrema, Moments, Quantiles, QuantileSketch
+from .stats import (
+    Extrema,
+    MedianAbsoluteDeviation,
+    Moments,
+    Quantiles,
+    QuantileSketch,
+)
 
-__all__ = ["MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler"]
+__all__ = [
+    "MaxAbsScaler",
+    "MinMaxScaler",
+    "RobustScaler",
+    "SquashingScaler",
+    "StandardScaler",
+]
 
 
 class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
@@ -161,7 +173,10 @@ class StandardScaler(_ColumnScaler):
 
         z = (x - mean_) / scale_
 
-    with ``scale_`` the population standard deviation (``ddof=0``).
+    with ``scale_`` the standard deviation with ``ddof`` delta degrees of
+    freedom: the population standard deviation by default (``ddof=0``, as
+    scikit-learn), the sample standard deviation with ``ddof=1`` (as Spark
+    MLlib's ``StandardScaler``, R's ``scale`` and ``np.std(ddof=1)``).
 
     Additions: ``sample_weight`` and ``partial_fit`` through exact moment merging,
     ``clip`` to the training range, and a float32 transform free of the bias that
@@ -180,17 +195,33 @@ class StandardScaler(_ColumnScaler):
     clip : bool, default=False
         Clip transformed values to the transformed range of the training data.
         For sparse input only stored values are clipped.
+    ddof : float, default=0
+        Delta degrees of freedom of ``var_`` and ``scale_``: the sum of squared
+        deviations from the mean is divided by ``n - ddof``, ``n`` the number
+        of non-missing values of the feature. With ``sample_weight`` the
+        weights are frequency weights: the divisor is ``sum(w) - ddof`` over
+        the non-missing values, as ``np.cov(x, fweights=w, ddof=ddof)``
+        computes it, so integer weights equal repeated rows (and the result
+        depends on the weights' scale when ``ddof > 0``). Spark's weighted
+        summarizer treats weights as reliability weights instead, dividing by
+        ``sum(w) - sum(w**2) / sum(w)``: the same for equal weights of 1
+        only. A feature with ``n <= ddof`` has no defined variance: ``var_``
+        is NaN there and ``scale_`` is 1, the rule of a constant feature, so
+        the transform only centers it (never a NaN or infinite scale; numpy
+        returns inf or NaN instead).
 
     Attributes
     ----------
     scale_ : ndarray of shape (n_features,) or None
-        Per-feature scale: the standard deviation, or 1 for a constant feature
-        (a standard deviation within the moments' rounding error: at most
-        ``4 * eps`` times the absolute mean). None when ``with_std=False``.
+        Per-feature scale: the standard deviation (with ``ddof``), or 1 for a
+        constant feature (a standard deviation within the moments' rounding
+        error: at most ``4 * eps`` times the absolute mean) or one with
+        ``n <= ddof``. None when ``with_std=False``.
     mean_ : ndarray of shape (n_features,) or None
         Per-feature mean. None when ``with_mean=False`` and ``with_std=False``.
     var_ : ndarray of shape (n_features,) or None
-        Per-feature variance (``ddof=0``). None when ``with_std=False``.
+        Per-feature variance with ``ddof`` delta degrees of freedom (NaN where
+        ``n <= ddof``). None when ``with_std=False``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -220,21 +251,30 @@ class StandardScaler(_ColumnScaler):
     >>> X32 = np.array([[1e7], [1e7 + 1]] * 4, dtype=np.float32)
     >>> StandardScaler().fit_transform(X32).ravel()
     array([-1.,  1., -1.,  1., -1.,  1., -1.,  1.], dtype=float32)
+
+    The sample standard deviation (``ddof=1``), as ``np.std(ddof=1)``:
+
+    >>> StandardScaler(ddof=1).fit([[1.0], [2.0], [3.0], [4.0]]).scale_
+    array([1.29099445])
+    >>> float(np.std([1.0, 2.0, 3.0, 4.0], ddof=1))
+    1.2909944487358056
     """
 
     _parameter_constraints: dict = {
         **_ColumnScaler._parameter_constraints,
         "with_mean": ["boolean"],
         "with_std": ["boolean"],
+        "ddof": [Interval(Real, 0, None, closed="left")],
     }
 
     _sparse_advice = "Use with_mean=False to scale sparse data without centering."
 
-    def __init__(self, *, copy=True, with_mean=True, with_std=True, clip=False):
+    def __init__(self, *, copy=True, with_mean=True, with_std=True, clip=False, ddof=0):
         self.copy = copy
         self.with_mean = with_mean
         self.with_std = with_std
         self.clip = clip
+        self.ddof = ddof
 
     def _statistic_types(self):
         return (Moments, Extrema) if self.clip else (Moments,)
@@ -256,11 +296,13 @@ class StandardScaler(_ColumnScaler):
         if self.with_std:
             # var_ may over- or underflow where the variance lies outside the
             # float64 range; the standard deviation is computed without.
-            self.var_ = moments.variance()
+            # NaN where n <= ddof: no defined variance.
+            self.var_ = moments.variance(self.ddof)
             # Constant features: a standard deviation within the moments'
-            # rounding error of the mean (the rule of every scaler).
+            # rounding error of the mean (the rule of every scaler); also
+            # those of undefined (NaN) standard deviation.
             self.scale_ = safe_scale(
-                moments.std(), moments.mean, Moments.spread_rounding
+                moments.std(self.ddof), moments.mean, Moments.spread_rounding
             )
         else:
             self.var_ = None
@@ -496,12 +538,21 @@ class MaxAbsScaler(_ColumnScaler):
         return -1.0, 1.0
 
 
+def _check_quantile_range(bounds):
+    valid = len(bounds) == 2 and all(
+        isinstance(q, Real) and not isinstance(q, bool) for q in bounds
+    )
+    if not valid or not 0 <= bounds[0] <= bounds[1] <= 100:
+        raise ValueError(f"Invalid quantile range: {bounds}")
+
+
 class RobustScaler(_ColumnScaler):
     """Scale features using statistics that are robust to outliers.
 
     Drop-in for :class:`sklearn.preprocessing.RobustScaler`: the same parameters,
     attributes and results. It removes the median and divides by the quantile
-    range (the interquartile range by default)::
+    range (the interquartile range by default), or with ``spread="mad"`` by
+    the median absolute deviation ``median(|x - median(x)|)``::
 
         x_scaled = (x - center_) / scale_
 
@@ -513,9 +564,9 @@ class RobustScaler(_ColumnScaler):
     error stays below 1% at its default size (exact while fewer than a few
     hundred values per feature were seen).
 
-    Additions: ``sample_weight`` (relative weights: equal weights of any value
-    give exactly the unweighted result, zero removes a row; see
-    :mod:`sknorm.stats.quantiles` for the definition), ``partial_fit``,
+    Additions: ``spread="mad"``, ``sample_weight`` (relative weights: equal
+    weights of any value give exactly the unweighted result, zero removes a
+    row; see :mod:`sknorm.stats.quantiles` for the definition), ``partial_fit``,
     ``clip``, sparse input with ``with_centering=True`` whenever every fitted
     median is 0 (the result stays sparse), and an ``inverse_transform`` that
     honours ``set_output``.
@@ -530,13 +581,17 @@ class RobustScaler(_ColumnScaler):
         Divide by the quantile range.
     quantile_range : tuple (q_min, q_max), 0.0 <= q_min <= q_max <= 100.0, \
 default=(25.0, 75.0)
-        Percentiles whose difference is the scale.
+        Percentiles whose difference is the scale (``spread="iqr"`` only:
+        another value with ``spread="mad"`` raises).
     copy : bool, default=True
         If False, scale in place where possible.
     unit_variance : bool, default=False
         Divide the scale by the quantile range of the standard normal
         distribution, so that normally distributed features get unit variance.
-        Needs ``0 < q_min < q_max < 100``.
+        Needs ``0 < q_min < q_max < 100``. With ``spread="mad"``, divide by
+        the normal distribution's MAD, ``ndtri(0.75)`` (about 0.6745), as
+        ``scipy.stats.median_abs_deviation(scale="normal")``: a consistent
+        estimate of the standard deviation of normal data.
     clip : bool, default=False
         Clip transformed values to the transformed range of the training data.
         For sparse input only stored values are clipped.
@@ -547,17 +602,28 @@ default=(25.0, 75.0)
         ``partial_fit``. ``"exact"``: the values of an in-memory ``fit``, found
         in further passes that narrow the sketch's brackets (two to four passes
         in all, see :ref:`dask-exact-quantiles`). In-memory input always gets
-        exact quantiles.
-
+        exact quantiles. ``"exact"`` is not available with ``spread="mad"``
+        (its second selection depends on the first's result).
+    spread : {"iqr", "mad"}, default="iqr"
+        The scale: ``"iqr"``, the quantile range of ``quantile_range``;
+        ``"mad"``, the median absolute deviation, exact in ``fit`` (the
+        median, then the median of ``|x - median|``: the values of
+        ``scipy.stats.median_abs_deviation(x, nan_policy="omit")``; the
+        implicit zeros of sparse input count, without densifying it) and
+        from the sketch in ``partial_fit`` and on dask input (the weighted
+        median of ``|item - median|`` over the sketch's items; its rank error
+        is at most twice the sketch's). The MAD has a breakdown point of 50%
+        (the IQR's is 25%).
     Attributes
     ----------
     center_ : ndarray of shape (n_features,) or None
         Per-feature median (float64). None when ``with_centering=False``.
     scale_ : ndarray of shape (n_features,) or None
-        Per-feature quantile range (divided by the normal one when
-        ``unit_variance``), or 1 for a constant feature (a range of exactly
-        0). inf (or 0) where the range lies outside the float64 range; the
-        transform is still computed correctly. None when
+        Per-feature quantile range or median absolute deviation (divided by
+        the normal one when ``unit_variance``), or 1 for a constant feature (a
+        range, or deviation, of exactly 0). inf (or 0) where the range lies
+        outside the float64 range; the transform is still computed correctly.
+        None when
         ``with_scaling=False``.
     n_features_in_ : int
         Number of features seen during fit.
@@ -579,6 +645,10 @@ default=(25.0, 75.0)
     stream with the sketch's accuracy only, call ``partial_fit`` from the first
     batch on. The fitted estimator holds the sketch: about 14 KB per feature.
 
+    ``spread="mad"`` makes ``fit`` select twice (the median, then the median
+    of ``|x - median|``) and hold the dense deviations, one float64 array of
+    X's size, while it selects; sparse input's deviations stay sparse.
+
     Examples
     --------
     >>> from sknorm import RobustScaler
@@ -598,6 +668,17 @@ default=(25.0, 75.0)
     ...     streamed = streamed.partial_fit(batch)
     >>> streamed.scale_
     array([3. , 1.5, 2.5])
+
+    Scaling by the median absolute deviation, normal-consistent, as scipy
+    computes it; the second feature's deviation is 0 (two of its three values
+    tie), so it is treated as constant (scale 1, divided by the normal
+    constant as scikit-learn does for a zero quantile range):
+
+    >>> from scipy.stats import median_abs_deviation
+    >>> median_abs_deviation(X, scale="normal")
+    array([4.44780666, 0.        , 1.48260222])
+    >>> RobustScaler(spread="mad", unit_variance=True).fit(X).scale_
+    array([4.44780666, 1.48260222, 1.48260222])
     """
 
     _parameter_constraints: dict = {
@@ -607,6 +688,7 @@ default=(25.0, 75.0)
         "quantile_range": [tuple],
         "unit_variance": ["boolean"],
         "dask_quantiles": [StrOptions({"sketch", "exact"})],
+        "spread": [StrOptions({"iqr", "mad"})],
     }
 
     _sparse_advice = (
@@ -624,6 +706,7 @@ default=(25.0, 75.0)
         unit_variance=False,
         clip=False,
         dask_quantiles="sketch",
+        spread="iqr",
     ):
         self.with_centering = with_centering
         self.with_scaling = with_scaling
@@ -632,6 +715,7 @@ default=(25.0, 75.0)
         self.unit_variance = unit_variance
         self.clip = clip
         self.dask_quantiles = dask_quantiles
+        self.spread = spread
 
     def _levels(self):
         """Quantile levels as fractions, divided by 100 exactly as numpy does."""
@@ -640,11 +724,15 @@ default=(25.0, 75.0)
 
     def _validate_fit_params(self):
         bounds = self.quantile_range
-        valid = len(bounds) == 2 and all(
-            isinstance(q, Real) and not isinstance(q, bool) for q in bounds
-        )
-        if not valid or not 0 <= bounds[0] <= bounds[1] <= 100:
-            raise ValueError(f"Invalid quantile range: {bounds}")
+        _check_quantile_range(bounds)
+        if self.spread == "mad":
+            if tuple(bounds) != (25.0, 75.0):
+                raise ValueError(
+                    f"quantile_range={bounds} has no effect with spread='mad' "
+                    "(the median absolute deviation uses no quantile range): "
+                    "leave quantile_range at its default (25.0, 75.0)."
+                )
+            return
         if self.unit_variance and not 0 < bounds[0] < bounds[1] < 100:
             raise ValueError(
                 "unit_variance=True needs 0 < q_min < q_max < 100: the normal "
@@ -654,14 +742,45 @@ default=(25.0, 75.0)
 
     def _statistic_types(self):
         # The sketch of a sample lets partial_fit continue after fit.
-        exact = (Quantiles, {"levels": self._levels()})
+        if self.spread == "mad":
+            exact = MedianAbsoluteDeviation
+        else:
+            exact = (Quantiles, {"levels": self._levels()})
         sampled = (QuantileSketch, {"sample_size": FIT_SKETCH_SAMPLE})
         return (exact, sampled, Extrema) if self.clip else (exact, sampled)
 
     def _streaming_statistic_types(self):
         return (QuantileSketch, Extrema) if self.clip else (QuantileSketch,)
 
+    def _exact_on_dask(self):
+        exact = super()._exact_on_dask()
+        if exact and self.spread == "mad":
+            raise ValueError(
+                "dask_quantiles='exact' is not available with spread='mad': the "
+                "deviations' selection depends on the median of all the data. "
+                "Use dask_quantiles='sketch', or fit in memory."
+            )
+        return exact
+
+    def _mad_center_and_scale(self, statistics):
+        if "MedianAbsoluteDeviation" in statistics:
+            statistic = statistics["MedianAbsoluteDeviation"]
+            center, mad = statistic.median, statistic.mad
+        else:
+            sketch = statistics["QuantileSketch"]
+            center = sketch.quantiles([0.5]).median()
+            mad = sketch.deviation_quantiles(center).median()
+        if not self.with_scaling:
+            return center, None, None
+        # A deviation of exactly 0 (more than half the values tied): scale 1.
+        spread, unit = spread_in_units(np.zeros_like(mad), mad)
+        if self.unit_variance:
+            spread = spread / ndtri(0.75)
+        return center, spread, unit
+
     def _center_and_scale(self, statistics):
+        if self.spread == "mad":
+            return self._mad_center_and_scale(statistics)
         if "Quantiles" in statistics:
             quantiles = statistics["Quantiles"]
         else:
@@ -692,3 +811,333 @@ default=(25.0, 75.0)
         scale, unit = self._scale_in_units
         center = None if self.center_ is None else np.ldexp(self.center_, -unit)
         return AffineMap(center, scale, unit)
+
+
+def _squash(Z, bound):
+    """``z / sqrt(1 + (z / bound)**2)`` in place, ``+/-inf`` to ``+/-bound``.
+
+    Computed as ``z / hypot(1, z / bound)``: ``(z / bound)**2`` would overflow
+    to inf (and the result to 0) for ``|z|`` beyond ``1e154 * bound``.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        infinite = np.isinf(Z)
+        sign = np.sign(Z)
+        np.divide(Z, np.hypot(1, Z / bound), out=Z)
+        if infinite.any():
+            Z[infinite] = sign[infinite] * bound
+    return Z
+
+
+def _unsquash(S, bound):
+    """``s / sqrt(1 - (s / bound)**2)`` in place: the inverse of
+    :func:`_squash` on ``(-bound, bound)``; ``+/-bound`` give ``+/-inf``, values
+    outside ``[-bound, bound]`` NaN."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = S / bound
+        root = np.sqrt((1 - ratio) * (1 + ratio))  # 1 - r**2 without cancellation
+        edge = root == 0
+        np.divide(S, root, out=S, where=~edge)
+        if edge.any():
+            S[edge] = np.copysign(np.inf, S[edge])
+    return S
+
+
+def _squash_in_namespace(namespace, Z, X, bound):
+    """:func:`_squash` of an array API ``Z`` (the scaled ``X``), on its device,
+    in the device's most precise float dtype."""
+    xp = namespace.xp
+    Z = xp.astype(Z, namespace.float_dtype)
+    magnitude = xp.abs(Z) / bound
+    ones = xp.ones_like(magnitude)
+    high = xp.maximum(magnitude, ones)
+    ratio = xp.minimum(magnitude, ones) / high
+    squashed = Z / (high * xp.sqrt(1 + ratio * ratio))
+    squashed = xp.where(xp.isinf(Z), xp.sign(Z) * bound, squashed)
+    sign = xp.astype(xp.sign(X), namespace.float_dtype)
+    squashed = xp.where(xp.isinf(X), sign * bound, squashed)
+    return xp.astype(squashed, X.dtype)
+
+
+class SquashingScaler(_ColumnScaler):
+    """Robust scaling followed by a smooth clipping to ``(-B, B)``.
+
+    The robust scaling and smooth clipping of Holzmüller et al. (2024), as
+    skrub's ``SquashingScaler``: each feature is centered on its median and
+    divided by its quantile range (the interquartile range by default), then
+    squashed into ``(-max_absolute_value, max_absolute_value)``::
+
+        z = (x - center_) / scale_
+        x_out = z / sqrt(1 + (z / B)**2)        B = max_absolute_value
+
+    Outliers are pulled smoothly towards ``+/-B`` (the map is the identity near
+    0 and strictly increasing), so they neither dominate the scale (the
+    quantiles are robust) nor the transformed values. ``+/-inf`` map to
+    ``+/-B``; NaN is kept.
+
+    Features whose quantile range is 0 follow skrub's fallback: a feature with
+    distinct values is divided by half its range, ``(max - min) / 2`` (so
+    ``z`` lies in ``[-2, 2]``), and a constant feature maps every finite value
+    to 0. The statistics are those of :class:`RobustScaler`: exact quantiles
+    in ``fit``, a :class:`~sknorm.stats.QuantileSketch` in ``partial_fit`` and
+    on dask input (``dask_quantiles``), ``sample_weight`` as there; infinite
+    values are ignored by ``fit``, as missing values.
+
+    Parameters
+    ----------
+    max_absolute_value : float, default=3.0
+        The bound ``B`` of the transformed values.
+    quantile_range : tuple (q_min, q_max), 0.0 <= q_min <= q_max <= 100.0, \
+default=(25.0, 75.0)
+        Percentiles whose difference is the scale.
+    copy : bool, default=True
+        If False, transform in place where possible.
+    dask_quantiles : {"sketch", "exact"}, default="sketch"
+        How ``fit`` computes the quantiles of a dask array or DataFrame (see
+        :class:`RobustScaler`).
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (n_features,)
+        Per-feature median.
+    scale_ : ndarray of shape (n_features,)
+        Per-feature quantile range; half the range ``(max - min) / 2`` where
+        the quantile range is 0; 1 for a constant feature (whose finite values
+        are mapped to 0 whatever the scale).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when X was a DataFrame with string column names.
+
+    See Also
+    --------
+    RobustScaler : The robust scaling alone.
+
+    Notes
+    -----
+    ``inverse_transform`` undoes the squashing on ``(-B, B)`` with
+    ``z = s / sqrt(1 - (s / B)**2)``; ``+/-B`` give ``+/-inf`` and values
+    beyond ``B`` NaN. A constant feature is given back as its value.
+
+    Differences from skrub: sparse input is rejected (the centering would
+    densify it, and skrub rejects it too); skrub adds the smallest normal
+    float32 to the range of a zero-quantile-range feature, which changes its
+    scale only for ranges below about 1e-22; the squashing is computed
+    without overflow (skrub's ``(z / B)**2`` overflows beyond
+    ``|z| > 1e154 * B``, giving 0 there).
+
+    References
+    ----------
+    D. Holzmüller, L. Grinsztajn and I. Steinwart, "Better by default: Strong
+    pre-tuned MLPs and boosted trees on tabular data", NeurIPS 2024,
+    https://arxiv.org/abs/2407.04491.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import SquashingScaler
+    >>> X = np.array([[np.inf], [-np.inf], [3.0], [-1.0], [np.nan], [2.0]])
+    >>> SquashingScaler(max_absolute_value=3).fit_transform(X)
+    array([[ 3.        ],
+           [-3.        ],
+           [ 0.49319696],
+           [-1.34164079],
+           [        nan],
+           [ 0.        ]])
+
+    A feature of zero interquartile range is scaled by half its range:
+
+    >>> X = np.array([[-5.0], [0.0], [0.0], [0.0], [5.0], [np.nan]])
+    >>> SquashingScaler().fit_transform(X).ravel()
+    array([-0.9486833,  0.       ,  0.       ,  0.       ,  0.9486833,        nan])
+    """
+
+    _parameter_constraints: dict = {
+        "copy": ["boolean"],
+        "max_absolute_value": [Interval(Real, 0, None, closed="neither")],
+        "quantile_range": [tuple],
+        "dask_quantiles": [StrOptions({"sketch", "exact"})],
+    }
+
+    # The median centering would make sparse data dense.
+    _accept_sparse = False
+
+    #: Not a parameter: the map clips smoothly, on its own.
+    clip = False
+
+    #: +/-inf is accepted: ignored by fit, mapped to +/-B by transform.
+    _maps_infinity = True
+
+    def __init__(
+        self,
+        max_absolute_value=3.0,
+        *,
+        quantile_range=(25.0, 75.0),
+        copy=True,
+        dask_quantiles="sketch",
+    ):
+        self.max_absolute_value = max_absolute_value
+        self.quantile_range = quantile_range
+        self.copy = copy
+        self.dask_quantiles = dask_quantiles
+
+    def _validate_fit_params(self):
+        if not np.isfinite(self.max_absolute_value):
+            raise ValueError(
+                "max_absolute_value must be a positive finite number, got "
+                f"{self.max_absolute_value!r}."
+            )
+        _check_quantile_range(self.quantile_range)
+
+    def _levels(self):
+        q_min, q_max = self.quantile_range
+        return np.true_divide([q_min, 0.5 * 100, q_max], 100)
+
+    def _statistic_types(self):
+        exact = (Quantiles, {"levels": self._levels()})
+        sampled = (QuantileSketch, {"sample_size": FIT_SKETCH_SAMPLE})
+        return (exact, sampled, Extrema)
+
+    def _streaming_statistic_types(self):
+        return (QuantileSketch, Extrema)
+
+    def _checked_batch(self, X, sample_weight, *, reset):
+        X, weight = super()._checked_batch(X, sample_weight, reset=reset)
+        namespace = namespace_of(X)
+        xp = np if namespace is None else namespace.xp
+        infinite = xp.isinf(X)
+        if bool(xp.any(infinite)):
+            # Ignored by the statistics, as missing values (a new array: the
+            # caller's data is never written).
+            X = xp.where(infinite, xp.full_like(X, float("nan")), X)
+        return X, weight
+
+    def _set_fitted_attributes(self, statistics, n_rows, weighted):
+        if "Quantiles" in statistics:
+            quantiles = statistics["Quantiles"]
+        else:
+            quantiles = statistics["QuantileSketch"].quantiles(self._levels())
+        extrema = statistics["Extrema"]
+        q_min, _, q_max = self._levels()
+        low, high = quantiles.value(q_min), quantiles.value(q_max)
+        spread, unit = spread_in_units(low, high)
+        range_spread, range_unit = spread_in_units(extrema.minimum, extrema.maximum)
+        with np.errstate(invalid="ignore"):
+            fallback = ~(high > low) & (extrema.maximum > extrema.minimum)
+        # Half the range: z in [-2, 2] as skrub's fallback.
+        spread = np.where(fallback, range_spread / 2, spread)
+        unit = np.where(fallback, range_unit, unit)
+        self.center_ = quantiles.median()
+        with np.errstate(over="ignore", under="ignore"):
+            self.scale_ = np.ldexp(spread, unit)
+        self._scale_in_units = (spread, unit)
+        with np.errstate(invalid="ignore"):
+            self._constant = ~(extrema.maximum > extrema.minimum)
+
+    def _fitted_map(self):
+        def build():
+            fitted = host_view(self)
+            spread, unit = fitted._scale_in_units
+            center = np.ldexp(np.asarray(fitted.center_, np.float64), -unit)
+            return AffineMap(center, spread, unit), np.asarray(fitted._constant)
+
+        return derived_from_fit(self, "squashing_map", build)
+
+    def _check_for_map(self, X, copy, method="transform"):
+        copy = self.copy if copy is None else copy
+        X_checked = check_input(
+            self,
+            X,
+            reset=False,
+            reject_infinity=False,
+            accept_sparse=False,
+            method=method,
+        )
+        return X_checked, may_write_in_place(X_checked, X, copy)
+
+    def transform(self, X, copy=None):
+        """Scale robustly and squash the features of X into ``(-B, B)``.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Data to transform. NaN is kept, ``+/-inf`` become ``+/-B``.
+        copy : bool, default=None
+            Whether to leave X untouched; None uses the ``copy`` parameter.
+
+        Returns
+        -------
+        X_tr : ndarray of shape (n_samples, n_features)
+            Transformed data, of X's float dtype.
+        """
+        check_is_fitted(self)
+        X_checked, in_place = self._check_for_map(X, copy)
+        affine, constant = self._fitted_map()
+        bound = float(self.max_absolute_value)
+        namespace = namespace_of(X_checked)
+        if namespace is not None:
+            xp = namespace.xp
+            Z = affine.transform(X_checked, in_place=False, estimator=self)
+            if constant.any():
+                zero = namespace.asarray(constant) & xp.isfinite(Z)
+                Z = xp.where(zero, xp.zeros_like(Z), Z)
+            return _squash_in_namespace(namespace, Z, X_checked, bound)
+        infinite = np.isinf(X_checked)
+        signs = np.sign(X_checked[infinite]) if infinite.any() else None
+        Z = np.asarray(affine.transform(X_checked, in_place=in_place, estimator=self))
+        if constant.any():
+            # skrub's rule: every finite value of a constant feature is 0.
+            Z[constant[None, :] & np.isfinite(Z)] = 0
+        if signs is not None:
+            # +/-B whatever the center and scale (even of a feature without data).
+            Z[infinite] = signs * np.inf
+        return _squash(Z, bound)
+
+    def inverse_transform(self, X, copy=None):
+        """Undo the squashing and the scaling of X.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Transformed data, in ``[-B, B]``.
+        copy : bool, default=None
+            Whether to leave X untouched; None uses the ``copy`` parameter.
+
+        Returns
+        -------
+        X_original : {ndarray, DataFrame} of shape (n_samples, n_features)
+            Data in the original units (``+/-inf`` for ``+/-B``, NaN beyond),
+            in the container chosen by ``set_output``.
+        """
+        check_is_fitted(self)
+        X_checked, in_place = self._check_for_map(X, copy, method="inverse_transform")
+        namespace = namespace_of(X_checked)
+        if namespace is not None:
+            return wrap_like_transform(
+                self, self._inverse_in_namespace(X_checked, namespace), X
+            )
+        if not in_place:
+            X_checked = X_checked.copy()
+        Z = _unsquash(X_checked, float(self.max_absolute_value))
+        affine, constant = self._fitted_map()
+        result = np.asarray(affine.inverse_transform(Z, in_place=True, estimator=self))
+        if constant.any():
+            center = np.broadcast_to(
+                np.asarray(self.center_, result.dtype), result.shape
+            )
+            keep = constant[None, :] & ~np.isnan(result)
+            result[keep] = center[keep]
+        return wrap_like_transform(self, result, X)
+
+    def _inverse_in_namespace(self, S, namespace):
+        xp = namespace.xp
+        affine, constant = self._fitted_map()
+        ratio = xp.astype(S, namespace.float_dtype) / float(self.max_absolute_value)
+        # +/-B divide by 0: +/-inf; beyond B the root is NaN.
+        Z = xp.astype(ratio / xp.sqrt((1 - ratio) * (1 + ratio)), S.dtype)
+        Z = Z * float(self.max_absolute_value)
+        result = affine.inverse_transform(Z, in_place=False, estimator=self)
+        if constant.any():
+            center = namespace.asarray(host_view(self).center_, dtype=result.dtype)
+            keep = namespace.asarray(constant) & ~xp.isnan(result)
+            result = xp.where(keep, center * xp.ones_like(result), result)
+        return result

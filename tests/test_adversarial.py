@@ -70,6 +70,7 @@ from sknorm import (
     Normalizer,
     RobustScaler,
     RowStandardizer,
+    SquashingScaler,
     StandardScaler,
     hamming_similarity,
     maxabs_scale,
@@ -1353,3 +1354,28 @@ def test_every_public_name_is_exercised():
         if not re.search(rf"\b{re.escape(name)}\b", body)
     ]
     assert not missing, f"public names not exercised here: {missing}"
+
+
+@pytest.mark.parametrize("magnitude", [2.0**-1000, 1.0, 1e300])
+@pytest.mark.parametrize("bound", [3.0, 0.25])
+def test_squashing_scaler_exact_over_every_magnitude(magnitude, bound):
+    """z = (x - median) / IQR, then z / sqrt(1 + (z / B)**2), computed exactly
+    (mpmath) from the exact order statistics: 41 values put numpy's quartiles
+    on order statistics, so median and quartiles are data values. The result
+    is within a few ulps of the exact value, its own rounding and z's."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(41, 2)) * magnitude
+    X[:, 1] += 1e4 * magnitude  # an offset
+    out = SquashingScaler(max_absolute_value=bound).fit(X).transform(X)
+    for j in range(X.shape[1]):
+        ordered = np.sort(X[:, j])
+        center, low, high = (mp(ordered[r]) for r in (20, 10, 30))
+        for x, got in zip(X[:, j], out[:, j], strict=True):
+            z = (mp(x) - center) / (high - low)
+            exact = z / MP.sqrt(1 + (z / mp(bound)) ** 2)
+            # The rounding of x - c (relative to |x| + |c| over the IQR),
+            # of the scale and of the squashing's few operations.
+            tolerance = (
+                8 * EPS * (abs(exact) + (abs(mp(x)) + abs(center)) / (high - low))
+            )
+            assert abs(mp(got) - exact) <= tolerance + SUB64

@@ -59,6 +59,10 @@ EXPECTED_SUBTASKS = {
         "partial_fit": ["sketch-columns"],
     },
     "RowStandardizer": {"fit": []},
+    "SquashingScaler": {
+        "fit": ["quantiles-columns", "sketch-columns"],
+        "partial_fit": ["sketch-columns"],
+    },
     "StandardScaler": {"fit": [], "partial_fit": []},
 }
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
+from scipy.special import ndtri
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
@@ -56,6 +57,7 @@ CLUSTER_OPTIONS = dict(
 FITTED_ESTIMATORS = [
     sknorm.StandardScaler(),
     sknorm.StandardScaler(with_mean=False, clip=True),
+    sknorm.StandardScaler(ddof=1),
     sknorm.MinMaxScaler(feature_range=(-1, 2), clip=True),
     sknorm.MaxAbsScaler(),
     sknorm.RobustScaler(dask_quantiles="exact"),
@@ -65,6 +67,7 @@ FITTED_ESTIMATORS = [
         unit_variance=True,
         clip=True,
     ),
+    sknorm.SquashingScaler(max_absolute_value=2.0, dask_quantiles="exact"),
     sknorm.EmbeddingNormalizer(),
     sknorm.EmbeddingNormalizer(whiten="pca", n_components=2),
     sknorm.EmbeddingNormalizer(whiten="zca", norm=None),
@@ -270,6 +273,50 @@ def test_robust_scaler_sketch_is_within_its_bound(client):
     # The sketch is kept, so partial_fit continues from the dask fit.
     fitted.partial_fit(X[:100])
     assert fitted._statistics_state.keys() == {"QuantileSketch"}
+
+
+@pytest.mark.parametrize("container", ["array", "frame"])
+def test_robust_scaler_mad_on_dask_is_the_sketchs(client, container):
+    # One pass of merged sketches: the center and the MAD of the merged
+    # sketch, as partial_fit over the same partitions computes them.
+    X = np.random.default_rng(5).lognormal(size=(20_000, 2))
+    weight = np.random.default_rng(6).integers(0, 4, size=len(X)).astype(float)
+    X_memory, X_dask, weight_dask = _on_dask(X, weight, container)
+    scaler = sknorm.RobustScaler(spread="mad", unit_variance=True)
+    fitted = clone(scaler).fit(X_dask, sample_weight=weight_dask)
+    sketch = QuantileSketch.from_state(fitted._statistics_state["QuantileSketch"])
+    center = sketch.quantiles([0.5]).median()
+    mad = sketch.deviation_quantiles(center).median()
+    np.testing.assert_array_equal(fitted.center_, center)
+    np.testing.assert_allclose(fitted.scale_, mad / ndtri(0.75), rtol=1e-15)
+    # Within twice the sketch's bound of the exact MAD's rank.
+    bound = sketch.rank_error_bound()
+    for column in range(2):
+        repeated = np.repeat(X[:, column], weight.astype(int))
+        deviations = np.abs(repeated - center[column])
+        low = np.mean(deviations < mad[column])
+        high = np.mean(deviations <= mad[column])
+        assert max(low - 0.5, 0.5 - high, 0.0) <= 2 * bound[column]
+    _check_transforms(fitted, fitted, X_dask, X_memory)
+
+
+def test_robust_scaler_mad_refuses_exact_dask_quantiles(client):
+    X = da.from_array(_data(), chunks=(500, -1))
+    scaler = sknorm.RobustScaler(spread="mad", dask_quantiles="exact")
+    with pytest.raises(ValueError, match="not available with spread='mad'"):
+        scaler.fit(X)
+
+
+def test_squashing_scaler_ignores_infinity_on_dask_as_in_memory(client):
+    X = _data()
+    X[::50, 0], X[3::70, 2] = np.inf, -np.inf
+    scaler = sknorm.SquashingScaler(dask_quantiles="exact")
+    fitted = clone(scaler).fit(da.from_array(X, chunks=(500, -1)))
+    reference = clone(scaler).fit(X)
+    _assert_same_fit(fitted, reference, exact=True)
+    out = fitted.transform(da.from_array(X, chunks=(500, -1))).compute()
+    np.testing.assert_array_equal(out, reference.transform(X))
+    assert np.all(out[::50, 0] == 3.0) and np.all(out[3::70, 2] == -3.0)
 
 
 def test_exact_quantiles_recover_from_a_missed_bracket(client, monkeypatch):

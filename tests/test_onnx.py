@@ -42,6 +42,7 @@ ONNX_VARIANTS = {
     ],
     "MinMaxScaler": [{"clip": True}, {"feature_range": (-3.5, 0.25)}],
     "MaxAbsScaler": [],
+    "SquashingScaler": [{"max_absolute_value": 0.5}],
     "RobustScaler": [
         {"with_scaling": False},
         {"with_centering": False, "with_scaling": False},
@@ -375,3 +376,17 @@ def test_import_sknorm_does_not_import_onnx_and_import_registers():
         "skl2onnx.to_onnx(sknorm.RobustScaler().fit(X), X)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_squashing_scaler_graph_maps_infinity_and_constant_features(dtype):
+    from .test_scalers import _squashing_data
+
+    X_fit = _squashing_data()
+    X_test = (_squashing_data(seed=1) * 3).astype(dtype)
+    X_test[0] = [np.inf, -np.inf, np.nan, np.inf]
+    scaler = sknorm.SquashingScaler(max_absolute_value=2.0).fit(X_fit)
+    (got,) = _run(sknorm.onnx.to_onnx(scaler, X_test[:1]), X_test)
+    expected = scaler.transform(X_test)
+    np.testing.assert_array_equal(got[0], expected[0])
+    _assert_matches(got, expected, dtype)

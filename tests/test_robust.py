@@ -341,3 +341,147 @@ def test_equal_weights_of_any_size_stream_as_no_weights(weight):
     reference = skl.RobustScaler().fit(X)
     np.testing.assert_array_equal(streamed.center_, reference.center_)
     np.testing.assert_array_equal(streamed.scale_, reference.scale_)
+
+
+# ------------------------------------------------------ median absolute deviation
+
+from scipy.special import ndtri  # noqa: E402
+from scipy.stats import median_abs_deviation  # noqa: E402
+
+from ._reference import weighted_quantile  # noqa: E402
+
+
+def _mad_data(seed=0):
+    """Heavy tails, ties (a MAD of 0), NaN, an even and an odd count."""
+    rng = np.random.default_rng(seed)
+    n = 91
+    X = np.column_stack(
+        [
+            rng.standard_cauchy(n) * 5 + 2,
+            rng.normal(size=n),
+            np.where(rng.random(n) < 0.7, 1.0, rng.normal(size=n)),  # MAD 0
+            rng.lognormal(sigma=2, size=n),
+        ]
+    )
+    X[::6, 1] = np.nan
+    X[1::10, 3] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("unit_variance", [False, True])
+@pytest.mark.parametrize("data", ["mad", "nan", "adversarial"])
+def test_mad_matches_scipy(data, unit_variance):
+    X = _mad_data() if data == "mad" else DATASETS[data]
+    scaler = RobustScaler(spread="mad", unit_variance=unit_variance).fit(X)
+    expected = median_abs_deviation(
+        X, axis=0, nan_policy="omit", scale="normal" if unit_variance else 1.0
+    )
+    _exact(scaler.center_, np.nanmedian(X, axis=0))
+    # A deviation of 0 is a constant feature's: scale 1 (over the normal MAD).
+    ones = 1 / ndtri(0.75) if unit_variance else 1.0
+    _exact(scaler.scale_, np.where(expected > 0, expected, ones))
+    expected_tr = (X - np.nanmedian(X, axis=0)) / scaler.scale_
+    _assert_close(scaler.transform(X), expected_tr)
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_mad_of_sparse_input_counts_the_implicit_zeros(container):
+    dense = sparse.random(75, 6, density=0.35, random_state=5).toarray()
+    dense[dense > 0] -= 0.3  # signed values, medians of either sign
+    dense[:, 4] += np.where(np.arange(75) % 3 == 0, 2.0, 0.0)  # nonzero median
+    dense[np.arange(0, 75, 11), 2] = np.nan
+    X = container(dense)
+    original = X.copy()
+    scaler = RobustScaler(spread="mad", with_centering=False).fit(X)
+    expected = median_abs_deviation(dense, axis=0, nan_policy="omit")
+    _exact(scaler.scale_, np.where(expected > 0, expected, 1.0))
+    # The input is left as it was (the deviations are a new matrix).
+    np.testing.assert_array_equal(X.toarray(), original.toarray())
+
+
+def test_weighted_mad_is_the_weighted_median_of_the_deviations():
+    # Both medians are those of Quantiles' weighted definition, computed here
+    # in exact arithmetic (tests/_reference.py); the deviations are float64.
+    X = _mad_data(seed=1)
+    weight = np.random.default_rng(2).integers(0, 4, len(X)).astype(float)
+    scaler = RobustScaler(spread="mad").fit(X, sample_weight=weight)
+    for j in range(X.shape[1]):
+        keep = ~np.isnan(X[:, j])
+        column, w = X[keep, j], weight[keep]
+        median = float(weighted_quantile(column, 0.5, w)[0])
+        assert scaler.center_[j] == median
+        deviation = float(weighted_quantile(np.abs(column - median), 0.5, w)[0])
+        assert scaler.scale_[j] == (deviation if deviation > 0 else 1.0)
+
+
+def test_weighted_mad_equal_weights_are_repeated_rows():
+    X = _mad_data(seed=3)
+    scaler = RobustScaler(spread="mad").fit(X, sample_weight=np.full(len(X), 3.0))
+    repeated = np.repeat(X, 3, axis=0)
+    expected = median_abs_deviation(repeated, axis=0, nan_policy="omit")
+    _exact(scaler.scale_, np.where(expected > 0, expected, 1.0))
+
+
+@pytest.mark.parametrize("container", [None, sparse.csr_matrix])
+def test_mad_partial_fit_is_exact_while_small(container):
+    X = np.abs(_mad_data(seed=4))
+    X[X < 1] = 0
+    X = np.nan_to_num(X)
+    data = X if container is None else container(X)
+    streamed = RobustScaler(spread="mad", with_centering=container is None)
+    for rows in (slice(0, 30), slice(30, 60), slice(60, None)):
+        streamed.partial_fit(data[rows])
+    _exact(streamed.scale_, RobustScaler(spread="mad").fit(X).scale_)
+
+
+def test_mad_partial_fit_on_large_data_is_within_the_sketch_bound():
+    rng = np.random.default_rng(6)
+    n = 120_000
+    X = np.column_stack([rng.lognormal(sigma=2, size=n), rng.standard_cauchy(n)])
+    streamed = RobustScaler(spread="mad")
+    for chunk in np.array_split(X, 40):
+        streamed.partial_fit(chunk)
+    sketch = sknorm.stats.QuantileSketch.from_state(
+        streamed._statistics_state["QuantileSketch"]
+    )
+    bound = sketch.rank_error_bound()
+    for j in range(2):
+        # The sketch's median has the sketch's rank error; the MAD found from
+        # it has at most twice that in the data's deviations from that median.
+        center = streamed.center_[j]
+        assert abs(_rank_error(X[:, j], center) - 0.5) <= bound[j]
+        deviations = np.abs(X[:, j] - center)
+        assert abs(_rank_error(deviations, streamed.scale_[j]) - 0.5) <= 2 * bound[j]
+        # The measured error is far below the bound (the sketch's typical 1%).
+        assert abs(_rank_error(deviations, streamed.scale_[j]) - 0.5) < 0.02
+
+
+def test_mad_rejects_a_quantile_range():
+    with pytest.raises(ValueError, match="no effect with spread='mad'"):
+        RobustScaler(spread="mad", quantile_range=(10.0, 90.0)).fit(_mad_data())
+    RobustScaler(spread="mad", quantile_range=(25, 75)).fit(_mad_data())
+
+
+def test_invalid_spread():
+    with pytest.raises(ValueError, match="spread"):
+        RobustScaler(spread="std").fit(_mad_data())
+
+
+def test_robust_scale_mad_equals_the_estimator():
+    X = _mad_data(seed=7)
+    expected = RobustScaler(spread="mad", unit_variance=True).fit_transform(X)
+    result = sknorm.robust_scale(X, spread="mad", unit_variance=True)
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_mad_partial_fit_after_fit_continues_from_the_fitted_data():
+    rng = np.random.default_rng(8)
+    first = rng.normal(size=(5_000, 2))
+    second = rng.normal(size=(5_000, 2)) * 4  # a much wider batch
+    scaler = RobustScaler(spread="mad").fit(first).partial_fit(second)
+    both = np.concatenate([first, second])
+    for j in range(2):
+        deviations = np.abs(both[:, j] - scaler.center_[j])
+        # Forgetting the fitted data would give the MAD of the wide batch.
+        assert abs(_rank_error(deviations, scaler.scale_[j]) - 0.5) < 0.02
+    assert list(scaler._statistics_state) == ["QuantileSketch"]

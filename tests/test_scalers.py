@@ -11,7 +11,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 import sknorm
-from sknorm import MaxAbsScaler, MinMaxScaler, StandardScaler
+from sknorm import MaxAbsScaler, MinMaxScaler, SquashingScaler, StandardScaler
 
 from .conftest import SKLEARN_VERSION, SPARSE_CONTAINERS
 
@@ -226,6 +226,79 @@ def test_standard_scaler_clip_to_training_range():
     bounds = scaler.transform(np.array([[0.0], [3.0]])).ravel()
     result = scaler.transform(np.array([[-10.0], [1.5], [10.0]])).ravel()
     np.testing.assert_allclose(result, [bounds[0], 0.0, bounds[1]])
+
+
+@pytest.mark.parametrize("ddof", [0, 1, 2, 0.5])
+def test_standard_scaler_ddof_matches_numpy(ddof):
+    X = DATASETS["nan"]
+    scaler = StandardScaler(ddof=ddof).fit(X)
+    _assert_close(scaler.var_, np.nanvar(X, axis=0, ddof=ddof))
+    _assert_close(scaler.scale_, np.nanstd(X, axis=0, ddof=ddof))
+    _assert_close(scaler.mean_, np.nanmean(X, axis=0))
+    expected = (X - np.nanmean(X, axis=0)) / np.nanstd(X, axis=0, ddof=ddof)
+    _assert_close(scaler.transform(X), expected)
+
+
+def test_standard_scaler_ddof_one_is_sparks_sample_deviation():
+    # Spark's summarizer (the statistic of its StandardScaler) divides the sum
+    # of squared deviations by W - sum(w**2) / W; with unit weights W = n:
+    # the sample variance. Computed here in exact rational arithmetic.
+    X = _random_data(n_samples=30, n_features=3, seed=5)
+    scaler = StandardScaler(ddof=1).fit(X)
+    for j in range(X.shape[1]):
+        column = [Fraction(v) for v in X[:, j]]
+        n = len(column)
+        mean = sum(column) / n
+        weight_sum, weight_square_sum = Fraction(n), Fraction(n)
+        variance = sum((v - mean) ** 2 for v in column) / (
+            weight_sum - weight_square_sum / weight_sum
+        )
+        np.testing.assert_allclose(scaler.var_[j], float(variance), rtol=1e-14)
+
+
+@pytest.mark.parametrize("ddof", [1, 3])
+def test_standard_scaler_weighted_ddof_is_frequency_weighted(ddof):
+    # Frequency weights: np.cov(fweights=...) divides by sum(w) - ddof, and
+    # integer weights equal repeated rows.
+    X = _random_data(n_samples=40, n_features=3, seed=6)
+    weight = np.random.default_rng(7).integers(0, 5, len(X))
+    scaler = StandardScaler(ddof=ddof).fit(X, sample_weight=weight.astype(float))
+    for j in range(X.shape[1]):
+        expected = np.cov(X[:, j], fweights=weight, ddof=ddof)
+        np.testing.assert_allclose(scaler.var_[j], expected, rtol=1e-12)
+    repeated = np.repeat(X, weight, axis=0)
+    _assert_close(scaler.scale_, np.std(repeated, axis=0, ddof=ddof))
+
+
+def test_standard_scaler_ddof_without_enough_values_scales_by_one():
+    # n <= ddof: no variance (NaN, where numpy gives inf or NaN with a
+    # warning); the feature is only centered, as a constant one.
+    X = np.array([[1.0, 2.0], [np.nan, 4.0], [np.nan, 7.0]])
+    scaler = StandardScaler(ddof=1).fit(X)
+    assert np.isnan(scaler.var_[0])
+    np.testing.assert_allclose(scaler.var_[1], np.var(X[:, 1], ddof=1))
+    assert scaler.scale_[0] == 1.0
+    np.testing.assert_allclose(scaler.transform(X)[:, 0], X[:, 0] - 1.0)
+    assert np.all(np.isnan(StandardScaler(ddof=3).fit(X).var_))
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_standard_scaler_ddof_sparse_and_partial_fit(container):
+    dense = sparse.random(60, 4, density=0.4, random_state=8).toarray() * 5
+    X = container(dense)
+    fitted = StandardScaler(with_mean=False, ddof=1).fit(X)
+    _assert_close(fitted.scale_, np.std(dense, axis=0, ddof=1))
+    streamed = StandardScaler(with_mean=False, ddof=1)
+    for rows in (slice(0, 25), slice(25, None)):
+        streamed.partial_fit(X[rows])
+    _assert_close(streamed.var_, np.var(dense, axis=0, ddof=1))
+    _assert_close(streamed.transform(X), fitted.transform(X))
+
+
+@pytest.mark.parametrize("ddof", [-1, "1", None])
+def test_standard_scaler_invalid_ddof(ddof):
+    with pytest.raises(ValueError, match="ddof"):
+        StandardScaler(ddof=ddof).fit(_random_data())
 
 
 # ------------------------------------------------------------------ MinMaxScaler
@@ -512,3 +585,128 @@ def test_minmax_min_is_exact_for_a_zero_minimum_below_the_float_range():
     np.testing.assert_array_equal(scaler.min_, [-1.0, -1.0])
     np.testing.assert_array_equal(scaler.scale_, [2.0, np.inf])
     np.testing.assert_array_equal(scaler.transform(X), [[-1.0, -1.0], [-1.0, 1.0]])
+
+
+# --------------------------------------------------------------- SquashingScaler
+
+
+def _squashing_data(seed=0):
+    """Outliers, NaN, +/-inf, a feature of zero interquartile range and a
+    constant one."""
+    rng = np.random.default_rng(seed)
+    n = 50
+    X = np.column_stack(
+        [
+            rng.standard_t(1, size=n) * 10 + 3,  # heavy tails
+            rng.normal(size=n),
+            np.where(rng.random(n) < 0.8, 2.0, rng.normal(size=n) * 50),  # IQR 0
+            np.full(n, -4.0),  # constant
+        ]
+    )
+    X[::9, 1] = np.nan
+    X[3, 0], X[5, 1] = np.inf, -np.inf
+    return X
+
+
+def _squashing_reference(X_fit, X, bound=3.0, quantile_range=(25.0, 75.0)):
+    """skrub's SquashingScaler formula, written from its documented
+    definition with numpy: robust scaling over the finite values, half-range
+    scaling where the quantile range is 0, 0 for constant features, then
+    z / sqrt(1 + (z / B)**2) with +/-inf at +/-B."""
+    finite = np.where(np.isfinite(X_fit), X_fit, np.nan)
+    low, high = np.nanpercentile(finite, quantile_range, axis=0)
+    median = np.nanmedian(finite, axis=0)
+    minimum, maximum = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+    scale = np.where(high > low, high - low, (maximum - minimum) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (X - median) / scale
+    z = np.where((maximum == minimum) & np.isfinite(X), 0.0, z)
+    with np.errstate(invalid="ignore"):
+        out = z / np.sqrt(1 + (z / bound) ** 2)
+    return np.where(np.isinf(X), np.sign(X) * bound, out)
+
+
+@pytest.mark.parametrize("bound", [3.0, 1.0, 10.0])
+def test_squashing_scaler_matches_its_formula(bound):
+    X = _squashing_data()
+    held_out = _squashing_data(seed=1) * 3
+    scaler = SquashingScaler(max_absolute_value=bound).fit(X)
+    np.testing.assert_allclose(
+        scaler.transform(X), _squashing_reference(X, X, bound), rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        scaler.transform(held_out),
+        _squashing_reference(X, held_out, bound),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+
+
+@pytest.mark.parametrize("quantile_range", [(25.0, 75.0), (10.0, 90.0)])
+def test_squashing_scaler_matches_skrub(quantile_range):
+    skrub = pytest.importorskip("skrub", reason="skrub is the reference here")
+    X = _squashing_data()
+    held_out = _squashing_data(seed=2) - 1
+    ours = SquashingScaler(quantile_range=quantile_range).fit(X)
+    theirs = skrub.SquashingScaler(quantile_range=quantile_range).fit(X)
+    for data in (X, held_out):
+        np.testing.assert_allclose(
+            ours.transform(data), theirs.transform(data), rtol=1e-12, atol=1e-15
+        )
+
+
+def test_squashing_scaler_bounds_infinity_and_nan():
+    X = _squashing_data()
+    result = SquashingScaler(max_absolute_value=2.5).fit_transform(X)
+    assert result[3, 0] == 2.5 and result[5, 1] == -2.5
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(X))
+    assert np.all(np.abs(result[~np.isnan(result)]) <= 2.5)
+
+
+def test_squashing_scaler_inverse_transform_undoes_it():
+    X = _squashing_data()
+    scaler = SquashingScaler().fit(X)
+    back = scaler.inverse_transform(scaler.transform(X))
+    varying = X[:, :3]
+    finite = np.isfinite(varying)
+    np.testing.assert_allclose(back[:, :3][finite], varying[finite], rtol=1e-9)
+    # +/-B give +/-inf back, beyond B NaN; a constant feature its value.
+    np.testing.assert_array_equal(back[:, :3][~finite], varying[~finite])
+    edges = scaler.inverse_transform([[3.0, -3.0, 4.0, 1.0]])
+    np.testing.assert_array_equal(edges, [[np.inf, -np.inf, np.nan, -4.0]])
+
+
+def test_squashing_scaler_leaves_the_input_alone():
+    X = _squashing_data()
+    original = X.copy()
+    scaler = SquashingScaler().fit(X)
+    scaler.transform(X)
+    np.testing.assert_array_equal(X, original)
+    in_place = scaler.transform(X, copy=False)
+    assert np.shares_memory(in_place, X)
+    np.testing.assert_allclose(
+        in_place, _squashing_reference(original, original), rtol=1e-12, atol=1e-15
+    )
+
+
+def test_squashing_scaler_partial_fit_equals_fit_on_small_data():
+    # The sketch is exact while it holds every value.
+    X = _squashing_data()
+    streamed = SquashingScaler()
+    for rows in (slice(0, 20), slice(20, None)):
+        streamed.partial_fit(X[rows])
+    fitted = SquashingScaler().fit(X)
+    np.testing.assert_allclose(streamed.center_, fitted.center_, rtol=1e-12)
+    np.testing.assert_allclose(streamed.scale_, fitted.scale_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bound", [0, -1.0, np.inf, "3"])
+def test_squashing_scaler_invalid_bound(bound):
+    with pytest.raises(ValueError, match="max_absolute_value"):
+        SquashingScaler(max_absolute_value=bound).fit(_squashing_data())
+
+
+def test_squashing_scaler_rejects_sparse_input():
+    X = sparse.random(10, 3, density=0.5, format="csr", random_state=0)
+    with pytest.raises(TypeError, match=r"[Ss]parse"):
+        SquashingScaler().fit(X)

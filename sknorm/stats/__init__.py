@@ -13,12 +13,13 @@ from ._base import Statistic
 from .covariance import Covariance
 from .extrema import Extrema
 from .moments import Moments
-from .quantiles import Quantiles
+from .quantiles import MedianAbsoluteDeviation, Quantiles
 from .sketch import QuantileSketch
 
 __all__ = [
     "Covariance",
     "Extrema",
+    "MedianAbsoluteDeviation",
     "Moments",
     "QuantileSketch",
     "Quantiles",

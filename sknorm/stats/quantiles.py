@@ -55,7 +55,7 @@ from ._base import (
     rows_kept_by_weights,
 )
 
-__all__ = ["Quantiles"]
+__all__ = ["MedianAbsoluteDeviation", "Quantiles", "absolute_deviations"]
 
 #: Size in bytes of the per-thread buffer holding a group of transposed columns:
 #: large enough for 8 float64 columns of a million rows, so that a group reads
@@ -226,7 +226,7 @@ def _commensurate_units(weights, starts, zero_weight):
     return weights, zero_weight, units
 
 
-def ragged_value_finder(values, weights, starts, zero_weight):
+def ragged_value_finder(values, weights, starts, zero_weight, zero_value=None):
     """Look up values by rank in columns stored as sorted, weighted segments.
 
     Parameters
@@ -240,6 +240,11 @@ def ragged_value_finder(values, weights, starts, zero_weight):
     zero_weight : ndarray of shape (n_features,)
         Weight of implicit zeros (sparse input) not stored in ``values``; they
         rank between the negative and the non-negative stored values.
+    zero_value : ndarray of shape (n_features,), default=None
+        The value the implicit entries stand for, per column (None: 0); they
+        rank between the stored values below it and those not below it.
+        Absolute deviations of sparse data from a center ``c`` have implicit
+        entries ``|0 - c|``.
 
     Returns
     -------
@@ -262,18 +267,24 @@ def ragged_value_finder(values, weights, starts, zero_weight):
     cumulative = np.concatenate(([0.0], np.cumsum(weights, dtype=np.float64)))
     base = cumulative[begin]
     column_of = np.repeat(np.arange(n_features), end - begin)
-    negative_end = begin + np.bincount(
-        column_of[values < 0], minlength=n_features
-    ).astype(begin.dtype)
+    if zero_value is None:
+        implicit = np.zeros(n_features)
+        below = values < 0
+    else:
+        implicit = np.asarray(zero_value, dtype=np.float64)
+        below = values < implicit[column_of]
+    negative_end = begin + np.bincount(column_of[below], minlength=n_features).astype(
+        begin.dtype
+    )
     negative_weight = cumulative[negative_end] - base
     total = cumulative[end] - base + zero_weight
 
     last = np.clip(end - 1, 0, max(len(values) - 1, 0))
     stored_last = values[last] if len(values) else np.zeros(n_features)
     has_nonnegative = negative_end < end
-    maximum = np.where(has_nonnegative | (zero_weight <= 0), stored_last, 0.0).astype(
-        np.float64
-    )
+    maximum = np.where(
+        has_nonnegative | (zero_weight <= 0), stored_last, implicit
+    ).astype(np.float64)
     maximum = np.where(total > 0, maximum, np.nan)
 
     def value_at(rank, *, in_units=False):
@@ -288,19 +299,21 @@ def ragged_value_finder(values, weights, starts, zero_weight):
             found = values[np.clip(index, 0, len(values) - 1)]
         else:
             found = np.zeros_like(target)
-        found = np.where(in_zeros, 0.0, found)
+        found = np.where(in_zeros, implicit, found)
         return np.where(total > 0, found, np.nan)
 
     value_at.total_in_units = total
     return value_at, reported_total, maximum
 
 
-def ragged_order_statistics(values, weights, starts, zero_weight, levels, count=None):
+def ragged_order_statistics(
+    values, weights, starts, zero_weight, levels, count=None, zero_value=None
+):
     """Quantile brackets of columns stored as sorted, weighted segments.
 
     Parameters
     ----------
-    values, weights, starts, zero_weight
+    values, weights, starts, zero_weight, zero_value
         As for :func:`ragged_value_finder`.
     levels : ndarray of shape (n_levels,)
     count : ndarray of shape (n_features,), default=None
@@ -313,7 +326,9 @@ def ragged_order_statistics(values, weights, starts, zero_weight, levels, count=
     total : ndarray of shape (n_features,)
         Weight of each column's non-missing values, zeros included.
     """
-    value_at, total, maximum = ragged_value_finder(values, weights, starts, zero_weight)
+    value_at, total, maximum = ragged_value_finder(
+        values, weights, starts, zero_weight, zero_value
+    )
     # Ranks in the units the values are looked up in (exact integers where
     # the weights are commensurate).
     lower_rank, upper_rank, fraction, at_maximum = virtual_ranks(
@@ -802,7 +817,7 @@ def _counted_sparse_order_statistics(X, levels):
     return found[:n_levels], found[n_levels:], total, total, value_sum
 
 
-def _sparse_order_statistics(X, levels, sample_weight):
+def _sparse_order_statistics(X, levels, sample_weight, zero_value=None):
     X = X.tocsc() if X.format != "csc" else X
     n_cols = X.shape[1]
     indptr = X.indptr
@@ -846,6 +861,7 @@ def _sparse_order_statistics(X, levels, sample_weight):
             zero_weight[first:last],
             levels,
             count,
+            None if zero_value is None else zero_value[first:last],
         )
         results.append((lower, upper, total, count))
         first = last
@@ -859,6 +875,42 @@ def _sparse_value_sum(X):
     """Sum of each column's stored values (not finite where NaN or inf is)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return np.asarray(X.sum(axis=0, dtype=np.float64)).reshape(-1)
+
+
+#: Rows of absolute deviations computed at once (a cache-sized block).
+_DEVIATION_BLOCK_ELEMENTS = 1 << 16
+
+
+def absolute_deviations(X, center):
+    """``|X - center|`` per column, in float64, X left untouched.
+
+    Dense X gives a new array, filled block by block of rows (no temporary of
+    X's size besides it). Sparse X gives ``(D, zero_value)``: a CSC matrix of
+    the stored entries' deviations and, per column, the deviation
+    ``|0 - center|`` of its implicit zeros, which stay implicit (see the
+    ``zero_value`` of :func:`ragged_value_finder`). NaN stays NaN.
+    """
+    center = np.asarray(center, dtype=np.float64).reshape(-1)
+    if center.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"center has {center.shape[0]} values for {X.shape[1]} features."
+        )
+    if is_sparse(X):
+        from scipy import sparse
+
+        X = X.tocsc()
+        columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+        data = np.abs(X.data.astype(np.float64) - center[columns])
+        D = sparse.csc_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+        return D, np.abs(center)
+    X = np.asarray(X)
+    D = np.empty(X.shape, dtype=np.float64)
+    step = max(1, _DEVIATION_BLOCK_ELEMENTS // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], step):
+        rows = slice(start, start + step)
+        np.subtract(X[rows], center, out=D[rows])
+        np.abs(D[rows], out=D[rows])
+    return D
 
 
 class Quantiles(Statistic):
@@ -914,7 +966,7 @@ class Quantiles(Statistic):
     mergeable = False
 
     @classmethod
-    def from_data(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75)):
+    def from_data(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75), center=None):
         """Compute exact quantiles of a dense or CSR/CSC matrix.
 
         Parameters
@@ -925,6 +977,13 @@ class Quantiles(Statistic):
             Non-negative row weights; only their ratios matter.
         levels : array-like of float in [0, 1], default=(0.25, 0.5, 0.75)
             Quantile levels to compute.
+        center : array-like of shape (n_features,), default=None
+            If given, the quantiles are those of the absolute deviations
+            ``|X - center|`` (see :func:`absolute_deviations`: X is not
+            modified, and the implicit zeros of sparse X, of deviation
+            ``|center|``, are counted without being stored; dense
+            deviations are one new float64 array of X's size). The median of
+            the deviations from the median is the median absolute deviation.
 
         Returns
         -------
@@ -935,7 +994,17 @@ class Quantiles(Statistic):
             X, sample_weight, factor = equal_weights_as_rows(X, sample_weight)
         else:
             factor = 1.0
-        if is_sparse(X) and sample_weight is None:
+        if center is not None and is_sparse(X):
+            D, zero_value = absolute_deviations(X, center)
+            lower, upper, total, count = _sparse_order_statistics(
+                D, levels, sample_weight, zero_value
+            )
+            value_sum = _sparse_value_sum(D)
+        elif center is not None:
+            lower, upper, total, value_sum, count = _dense_order_statistics(
+                absolute_deviations(X, center), levels, sample_weight
+            )
+        elif is_sparse(X) and sample_weight is None:
             lower, upper, total, count, value_sum = _counted_sparse_order_statistics(
                 X, levels
             )
@@ -1029,4 +1098,94 @@ class Quantiles(Statistic):
         lower, upper, fraction = self.lower[i], self.upper[i], self.fraction[i]
         return np.where(
             fraction == 0.5, midpoint(lower, upper), lerp(lower, upper, fraction)
+        )
+
+
+class MedianAbsoluteDeviation(Statistic):
+    """Exact median and median absolute deviation of each column, NaN ignored.
+
+    ``mad = median(|x - median(x)|)``, found by two exact selections with
+    :class:`Quantiles`: the median, then the median of the absolute
+    deviations from it (:func:`absolute_deviations`: X is not modified; the
+    implicit zeros of sparse input, of deviation ``|median|``, are counted
+    without being stored). Both medians follow ``np.nanmedian`` (the midpoint
+    of the two middle values), so unweighted results equal
+    ``scipy.stats.median_abs_deviation(x, nan_policy="omit")``; with
+    ``sample_weight``, both are the weighted medians of :class:`Quantiles`.
+
+    Like exact quantiles, the statistic cannot be merged: stream a
+    :class:`~sknorm.stats.QuantileSketch` and use its
+    :meth:`~sknorm.stats.QuantileSketch.deviation_quantiles` instead.
+
+    Parameters
+    ----------
+    median : ndarray of shape (n_features,)
+        Median of each column (NaN without data).
+    mad : ndarray of shape (n_features,)
+        Median absolute deviation from it.
+    weight_sum : ndarray of shape (n_features,)
+        Weight (count when unweighted) of each column's non-missing values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm.stats import MedianAbsoluteDeviation
+    >>> X = np.array([[1.0, 2.0], [2.0, np.nan], [4.0, 8.0], [100.0, 3.0]])
+    >>> mad = MedianAbsoluteDeviation.from_data(X)
+    >>> mad.median, mad.mad
+    (array([3., 3.]), array([1.5, 1. ]))
+    """
+
+    _fields = ("median", "mad", "weight_sum")
+    reveals_infinity = True
+    mergeable = False
+
+    @classmethod
+    def from_data(cls, X, sample_weight=None):
+        """Compute the median and the median absolute deviation of each column.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; only their ratios matter.
+
+        Returns
+        -------
+        MedianAbsoluteDeviation
+        """
+        center = Quantiles.from_data(X, sample_weight, levels=[0.5])
+        median = center.median()
+        deviation = Quantiles.from_data(X, sample_weight, levels=[0.5], center=median)
+        statistic = cls(
+            median=median, mad=deviation.median(), weight_sum=center.weight_sum
+        )
+        statistic._value_sum = center._value_sum
+        return statistic
+
+    @classmethod
+    def work_units(cls, X, sample_weight=None, **options):
+        """Those of the two selections (see :meth:`Quantiles.work_units`)."""
+        return 2 * Quantiles.work_units(X, sample_weight)
+
+    def nonfinite_columns(self):
+        """Columns that may hold +/-inf (see :meth:`Quantiles.nonfinite_columns`)."""
+        value_sum = getattr(self, "_value_sum", None)
+        if value_sum is None:
+            return np.ones(self.n_features, dtype=bool)
+        return ~np.isfinite(value_sum)
+
+    def merge(self, other):
+        """Not possible: the median absolute deviation of a union needs all of
+        its data.
+
+        Raises
+        ------
+        TypeError
+            Always; merge :class:`~sknorm.stats.QuantileSketch` instead.
+        """
+        raise TypeError(
+            "an exact MedianAbsoluteDeviation cannot be merged: use "
+            "QuantileSketch and its deviation_quantiles for chunked or streamed "
+            "data."
         )

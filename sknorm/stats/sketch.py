@@ -460,6 +460,60 @@ class QuantileSketch(Statistic):
             levels=levels,
         )
 
+    def deviation_quantiles(self, center, levels=(0.5,)):
+        """Estimate the quantiles of the absolute deviations ``|x - center|``.
+
+        The weighted quantiles of ``|item - center|`` over the sketched items
+        and the implicit zeros of sparse input (of deviation ``|center|``):
+        with ``center`` the sketch's median, the median of the result is the
+        median absolute deviation. The sketch's rank error bounds, on each
+        side of ``center``, the error of the count of values within any
+        distance of it, so the returned deviations' normalized rank error in
+        the data's deviations from ``center`` is at most twice
+        :meth:`rank_error_bound` (and typically about twice the quantiles').
+
+        Parameters
+        ----------
+        center : array-like of shape (n_features,)
+        levels : array-like of float in [0, 1], default=(0.5,)
+
+        Returns
+        -------
+        Quantiles
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sknorm.stats import QuantileSketch
+        >>> sketch = QuantileSketch.from_data([[1.0], [2.0], [4.0], [100.0]])
+        >>> center = sketch.quantiles([0.5]).median()
+        >>> sketch.deviation_quantiles(center).median()
+        array([1.5])
+        """
+        levels = _check_levels(levels)
+        center = np.asarray(center, dtype=np.float64).reshape(-1)
+        n_columns = self.n_features
+        columns = np.repeat(np.arange(n_columns), self.column_sizes)
+        deviations = np.abs(self.values - center[columns])
+        order = sort_by_column_then_value(deviations, columns, n_columns)
+        lower, upper, _, total = ragged_order_statistics(
+            deviations[order],
+            self.weights[order],
+            _column_starts(self.column_sizes),
+            self.zero_weight,
+            levels,
+            self.value_count,
+            np.abs(center),
+        )
+        _, _, fraction, _ = virtual_ranks(total, levels, self.value_count)
+        return Quantiles(
+            lower=lower,
+            upper=upper,
+            fraction=fraction,
+            weight_sum=total,
+            levels=levels,
+        )
+
     def values_at_ranks(self, ranks):
         """Values of the sketched items at given ranks of each column.
 

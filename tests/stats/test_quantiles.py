@@ -387,3 +387,71 @@ def test_weights_that_tie_in_exact_arithmetic_tie(unit, container, statistic):
     np.testing.assert_allclose(
         quantiles(X, unit * multiples), quantiles(X, multiples), rtol=1e-15, atol=1e-15
     )
+
+
+# ------------------------------------------------------------ absolute deviations
+
+
+def _deviation_data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(80, 4)) * [1, 10, 1e-3, 1e5]
+    X[::7, 0] = np.nan
+    X[:30, 2] = 0.5  # ties
+    return X
+
+
+LEVELS = [0.0, 0.1, 0.5, 0.75, 1.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_deviation_quantiles_equal_numpys_of_the_deviations(dtype):
+    X = _deviation_data().astype(dtype)
+    original = X.copy()
+    center = np.array([0.3, -2.0, 0.5, 1e4])
+    q = Quantiles.from_data(X, levels=LEVELS, center=center)
+    expected = np.nanpercentile(
+        np.abs(X.astype(np.float64) - center), np.multiply(LEVELS, 100), axis=0
+    )
+    np.testing.assert_array_equal(q.values(), expected)
+    np.testing.assert_array_equal(X, original)
+
+
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csc_array])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_deviation_quantiles_count_the_implicit_zeros(container, weighted):
+    dense = sparse.random(90, 5, density=0.3, random_state=1).toarray() - 0.2
+    dense[dense == -0.2] = 0.0
+    dense[5, 1] = np.nan
+    X = container(dense)
+    weight = (
+        np.random.default_rng(3).integers(0, 3, 90).astype(float) if weighted else None
+    )
+    center = np.array([0.0, 0.1, -0.4, 0.25, 2.0])
+    q = Quantiles.from_data(X, weight, levels=LEVELS, center=center)
+    # The densified deviations are the reference (implicit zeros: |center|).
+    reference = Quantiles.from_data(np.abs(dense - center), weight, levels=LEVELS)
+    np.testing.assert_array_equal(q.values(), reference.values())
+    np.testing.assert_array_equal(q.weight_sum, reference.weight_sum)
+    if not weighted:
+        expected = np.nanpercentile(
+            np.abs(dense - center), np.multiply(LEVELS, 100), axis=0
+        )
+        np.testing.assert_array_equal(q.values(), expected)
+
+
+def test_median_absolute_deviation_matches_scipy():
+    from scipy.stats import median_abs_deviation
+
+    from sknorm.stats import MedianAbsoluteDeviation
+
+    X = _deviation_data(seed=2)
+    mad = MedianAbsoluteDeviation.from_data(X)
+    np.testing.assert_array_equal(mad.median, np.nanmedian(X, axis=0))
+    np.testing.assert_array_equal(
+        mad.mad, median_abs_deviation(X, axis=0, nan_policy="omit")
+    )
+    np.testing.assert_array_equal(mad.weight_sum, np.sum(~np.isnan(X), axis=0))
+    with pytest.raises(TypeError, match="cannot be merged"):
+        mad.merge(mad)
+    restored = MedianAbsoluteDeviation.from_state(mad.to_state())
+    np.testing.assert_array_equal(restored.mad, mad.mad)

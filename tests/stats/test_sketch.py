@@ -299,3 +299,38 @@ def test_values_at_ranks_within_the_bound(fmt):
         exact.values_at_ranks(np.arange(100.0)[:, None].repeat(4, 1)),
         np.sort(X[:100], axis=0),
     )
+
+
+@pytest.mark.parametrize("container", [None, sparse.csr_matrix])
+def test_deviation_quantiles_of_a_small_sketch_are_exact(container):
+    from scipy.stats import median_abs_deviation
+
+    dense = sparse.random(200, 3, density=0.4, random_state=4).toarray() - 0.1
+    dense[dense == -0.1] = 0.0
+    X = dense if container is None else container(dense)
+    sketch = QuantileSketch.from_data(X)
+    center = sketch.quantiles([0.5]).median()
+    np.testing.assert_array_equal(center, np.median(dense, axis=0))
+    mad = sketch.deviation_quantiles(center).median()
+    np.testing.assert_array_equal(mad, median_abs_deviation(dense, axis=0))
+    levels = [0.1, 0.9]
+    expected = np.quantile(np.abs(dense - center), levels, axis=0)
+    np.testing.assert_array_equal(
+        sketch.deviation_quantiles(center, levels).values(), expected
+    )
+
+
+def test_deviation_quantiles_of_a_large_sketch_are_within_twice_its_bound():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.lognormal(size=200_000), rng.standard_t(2, 200_000)])
+    sketch = QuantileSketch.from_data(X[:100_000]).merge(
+        QuantileSketch.from_data(X[100_000:])
+    )
+    center = np.array([1.0, -0.5])  # any center, not only the median
+    values = sketch.deviation_quantiles(center, [0.25, 0.5, 0.9]).values()
+    bound = sketch.rank_error_bound()
+    for j in range(2):
+        deviations = np.sort(np.abs(X[:, j] - center[j]))
+        for level, value in zip([0.25, 0.5, 0.9], values[:, j], strict=True):
+            rank = np.searchsorted(deviations, value) / len(deviations)
+            assert abs(rank - level) <= 2 * bound[j]
