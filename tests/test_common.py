@@ -68,6 +68,9 @@ VARIANTS = {
         {"whiten": "zca", "norm": None},
         {"whiten": "zca", "norm": None, "center": False},
         {"whiten": "zca", "shrinkage": 0.1, "power": -0.25, "truncate_dim": 2},
+        {"input_norm": None},
+        {"input_norm": None, "whiten": "pca", "shrinkage": "auto"},
+        {"whiten": "zca", "norm": None, "shrinkage": "auto"},
     ],
     "EmbeddingQuantizer": [
         {"dtype": "uint8"},

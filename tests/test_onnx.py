@@ -67,6 +67,9 @@ ONNX_VARIANTS = {
         {"truncate_dim": 3},
         {"eps": 10.0},
         {"whiten": "pca"},
+        {"input_norm": None},
+        {"input_norm": None, "whiten": "zca", "eps": 10.0},
+        {"input_norm": "l2", "whiten": "pca", "shrinkage": "auto", "norm": None},
     ],
     "EmbeddingQuantizer": [
         {"quantile_range": (5.0, 95.0)},
