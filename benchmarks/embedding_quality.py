@@ -319,9 +319,10 @@ def main(argv=None):
     in_fit_half = np.isin(movie_ids, fit_movies)
     # review -> review: fitted on the reviews of one half, queried on the other.
     fit_X = embeddings[is_review & in_fit_half]
-    query_X, query_movies = embeddings[is_review & ~in_fit_half], movie_ids[
-        is_review & ~in_fit_half
-    ]
+    query_X, query_movies = (
+        embeddings[is_review & ~in_fit_half],
+        movie_ids[is_review & ~in_fit_half],
+    )
     # plot -> review: fitted on the reviews and plots of the same half.
     fit_mixed = embeddings[in_fit_half]
     is_plot = (category == 2) & ~in_fit_half
@@ -354,9 +355,9 @@ def main(argv=None):
         top, exact, n_bytes = search(normalizer, quantizer, fit_X, query_X)
         scores["rr"] = retrieval_scores(top, query_movies, query_movies, True)[0]
         top_ood, _, _ = search(normalizer, quantizer, headlines, query_X)
-        scores["rr ood"] = retrieval_scores(
-            top_ood, query_movies, query_movies, True
-        )[0]
+        scores["rr ood"] = retrieval_scores(top_ood, query_movies, query_movies, True)[
+            0
+        ]
         results[name] = scores
         # The quantized rows measure storage on the review tasks only.
         new_tasks = () if quantizer is not None else NEW_TASKS
@@ -381,8 +382,7 @@ def main(argv=None):
             shared = (top[:, :, None] == exact[:, None, :]).any(axis=2)
             overlap = f"{shared.mean():.3f}"
         cells = [
-            f"{scores[task]:6.3f}" if task in scores else f"{'-':>6}"
-            for task in TASKS
+            f"{scores[task]:6.3f}" if task in scores else f"{'-':>6}" for task in TASKS
         ]
         print(
             " ".join([f"{name:<32}", *cells, f"{overlap:>6}", f"{n_bytes:5d}"]),
