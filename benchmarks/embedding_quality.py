@@ -1,32 +1,44 @@
 """Quality of embedding post-processing on real sentence embeddings.
 
 For each post-processing (L2 only, centering, all-but-the-top, PCA/ZCA
-whitening, shrinkage, soft whitening, truncation, int8 and binary
-quantization) the script prints:
+whitening, shrinkage, fixed or "auto", soft whitening, truncation, the same
+maps on L2-normalized input rows (``input_norm="l2"``, rows "in-l2"), int8 and
+binary quantization) the script prints one column per task:
 
 * ``acc``: fresh vs rotten classification accuracy of the reviews,
   ``cross_val_score(Pipeline([post-processing, LogisticRegression(max_iter=1000)]),
   groups=movie_id, cv=StratifiedGroupKFold(5))``: every statistic is fitted on
   the training folds only;
-* ``nDCG``/``R@10``: review -> review retrieval: the movies are split in two
-  halves at random; the statistics are fitted on the reviews of one half and
-  each review of the other half queries the other reviews of its half
-  (relevant: the reviews of the same movie, the query itself excluded);
-  nDCG@10 with binary relevance and recall@10 (relevant found in the top 10
-  over all relevant);
-* ``nDCG ood``/``R@10 ood``: the same with the statistics fitted on the
-  out-of-domain Guardian headlines;
+* ``rr``: review -> review retrieval: the movies are split in two halves at
+  random; the statistics are fitted on the reviews of one half and each
+  review of the other half queries the other reviews of its half (relevant:
+  the reviews of the same movie, the query itself excluded); nDCG@10 with
+  binary relevance;
+* ``rr ood``: the same with the statistics fitted on the out-of-domain
+  Guardian headlines;
+* ``rr 300``: the same with the statistics fitted on 300 reviews (fewer rows
+  than the 384 dimensions) drawn from the fitting half;
+* ``pr``: plot -> review retrieval across text types: the plot synopses of
+  the held-out half query its reviews (relevant: the reviews of the plot's
+  movie), statistics fitted on the reviews and plots of the other half;
+* ``pr ood``, ``pr 300``: the same, fitted on the headlines, or on 300 rows
+  of the fitting half's reviews and plots;
 * ``ovl@10``: for the quantized rows, the overlap of the top 10 with the top
-  10 of the exact float search on the same (unquantized) embeddings;
+  10 of the exact float search on the same (unquantized) embeddings (the
+  quantized rows are measured on ``acc``, ``rr`` and ``rr ood`` only);
 * ``bytes``: memory per vector.
+
+The row marked ``*`` is ``EmbeddingNormalizer()`` with its defaults; the last
+lines give its largest loss to L2 only over the tasks (the defaults are chosen
+so that it is at most 0.005).
 
 Data: ``rotten_tomatoes_minilm.npz`` and ``guardian_headlines_minilm.npz``
 (all-MiniLM-L6-v2 embeddings, see the "Data" section of docs/embeddings.rst
 for how to make them), looked up in ``--data`` (default: ``../shared/data``
 relative to the repository root).
 
-Run: ``python benchmarks/embedding_quality.py [--data DIR]`` (about 3 minutes
-on 2 cores, no subsampling).
+Run: ``python benchmarks/embedding_quality.py [--data DIR]`` (about 7
+minutes of CPU time, so about 3.5 minutes on 2 free cores; no subsampling).
 """
 
 import argparse
@@ -46,6 +58,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data"
 FILES = ("rotten_tomatoes_minilm.npz", "guardian_headlines_minilm.npz")
 K = 10
+#: Rows of the few-samples fits (fewer than the 384 dimensions).
+SMALL_FIT = 300
+#: Name of the row of the estimator's defaults, marked in the table.
+DEFAULT_NAME = "* default"
 
 
 class QuantizedFeatures(TransformerMixin, BaseEstimator):
@@ -69,36 +85,87 @@ class QuantizedFeatures(TransformerMixin, BaseEstimator):
 
 
 def rows():
-    """(name, post-processing, quantizer or None)."""
-    l2 = EmbeddingNormalizer(center=False)
-    centered = EmbeddingNormalizer()
-    soft = EmbeddingNormalizer(whiten="pca", power=-0.25)
+    """(name, post-processing, quantizer or None); the default's row is the
+    one whose post-processing is ``EmbeddingNormalizer()``."""
+    l2 = EmbeddingNormalizer(center=False, input_norm=None)
+    centered = EmbeddingNormalizer(center=True, input_norm=None)
+    soft = EmbeddingNormalizer(whiten="pca", power=-0.25, input_norm=None)
     table = [
         ("L2 only", l2, None),
+        (DEFAULT_NAME, EmbeddingNormalizer(), None),
         ("center", centered, None),
     ]
     table += [
-        (f"all-but-the-top r={r}", EmbeddingNormalizer(n_remove=r), None)
+        (
+            f"all-but-the-top r={r}",
+            EmbeddingNormalizer(n_remove=r, input_norm=None),
+            None,
+        )
         for r in (1, 2, 3)
     ]
     table += [
-        (f"PCA whiten k={k}", EmbeddingNormalizer(whiten="pca", n_components=k), None)
-        for k in (64, 128, 256, 384)
+        (
+            f"PCA whiten k={k}",
+            EmbeddingNormalizer(whiten="pca", n_components=k, input_norm=None),
+            None,
+        )
+        for k in (64, 128, 256)
+    ]
+    # PCA whitening of all 384 directions gives ZCA's cosine similarities.
+    table += [
+        ("PCA/ZCA whiten", EmbeddingNormalizer(whiten="zca", input_norm=None), None),
     ]
     table += [
-        ("ZCA whiten", EmbeddingNormalizer(whiten="zca"), None),
         (
-            "PCA whiten, shrinkage 0.1",
-            EmbeddingNormalizer(whiten="pca", shrinkage=0.1),
+            f"PCA whiten, shrinkage {a}",
+            EmbeddingNormalizer(whiten="pca", shrinkage=a, input_norm=None),
             None,
-        ),
-        (
-            "PCA whiten, shrinkage 0.5",
-            EmbeddingNormalizer(whiten="pca", shrinkage=0.5),
-            None,
-        ),
+        )
+        for a in (0.1, 0.5, "auto")
+    ]
+    table += [
         ("soft whiten power -0.25", soft, None),
-        ("center, truncate 128", EmbeddingNormalizer(truncate_dim=128), None),
+        (
+            "center, truncate 128",
+            EmbeddingNormalizer(center=True, truncate_dim=128, input_norm=None),
+            None,
+        ),
+    ]
+    # The same maps on L2-normalized input rows (input_norm="l2").
+    table += [
+        ("in-l2, center", EmbeddingNormalizer(center=True, input_norm="l2"), None),
+    ]
+    table += [
+        (
+            f"in-l2, all-but-the-top r={r}",
+            EmbeddingNormalizer(n_remove=r, input_norm="l2"),
+            None,
+        )
+        for r in (1, 2, 3)
+    ]
+    table += [
+        (
+            "in-l2, PCA whiten",
+            EmbeddingNormalizer(whiten="pca", input_norm="l2"),
+            None,
+        ),
+    ]
+    table += [
+        (
+            f"in-l2, PCA whiten, shrinkage {a}",
+            EmbeddingNormalizer(whiten="pca", shrinkage=a, input_norm="l2"),
+            None,
+        )
+        for a in (0.1, 0.5, "auto")
+    ]
+    table += [
+        (
+            "in-l2, soft whiten -0.25",
+            EmbeddingNormalizer(whiten="pca", power=-0.25, input_norm="l2"),
+            None,
+        ),
+    ]
+    table += [
         ("int8 of L2 only", l2, EmbeddingQuantizer("int8")),
         ("int8 of center", centered, EmbeddingQuantizer("int8")),
         (
@@ -119,6 +186,8 @@ def rows():
 
 
 def load(data_dir):
+    """Embeddings, category (0/1 review, 2 plot), movie of every text of the
+    corpus, and the headlines."""
     data_dir = Path(data_dir)
     missing = [name for name in FILES if not (data_dir / name).is_file()]
     if missing:
@@ -126,13 +195,12 @@ def load(data_dir):
             f"error: {', '.join(missing)} not found in {data_dir.resolve()}. Pass "
             "--data DIR; docs/embeddings.rst ('Data') says how to make the files."
         )
-    reviews = np.load(data_dir / FILES[0])
+    corpus = np.load(data_dir / FILES[0])
     headlines = np.load(data_dir / FILES[1])["embeddings"]
-    is_review = reviews["category"] < 2
     return (
-        reviews["embeddings"][is_review],
-        reviews["category"][is_review].astype(int),
-        reviews["movie_id"][is_review],
+        corpus["embeddings"],
+        corpus["category"].astype(int),
+        corpus["movie_id"],
         headlines,
     )
 
@@ -143,42 +211,35 @@ def classification_accuracy(pipeline_steps, X, y, groups):
     return scores.mean()
 
 
-def top_k(similarity, n_queries, k=K, block=1024, exclude_self=True):
-    """Indices of the k most similar other items for every query, best first.
-
-    ``exclude_self=False`` when the queries are not items of the corpus.
-    """
+def top_k(similarity, n_queries, exclude_self, k=K, block=1024):
+    """Indices of the k most similar corpus items for every query, best first
+    (the query itself excluded when the queries are the corpus)."""
     top = np.empty((n_queries, k), dtype=np.intp)
     for start in range(0, n_queries, block):
         stop = min(start + block, n_queries)
-        scores = np.asarray(similarity(slice(start, stop)), dtype=np.float64)
+        # The scores' own dtype (float32 products): a copy to float64 of each
+        # block would cost as much as the search.
+        scores = np.asarray(similarity(slice(start, stop)))
+        if scores.dtype.kind != "f":  # Hamming similarities
+            scores = scores.astype(np.float64)
         if exclude_self:
             scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        best = np.argpartition(-scores, k, axis=1)[:, :k]
+        best = np.argpartition(scores, -k, axis=1)[:, -k:]
         order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1)
         top[start:stop] = np.take_along_axis(best, order, axis=1)
     return top
 
 
-def retrieval_scores(top, groups, corpus_groups=None):
-    """Mean nDCG@k and recall@k over queries with at least one relevant item.
-
-    Relevant: the other items of the query's group; with ``corpus_groups``
-    (queries that are not items of the corpus), the corpus items of the
-    query's group.
-    """
-    if corpus_groups is None:
-        _, group_index, group_size = np.unique(
-            groups, return_inverse=True, return_counts=True
-        )
-        n_relevant = group_size[group_index] - 1
-        corpus_groups = groups
-    else:
-        corpus_ids, corpus_size = np.unique(corpus_groups, return_counts=True)
-        where = np.searchsorted(corpus_ids, groups).clip(max=len(corpus_ids) - 1)
-        n_relevant = np.where(corpus_ids[where] == groups, corpus_size[where], 0)
+def retrieval_scores(top, query_groups, corpus_groups, exclude_self=False):
+    """Mean nDCG@k and recall@k over queries with at least one relevant item
+    (a corpus item of the query's group, the query itself excluded)."""
+    groups, counts = np.unique(corpus_groups, return_counts=True)
+    position = np.searchsorted(groups, query_groups)
+    found = groups[np.minimum(position, len(groups) - 1)] == query_groups
+    n_relevant = np.where(found, counts[np.minimum(position, len(groups) - 1)], 0)
+    n_relevant -= int(exclude_self)
     has_relevant = n_relevant > 0
-    relevant = corpus_groups[top] == groups[:, None]
+    relevant = corpus_groups[top] == query_groups[:, None]
     discount = 1.0 / np.log2(np.arange(2, K + 2))
     dcg = relevant @ discount
     ideal = np.cumsum(discount)[np.minimum(n_relevant, K) - 1]
@@ -187,32 +248,59 @@ def retrieval_scores(top, groups, corpus_groups=None):
     return ndcg.mean(), recall.mean()
 
 
-def search(normalizer, quantizer, fit_X, X):
-    """Top-k of every item of X among the others, statistics fitted on fit_X.
+def search(normalizer, quantizer, fit_X, corpus, queries=None):
+    """Top-k of every query among the corpus, statistics fitted on fit_X.
 
-    Returns the (quantized) search's top-k, for quantized rows the exact float
-    search's on the same normalized embeddings (else None), and the memory of
-    one stored vector in bytes.
+    Without ``queries`` every corpus item queries the others. Returns the
+    (quantized) search's top-k, for quantized rows the exact float search's on
+    the same normalized embeddings (else None), and the memory of one stored
+    vector in bytes.
     """
+    exclude_self = queries is None
     normalizer = clone(normalizer).fit(fit_X)
-    embedded = normalizer.transform(X)
-    exact = top_k(lambda rows: embedded[rows] @ embedded.T, len(X))
+    embedded = normalizer.transform(corpus)
+    asked = embedded if exclude_self else normalizer.transform(queries)
+    n_queries = len(asked)
+    exact = top_k(lambda rows: asked[rows] @ embedded.T, n_queries, exclude_self)
     if quantizer is None:
         return exact, None, embedded.itemsize * embedded.shape[1]
     quantizer = clone(quantizer).fit(normalizer.transform(fit_X))
     codes = quantizer.transform(embedded)
+    asked_codes = codes if exclude_self else quantizer.transform(asked)
     if quantizer.dtype == "binary":
         n_bits = quantizer.n_features_in_
 
         def similarity(rows):
-            return hamming_similarity(codes[rows], codes, n_bits=n_bits)
+            return hamming_similarity(asked_codes[rows], codes, n_bits=n_bits)
     else:
         values = quantizer.inverse_transform(codes).astype(np.float32)
+        asked_values = quantizer.inverse_transform(asked_codes).astype(np.float32)
 
         def similarity(rows):
-            return values[rows] @ values.T
+            return asked_values[rows] @ values.T
 
-    return top_k(similarity, len(X)), exact, quantizer.bytes_per_vector_
+    top = top_k(similarity, n_queries, exclude_self)
+    return top, exact, quantizer.bytes_per_vector_
+
+
+#: Columns of the table: name and width.
+COLUMNS = (
+    ("acc", 6),
+    ("rr", 6),
+    ("rr ood", 6),
+    ("rr 300", 6),
+    ("pr", 6),
+    ("pr ood", 6),
+    ("pr 300", 6),
+    ("ovl@10", 6),
+    ("bytes", 5),
+)
+#: The tasks on which the default is compared with L2 only.
+TASKS = ("acc", "rr", "rr ood", "rr 300", "pr", "pr ood", "pr 300")
+#: The tasks added to the review ones (not measured on the quantized rows).
+NEW_TASKS = ("rr 300", "pr", "pr ood", "pr 300")
+#: Largest loss of the default to L2 only allowed on any task.
+TOLERANCE = 0.005
 
 
 def main(argv=None):
@@ -221,42 +309,95 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    X, y, movies, headlines = load(args.data)
+    embeddings, category, movie_ids, headlines = load(args.data)
+    is_review = category < 2
+    X, y, movies = embeddings[is_review], category[is_review], movie_ids[is_review]
 
     rng = np.random.default_rng(args.seed)
-    unique_movies = rng.permutation(np.unique(movies))
-    fit_half = np.isin(movies, unique_movies[: len(unique_movies) // 2])
-    fit_X, query_X, query_movies = X[fit_half], X[~fit_half], movies[~fit_half]
-    print(
-        f"{len(X)} reviews of {len(unique_movies)} movies, {X.shape[1]} dims; "
-        f"retrieval: {len(query_X)} queries, statistics fitted on {len(fit_X)} "
-        f"reviews of the other movies or on {len(headlines)} headlines\n"
+    unique_movies = rng.permutation(np.unique(movie_ids))
+    fit_movies = unique_movies[: len(unique_movies) // 2]
+    in_fit_half = np.isin(movie_ids, fit_movies)
+    # review -> review: fitted on the reviews of one half, queried on the other.
+    fit_X = embeddings[is_review & in_fit_half]
+    query_X, query_movies = (
+        embeddings[is_review & ~in_fit_half],
+        movie_ids[is_review & ~in_fit_half],
     )
-    header = (
-        f"{'post-processing':<30} {'acc':>6} {'nDCG':>6} {'R@10':>6} "
-        f"{'nDCG ood':>8} {'R@10 ood':>8} {'ovl@10':>6} {'bytes':>5}"
+    # plot -> review: fitted on the reviews and plots of the same half.
+    fit_mixed = embeddings[in_fit_half]
+    is_plot = (category == 2) & ~in_fit_half
+    plots, plot_movies = embeddings[is_plot], movie_ids[is_plot]
+    # Few samples: 300 rows (fewer than the dimensions) of each fitting set.
+    fit_small = fit_X[rng.choice(len(fit_X), SMALL_FIT, replace=False)]
+    mixed_small = fit_mixed[rng.choice(len(fit_mixed), SMALL_FIT, replace=False)]
+    n_plot_queries = np.isin(plot_movies, query_movies).sum()
+    print(
+        f"{len(X)} reviews and {int((category == 2).sum())} plots of "
+        f"{len(unique_movies)} movies, {X.shape[1]} dims. Statistics fitted on "
+        f"one half of the movies, queries on the other.\n"
+        f"rr: {len(query_X)} reviews query the other reviews, statistics fitted "
+        f"on {len(fit_X)} reviews; pr: {n_plot_queries} plots query the "
+        f"{len(query_X)} reviews, statistics fitted on {len(fit_mixed)} reviews "
+        f"and plots; ood: fitted on {len(headlines)} headlines; 300: fitted on "
+        f"{SMALL_FIT} rows of the fitting set\n"
+    )
+    header = " ".join(
+        [f"{'post-processing':<32}"] + [f"{name:>{width}}" for name, width in COLUMNS]
     )
     print(header)
     print("-" * len(header))
+    results = {}
     for name, normalizer, quantizer in rows():
         steps = [("normalizer", normalizer)]
         if quantizer is not None:
             steps.append(("quantized", QuantizedFeatures(quantizer)))
-        accuracy = classification_accuracy(steps, X, y, movies)
+        scores = {"acc": classification_accuracy(steps, X, y, movies)}
         top, exact, n_bytes = search(normalizer, quantizer, fit_X, query_X)
-        ndcg, recall = retrieval_scores(top, query_movies)
+        scores["rr"] = retrieval_scores(top, query_movies, query_movies, True)[0]
         top_ood, _, _ = search(normalizer, quantizer, headlines, query_X)
-        ndcg_ood, recall_ood = retrieval_scores(top_ood, query_movies)
+        scores["rr ood"] = retrieval_scores(top_ood, query_movies, query_movies, True)[
+            0
+        ]
+        results[name] = scores
+        # The quantized rows measure storage on the review tasks only.
+        new_tasks = () if quantizer is not None else NEW_TASKS
+        if "rr 300" in new_tasks:
+            top_small, _, _ = search(normalizer, quantizer, fit_small, query_X)
+            scores["rr 300"] = retrieval_scores(
+                top_small, query_movies, query_movies, True
+            )[0]
+        for task, fitted_on in (
+            ("pr", fit_mixed),
+            ("pr ood", headlines),
+            ("pr 300", mixed_small),
+        ):
+            if task not in new_tasks:
+                continue
+            top_plots, _, _ = search(normalizer, quantizer, fitted_on, query_X, plots)
+            scores[task] = retrieval_scores(
+                top_plots, plot_movies, query_movies, False
+            )[0]
         overlap = "-"
         if exact is not None:
             shared = (top[:, :, None] == exact[:, None, :]).any(axis=2)
             overlap = f"{shared.mean():.3f}"
+        cells = [
+            f"{scores[task]:6.3f}" if task in scores else f"{'-':>6}" for task in TASKS
+        ]
         print(
-            f"{name:<30} {accuracy:6.3f} {ndcg:6.3f} {recall:6.3f} "
-            f"{ndcg_ood:8.3f} {recall_ood:8.3f} {overlap:>6} {n_bytes:5d}",
+            " ".join([f"{name:<32}", *cells, f"{overlap:>6}", f"{n_bytes:5d}"]),
             flush=True,
         )
-    print(f"\ntotal time {time.perf_counter() - start:.0f} s")
+    losses = {
+        task: results["L2 only"][task] - results[DEFAULT_NAME][task] for task in TASKS
+    }
+    worst = max(losses, key=losses.get)
+    verdict = "within" if losses[worst] <= TOLERANCE else "OUTSIDE"
+    print(
+        f"\n* the default, EmbeddingNormalizer(): largest loss to L2 only "
+        f"{losses[worst]:+.3f} ({worst}), {verdict} the {TOLERANCE} tolerance"
+    )
+    print(f"total time {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -208,7 +208,8 @@ class _StatisticsEstimator(
     Subclasses implement :meth:`_statistic_types` and
     :meth:`_set_fitted_attributes`, and may override the hooks
     :meth:`_streaming_statistic_types`, :meth:`_validate_fit_params`,
-    :meth:`_check_fit_input`, :attr:`_accept_sparse` and :attr:`_allow_nan`.
+    :meth:`_check_fit_input`, :meth:`_fit_input`, :attr:`_accept_sparse` and
+    :attr:`_allow_nan`.
     """
 
     #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
@@ -248,6 +249,18 @@ class _StatisticsEstimator(
 
     def _check_fit_input(self, X):
         """Hook for estimator-specific checks of validated fit input."""
+
+    def _fit_input(self, X):
+        """Hook: the validated fit input as the statistics see it.
+
+        X itself by default; an estimator that transforms its input before
+        the fitted map (the row normalization of
+        :class:`~sknorm.EmbeddingNormalizer`'s ``input_norm``) returns the
+        transformed copy. Every fit path (``fit``, ``partial_fit``, each
+        partition of a dask fit) goes through :meth:`_checked_batch`, so
+        through here.
+        """
+        return X
 
     def _reset(self):
         """Forget everything learned by earlier calls to fit/partial_fit."""
@@ -413,7 +426,8 @@ class _StatisticsEstimator(
             reject_infinity=False,
         )
         self._check_fit_input(X)
-        return X, check_sample_weight(sample_weight, X)
+        weight = check_sample_weight(sample_weight, X)
+        return self._fit_input(X), weight
 
     def _specs(self, mergeable):
         """``(class, from_data kwargs)`` of the statistics to compute.

@@ -14,8 +14,9 @@ own ``transform`` runs, so a converter serves a whole family:
   for extreme scales included), then the clip range;
 * row normalizers: their row rule (the spread, floor and centering of
   ``sknorm.rows``) on every group of columns;
-* :class:`~sknorm.EmbeddingNormalizer`: centering, the fitted projection, row
-  L2 normalization with the row normalizers' rule;
+* :class:`~sknorm.EmbeddingNormalizer`: the input rows' L2 normalization
+  (``input_norm``), centering, the fitted projection, row L2 normalization,
+  both with the row normalizers' rule;
 * :class:`~sknorm.EmbeddingQuantizer`: the affine map to bins, clip and floor
   (int8, uint8 codes), or comparison and bit packing (binary).
 
@@ -525,6 +526,9 @@ def _hypot_graph(graph, a, b):
 
 
 def _embedding_normalizer_graph(graph, estimator, x, n_features):
+    if estimator.input_norm == "l2":
+        rule = Normalizer(norm="l2", eps=estimator.eps)._rule()
+        x = _row_rule_graph(graph, x, rule, None, n_features)
     x = graph.node("Sub", x, estimator.mean_)
     if estimator._is_selection():
         if estimator.n_features_out_ < n_features:

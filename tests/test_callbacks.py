@@ -228,7 +228,7 @@ def test_covariance_reports_its_row_blocks(monkeypatch):
     monkeypatch.setattr(sknorm.stats.covariance, "_BLOCK_ELEMENTS", 800)
     X = _X(1000, 8)
     recorder = RecordingCallback()
-    whitening = sknorm.EmbeddingNormalizer(whiten="zca", norm=None)
+    whitening = sknorm.EmbeddingNormalizer(whiten="zca", norm=None, input_norm=None)
     whitening.set_callbacks(recorder).fit(X)
     assert recorder.tree() == ("fit", [("covariance-rows", [])] * 10)
     assert_allclose(whitening.mean_, X.mean(axis=0))

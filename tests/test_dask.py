@@ -72,6 +72,8 @@ FITTED_ESTIMATORS = [
     sknorm.EmbeddingNormalizer(whiten="pca", n_components=2),
     sknorm.EmbeddingNormalizer(whiten="zca", norm=None),
     sknorm.EmbeddingNormalizer(n_remove=1, truncate_dim=2),
+    sknorm.EmbeddingNormalizer(center=True, input_norm=None),
+    sknorm.EmbeddingNormalizer(whiten="zca", shrinkage="auto", input_norm=None),
     sknorm.EmbeddingQuantizer(),
     sknorm.EmbeddingQuantizer(
         dtype="uint8", quantile_range=(1.0, 99.0), dask_quantiles="exact"
@@ -232,6 +234,7 @@ def _check_transforms(fitted, reference, X_dask, X_memory):
         sknorm.StandardScaler(),
         sknorm.RobustScaler(dask_quantiles="exact"),
         sknorm.EmbeddingNormalizer(),
+        sknorm.EmbeddingNormalizer(center=True, whiten="pca", shrinkage="auto"),
     ],
 )
 def test_weighted_dask_dataframe_fit_equals_in_memory_fit(client, estimator):
@@ -249,6 +252,7 @@ def test_weighted_dask_dataframe_fit_equals_in_memory_fit(client, estimator):
         sknorm.StandardScaler(),
         sknorm.MinMaxScaler(),
         sknorm.EmbeddingNormalizer(whiten="zca"),
+        sknorm.EmbeddingNormalizer(center=True, input_norm=None),
         sknorm.EmbeddingQuantizer(),
     ],
 )
@@ -551,3 +555,31 @@ def test_fit_survives_a_killed_worker(client):
     # The same tree of merges: bitwise the undisturbed result.
     _assert_same_fit(result["fitted"], undisturbed, exact=True)
     _assert_same_fit(result["fitted"], sknorm.StandardScaler().fit(X))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"center": True}, {"whiten": "zca", "shrinkage": "auto", "norm": None}],
+)
+def test_input_norm_on_dask_equals_fitting_normalized_rows(client, params):
+    """Each partition's rows are normalized before its statistic: the fit
+    equals an in-memory fit on scikit-learn's normalized rows."""
+    from sklearn.preprocessing import normalize as sklearn_normalize
+
+    X = _data(nan=False)
+    X *= np.linspace(0.5, 5.0, len(X))[:, None]  # rows of varied norms
+    weight = np.random.default_rng(5).random(len(X))
+    fitted = sknorm.EmbeddingNormalizer(**params, input_norm="l2").fit(
+        da.from_array(X, chunks=(500, -1)), sample_weight=da.from_array(weight, 500)
+    )
+    reference = sknorm.EmbeddingNormalizer(**params, input_norm=None).fit(
+        sklearn_normalize(X), sample_weight=weight
+    )
+    np.testing.assert_allclose(fitted.mean_, reference.mean_, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        fitted.projection_, reference.projection_, rtol=1e-9, atol=1e-10
+    )
+    transformed = fitted.transform(da.from_array(X, chunks=(500, -1))).compute()
+    np.testing.assert_allclose(
+        transformed, reference.transform(sklearn_normalize(X)), rtol=1e-9, atol=1e-10
+    )

@@ -1,5 +1,9 @@
 """EmbeddingNormalizer: each map against a numpy float64 reference, singular and
-n < d covariances, float32 accuracy, parameter errors, feature names."""
+n < d covariances, float32 accuracy, parameter errors, feature names;
+``input_norm`` against fits on scikit-learn's normalized rows, and
+``shrinkage="auto"`` against scikit-learn's OAS."""
+
+from functools import partial
 
 import numpy as np
 import pytest
@@ -9,6 +13,11 @@ from sklearn.decomposition import PCA
 
 from sknorm import EmbeddingNormalizer
 from sknorm.embedding import EIGENVALUE_FLOOR
+
+#: The normalizer on the raw input rows (``input_norm=None``): the numpy
+#: references of the maps below are computed on X itself. ``input_norm`` is
+#: tested against fits on normalized rows at the end of the module.
+_raw = partial(EmbeddingNormalizer, input_norm=None)
 
 
 def _embeddings(n_samples=300, n_features=16, seed=0, dtype=np.float64):
@@ -38,18 +47,18 @@ def _same_up_to_column_signs(A, B, rtol=1e-9):
     np.testing.assert_allclose(A * signs, B, rtol=rtol, atol=rtol)
 
 
-def test_default_is_centering_then_unit_rows():
+def test_centering_then_unit_rows():
     X = _embeddings()
-    result = EmbeddingNormalizer().fit(X).transform(X)
+    result = _raw(center=True).fit(X).transform(X)
     np.testing.assert_allclose(result, _unit_rows(X - X.mean(axis=0)), rtol=1e-12)
-    uncentered = EmbeddingNormalizer(center=False).fit(X).transform(X)
+    uncentered = _raw(center=False).fit(X).transform(X)
     np.testing.assert_allclose(uncentered, _unit_rows(X), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_remove", [1, 3])
 def test_all_but_the_top_removes_top_directions(n_remove):
     X = _embeddings()
-    est = EmbeddingNormalizer(n_remove=n_remove).fit(X)
+    est = _raw(n_remove=n_remove).fit(X)
     _, vectors = _eig(X)
     top = vectors[:, :n_remove]
     centered = X - X.mean(axis=0)
@@ -60,7 +69,7 @@ def test_all_but_the_top_removes_top_directions(n_remove):
 
 def test_pca_whitening_matches_scikit_learn_pca_after_normalization():
     X = _embeddings()
-    est = EmbeddingNormalizer(whiten="pca", n_components=5, norm=None).fit(X)
+    est = _raw(whiten="pca", n_components=5, norm=None).fit(X)
     whitened = est.transform(X)
     # Unit variance, uncorrelated (biased covariance: divided by n).
     np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(5), atol=1e-10)
@@ -70,13 +79,13 @@ def test_pca_whitening_matches_scikit_learn_pca_after_normalization():
         _unit_rows(whitened),
         _unit_rows(reference.transform(X)),
     )
-    normalized = EmbeddingNormalizer(whiten="pca", n_components=5).fit(X)
+    normalized = _raw(whiten="pca", n_components=5).fit(X)
     np.testing.assert_allclose(normalized.transform(X), _unit_rows(whitened))
 
 
 def test_zca_whitening_is_symmetric_and_whitens():
     X = _embeddings()
-    est = EmbeddingNormalizer(whiten="zca", norm=None).fit(X)
+    est = _raw(whiten="zca", norm=None).fit(X)
     np.testing.assert_allclose(est.projection_, est.projection_.T, atol=1e-12)
     whitened = est.transform(X)
     np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(16), atol=1e-9)
@@ -88,7 +97,7 @@ def test_zca_whitening_is_symmetric_and_whitens():
 def test_shrinkage_and_soft_power_follow_their_formulas():
     X = _embeddings()
     a, power = 0.3, -0.25
-    est = EmbeddingNormalizer(whiten="zca", shrinkage=a, power=power, norm=None)
+    est = _raw(whiten="zca", shrinkage=a, power=power, norm=None)
     est.fit(X)
     C = np.cov(X.T, bias=True)
     shrunk = (1 - a) * C + a * np.trace(C) / 16 * np.eye(16)
@@ -96,13 +105,13 @@ def test_shrinkage_and_soft_power_follow_their_formulas():
     expected = vectors @ np.diag(values**power) @ vectors.T
     np.testing.assert_allclose(est.projection_, expected, rtol=1e-8, atol=1e-10)
     # power=0 whitens nothing: ZCA is the identity.
-    identity = EmbeddingNormalizer(whiten="zca", power=0.0).fit(X)
+    identity = _raw(whiten="zca", power=0.0).fit(X)
     np.testing.assert_allclose(identity.projection_, np.eye(16), atol=1e-12)
 
 
 def test_n_components_without_whitening_projects_on_principal_axes():
     X = _embeddings()
-    est = EmbeddingNormalizer(n_components=4, norm=None).fit(X)
+    est = _raw(n_components=4, norm=None).fit(X)
     _, vectors = _eig(X)
     _same_up_to_column_signs(est.transform(X), (X - X.mean(axis=0)) @ vectors[:, :4])
     assert est.n_features_out_ == 4
@@ -113,7 +122,7 @@ def test_n_components_without_whitening_projects_on_principal_axes():
 
 def test_removal_then_components_keeps_the_next_directions():
     X = _embeddings()
-    est = EmbeddingNormalizer(n_remove=2, whiten="pca", n_components=3).fit(X)
+    est = _raw(n_remove=2, whiten="pca", n_components=3).fit(X)
     np.testing.assert_allclose(
         est.projection_,
         est.components_[2:5].T * est.explained_variance_[2:5] ** -0.5,
@@ -122,12 +131,12 @@ def test_removal_then_components_keeps_the_next_directions():
 
 def test_truncate_dim_keeps_leading_outputs_then_renormalizes():
     X = _embeddings()
-    est = EmbeddingNormalizer(truncate_dim=6).fit(X)
+    est = _raw(center=True, truncate_dim=6).fit(X)
     expected = _unit_rows((X - X.mean(axis=0))[:, :6])
     np.testing.assert_allclose(est.transform(X), expected, rtol=1e-12)
     assert list(est.get_feature_names_out(list("abcdefghijklmnop"))) == list("abcdef")
-    zca = EmbeddingNormalizer(whiten="zca", truncate_dim=6, norm=None).fit(X)
-    full = EmbeddingNormalizer(whiten="zca", norm=None).fit(X)
+    zca = _raw(whiten="zca", truncate_dim=6, norm=None).fit(X)
+    full = _raw(whiten="zca", norm=None).fit(X)
     np.testing.assert_allclose(zca.transform(X), full.transform(X)[:, :6])
 
 
@@ -145,7 +154,7 @@ def test_truncate_dim_keeps_leading_outputs_then_renormalizes():
 def test_fewer_samples_than_dimensions_never_gives_nan(params, norm):
     rng = np.random.default_rng(1)
     X = _embeddings(n_samples=10, n_features=50)
-    est = EmbeddingNormalizer(**params, norm=norm).fit(X)
+    est = _raw(**params, norm=norm).fit(X)
     new = _embeddings(n_samples=30, n_features=50, seed=2)
     for data in (X, new, np.zeros((2, 50)), rng.normal(size=(5, 50)) * 1e3):
         result = est.transform(data)
@@ -162,7 +171,7 @@ def test_singular_covariance_floor_bounds_the_amplification():
     tiny = 1e-3 * np.random.default_rng(3).normal(size=len(X))  # real, small
     # rank 9 of 11: a sum of columns and a constant column have no variance.
     X = np.column_stack([X, tiny, X[:, 0] + X[:, 1], np.full(len(X), 3.0)])
-    est = EmbeddingNormalizer(whiten="pca", norm=None).fit(X)
+    est = _raw(whiten="pca", norm=None).fit(X)
     scale = np.linalg.norm(est.projection_, axis=0)
     assert np.isfinite(scale).all()
     # The small direction is scaled by floor**-0.5 times the top one's, ...
@@ -182,7 +191,7 @@ def test_singular_covariance_floor_bounds_the_amplification():
 def test_one_sample_and_constant_data_only_center(params, X):
     """No variance: nothing is whitened (no 1000 * (x - mean) gain); the map
     centers and, for PCA, rotates, like a scaler's constant feature rule."""
-    est = EmbeddingNormalizer(**params, norm=None).fit(X)
+    est = _raw(**params, norm=None).fit(X)
     new = np.array([[2.0, 0.0, 5.0], X[0], [-3.0, 4.0, 1e3]])
     expected = new - X[0]  # closed form
     result = est.transform(new)
@@ -191,7 +200,7 @@ def test_one_sample_and_constant_data_only_center(params, X):
     np.testing.assert_allclose(
         np.linalg.norm(result, axis=1), np.linalg.norm(expected, axis=1), rtol=1e-15
     )
-    normalized = EmbeddingNormalizer(**params).fit(X).transform(new)
+    normalized = _raw(**params).fit(X).transform(new)
     np.testing.assert_allclose(
         np.linalg.norm(normalized, axis=1), [1.0, 0.0, 1.0], rtol=1e-15
     )
@@ -213,8 +222,8 @@ _SCALE_PARAMS = [
 def test_whitening_is_scale_invariant_for_powers_of_two(params, exponent):
     X = _embeddings(n_samples=120, n_features=8)
     c = 2.0**exponent
-    reference = EmbeddingNormalizer(**params).fit(X)
-    scaled = EmbeddingNormalizer(**params).fit(X * c)
+    reference = _raw(**params).fit(X)
+    scaled = _raw(**params).fit(X * c)
     result = scaled.transform(X * c)
     assert np.isfinite(result).all()
     if params.get("power") is None:
@@ -240,7 +249,7 @@ def test_whitening_of_scaled_data_matches_the_numpy_reference(params, c):
     """Other factors: near-equal to a float64 numpy whitening of the unscaled
     data."""
     X = _embeddings(n_samples=120, n_features=8)
-    result = EmbeddingNormalizer(**params, norm=None).fit(X * c).transform(X * c)
+    result = _raw(**params, norm=None).fit(X * c).transform(X * c)
     center = params.get("center", True)
     values, vectors = _eig(X, center=center)
     a = params.get("shrinkage", 0.0)
@@ -258,7 +267,7 @@ def test_whitening_near_the_float64_maximum():
     X = _embeddings(n_samples=100, n_features=6)
     X /= np.abs(X).max()
     big = X * 8e307  # squares and sums overflow without the scaling
-    est = EmbeddingNormalizer(whiten="zca", norm=None).fit(big)
+    est = _raw(whiten="zca", norm=None).fit(big)
     whitened = est.transform(big)
     np.testing.assert_allclose(np.cov(whitened.T, bias=True), np.eye(6), atol=1e-9)
     assert np.isinf(est.explained_variance_).all()  # beyond float64: reported inf
@@ -273,8 +282,8 @@ def test_sparse_fit_with_a_large_mean_equals_the_dense_fit(params, weighted):
     X[rng.random(400) < 0.2, 2] = 0.0  # mostly stored
     X[rng.random(400) < 0.8, 5] = 0.0  # mostly zeros
     weight = rng.random(400) if weighted else None
-    dense = EmbeddingNormalizer(**params, norm=None).fit(X, sample_weight=weight)
-    fitted = EmbeddingNormalizer(**params, norm=None)
+    dense = _raw(**params, norm=None).fit(X, sample_weight=weight)
+    fitted = _raw(**params, norm=None)
     fitted.fit(sparse.csr_array(X), sample_weight=weight)
     np.testing.assert_allclose(fitted.mean_, dense.mean_, rtol=1e-15)
     # The covariance against the dense path's, relative to the variances.
@@ -296,27 +305,27 @@ def test_sparse_whitening_with_a_large_mean_whitens(weighted):
     X = 1e6 + rng.normal(size=(400, 4)) @ np.diag([3e-2, 1.0, 1e-1, 5.0])
     X[:, 1] += X[:, 3] / 2  # correlated
     weight = rng.random(400) if weighted else None
-    est = EmbeddingNormalizer(whiten="zca", norm=None)
+    est = _raw(whiten="zca", norm=None)
     est.fit(sparse.csr_array(X), sample_weight=weight)
     whitened = est.transform(X)
     # Against np.cov of the whitened data (a float64 reference).
     covariance = np.cov(whitened.T, aweights=weight, bias=True)
     np.testing.assert_allclose(covariance, np.eye(4), atol=1e-8)
-    dense = EmbeddingNormalizer(whiten="zca", norm=None).fit(X, sample_weight=weight)
+    dense = _raw(whiten="zca", norm=None).fit(X, sample_weight=weight)
     np.testing.assert_allclose(whitened, dense.transform(X), rtol=1e-8, atol=1e-8)
 
 
 def test_inverse_transform_checks_feature_names(df_module):
     X = _embeddings(n_samples=40, n_features=3)
     frame = df_module.DataFrame({n: X[:, i] for i, n in enumerate("abc")})
-    zca = EmbeddingNormalizer(whiten="zca", norm=None).fit(frame)
+    zca = _raw(whiten="zca", norm=None).fit(frame)
     other = df_module.DataFrame({n: X[:, i] for i, n in enumerate("xyz")})
     with pytest.raises(ValueError, match="feature names should match"):
         zca.inverse_transform(other)
     with pytest.raises(ValueError, match="3 features"):
         zca.inverse_transform(X[:, :2])
     np.testing.assert_allclose(zca.inverse_transform(zca.transform(frame)), X)
-    pca = EmbeddingNormalizer(whiten="pca", norm=None).fit(frame)
+    pca = _raw(whiten="pca", norm=None).fit(frame)
     with pytest.raises(ValueError, match="feature names of X should match"):
         pca.inverse_transform(frame)  # input names, not principal coordinates
     named = df_module.DataFrame(
@@ -330,14 +339,14 @@ def test_infinity_message_does_not_mention_missing_values():
     X = _embeddings(n_samples=10, n_features=3)
     X[4, 1] = np.inf
     with pytest.raises(ValueError, match=r"infinity in feature\(s\) 1") as error:
-        EmbeddingNormalizer().fit(X)
+        _raw().fit(X)
     assert "NaN as missing" not in str(error.value)
     assert "neither NaN nor infinity" in str(error.value)
 
 
 def test_zero_rows_stay_zero_and_eps_floors_small_rows():
     X = _embeddings()
-    est = EmbeddingNormalizer(center=False, eps=1e-3).fit(X)
+    est = _raw(center=False, eps=1e-3).fit(X)
     data = np.vstack([np.zeros(16), np.full(16, 1e-6), X[:1]])
     result = est.transform(data)
     np.testing.assert_array_equal(result[0], 0.0)
@@ -351,7 +360,7 @@ def test_zero_rows_stay_zero_and_eps_floors_small_rows():
 def test_float32_output_has_float32_accurate_cosines(params):
     X64 = _embeddings(n_samples=200, n_features=32)
     X32 = X64.astype(np.float32)
-    est = EmbeddingNormalizer(**params).fit(X32)
+    est = _raw(**params).fit(X32)
     result = est.transform(X32)
     assert result.dtype == np.float32
     reference = est.transform(X32.astype(np.float64))
@@ -363,7 +372,7 @@ def test_float32_output_has_float32_accurate_cosines(params):
 def test_statistics_fitted_on_training_data_only():
     X = _embeddings()
     train, test = X[:200], X[200:] + 5.0
-    est = EmbeddingNormalizer().fit(train)
+    est = _raw(center=True).fit(train)
     np.testing.assert_allclose(est.mean_, train.mean(axis=0))
     expected = _unit_rows(test - train.mean(axis=0))
     np.testing.assert_allclose(est.transform(test), expected, rtol=1e-12)
@@ -373,8 +382,8 @@ def test_weighted_partial_fit_equals_weighted_fit():
     X = _embeddings()
     weight = np.random.default_rng(0).random(len(X))
     params = {"whiten": "pca", "n_components": 6}
-    one_shot = EmbeddingNormalizer(**params).fit(X, sample_weight=weight)
-    streamed = EmbeddingNormalizer(**params)
+    one_shot = _raw(**params).fit(X, sample_weight=weight)
+    streamed = _raw(**params)
     for rows in np.array_split(np.arange(len(X)), 7):
         streamed.partial_fit(X[rows], sample_weight=weight[rows])
     np.testing.assert_allclose(streamed.transform(X), one_shot.transform(X), atol=1e-10)
@@ -383,8 +392,8 @@ def test_weighted_partial_fit_equals_weighted_fit():
 
 def test_sparse_input_gives_dense_output_without_densifying_x():
     X = sparse.csr_array(sparse.random(200, 30, density=0.1, random_state=0))
-    est = EmbeddingNormalizer(whiten="zca", shrinkage=0.1).fit(X)
-    dense = EmbeddingNormalizer(whiten="zca", shrinkage=0.1).fit(X.toarray())
+    est = _raw(whiten="zca", shrinkage=0.1).fit(X)
+    dense = _raw(whiten="zca", shrinkage=0.1).fit(X.toarray())
     result = est.transform(X)
     assert isinstance(result, np.ndarray)
     np.testing.assert_allclose(result, dense.transform(X.toarray()), atol=1e-10)
@@ -392,7 +401,7 @@ def test_sparse_input_gives_dense_output_without_densifying_x():
 
 def test_pca_round_trip_in_principal_coordinates():
     X = _embeddings()
-    est = EmbeddingNormalizer(whiten="pca", norm=None).fit(X)
+    est = _raw(whiten="pca", norm=None).fit(X)
     np.testing.assert_allclose(est.inverse_transform(est.transform(X)), X, atol=1e-10)
 
 
@@ -406,13 +415,13 @@ def test_pca_round_trip_in_principal_coordinates():
     ],
 )
 def test_inverse_transform_explains_why_it_is_unavailable(params, reason):
-    est = EmbeddingNormalizer(**params)
+    est = _raw(**params)
     assert not hasattr(est, "inverse_transform")
     with pytest.raises(AttributeError, match="no attribute 'inverse_transform'") as e:
         est.inverse_transform
     # The reason is the cause shown in the traceback.
     assert f"not invertible with {reason}" in str(e.value.__cause__)
-    assert hasattr(EmbeddingNormalizer(norm=None, whiten="zca"), "inverse_transform")
+    assert hasattr(_raw(norm=None, whiten="zca"), "inverse_transform")
 
 
 @pytest.mark.parametrize(
@@ -428,16 +437,16 @@ def test_inverse_transform_explains_why_it_is_unavailable(params, reason):
 )
 def test_inconsistent_parameters_are_explained(params, message):
     with pytest.raises(ValueError, match=message):
-        EmbeddingNormalizer(**params).fit(np.random.default_rng(0).normal(size=(9, 5)))
+        _raw(**params).fit(np.random.default_rng(0).normal(size=(9, 5)))
 
 
 def test_feature_names_follow_the_output_coordinates(df_module):
     X = _embeddings(n_samples=40, n_features=4)
     names = ["a", "b", "c", "d"]
     frame = df_module.DataFrame({n: X[:, i] for i, n in enumerate(names)})
-    zca = EmbeddingNormalizer(whiten="zca", truncate_dim=3).fit(frame)
+    zca = _raw(whiten="zca", truncate_dim=3).fit(frame)
     assert list(zca.get_feature_names_out()) == ["a", "b", "c"]
-    pca = EmbeddingNormalizer(whiten="pca", norm=None).set_output(transform="pandas")
+    pca = _raw(whiten="pca", norm=None).set_output(transform="pandas")
     out = pca.fit(frame).transform(frame)
     assert list(out.columns) == [f"embeddingnormalizer{i}" for i in range(4)]
     back = pca.inverse_transform(out)
@@ -466,13 +475,13 @@ def test_float32_whitening_of_a_decaying_spectrum_is_float64_accurate(monkeypatc
     exact = X.astype(np.float64)
     values, vectors = _eig(exact)
     reference = (exact - exact.mean(axis=0)) @ (vectors / np.sqrt(values))
-    whitened = EmbeddingNormalizer(whiten="pca", norm=None).fit(X).transform(X)
+    whitened = _raw(whiten="pca", norm=None).fit(X).transform(X)
     assert whitened.dtype == np.float32
     # The whitened covariance is the identity to float32 rounding of the output.
     covariance = np.cov(whitened.astype(np.float64).T, bias=True)
     np.testing.assert_allclose(covariance, np.eye(48), atol=1e-6)
     _same_up_to_column_signs(whitened.astype(np.float64), reference, rtol=1e-6)
-    normalized = EmbeddingNormalizer(whiten="pca").fit_transform(X)
+    normalized = _raw(whiten="pca").fit_transform(X)
     np.testing.assert_allclose(
         np.abs(normalized), np.abs(_unit_rows(reference)), rtol=0, atol=1e-7
     )
@@ -486,8 +495,191 @@ def test_results_do_not_depend_on_the_number_of_threads(params, monkeypatch):
     monkeypatch.setattr(sknorm.stats.covariance, "_BLOCK_ELEMENTS", 1 << 12)
     monkeypatch.setattr(sknorm.embedding, "_BLOCK_ELEMENTS", 1 << 12)
     X = _decaying_spectrum(5_000, 24)
-    pooled = EmbeddingNormalizer(**params).fit(X)
+    pooled = _raw(**params).fit(X)
     monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
-    serial = EmbeddingNormalizer(**params).fit(X)
+    serial = _raw(**params).fit(X)
     np.testing.assert_array_equal(serial.projection_, pooled.projection_)
     np.testing.assert_array_equal(serial.transform(X), pooled.transform(X))
+
+
+# ---------------------------------------------------------------------------
+# input_norm: the map of the L2-normalized rows
+# ---------------------------------------------------------------------------
+
+_INPUT_NORM_PARAMS = [
+    {"center": True},
+    {"center": True, "truncate_dim": 5},
+    {"n_remove": 2},
+    {"whiten": "zca", "norm": None},
+    {"whiten": "pca", "shrinkage": "auto", "n_components": 6},
+    {"whiten": "zca", "power": -0.25, "center": False},
+]
+
+
+def _rows_of_varied_norms(n_samples=300, n_features=16, seed=0):
+    """Embeddings whose row norms vary by a factor 20, as raw mean-pooled
+    embeddings of different kinds of text do."""
+    X = _embeddings(n_samples, n_features, seed)
+    scale = np.random.default_rng(seed + 1).uniform(0.25, 5.0, size=(n_samples, 1))
+    return X * scale
+
+
+def _assert_same_normalizer(fitted, reference, X_new):
+    """``fitted`` (input_norm="l2") against ``reference`` (input_norm=None,
+    fitted on scikit-learn's normalize of the same rows)."""
+    from sklearn.preprocessing import normalize as sklearn_normalize
+
+    np.testing.assert_allclose(fitted.mean_, reference.mean_, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        fitted.projection_, reference.projection_, rtol=1e-9, atol=1e-10
+    )
+    assert fitted.shrinkage_ == pytest.approx(reference.shrinkage_, rel=1e-12)
+    expected = reference.transform(sklearn_normalize(X_new))
+    for data in (X_new, sparse.csr_array(X_new), sparse.csc_array(X_new)):
+        np.testing.assert_allclose(
+            fitted.transform(data), expected, rtol=1e-9, atol=1e-10
+        )
+
+
+@pytest.mark.parametrize("params", _INPUT_NORM_PARAMS)
+@pytest.mark.parametrize("container", ["dense", "csr", "csc"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_input_norm_equals_fitting_normalized_rows(params, container, weighted):
+    from sklearn.preprocessing import normalize as sklearn_normalize
+
+    X = _rows_of_varied_norms()
+    X[::7, 3] = 0.0  # some implicit zeros in the sparse containers
+    weight = np.random.default_rng(3).random(len(X)) if weighted else None
+    data = {
+        "dense": X,
+        "csr": sparse.csr_array(X),
+        "csc": sparse.csc_array(X),
+    }[container]
+    original = data.copy()
+    fitted = EmbeddingNormalizer(**params, input_norm="l2")
+    fitted.fit(data, sample_weight=weight)
+    reference = EmbeddingNormalizer(**params, input_norm=None)
+    reference.fit(sklearn_normalize(X), sample_weight=weight)
+    _assert_same_normalizer(fitted, reference, _rows_of_varied_norms(50, seed=9))
+    # The caller's data is left alone.
+    if container == "dense":
+        np.testing.assert_array_equal(data, original)
+    else:
+        np.testing.assert_array_equal(data.toarray(), original.toarray())
+
+
+@pytest.mark.parametrize("params", _INPUT_NORM_PARAMS[2:5])
+def test_input_norm_partial_fit_equals_fitting_normalized_rows(params):
+    from sklearn.preprocessing import normalize as sklearn_normalize
+
+    X = _rows_of_varied_norms()
+    weight = np.random.default_rng(4).random(len(X))
+    streamed = EmbeddingNormalizer(**params)  # input_norm="l2" by default
+    for rows in np.array_split(np.arange(len(X)), 5):
+        streamed.partial_fit(X[rows], sample_weight=weight[rows])
+    reference = EmbeddingNormalizer(**params, input_norm=None)
+    reference.fit(sklearn_normalize(X), sample_weight=weight)
+    _assert_same_normalizer(streamed, reference, _rows_of_varied_norms(50, seed=9))
+
+
+def test_input_norm_float32_transform_is_float64_accurate():
+    X = _rows_of_varied_norms().astype(np.float32)
+    est = EmbeddingNormalizer(whiten="zca").fit(X)
+    result = est.transform(X)
+    assert result.dtype == np.float32
+    reference = est.transform(X.astype(np.float64))
+    np.testing.assert_allclose(result, reference, atol=1e-6)
+
+
+def test_input_norm_keeps_rows_of_any_magnitude_finite():
+    X = _rows_of_varied_norms(n_features=6)
+    # eps=0: no floor, so rows of norm 1e-300 are normalized too.
+    est = EmbeddingNormalizer(whiten="zca", eps=0.0).fit(X * 1e300)
+    reference = EmbeddingNormalizer(whiten="zca", eps=0.0).fit(X)
+    # Normalized rows do not depend on the scale (overflow-safe norms).
+    np.testing.assert_allclose(est.projection_, reference.projection_, rtol=1e-12)
+    np.testing.assert_allclose(
+        est.transform(X * 1e-300), reference.transform(X), rtol=1e-9, atol=1e-12
+    )
+    # With the default eps, rows below it are divided by eps, not normalized.
+    floored = EmbeddingNormalizer(center=True, eps=1e-3).fit(X)
+    tiny = floored.transform(np.full((1, 6), 1e-6))
+    np.testing.assert_allclose(tiny, _unit_rows(1e-3 - floored.mean_[None]))
+
+
+def test_input_norm_rejects_infinity_naming_the_feature():
+    X = _embeddings(n_samples=10, n_features=3)
+    X[4, 2] = -np.inf
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 2"):
+        EmbeddingNormalizer(center=True).fit(X)
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 2"):
+        EmbeddingNormalizer(center=True).fit(sparse.csr_array(X))
+
+
+def test_inverse_transform_with_input_norm_recovers_the_directions():
+    X = _rows_of_varied_norms()
+    est = EmbeddingNormalizer(whiten="zca", norm=None).fit(X)
+    np.testing.assert_allclose(
+        est.inverse_transform(est.transform(X)), _unit_rows(X), atol=1e-10
+    )
+
+
+def test_default_is_row_normalization_and_auto_centers_principal_maps():
+    from sklearn.preprocessing import normalize as sklearn_normalize
+
+    X = _rows_of_varied_norms()
+    est = EmbeddingNormalizer().fit(X)
+    np.testing.assert_array_equal(est.mean_, 0.0)
+    np.testing.assert_allclose(est.transform(X), sklearn_normalize(X), rtol=1e-12)
+    unit = _unit_rows(X)
+    for params in ({"n_remove": 1}, {"whiten": "pca"}, {"n_components": 3}):
+        fitted = EmbeddingNormalizer(**params).fit(X)
+        np.testing.assert_allclose(fitted.mean_, unit.mean(axis=0), rtol=1e-12)
+    assert not EmbeddingNormalizer(truncate_dim=3).fit(X).mean_.any()
+    assert not EmbeddingNormalizer(whiten="zca", center=False).fit(X).mean_.any()
+
+
+# ---------------------------------------------------------------------------
+# shrinkage="auto": Oracle Approximating Shrinkage
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("n_samples", [5, 20, 300])
+def test_auto_shrinkage_is_scikit_learn_oas(center, n_samples):
+    from sklearn.covariance import OAS
+
+    X = _embeddings(n_samples=n_samples)
+    est = EmbeddingNormalizer(
+        whiten="zca", shrinkage="auto", center=center, input_norm=None, norm=None
+    ).fit(X)
+    expected = OAS(assume_centered=not center).fit(X).shrinkage_
+    assert est.shrinkage_ == pytest.approx(expected, rel=1e-10)
+    # The map is the whitening with that fixed shrinkage.
+    fixed = clone(est).set_params(shrinkage=expected).fit(X)
+    np.testing.assert_allclose(est.projection_, fixed.projection_, rtol=1e-9)
+
+
+def test_auto_shrinkage_streams_and_counts_weights_as_repetitions():
+    from sklearn.covariance import OAS
+
+    X = _embeddings(n_samples=60)
+    counts = np.random.default_rng(7).integers(0, 4, size=len(X))
+    repeated = np.repeat(X, counts, axis=0)
+    expected = OAS().fit(repeated).shrinkage_
+    params = {"whiten": "pca", "shrinkage": "auto", "input_norm": None}
+    weighted = EmbeddingNormalizer(**params).fit(X, sample_weight=counts)
+    assert weighted.shrinkage_ == pytest.approx(expected, rel=1e-10)
+    streamed = EmbeddingNormalizer(**params)
+    for rows in np.array_split(np.arange(len(X)), 4):
+        streamed.partial_fit(X[rows], sample_weight=counts[rows])
+    assert streamed.shrinkage_ == pytest.approx(expected, rel=1e-10)
+
+
+def test_auto_shrinkage_of_one_feature_and_without_whitening():
+    X = _embeddings(n_samples=30, n_features=1)
+    est = EmbeddingNormalizer(whiten="pca", shrinkage="auto", norm=None).fit(X)
+    assert est.shrinkage_ == 0.0  # as scikit-learn's OAS: shrinking changes nothing
+    assert EmbeddingNormalizer().fit(X).shrinkage_ == 0.0
+    with pytest.raises(ValueError, match="shrinkage='auto' only changes the whiten"):
+        EmbeddingNormalizer(shrinkage="auto").fit(X)

@@ -509,6 +509,61 @@ class Covariance(Statistic):
             matrix = matrix + np.outer(mean, mean)
         return matrix, exponent
 
+    def oas_shrinkage(self, *, center=True):
+        """The Oracle Approximating Shrinkage coefficient (Chen et al., 2010).
+
+        The weight ``a`` of the scaled identity in ``(1 - a) C + a (tr C / d)
+        I`` that approximately minimizes the expected squared error of the
+        estimate, from the covariance ``C`` (the second moment with
+        ``center=False``) and the sample size alone: mergeable, no second
+        pass over the data. With ``alpha = mean(C**2)`` and ``mu = tr C /
+        d``, ``a = min((alpha + mu**2) / ((n + 1) (alpha - mu**2 / d)), 1)``,
+        the formula of :class:`sklearn.covariance.OAS` (which drops the
+        ``2 / d`` terms of the paper's equation 23, negligible for large
+        ``d``); 0 for one feature, 1 when every direction has the same
+        variance.
+
+        ``n`` is ``weight_sum``: weights count as repetitions of rows (integer
+        weights equal repeated rows), not as an effective sample size
+        ``(sum w)**2 / sum w**2``, which the statistic does not keep.
+
+        Parameters
+        ----------
+        center : bool, default=True
+            Shrink the covariance (True) or the uncentered second moment
+            (False, ``OAS(assume_centered=True)``).
+
+        Returns
+        -------
+        shrinkage : float in [0, 1]
+            NaN without data.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.covariance import OAS
+        >>> from sknorm.stats import Covariance
+        >>> X = np.random.default_rng(0).normal(size=(50, 10))
+        >>> a = Covariance.from_data(X[:20]).merge(Covariance.from_data(X[20:]))
+        >>> bool(np.isclose(a.oas_shrinkage(), OAS().fit(X).shrinkage_))
+        True
+        """
+        n = float(self.weight_sum)
+        n_features = self.scaled_cov.shape[0]
+        if n == 0:
+            return float("nan")
+        if n_features == 1:
+            return 0.0  # the shrunk matrix is the same whatever the coefficient
+        # In the data's units 4**exponent: the ratio is scale-free and these
+        # values are at most 1, so their squares neither overflow nor underflow.
+        matrix, _ = self.scaled_covariance(center=center)
+        alpha = float(np.mean(matrix**2))
+        mu_squared = (float(np.trace(matrix)) / n_features) ** 2
+        denominator = (n + 1) * (alpha - mu_squared / n_features)
+        if denominator <= 0:
+            return 1.0  # a scaled identity already
+        return min((alpha + mu_squared) / denominator, 1.0)
+
     def covariance(self, ddof=0):
         """Covariance matrix ``scatter / (weight_sum - ddof)`` (NaN without data).
 
