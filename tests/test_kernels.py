@@ -8,6 +8,7 @@ merges across tasks, fallbacks per task and the infinity check per block are
 exercised on data whose exact statistics are cheap to compute.
 """
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -400,3 +401,22 @@ def test_column_then_value_order_is_the_stable_lexicographic_order(path, dtype, 
     order = sort_by_column_then_value(values, columns, n_columns)
     # np.lexsort is stable: column, then value (NaN last), then position.
     np.testing.assert_array_equal(order, np.lexsort((values, columns)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_rows", [1, 3, 4, 7, 64, 65])
+def test_extrema_of_four_row_groups_ignore_nan_anywhere(path, dtype, n_rows):
+    """The kernel reduces four rows at a time: NaN in any of them, whole NaN
+    columns and the rows left over after the groups of four."""
+    rng = np.random.default_rng(n_rows)
+    X = rng.normal(size=(n_rows, 9)).astype(dtype)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[:, 0] = np.nan  # no value
+    X[:-1, 1] = np.nan  # only the last row
+    X[1:, 2] = np.nan  # only the first row
+    X[:, 3] = rng.normal(size=n_rows)  # no NaN
+    extrema = Extrema.from_data(X)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column
+        np.testing.assert_array_equal(extrema.minimum, np.nanmin(X, axis=0))
+        np.testing.assert_array_equal(extrema.maximum, np.nanmax(X, axis=0))
