@@ -9,7 +9,8 @@ movies without reviews are left out). Score: nDCG@10 with binary relevance
 (``retrieval_scores`` of ``embedding_quality.py``).
 
 For each post-processing (``EmbeddingNormalizer(center=False)``, L2 only, and
-``EmbeddingNormalizer(center=True, input_norm=None)``, centered) the script prints the float nDCG@10 and,
+``EmbeddingNormalizer(center=True, input_norm=None)``, centered) the script
+prints the float nDCG@10 and,
 for the int8 and binary codes of the same embeddings (quantizers fitted on
 the first half too), the nDCG@10 of the search of the codes alone and the
 *retention* (quantized nDCG / float nDCG) for each rescoring multiplier m:
