@@ -197,7 +197,8 @@ def embedding_diagnostics(X, *, sample_size=100_000, random_state=None):
     >>> raw = embedding_diagnostics(X, random_state=0)
     >>> round(raw["mean_cosine"], 1)
     0.8
-    >>> after = embedding_diagnostics(EmbeddingNormalizer().fit_transform(X))
+    >>> centered = EmbeddingNormalizer(center=True).fit_transform(X)
+    >>> after = embedding_diagnostics(centered)
     >>> abs(after["mean_cosine"]) < 0.01
     True
     >>> round(after["norm_cv"], 6)

@@ -42,7 +42,7 @@ from .diagnostics import (
     sample_pairs,
     unit_rows,
 )
-from .rows import row_norms
+from .rows import normalize, row_norms
 
 __all__ = [
     "CosineSimilarityDisplay",
@@ -330,7 +330,7 @@ class CosineSimilarityDisplay:
     >>> from sknorm.display import CosineSimilarityDisplay
     >>> X = np.random.default_rng(0).normal(size=(300, 8)) + 1.0
     >>> display = CosineSimilarityDisplay.from_estimator(
-    ...     EmbeddingNormalizer().fit(X), X, random_state=0
+    ...     EmbeddingNormalizer(center=True).fit(X), X, random_state=0
     ... )
     >>> [round(mean, 2) for mean in display.mean_cosines]
     [0.5, -0.0]
@@ -785,7 +785,11 @@ n_features), default=None
                         f"{variance.sum()!r}, outside the float64 range."
                     )
                 )
-            variance, ratio = _spectrum(check_embeddings(X), center=estimator.center)
+            fitted_rows = check_embeddings(X)
+            if getattr(estimator, "input_norm", None) == "l2":
+                # The rows its statistics were fitted on.
+                fitted_rows = normalize(fitted_rows, eps=estimator.eps)
+            variance, ratio = _spectrum(fitted_rows, center=estimator._centers())
         transformed = None
         if X is not None:
             Z = check_embeddings(_transform(estimator, X), "transform(X)")

@@ -15,6 +15,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.preprocessing import normalize
 from sklearn.random_projection import GaussianRandomProjection
 
 from sknorm import (
@@ -63,7 +64,7 @@ def _span_x(patch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_norms_from_estimator_histograms_the_norms(pyplot, dtype):
     X = _embeddings().astype(dtype)
-    normalizer = EmbeddingNormalizer().fit(X)
+    normalizer = EmbeddingNormalizer(center=True).fit(X)
     display = EmbeddingNormsDisplay.from_estimator(normalizer, X, bins=12)
     counts, edges = np.histogram(np.linalg.norm(X.astype(np.float64), axis=1), bins=12)
     np.testing.assert_array_equal(_heights(display.bars_[0]), counts)
@@ -109,7 +110,7 @@ def test_norms_draw_on_given_axes(pyplot):
 def test_from_estimator_needs_a_fitted_transformer(pyplot):
     X = _embeddings()
     with pytest.raises(NotFittedError):
-        EmbeddingNormsDisplay.from_estimator(EmbeddingNormalizer(), X)
+        EmbeddingNormsDisplay.from_estimator(EmbeddingNormalizer(center=True), X)
     regressor = LinearRegression().fit(X, X[:, 0])
     with pytest.raises(TypeError, match="no transform method"):
         CosineSimilarityDisplay.from_estimator(regressor, X)
@@ -118,7 +119,7 @@ def test_from_estimator_needs_a_fitted_transformer(pyplot):
 def test_displays_do_not_modify_the_input(pyplot):
     X = _embeddings()
     original = X.copy()
-    normalizer = EmbeddingNormalizer(copy=False).fit(X)
+    normalizer = EmbeddingNormalizer(center=True, copy=False).fit(X)
     EmbeddingNormsDisplay.from_estimator(normalizer, X)
     CosineSimilarityDisplay.from_estimator(normalizer, X)
     SpectrumDisplay.from_estimator(normalizer, X)
@@ -133,7 +134,7 @@ def test_displays_do_not_modify_the_input(pyplot):
 
 def test_cosine_all_pairs_against_cosine_similarity(pyplot):
     X = _embeddings(n=40)
-    normalizer = EmbeddingNormalizer().fit(X)
+    normalizer = EmbeddingNormalizer(center=True).fit(X)
     display = CosineSimilarityDisplay.from_estimator(normalizer, X, bins=15)
     upper = np.triu_indices(len(X), k=1)
     for panel, data in enumerate([X, normalizer.transform(X)]):
@@ -156,7 +157,7 @@ def test_cosine_all_pairs_against_cosine_similarity(pyplot):
 
 def test_cosine_sampled_pairs_keep_the_exact_mean(pyplot):
     X = _embeddings(n=300)
-    normalizer = EmbeddingNormalizer().fit(X)
+    normalizer = EmbeddingNormalizer(center=True).fit(X)
     display = CosineSimilarityDisplay.from_estimator(
         normalizer, X, max_pairs=1000, random_state=0
     )
@@ -220,7 +221,8 @@ def test_spectrum_from_estimator_shades_the_map(pyplot):
         n_remove=2, n_components=3, whiten="pca", shrinkage=0.1
     ).fit(X)
     display = SpectrumDisplay.from_estimator(normalizer, X)
-    pca = PCA().fit(X)
+    # The spectrum of the rows the statistics were fitted on (input_norm="l2").
+    pca = PCA().fit(normalize(X))
     np.testing.assert_allclose(
         display.line_.get_ydata(), pca.explained_variance_ratio_, rtol=1e-10
     )
@@ -253,12 +255,14 @@ def test_spectrum_roles_follow_the_parameters(pyplot):
 
 def test_spectrum_of_a_map_without_eigendecomposition(pyplot):
     X = _embeddings(n=100, d=6)
-    normalizer = EmbeddingNormalizer().fit(X)  # centering and L2 only
+    normalizer = EmbeddingNormalizer(center=True).fit(X)  # centering and L2
     with pytest.raises(ValueError, match="needs X"):
         SpectrumDisplay.from_estimator(normalizer)
     display = SpectrumDisplay.from_estimator(normalizer, X)
     np.testing.assert_allclose(
-        display.line_.get_ydata(), PCA().fit(X).explained_variance_ratio_, rtol=1e-10
+        display.line_.get_ydata(),
+        PCA().fit(normalize(X)).explained_variance_ratio_,
+        rtol=1e-10,
     )
     assert list(display.roles) == ["kept"] * 6
     # log-log by default; "linear" on request
@@ -268,7 +272,8 @@ def test_spectrum_of_a_map_without_eigendecomposition(pyplot):
     # Uncentered: the spectrum of the second moment E[x x^T].
     uncentered = EmbeddingNormalizer(center=False, n_remove=1).fit(X)
     display = SpectrumDisplay.from_estimator(uncentered)
-    moment = np.linalg.eigvalsh(X.T @ X / len(X))[::-1]
+    fitted_rows = normalize(X)
+    moment = np.linalg.eigvalsh(fitted_rows.T @ fitted_rows / len(X))[::-1]
     np.testing.assert_allclose(
         display.line_.get_ydata(), moment / moment.sum(), rtol=1e-10
     )
@@ -296,7 +301,7 @@ def test_spectrum_axis_stops_at_the_eigenvalue_floor(pyplot):
 def test_projection_is_the_pca_projection(pyplot):
     X = _embeddings(n=120, d=6)
     y = np.where(np.arange(120) % 3 == 0, "synopsis", "review")
-    normalizer = EmbeddingNormalizer().fit(X)
+    normalizer = EmbeddingNormalizer(center=True).fit(X)
     display = ProjectionDisplay.from_estimator(normalizer, X, y)
     for panel, data in enumerate([X, normalizer.transform(X)]):
         reference = PCA(n_components=2).fit_transform(data)
@@ -316,7 +321,7 @@ def test_projection_is_the_pca_projection(pyplot):
 def test_projection_subsamples_the_same_rows(pyplot):
     X = _embeddings(n=300, d=6)
     y = np.arange(300) % 4
-    normalizer = EmbeddingNormalizer().fit(X)
+    normalizer = EmbeddingNormalizer(center=True).fit(X)
     display = ProjectionDisplay.from_estimator(
         normalizer, X, y, max_samples=100, random_state=0
     )
