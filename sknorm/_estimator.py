@@ -242,6 +242,15 @@ class _StatisticsEstimator(
         """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
         raise NotImplementedError
 
+    def _kept_weight(self):
+        """Share of the learned weight kept when ``partial_fit`` merges a batch.
+
+        ``1 - decay`` for estimators with a ``decay`` parameter (their
+        statistics are :meth:`~sknorm.stats.Statistic.reweighted` by it before
+        the batch is merged), 1 for the others; ``fit`` forgets everything.
+        """
+        return 1.0 - getattr(self, "decay", 0.0)
+
     def _validate_fit_params(self):
         """Hook for checks of parameter combinations (single values are
         validated by ``_parameter_constraints``)."""
@@ -285,7 +294,10 @@ class _StatisticsEstimator(
 
         The statistics of ``X`` are merged exactly into those already learned, so
         a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
-        all of them.
+        all of them. Estimators with a ``decay`` parameter first multiply the
+        weight of what they learned by ``1 - decay``: the sequence then equals
+        one weighted ``fit`` where a row seen ``j`` batches ago weighs ``(1 -
+        decay) ** j`` times its weight.
 
         Parameters
         ----------
@@ -340,17 +352,22 @@ class _StatisticsEstimator(
             with task.reporting_units():
                 statistics = self._computed_statistics(X, weight, specs)
             n_new_rows = X.shape[0]
+        # What was learned keeps this share of its weight (decay).
+        kept = 1.0 if first_call else self._kept_weight()
         if not first_call:
             for name, new in statistics.items():
                 old = _statistic_class(name).from_state(self._statistics_state[name])
+                if kept != 1.0:
+                    old = old.reweighted(kept)
                 statistics[name] = old.merge(new)
         self._statistics_state = {
             name: stat.to_state() for name, stat in statistics.items()
         }
+        seen = to_numpy(getattr(self, "n_samples_seen_", 0))
         self._set_fitted_attributes(
             statistics,
-            n_rows=to_numpy(getattr(self, "n_samples_seen_", 0)) + n_new_rows,
-            weighted=sample_weight is not None,
+            n_rows=(seen * kept if kept != 1.0 else seen) + n_new_rows,
+            weighted=sample_weight is not None or self._kept_weight() != 1.0,
         )
         namespace = namespace_of(X)
         if namespace is not None:

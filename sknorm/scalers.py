@@ -12,7 +12,7 @@ from numbers import Real
 import numpy as np
 from scipy.special import ndtri
 from sklearn.base import OneToOneFeatureMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._affine import AffineMap, safe_scale, spread_in_units
@@ -29,6 +29,11 @@ from ._validation import (
 from .stats import Extrema, Moments, Quantiles, QuantileSketch
 
 __all__ = ["MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler"]
+
+
+#: Constraint of the ``decay`` parameter of the scalers whose statistics carry
+#: weights (see :meth:`~sknorm.stats.Statistic.reweighted`).
+_DECAY_CONSTRAINT = [Interval(Real, 0, 1, closed="left")]
 
 
 class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
@@ -180,6 +185,14 @@ class StandardScaler(_ColumnScaler):
     clip : bool, default=False
         Clip transformed values to the transformed range of the training data.
         For sparse input only stored values are clipped.
+    decay : float in [0, 1), default=0.0
+        Share of the learned weight each ``partial_fit`` forgets before it
+        merges its batch: a row seen ``j`` batches ago weighs ``(1 - decay) **
+        j`` times its weight, so the mean and variance follow data that
+        drifts (exponentially weighted moments, exactly). ``fit`` is one batch
+        and is not affected; 0 forgets nothing. The weights are per row, not
+        per batch: see :ref:`decay` for batch normalization's ``momentum``.
+        The ``clip`` range is not forgotten (extrema carry no weight).
 
     Attributes
     ----------
@@ -196,8 +209,9 @@ class StandardScaler(_ColumnScaler):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int or ndarray of shape (n_features,)
-        Number of non-missing samples per feature (sum of weights when weighted);
-        an int when the same for all features.
+        Number of non-missing samples per feature (sum of weights when weighted,
+        the decayed sum of weights, a float, when ``decay > 0``); an int when
+        the same for all features.
 
     See Also
     --------
@@ -220,21 +234,36 @@ class StandardScaler(_ColumnScaler):
     >>> X32 = np.array([[1e7], [1e7 + 1]] * 4, dtype=np.float32)
     >>> StandardScaler().fit_transform(X32).ravel()
     array([-1.,  1., -1.,  1., -1.,  1., -1.,  1.], dtype=float32)
+
+    With ``decay=0.5`` the first batch's rows weigh half as much once the
+    second batch is merged:
+
+    >>> forgetful = StandardScaler(decay=0.5)
+    >>> for batch in ([[0.0], [2.0]], [[10.0], [12.0]]):
+    ...     forgetful = forgetful.partial_fit(batch)
+    >>> forgetful.mean_  # (0.5 * (0 + 2) + 10 + 12) / 3
+    array([7.66666667])
+    >>> float(forgetful.n_samples_seen_)
+    3.0
     """
 
     _parameter_constraints: dict = {
         **_ColumnScaler._parameter_constraints,
         "with_mean": ["boolean"],
         "with_std": ["boolean"],
+        "decay": _DECAY_CONSTRAINT,
     }
 
     _sparse_advice = "Use with_mean=False to scale sparse data without centering."
 
-    def __init__(self, *, copy=True, with_mean=True, with_std=True, clip=False):
+    def __init__(
+        self, *, copy=True, with_mean=True, with_std=True, clip=False, decay=0.0
+    ):
         self.copy = copy
         self.with_mean = with_mean
         self.with_std = with_std
         self.clip = clip
+        self.decay = decay
 
     def _statistic_types(self):
         return (Moments, Extrema) if self.clip else (Moments,)
@@ -289,7 +318,10 @@ class MinMaxScaler(_ColumnScaler):
     (CSR/CSC) whenever the fitted map sends 0 to 0 for every feature — for
     example non-negative data whose minimum is 0 with ``feature_range=(0, 1)`` —
     in which case the result stays sparse in the input's format; otherwise a
-    clear error names the features that would densify.
+    clear error names the features that would densify. There is no ``decay``
+    (see :class:`StandardScaler`): extrema carry no weight that could be
+    forgotten, and a decayed weight is never zero, so old rows would still set
+    them.
 
     Parameters
     ----------
@@ -439,7 +471,10 @@ class MaxAbsScaler(_ColumnScaler):
         x_scaled = x / max_abs_
 
     Additions: ``sample_weight`` (rows of zero weight ignored) and
-    ``inverse_transform`` that honours ``set_output``.
+    ``inverse_transform`` that honours ``set_output``. There is no ``decay``
+    (see :class:`StandardScaler`): a maximum carries no weight that could be
+    forgotten, and a decayed weight is never zero, so old rows would still set
+    it.
 
     Parameters
     ----------
@@ -548,6 +583,14 @@ default=(25.0, 75.0)
         in further passes that narrow the sketch's brackets (two to four passes
         in all, see :ref:`dask-exact-quantiles`). In-memory input always gets
         exact quantiles.
+    decay : float in [0, 1), default=0.0
+        Share of the learned weight each ``partial_fit`` forgets before it
+        merges its batch: a row seen ``j`` batches ago weighs ``(1 - decay) **
+        j`` times its weight (the sketch's items are reweighted), so the
+        quantiles follow data that drifts, with the sketch's rank error.
+        ``fit`` is one batch and is not affected; 0 forgets nothing. See
+        :ref:`decay`. The ``clip`` range is not forgotten (extrema carry no
+        weight).
 
     Attributes
     ----------
@@ -607,6 +650,7 @@ default=(25.0, 75.0)
         "quantile_range": [tuple],
         "unit_variance": ["boolean"],
         "dask_quantiles": [StrOptions({"sketch", "exact"})],
+        "decay": _DECAY_CONSTRAINT,
     }
 
     _sparse_advice = (
@@ -624,6 +668,7 @@ default=(25.0, 75.0)
         unit_variance=False,
         clip=False,
         dask_quantiles="sketch",
+        decay=0.0,
     ):
         self.with_centering = with_centering
         self.with_scaling = with_scaling
@@ -632,6 +677,7 @@ default=(25.0, 75.0)
         self.unit_variance = unit_variance
         self.clip = clip
         self.dask_quantiles = dask_quantiles
+        self.decay = decay
 
     def _levels(self):
         """Quantile levels as fractions, divided by 100 exactly as numpy does."""

@@ -257,6 +257,24 @@ def test_partial_fit_on_dask_batches_equals_fit(client, estimator):
     _assert_same_fit(streamed, clone(estimator).fit(X))
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [sknorm.StandardScaler(decay=0.3), sknorm.EmbeddingNormalizer(decay=0.3)],
+    ids=repr,
+)
+def test_decayed_partial_fit_on_dask_batches_equals_in_memory(client, estimator):
+    X = _data(nan=get_tags(estimator).input_tags.allow_nan)
+    weight = np.random.default_rng(2).uniform(0, 2, len(X))
+    on_dask, in_memory = clone(estimator), clone(estimator)
+    for rows in (slice(0, 700), slice(700, 1_200), slice(1_200, None)):
+        on_dask.partial_fit(
+            da.from_array(X[rows], chunks=(200, -1)),
+            sample_weight=da.from_array(weight[rows], chunks=200),
+        )
+        in_memory.partial_fit(X[rows], sample_weight=weight[rows])
+    _assert_same_fit(on_dask, in_memory)
+
+
 def test_robust_scaler_sketch_is_within_its_bound(client):
     X = np.random.default_rng(3).lognormal(size=(20_000, 2))
     fitted = sknorm.RobustScaler().fit(da.from_array(X, chunks=(1_000, 2)))

@@ -416,11 +416,12 @@ FUNCTION_CLASSES = [
 @pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
 def test_functions_take_every_parameter_of_their_class(function, cls):
     """Every constructor parameter and fit's sample_weight, except
-    RobustScaler's dask_quantiles: the function always computes exact
-    quantiles, whatever the container of X."""
+    RobustScaler's dask_quantiles (the function always computes exact
+    quantiles, whatever the container of X) and decay (a function fits one
+    batch, which decay does not change)."""
     import inspect
 
-    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles"}
+    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles", "decay"}
     expected |= {"sample_weight", "X", "axis"}
     parameters = inspect.signature(function).parameters
     assert set(parameters) == expected
@@ -512,3 +513,123 @@ def test_minmax_min_is_exact_for_a_zero_minimum_below_the_float_range():
     np.testing.assert_array_equal(scaler.min_, [-1.0, -1.0])
     np.testing.assert_array_equal(scaler.scale_, [2.0, np.inf])
     np.testing.assert_array_equal(scaler.transform(X), [[-1.0, -1.0], [-1.0, 1.0]])
+
+
+# -- decay: exponentially weighted statistics ---------------------------------
+
+
+def _decay_weights(batch_sizes, decay):
+    """Row weights of the one weighted fit that a decayed stream equals: batch
+    ``b`` of ``B`` weighs ``(1 - decay) ** (B - 1 - b)``."""
+    n_batches = len(batch_sizes)
+    return np.concatenate(
+        [
+            np.full(size, (1 - decay) ** (n_batches - 1 - b))
+            for b, size in enumerate(batch_sizes)
+        ]
+    )
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.1, 0.5, 0.9])
+@pytest.mark.parametrize("container", [np.asarray, *SPARSE_CONTAINERS])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_decayed_partial_fit_equals_weighted_fit(decay, container, weighted):
+    X = _random_data(n_samples=200, nan_fraction=0.05)
+    if container is not np.asarray:
+        X[np.abs(X) < 300] = 0.0
+    sizes = [30, 70, 1, 50, 49]
+    bounds = np.cumsum([0, *sizes])
+    rng = np.random.default_rng(3)
+    user_weight = rng.uniform(0, 3, len(X)) if weighted else np.ones(len(X))
+    params = {"with_mean": container is np.asarray, "decay": decay}
+    streamed = StandardScaler(**params)
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        batch_weight = user_weight[start:stop] if weighted else None
+        streamed.partial_fit(container(X[start:stop]), sample_weight=batch_weight)
+    weight = user_weight * _decay_weights(sizes, decay)
+    # The reference: scikit-learn's weighted fit (no decay there).
+    reference = skl.StandardScaler(with_mean=params["with_mean"]).fit(
+        container(X), sample_weight=weight
+    )
+    _assert_same_attributes(streamed, reference, ["var_", "scale_", "mean_"])
+    _assert_close(streamed.n_samples_seen_, reference.n_samples_seen_)
+    if decay:
+        assert np.asarray(streamed.n_samples_seen_).dtype == np.float64
+
+
+def test_decay_after_fit_and_fit_unaffected():
+    X = _random_data(n_samples=120)
+    decayed = StandardScaler(decay=0.25).fit(X[:80])
+    _assert_same_attributes(decayed, skl.StandardScaler().fit(X[:80]), ["mean_"])
+    decayed.partial_fit(X[80:])
+    weight = _decay_weights([80, 40], 0.25)
+    reference = skl.StandardScaler().fit(X, sample_weight=weight)
+    _assert_same_attributes(decayed, reference, ["mean_", "var_", "scale_"])
+
+
+def test_decay_is_validated():
+    for bad in (1.0, -0.1, 2):
+        with pytest.raises(ValueError, match="decay"):
+            StandardScaler(decay=bad).fit([[1.0], [2.0]])
+    assert "decay" not in MinMaxScaler().get_params()
+    assert "decay" not in MaxAbsScaler().get_params()
+
+
+def _batchnorm_running(batches, momentum, unbiased=True):
+    """numpy re-implementation of torch.nn.BatchNorm1d's running statistics in
+    training mode: running = (1 - momentum) * running + momentum * batch, from
+    running_mean = 0 and running_var = 1; the batch variance is unbiased."""
+    n_features = batches[0].shape[1]
+    mean, var = np.zeros(n_features), np.ones(n_features)
+    for batch in batches:
+        batch_var = batch.var(axis=0, ddof=1 if unbiased else 0)
+        mean = (1 - momentum) * mean + momentum * batch.mean(axis=0)
+        var = (1 - momentum) * var + momentum * batch_var
+    return mean, var
+
+
+def _batchnorm_as_decay(batches, momentum):
+    """StandardScaler reproducing BatchNorm's running mean: ``decay=momentum``
+    and a first batch standing for BatchNorm's initial state (mean 0, variance
+    1) with the weight n / momentum of the steady state, ``n`` rows per batch."""
+    n_rows, n_features = batches[0].shape
+    prior = np.array([-np.ones(n_features), np.ones(n_features)])
+    scaler = StandardScaler(decay=momentum)
+    scaler.partial_fit(prior, sample_weight=np.full(2, n_rows / momentum / 2))
+    for batch in batches:
+        scaler.partial_fit(batch)
+    return scaler
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, 0.01])
+def test_decay_reproduces_batchnorm_running_mean(momentum):
+    rng = np.random.default_rng(0)
+    # Drifting batches of 32 rows.
+    batches = [rng.normal(loc=0.1 * b, scale=1 + 0.05 * b, size=(32, 3)) for b in range(40)]
+    scaler = _batchnorm_as_decay(batches, momentum)
+    running_mean, running_var = _batchnorm_running(batches, momentum)
+    np.testing.assert_allclose(scaler.mean_, running_mean, rtol=1e-12, atol=1e-14)
+    # The variance differs: sknorm's is the weighted variance of all rows, so
+    # the batch means' spread around the running mean enters it, and the
+    # batch variances are biased (ddof=0).
+    assert not np.allclose(scaler.var_, running_var, rtol=1e-3)
+    # With batches centred on the running mean's path neither term differs
+    # but the bias: BatchNorm with the biased variance agrees exactly.
+    centred = [b - b.mean(axis=0) for b in batches]
+    scaler = _batchnorm_as_decay(centred, momentum)
+    running_mean, running_var = _batchnorm_running(centred, momentum, unbiased=False)
+    np.testing.assert_allclose(scaler.mean_, running_mean, atol=1e-14)
+    np.testing.assert_allclose(scaler.var_, running_var, rtol=1e-12)
+
+
+def test_batch_weights_reproduce_batchnorm_with_unequal_batches():
+    # Rows weighted 1 / n make each batch count once, whatever its size.
+    rng = np.random.default_rng(1)
+    batches = [rng.normal(loc=b, size=(size, 2)) for b, size in enumerate([5, 50, 9, 200])]
+    momentum = 0.3
+    scaler = StandardScaler(decay=momentum)
+    scaler.partial_fit(np.array([[-1.0, -1.0], [1.0, 1.0]]), sample_weight=[0.5 / momentum] * 2)
+    for batch in batches:
+        scaler.partial_fit(batch, sample_weight=np.full(len(batch), 1 / len(batch)))
+    running_mean, _ = _batchnorm_running(batches, momentum)
+    np.testing.assert_allclose(scaler.mean_, running_mean, rtol=1e-12)

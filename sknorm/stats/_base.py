@@ -72,6 +72,26 @@ class Statistic:
         """Return the statistic of the union of both data sets."""
         raise NotImplementedError
 
+    def reweighted(self, factor):
+        """The statistic of the same data with every row's weight times ``factor``.
+
+        ``factor`` is a positive float. Estimators that forget (``decay``)
+        apply it to what they learned before merging a new batch, so that
+        ``a.reweighted(f).merge(b)`` is the statistic of ``a``'s rows weighted
+        ``f`` times their weight and ``b``'s rows unchanged. Statistics with
+        no weighted state (exact quantiles) do not implement it.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be reweighted: it is not merged."
+        )
+
+    @staticmethod
+    def _check_factor(factor):
+        factor = float(factor)
+        if not (0 < factor < np.inf):
+            raise ValueError(f"the weight factor must be positive and finite, got {factor}.")
+        return factor
+
     @property
     def n_features(self):
         """Number of columns summarised."""

@@ -299,3 +299,33 @@ def test_values_at_ranks_within_the_bound(fmt):
         exact.values_at_ranks(np.arange(100.0)[:, None].repeat(4, 1)),
         np.sort(X[:100], axis=0),
     )
+
+
+@pytest.mark.parametrize("factor", [0.7, 0.3, 2.0**-3, 1e-5])
+def test_reweighted_sketch_merges_within_its_bound(factor):
+    # Non-power-of-two factors split a level's items over two levels: the
+    # compactions still pair them, and the bound holds on the weighted data.
+    rng = np.random.default_rng(2)
+    x = rng.lognormal(size=40_000)
+    sketch = None
+    for rows in np.array_split(np.arange(40_000), 20):
+        part = QuantileSketch.from_data(x[rows, None])
+        sketch = part if sketch is None else sketch.reweighted(factor).merge(part)
+    weight = np.repeat(factor ** np.arange(19, -1, -1.0), 2_000)
+    np.testing.assert_allclose(sketch.weight_sum(), weight.sum(), rtol=1e-12)
+    # About 3 k items, plus two per level: at most 60 levels of light items
+    # below the top's (see reweighted) and the levels of the data's weights.
+    assert sketch.column_sizes[0] <= 3 * int(sketch.k) + 2 * (60 + 20)
+    estimates = sketch.quantiles(LEVELS).values()[:, 0]
+    order = np.argsort(x)
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    sorted_x = x[order]
+    bound = sketch.rank_error_bound()[0]
+    for level, estimate in zip(LEVELS, estimates, strict=True):
+        i_low = np.searchsorted(sorted_x, estimate, side="left")
+        i_high = np.searchsorted(sorted_x, estimate, side="right")
+        low = cumulative[i_low - 1] if i_low else 0.0
+        high = cumulative[i_high - 1] if i_high else 0.0
+        assert max(low - level, level - high, 0.0) <= bound
+    # The relative bound does not change under reweighting alone.
+    np.testing.assert_allclose(sketch.reweighted(0.3).rank_error_bound(), bound)
