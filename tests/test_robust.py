@@ -384,9 +384,10 @@ def test_decayed_stream_within_the_sketch_bound(decay):
     rng = np.random.default_rng(1)
     n_batches, size = 40, 2_000
     # Drifting data: the decayed quantiles differ from the undecayed ones.
-    X = rng.lognormal(size=(n_batches * size, 2)) + np.repeat(
-        np.arange(n_batches), size
-    )[:, None] * 0.2
+    X = (
+        rng.lognormal(size=(n_batches * size, 2))
+        + np.repeat(np.arange(n_batches), size)[:, None] * 0.2
+    )
     streamed = RobustScaler(decay=decay)
     for rows in np.array_split(np.arange(len(X)), n_batches):
         streamed.partial_fit(X[rows])

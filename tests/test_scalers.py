@@ -1,6 +1,7 @@
 """StandardScaler, MinMaxScaler, MaxAbsScaler: parity with scikit-learn and
 the cases where sknorm deliberately differs (checked against exact references)."""
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -543,7 +544,7 @@ def test_decayed_partial_fit_equals_weighted_fit(decay, container, weighted):
     user_weight = rng.uniform(0, 3, len(X)) if weighted else np.ones(len(X))
     params = {"with_mean": container is np.asarray, "decay": decay}
     streamed = StandardScaler(**params)
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in itertools.pairwise(bounds):
         batch_weight = user_weight[start:stop] if weighted else None
         streamed.partial_fit(container(X[start:stop]), sample_weight=batch_weight)
     weight = user_weight * _decay_weights(sizes, decay)
@@ -605,7 +606,9 @@ def _batchnorm_as_decay(batches, momentum):
 def test_decay_reproduces_batchnorm_running_mean(momentum):
     rng = np.random.default_rng(0)
     # Drifting batches of 32 rows.
-    batches = [rng.normal(loc=0.1 * b, scale=1 + 0.05 * b, size=(32, 3)) for b in range(40)]
+    batches = [
+        rng.normal(loc=0.1 * b, scale=1 + 0.05 * b, size=(32, 3)) for b in range(40)
+    ]
     scaler = _batchnorm_as_decay(batches, momentum)
     running_mean, running_var = _batchnorm_running(batches, momentum)
     np.testing.assert_allclose(scaler.mean_, running_mean, rtol=1e-12, atol=1e-14)
@@ -625,10 +628,14 @@ def test_decay_reproduces_batchnorm_running_mean(momentum):
 def test_batch_weights_reproduce_batchnorm_with_unequal_batches():
     # Rows weighted 1 / n make each batch count once, whatever its size.
     rng = np.random.default_rng(1)
-    batches = [rng.normal(loc=b, size=(size, 2)) for b, size in enumerate([5, 50, 9, 200])]
+    batches = [
+        rng.normal(loc=b, size=(size, 2)) for b, size in enumerate([5, 50, 9, 200])
+    ]
     momentum = 0.3
     scaler = StandardScaler(decay=momentum)
-    scaler.partial_fit(np.array([[-1.0, -1.0], [1.0, 1.0]]), sample_weight=[0.5 / momentum] * 2)
+    scaler.partial_fit(
+        np.array([[-1.0, -1.0], [1.0, 1.0]]), sample_weight=[0.5 / momentum] * 2
+    )
     for batch in batches:
         scaler.partial_fit(batch, sample_weight=np.full(len(batch), 1 / len(batch)))
     running_mean, _ = _batchnorm_running(batches, momentum)

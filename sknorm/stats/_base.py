@@ -89,7 +89,9 @@ class Statistic:
     def _check_factor(factor):
         factor = float(factor)
         if not (0 < factor < np.inf):
-            raise ValueError(f"the weight factor must be positive and finite, got {factor}.")
+            raise ValueError(
+                f"the weight factor must be positive and finite, got {factor}."
+            )
         return factor
 
     @property

@@ -1,6 +1,5 @@
 """Weighted mean and scatter matrix of the rows of a matrix."""
 
-
 import numpy as np
 
 from .._array_api import DEVICE_BLOCK_ELEMENTS, namespace_of, to_numpy

@@ -416,7 +416,9 @@ class QuantileSketch(Statistic):
         negligible = weights < np.ldexp(total + zero_weight, -_NEGLIGIBLE_BITS)[columns]
         if negligible.any():
             error = error + np.bincount(
-                columns[negligible], weights=weights[negligible], minlength=self.n_features
+                columns[negligible],
+                weights=weights[negligible],
+                minlength=self.n_features,
             )
             kept = ~negligible
             values, weights = values[kept], weights[kept]
