@@ -50,7 +50,11 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     of an estimator fitted on a device) and applied where X lives.
     """
 
-    _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
+    _parameter_constraints: dict = {
+        "copy": ["boolean"],
+        "clip": ["boolean"],
+        "feature_groups": ["array-like", None],
+    }
 
     #: Advice appended to the error raised when sparse input would densify.
     _sparse_advice = ""
@@ -193,6 +197,14 @@ class StandardScaler(_ColumnScaler):
         and is not affected; 0 forgets nothing. The weights are per row, not
         per batch: see :ref:`decay` for batch normalization's ``momentum``.
         The ``clip`` range is not forgotten (extrema carry no weight).
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -257,13 +269,21 @@ class StandardScaler(_ColumnScaler):
     _sparse_advice = "Use with_mean=False to scale sparse data without centering."
 
     def __init__(
-        self, *, copy=True, with_mean=True, with_std=True, clip=False, decay=0.0
+        self,
+        *,
+        copy=True,
+        with_mean=True,
+        with_std=True,
+        clip=False,
+        decay=0.0,
+        feature_groups=None,
     ):
         self.copy = copy
         self.with_mean = with_mean
         self.with_std = with_std
         self.clip = clip
         self.decay = decay
+        self.feature_groups = feature_groups
 
     def _statistic_types(self):
         return (Moments, Extrema) if self.clip else (Moments,)
@@ -332,6 +352,14 @@ class MinMaxScaler(_ColumnScaler):
         If False, scale in place where possible.
     clip : bool, default=False
         Clip transformed values of held-out data to ``feature_range``.
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -385,10 +413,13 @@ class MinMaxScaler(_ColumnScaler):
         "or densify X first."
     )
 
-    def __init__(self, feature_range=(0, 1), *, copy=True, clip=False):
+    def __init__(
+        self, feature_range=(0, 1), *, copy=True, clip=False, feature_groups=None
+    ):
         self.feature_range = feature_range
         self.copy = copy
         self.clip = clip
+        self.feature_groups = feature_groups
 
     def _validate_fit_params(self):
         low, high = self._range()
@@ -482,6 +513,14 @@ class MaxAbsScaler(_ColumnScaler):
         If False, scale in place where possible.
     clip : bool, default=False
         Clip transformed values of held-out data to ``[-1, 1]``.
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -512,9 +551,10 @@ class MaxAbsScaler(_ColumnScaler):
            [ 0. ,  1. , -0.5]])
     """
 
-    def __init__(self, *, copy=True, clip=False):
+    def __init__(self, *, copy=True, clip=False, feature_groups=None):
         self.copy = copy
         self.clip = clip
+        self.feature_groups = feature_groups
 
     def _statistic_types(self):
         return (Extrema,)
@@ -591,6 +631,14 @@ default=(25.0, 75.0)
         ``fit`` is one batch and is not affected; 0 forgets nothing. See
         :ref:`decay`. The ``clip`` range is not forgotten (extrema carry no
         weight).
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -669,6 +717,7 @@ default=(25.0, 75.0)
         clip=False,
         dask_quantiles="sketch",
         decay=0.0,
+        feature_groups=None,
     ):
         self.with_centering = with_centering
         self.with_scaling = with_scaling
@@ -678,6 +727,7 @@ default=(25.0, 75.0)
         self.clip = clip
         self.dask_quantiles = dask_quantiles
         self.decay = decay
+        self.feature_groups = feature_groups
 
     def _levels(self):
         """Quantile levels as fractions, divided by 100 exactly as numpy does."""

@@ -418,11 +418,16 @@ FUNCTION_CLASSES = [
 def test_functions_take_every_parameter_of_their_class(function, cls):
     """Every constructor parameter and fit's sample_weight, except
     RobustScaler's dask_quantiles (the function always computes exact
-    quantiles, whatever the container of X) and decay (a function fits one
-    batch, which decay does not change)."""
+    quantiles, whatever the container of X), decay (a function fits one
+    batch, which decay does not change) and feature_groups (not offered by
+    the functions yet, which scale along either axis)."""
     import inspect
 
-    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles", "decay"}
+    expected = set(inspect.signature(cls).parameters) - {
+        "dask_quantiles",
+        "decay",
+        "feature_groups",
+    }
     expected |= {"sample_weight", "X", "axis"}
     parameters = inspect.signature(function).parameters
     assert set(parameters) == expected
@@ -640,3 +645,119 @@ def test_batch_weights_reproduce_batchnorm_with_unequal_batches():
         scaler.partial_fit(batch, sample_weight=np.full(len(batch), 1 / len(batch)))
     running_mean, _ = _batchnorm_running(batches, momentum)
     np.testing.assert_allclose(scaler.mean_, running_mean, rtol=1e-12)
+
+
+# -- feature_groups: one statistic per group of columns ----------------------
+
+#: Groups of the 6 columns of _random_data; column 3 is in none.
+GROUPS = [[0, 2, 5], [1, 4]]
+
+#: (sknorm class, scikit-learn class, parameters, attributes compared).
+POOLED_CASES = [
+    (StandardScaler, skl.StandardScaler, {}, ["mean_", "var_", "scale_"]),
+    (MinMaxScaler, skl.MinMaxScaler, {}, ["data_min_", "data_max_", "scale_", "min_"]),
+    (MaxAbsScaler, skl.MaxAbsScaler, {}, ["max_abs_", "scale_"]),
+    (sknorm.RobustScaler, skl.RobustScaler, {}, ["center_", "scale_"]),
+]
+
+
+def _stacked(X, columns):
+    """The columns stacked into one: row i * size + j holds X[i, columns[j]]."""
+    part = X[:, columns]
+    if sparse.issparse(part):
+        part = part.toarray()
+    return np.asarray(part).reshape(-1, 1)
+
+
+def _check_pooled(ours, reference_factory, X, names, weight=None):
+    """Each group's attributes (and transform) equal those of the reference
+    scaler fitted on the group's columns stacked into one column; column 3,
+    in no group, those of the reference fitted on it alone."""
+    dense = X.toarray() if sparse.issparse(X) else X
+    for columns in [*GROUPS, [3]]:
+        stacked = _stacked(dense, columns)
+        stacked_weight = None if weight is None else np.repeat(weight, len(columns))
+        reference = reference_factory()
+        if stacked_weight is None:
+            reference.fit(stacked)
+        elif isinstance(reference, (skl.MinMaxScaler, skl.MaxAbsScaler)):
+            # Unweighted there: extrema ignore the rows of zero weight only.
+            reference.fit(stacked[stacked_weight > 0])
+        else:
+            reference.fit(stacked, sample_weight=stacked_weight)
+        for name in names:
+            got = np.asarray(getattr(ours, name))[columns]
+            _assert_close(got, np.full(len(columns), getattr(reference, name)[0]))
+        expected = reference.transform(stacked).reshape(len(dense), len(columns))
+        out = ours.transform(X)
+        out = out.toarray() if sparse.issparse(out) else out
+        _assert_close(out[:, columns], expected)
+
+
+@pytest.mark.parametrize(("cls", "skl_cls", "params", "names"), POOLED_CASES)
+@pytest.mark.parametrize("mode", ["fit", "weighted", "partial_fit"])
+def test_pooled_scalers_equal_sklearn_on_stacked_columns(
+    cls, skl_cls, params, names, mode
+):
+    X = _random_data(n_samples=60, nan_fraction=0.05)
+    weight = None
+    if mode == "weighted":
+        weight = np.random.default_rng(5).integers(0, 4, len(X)).astype(float)
+        if cls is sknorm.RobustScaler:
+            # Weighted quantiles are sknorm's (relative weights); the
+            # reference is then sknorm's exact weighted fit of the stack.
+            skl_cls = sknorm.RobustScaler
+    ours = cls(**params, feature_groups=GROUPS)
+    if mode == "partial_fit":
+        for rows in (slice(0, 25), slice(25, 60)):
+            ours.partial_fit(X[rows])
+    else:
+        ours.fit(X, sample_weight=weight)
+    _check_pooled(ours, lambda: skl_cls(**params), X, names, weight)
+
+
+@pytest.mark.parametrize(
+    ("cls", "skl_cls", "params", "names"),
+    [
+        (MaxAbsScaler, skl.MaxAbsScaler, {}, ["max_abs_", "scale_"]),
+        (StandardScaler, skl.StandardScaler, {"with_mean": False}, ["var_", "scale_"]),
+        (
+            sknorm.RobustScaler,
+            skl.RobustScaler,
+            {"with_centering": False},
+            ["scale_"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_pooled_scalers_on_sparse_input(cls, skl_cls, params, names, container):
+    X = _random_data(n_samples=60)
+    X[np.abs(X) < 400] = 0.0
+    ours = cls(**params, feature_groups=GROUPS).fit(container(X))
+    _check_pooled(ours, lambda: skl_cls(**params), container(X), names)
+
+
+def test_pooled_groups_by_name_mask_and_slice_and_errors():
+    pd = pytest.importorskip("pandas")
+    X = _random_data(n_samples=40)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(6)])
+    by_name = StandardScaler(feature_groups=[["c0", "c2", "c5"], ["c1", "c4"]])
+    by_index = StandardScaler(feature_groups=GROUPS).fit(X)
+    np.testing.assert_array_equal(by_name.fit(frame).scale_, by_index.scale_)
+    mask = np.zeros(6, dtype=bool)
+    mask[[0, 2, 5]] = True
+    pooled = StandardScaler(feature_groups=[mask, slice(1, 5, 3)]).fit(X)
+    np.testing.assert_array_equal(pooled.scale_, by_index.scale_)
+    with pytest.raises(ValueError, match="overlap"):
+        StandardScaler(feature_groups=[[0, 1], [1, 2]]).fit(X)
+    with pytest.raises(ValueError, match="out of range"):
+        MinMaxScaler(feature_groups=[[0, 9]]).fit(X)
+
+
+def test_pooled_partial_fit_with_decay_equals_weighted_fit():
+    X = _random_data(n_samples=90)
+    decayed = StandardScaler(decay=0.5, feature_groups=GROUPS)
+    for rows in (slice(0, 30), slice(30, 90)):
+        decayed.partial_fit(X[rows])
+    weight = _decay_weights([30, 60], 0.5)
+    _check_pooled(decayed, skl.StandardScaler, X, ["mean_", "var_"], weight)

@@ -903,6 +903,7 @@ class Quantiles(Statistic):
     """
 
     _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
+    _shared_fields = ("levels",)
     reveals_infinity = True
 
     mergeable = False

@@ -434,6 +434,37 @@ class QuantileSketch(Statistic):
             seed=self.seed.copy(),
         )
 
+    def _take_columns(self, index):
+        index = np.asarray(index, dtype=np.intp)
+        starts = _column_starts(self.column_sizes)
+        sizes = self.column_sizes[index]
+        # Positions of the items of the chosen columns, column after column.
+        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        items = np.repeat(starts[:-1][index], sizes) + within
+        return type(self)(
+            column_sizes=sizes,
+            values=self.values[items],
+            weights=self.weights[items],
+            zero_weight=self.zero_weight[index],
+            compaction_error=self.compaction_error[index],
+            value_count=self.value_count[index],
+            k=self.k.copy(),
+            seed=self.seed.copy(),
+        )
+
+    @classmethod
+    def _concatenated(cls, parts):
+        return cls(
+            column_sizes=np.concatenate([p.column_sizes for p in parts]),
+            values=np.concatenate([p.values for p in parts]),
+            weights=np.concatenate([p.weights for p in parts]),
+            zero_weight=np.concatenate([p.zero_weight for p in parts]),
+            compaction_error=np.concatenate([p.compaction_error for p in parts]),
+            value_count=np.concatenate([p.value_count for p in parts]),
+            k=parts[0].k.copy(),
+            seed=parts[0].seed.copy(),
+        )
+
     def _compress(self):
         """Compact levels until every column fits its total capacity.
 
