@@ -222,8 +222,9 @@ class StandardScaler(_ColumnScaler):
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int or ndarray of shape (n_features,)
         Number of non-missing samples per feature (sum of weights when weighted,
-        the decayed sum of weights, a float, when ``decay > 0``); an int when
-        the same for all features.
+        the decayed sum of weights, a float, when ``decay > 0``; with
+        ``feature_groups``, that of the values pooled into the feature's
+        group); an int when the same for all features.
 
     See Also
     --------

@@ -1,5 +1,7 @@
 """The contract every mergeable statistic follows."""
 
+import itertools
+
 import numpy as np
 from scipy import sparse
 
@@ -147,9 +149,7 @@ class Statistic:
         current = self._take_columns(np.concatenate(groups))
         # slots[g]: the columns of ``current`` still to be pooled into group g.
         offsets = np.cumsum([0] + [len(g) for g in groups])
-        slots = [
-            np.arange(a, b) for a, b in zip(offsets[:-1], offsets[1:], strict=True)
-        ]
+        slots = [np.arange(a, b) for a, b in itertools.pairwise(offsets)]
         while any(len(slot) > 1 for slot in slots):
             first = [slot[0 : len(slot) // 2 * 2 : 2] for slot in slots]
             second = [slot[1 : len(slot) // 2 * 2 : 2] for slot in slots]

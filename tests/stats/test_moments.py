@@ -195,3 +195,18 @@ def test_reweighted_then_merged_equals_the_weighted_statistic(factor):
     for bad in (0.0, -1.0, np.inf, np.nan):
         with pytest.raises(ValueError, match="positive and finite"):
             Moments.from_data(old).reweighted(bad)
+
+
+def test_pooled_moments_equal_the_exact_moments_of_the_stacked_columns():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(25, 9)) * np.arange(1, 10) + np.arange(9) * 10
+    X[rng.random(X.shape) < 0.1] = np.nan
+    weight = rng.uniform(0, 2, 25)
+    groups = [np.array([0, 4, 8, 2, 6]), np.array([1, 3, 5])]
+    pooled = Moments.from_data(X, weight).pooled(groups)
+    for group in groups:
+        mean, var, _ = moments(X[:, group].ravel(), np.repeat(weight, len(group)))
+        np.testing.assert_allclose(pooled.mean[group], float(mean), rtol=1e-14)
+        np.testing.assert_allclose(pooled.variance()[group], float(var), rtol=1e-13)
+    single = Moments.from_data(X[:, [7]], weight)
+    np.testing.assert_array_equal(pooled.mean[7], single.mean[0])

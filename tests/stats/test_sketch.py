@@ -329,3 +329,37 @@ def test_reweighted_sketch_merges_within_its_bound(factor):
         assert max(low - level, level - high, 0.0) <= bound
     # The relative bound does not change under reweighting alone.
     np.testing.assert_allclose(sketch.reweighted(0.3).rank_error_bound(), bound)
+
+
+def test_pooled_sketch_within_its_bound_on_the_stacked_values():
+    # Columns of a group of odd size (5) merged in a tree: the pooled sketch
+    # answers for the group's values stacked into one column.
+    rng = np.random.default_rng(6)
+    X = rng.lognormal(size=(20_000, 6)) * [1, 2, 3, 4, 5, 1]
+    sketch = QuantileSketch.from_data(X[:10_000]).merge(
+        QuantileSketch.from_data(X[10_000:])
+    )
+    pooled = sketch.pooled([np.arange(5)])
+    stacked = X[:, :5].ravel()
+    estimates = pooled.quantiles(LEVELS).values()
+    bound = pooled.rank_error_bound()
+    for j in range(5):
+        np.testing.assert_array_equal(estimates[:, j], estimates[:, 0])
+        assert pooled.weight_sum()[j] == stacked.size
+    assert rank_errors(stacked, estimates[:, 0], LEVELS).max() <= bound[0]
+    # Column 5 is in no group: unchanged.
+    np.testing.assert_array_equal(
+        estimates[:, 5], sketch.quantiles(LEVELS).values()[:, 5]
+    )
+
+
+def test_pooled_quantiles_from_data_equal_numpy_on_the_stack():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(31, 7))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    groups = [np.array([0, 3, 6]), np.array([1, 5]), np.array([2, 4])]
+    pooled = Quantiles.from_pooled_data(X, None, groups, levels=LEVELS)
+    for group in groups:
+        expected = np.nanquantile(X[:, group].ravel(), LEVELS)
+        for j in group:
+            np.testing.assert_array_equal(pooled.values()[:, j], expected)
