@@ -761,3 +761,16 @@ def test_pooled_partial_fit_with_decay_equals_weighted_fit():
         decayed.partial_fit(X[rows])
     weight = _decay_weights([30, 60], 0.5)
     _check_pooled(decayed, skl.StandardScaler, X, ["mean_", "var_"], weight)
+
+
+def test_decay_keeps_the_clip_range_of_all_batches():
+    # Extrema carry no weight: the clip range is that of every row seen.
+    X = _random_data(n_samples=40)
+    decayed = StandardScaler(decay=0.5, clip=True)
+    for rows in (slice(0, 20), slice(20, 40)):
+        decayed.partial_fit(X[rows])
+    reference = skl.StandardScaler().fit(X, sample_weight=_decay_weights([20, 20], 0.5))
+    low = (X.min(axis=0) - reference.mean_) / reference.scale_
+    high = (X.max(axis=0) - reference.mean_) / reference.scale_
+    beyond = np.vstack([X.min(axis=0) - 1e4, X.max(axis=0) + 1e4])
+    _assert_close(decayed.transform(beyond), np.vstack([low, high]))
