@@ -27,6 +27,11 @@ def _fit_transform_along_axis(estimator, X, axis, sample_weight=None):
     statistics are computed over the features of each sample, and weights
     would weight features, which no estimator defines.
     """
+    if getattr(estimator, "feature_groups", None) is not None and axis == 1:
+        raise ValueError(
+            "feature_groups groups features (columns) and needs axis=0; with "
+            "axis=1 each sample is scaled by statistics over its features."
+        )
     if sample_weight is not None and axis == 1:
         raise ValueError(
             "sample_weight weights samples (rows) and needs axis=0; with axis=1 "
@@ -63,6 +68,7 @@ _COMMON_CONSTRAINTS = {
     "copy": ["boolean"],
     "clip": ["boolean"],
     "sample_weight": ["array-like", None],
+    "feature_groups": ["array-like", None],
 }
 
 
@@ -79,6 +85,7 @@ def scale(
     copy=True,
     clip=False,
     sample_weight=None,
+    feature_groups=None,
 ):
     """Standardize a dataset along any axis.
 
@@ -104,6 +111,9 @@ def scale(
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples (integer weights equal repeated
         rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -125,7 +135,11 @@ def scale(
            [-1.22,  0.  ,  1.22]])
     """
     estimator = StandardScaler(
-        with_mean=with_mean, with_std=with_std, copy=copy, clip=clip
+        with_mean=with_mean,
+        with_std=with_std,
+        copy=copy,
+        clip=clip,
+        feature_groups=feature_groups,
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
@@ -135,7 +149,14 @@ def scale(
     prefer_skip_nested_validation=True,
 )
 def minmax_scale(
-    X, feature_range=(0, 1), *, axis=0, copy=True, clip=False, sample_weight=None
+    X,
+    feature_range=(0, 1),
+    *,
+    axis=0,
+    copy=True,
+    clip=False,
+    sample_weight=None,
+    feature_groups=None,
 ):
     """Scale each feature (or sample) to a given range.
 
@@ -160,6 +181,9 @@ def minmax_scale(
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples (integer weights equal repeated
         rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -177,12 +201,19 @@ def minmax_scale(
     array([[0., 1., 1.],
            [1., 0., 0.]])
     """
-    estimator = MinMaxScaler(feature_range=feature_range, copy=copy, clip=clip)
+    estimator = MinMaxScaler(
+        feature_range=feature_range,
+        copy=copy,
+        clip=clip,
+        feature_groups=feature_groups,
+    )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
 @validate_params(_COMMON_CONSTRAINTS, prefer_skip_nested_validation=True)
-def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
+def maxabs_scale(
+    X, *, axis=0, copy=True, clip=False, sample_weight=None, feature_groups=None
+):
     """Scale each feature (or sample) by its maximum absolute value.
 
     The function form of :class:`~sknorm.MaxAbsScaler`, drop-in for
@@ -203,6 +234,9 @@ def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples (integer weights equal repeated
         rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -220,7 +254,7 @@ def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
     array([[-1. ,  1. ,  1. ],
            [-0.5,  0. ,  0.5]])
     """
-    estimator = MaxAbsScaler(copy=copy, clip=clip)
+    estimator = MaxAbsScaler(copy=copy, clip=clip, feature_groups=feature_groups)
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
@@ -245,6 +279,7 @@ def robust_scale(
     unit_variance=False,
     clip=False,
     sample_weight=None,
+    feature_groups=None,
 ):
     """Center on the median and scale by a quantile range, along any axis.
 
@@ -277,6 +312,9 @@ def robust_scale(
         Non-negative weights of the samples, relative (equal weights give the
         unweighted result, zero removes a row; see :class:`RobustScaler`).
         Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -309,5 +347,6 @@ def robust_scale(
         # in-memory fit (RobustScaler's dask_quantiles is not a parameter of
         # the function, whose result must not depend on X's container).
         dask_quantiles="exact",
+        feature_groups=feature_groups,
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)

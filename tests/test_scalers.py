@@ -418,16 +418,11 @@ FUNCTION_CLASSES = [
 def test_functions_take_every_parameter_of_their_class(function, cls):
     """Every constructor parameter and fit's sample_weight, except
     RobustScaler's dask_quantiles (the function always computes exact
-    quantiles, whatever the container of X), decay (a function fits one
-    batch, which decay does not change) and feature_groups (not offered by
-    the functions yet, which scale along either axis)."""
+    quantiles, whatever the container of X) and decay (a function fits one
+    batch, which decay does not change)."""
     import inspect
 
-    expected = set(inspect.signature(cls).parameters) - {
-        "dask_quantiles",
-        "decay",
-        "feature_groups",
-    }
+    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles", "decay"}
     expected |= {"sample_weight", "X", "axis"}
     parameters = inspect.signature(function).parameters
     assert set(parameters) == expected
@@ -774,3 +769,12 @@ def test_decay_keeps_the_clip_range_of_all_batches():
     high = (X.max(axis=0) - reference.mean_) / reference.scale_
     beyond = np.vstack([X.min(axis=0) - 1e4, X.max(axis=0) + 1e4])
     _assert_close(decayed.transform(beyond), np.vstack([low, high]))
+
+
+@pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
+def test_functions_pool_feature_groups_as_their_class(function, cls):
+    X = _random_data(n_samples=30)
+    expected = cls(feature_groups=GROUPS).fit_transform(X)
+    np.testing.assert_array_equal(function(X, feature_groups=GROUPS), expected)
+    with pytest.raises(ValueError, match=r"feature_groups .* needs axis=0"):
+        function(X, axis=1, feature_groups=GROUPS)
