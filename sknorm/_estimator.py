@@ -26,6 +26,7 @@ from sklearn.utils.fixes import parse_version
 from ._array_api import DeviceData, move_fitted_arrays, namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
+from ._groups import resolve_groups
 from ._validation import check_finite, check_input, check_sample_weight
 from .stats import Statistic
 
@@ -243,6 +244,30 @@ class _StatisticsEstimator(
         """Set the public fitted attributes; ``n_rows`` counts all rows seen."""
         raise NotImplementedError
 
+    def _has_groups(self):
+        return getattr(self, "feature_groups", None) is not None
+
+    def _pooling_groups(self, n_features):
+        """The groups of columns whose statistics are pooled
+        (``feature_groups``, resolved against the fitted features), or None."""
+        if not self._has_groups():
+            return None
+        return resolve_groups(
+            self.feature_groups,
+            n_features,
+            getattr(self, "feature_names_in_", None),
+            f"{type(self).__name__} feature_groups",
+        )
+
+    def _kept_weight(self):
+        """Share of the learned weight kept when ``partial_fit`` merges a batch.
+
+        ``1 - decay`` for estimators with a ``decay`` parameter (their
+        statistics are :meth:`~sknorm.stats.Statistic.reweighted` by it before
+        the batch is merged), 1 for the others; ``fit`` forgets everything.
+        """
+        return 1.0 - getattr(self, "decay", 0.0)
+
     def _validate_fit_params(self):
         """Hook for checks of parameter combinations (single values are
         validated by ``_parameter_constraints``)."""
@@ -298,7 +323,10 @@ class _StatisticsEstimator(
 
         The statistics of ``X`` are merged exactly into those already learned, so
         a sequence of ``partial_fit`` calls over chunks equals one ``fit`` over
-        all of them.
+        all of them. Estimators with a ``decay`` parameter first multiply the
+        weight of what they learned by ``1 - decay``: the sequence then equals
+        one weighted ``fit`` where a row seen ``j`` batches ago weighs ``(1 -
+        decay) ** j`` times its weight.
 
         Parameters
         ----------
@@ -341,6 +369,12 @@ class _StatisticsEstimator(
         if not first_call:
             self._check_continuable([cls.__name__ for cls, _ in specs])
         if on_dask:
+            if any(not cls.mergeable for cls, _ in specs) and self._has_groups():
+                raise ValueError(
+                    f"{type(self).__name__}: feature_groups needs the data in "
+                    "memory for exact quantiles: use dask_quantiles='sketch' "
+                    "(pooled sketches), or fit a numpy array."
+                )
             statistics, n_new_rows = fit_statistics(
                 self, X, sample_weight, specs, reset=first_call, task=task
             )
@@ -351,19 +385,35 @@ class _StatisticsEstimator(
                 units = sum(cls.work_units(X, weight, **kw) for cls, kw in specs)
             task.begin(X, max_subtasks=units)
             with task.reporting_units():
-                statistics = self._computed_statistics(X, weight, specs)
+                statistics = self._computed_statistics(
+                    X, weight, specs, self._pooling_groups(X.shape[1])
+                )
             n_new_rows = X.shape[0]
+        # What was learned keeps this share of its weight (decay).
+        kept = 1.0 if first_call else self._kept_weight()
         if not first_call:
             for name, new in statistics.items():
                 old = _statistic_class(name).from_state(self._statistics_state[name])
+                if kept != 1.0:
+                    old = old.reweighted(kept)
                 statistics[name] = old.merge(new)
         self._statistics_state = {
             name: stat.to_state() for name, stat in statistics.items()
         }
+        seen = to_numpy(getattr(self, "n_samples_seen_", 0))
+        groups = self._pooling_groups(self.n_features_in_)
+        if groups is not None:
+            # Stored per column (merged exactly by later batches), pooled
+            # for the fitted attributes; statistics that cannot be merged were
+            # pooled from the data.
+            statistics = {
+                name: stat.pooled(groups) if stat.mergeable else stat
+                for name, stat in statistics.items()
+            }
         self._set_fitted_attributes(
             statistics,
-            n_rows=to_numpy(getattr(self, "n_samples_seen_", 0)) + n_new_rows,
-            weighted=sample_weight is not None,
+            n_rows=(seen * kept if kept != 1.0 else seen) + n_new_rows,
+            weighted=sample_weight is not None or self._kept_weight() != 1.0,
         )
         namespace = namespace_of(X)
         if namespace is not None:
@@ -382,8 +432,13 @@ class _StatisticsEstimator(
         X, weight = self._checked_batch(X, sample_weight, reset=reset)
         return self._computed_statistics(X, weight, specs), X.shape[0]
 
-    def _computed_statistics(self, X, weight, specs):
-        """The statistics ``specs`` of a validated batch, infinity rejected."""
+    def _computed_statistics(self, X, weight, specs, groups=None):
+        """The statistics ``specs`` of a validated batch, infinity rejected.
+
+        With ``groups``, statistics that cannot be merged are computed pooled
+        (:meth:`~sknorm.stats.Statistic.from_pooled_data`); the others are
+        pooled from their per-column state once merged.
+        """
         # A statistic that reveals infinity (it reads every row, and an infinite
         # value makes its column's result non-finite) spares the fit a read of
         # all the data: only the columns it flags are inspected. (A zero weight
@@ -396,17 +451,17 @@ class _StatisticsEstimator(
         if not revealing:
             check_finite(X, self)
         namespace = namespace_of(X)
-        if namespace is None:
-            statistics = {
-                cls.__name__: cls.from_data(X, weight, **options)
-                for cls, options in specs
-            }
-        else:
-            data = DeviceData(X, namespace)
-            statistics = {
-                cls.__name__: cls.from_device(data, weight, **options)
-                for cls, options in specs
-            }
+        data = None if namespace is None else DeviceData(X, namespace)
+        statistics = {}
+        for cls, options in specs:
+            if groups is not None and not cls.mergeable:
+                host = X if data is None else data.host()
+                stat = cls.from_pooled_data(host, weight, groups, **options)
+            elif data is None:
+                stat = cls.from_data(X, weight, **options)
+            else:
+                stat = cls.from_device(data, weight, **options)
+            statistics[cls.__name__] = stat
         if revealing:
             suspect = np.zeros(X.shape[1], dtype=bool)
             for name in revealing:

@@ -246,6 +246,11 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
     copy : bool, default=True
         If False and the output has the input's shape and float dtype, write
         it into the input array.
+    decay : float in [0, 1), default=0.0
+        Share of the learned weight each ``partial_fit`` forgets before it
+        merges its batch: a row seen ``j`` batches ago weighs ``(1 - decay) **
+        j`` times its weight in the mean and covariance (exact). ``fit`` is
+        not affected. See :ref:`decay`.
 
     Attributes
     ----------
@@ -272,8 +277,9 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
-    n_samples_seen_ : int
-        Number of rows seen by ``fit`` and ``partial_fit``.
+    n_samples_seen_ : int or float
+        Number of rows seen by ``fit`` and ``partial_fit`` (their decayed
+        number, a float, when ``decay > 0``).
 
     See Also
     --------
@@ -348,6 +354,7 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         "input_norm": [StrOptions({"l2"}), None],
         "eps": [Interval(Real, 0, None, closed="left")],
         "copy": ["boolean"],
+        "decay": [Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -364,6 +371,7 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         input_norm="l2",
         eps=1e-12,
         copy=True,
+        decay=0.0,
     ):
         self.center = center
         self.n_remove = n_remove
@@ -376,6 +384,7 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         self.input_norm = input_norm
         self.eps = eps
         self.copy = copy
+        self.decay = decay
 
     # ------------------------------------------------------------------
     # fitting: one Covariance statistic, then the map

@@ -32,6 +32,11 @@ def _fit_transform_along_axis(estimator, X, axis, sample_weight=None):
     statistics are computed over the features of each sample, and weights
     would weight features, which no estimator defines.
     """
+    if getattr(estimator, "feature_groups", None) is not None and axis == 1:
+        raise ValueError(
+            "feature_groups groups features (columns) and needs axis=0; with "
+            "axis=1 each sample is scaled by statistics over its features."
+        )
     if sample_weight is not None and axis == 1:
         raise ValueError(
             "sample_weight weights samples (rows) and needs axis=0; with axis=1 "
@@ -68,6 +73,7 @@ _COMMON_CONSTRAINTS = {
     "copy": ["boolean"],
     "clip": ["boolean"],
     "sample_weight": ["array-like", None],
+    "feature_groups": ["array-like", None],
 }
 
 
@@ -90,6 +96,7 @@ def scale(
     clip=False,
     sample_weight=None,
     ddof=0,
+    feature_groups=None,
 ):
     """Standardize a dataset along any axis.
 
@@ -118,6 +125,9 @@ def scale(
     ddof : float, default=0
         Delta degrees of freedom of the standard deviation (1: the sample
         standard deviation); see :class:`StandardScaler`.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -139,7 +149,12 @@ def scale(
            [-1.22,  0.  ,  1.22]])
     """
     estimator = StandardScaler(
-        with_mean=with_mean, with_std=with_std, copy=copy, clip=clip, ddof=ddof
+        with_mean=with_mean,
+        with_std=with_std,
+        copy=copy,
+        clip=clip,
+        ddof=ddof,
+        feature_groups=feature_groups,
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
@@ -149,7 +164,14 @@ def scale(
     prefer_skip_nested_validation=True,
 )
 def minmax_scale(
-    X, feature_range=(0, 1), *, axis=0, copy=True, clip=False, sample_weight=None
+    X,
+    feature_range=(0, 1),
+    *,
+    axis=0,
+    copy=True,
+    clip=False,
+    sample_weight=None,
+    feature_groups=None,
 ):
     """Scale each feature (or sample) to a given range.
 
@@ -174,6 +196,9 @@ def minmax_scale(
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples (integer weights equal repeated
         rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -191,12 +216,19 @@ def minmax_scale(
     array([[0., 1., 1.],
            [1., 0., 0.]])
     """
-    estimator = MinMaxScaler(feature_range=feature_range, copy=copy, clip=clip)
+    estimator = MinMaxScaler(
+        feature_range=feature_range,
+        copy=copy,
+        clip=clip,
+        feature_groups=feature_groups,
+    )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
 @validate_params(_COMMON_CONSTRAINTS, prefer_skip_nested_validation=True)
-def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
+def maxabs_scale(
+    X, *, axis=0, copy=True, clip=False, sample_weight=None, feature_groups=None
+):
     """Scale each feature (or sample) by its maximum absolute value.
 
     The function form of :class:`~sknorm.MaxAbsScaler`, drop-in for
@@ -217,6 +249,9 @@ def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the samples (integer weights equal repeated
         rows). Needs ``axis=0``: a ValueError is raised with ``axis=1``.
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -234,7 +269,7 @@ def maxabs_scale(X, *, axis=0, copy=True, clip=False, sample_weight=None):
     array([[-1. ,  1. ,  1. ],
            [-0.5,  0. ,  0.5]])
     """
-    estimator = MaxAbsScaler(copy=copy, clip=clip)
+    estimator = MaxAbsScaler(copy=copy, clip=clip, feature_groups=feature_groups)
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
 
 
@@ -261,6 +296,7 @@ def robust_scale(
     clip=False,
     sample_weight=None,
     spread="iqr",
+    feature_groups=None,
 ):
     """Center on the median and scale by a quantile range, along any axis.
 
@@ -297,6 +333,9 @@ def robust_scale(
         Scale by the quantile range or by the median absolute deviation (see
         :class:`RobustScaler`; ``"mad"`` is exact in memory only and raises
         for a dask array).
+    feature_groups : list of column groups, default=None
+        Groups of features scaled by the statistics of all their values
+        pooled (see the estimator). Needs ``axis=0``.
 
     Returns
     -------
@@ -330,5 +369,6 @@ def robust_scale(
         # in-memory fit (RobustScaler's dask_quantiles is not a parameter of
         # the function, whose result must not depend on X's container).
         dask_quantiles="exact",
+        feature_groups=feature_groups,
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)

@@ -431,8 +431,9 @@ def _grouped_rows_graph(graph, x, rule, groups, factors, n_features):
 
 
 def _row_rule_graph(graph, x, rule, factor, size):
-    """The robust path of the row kernel (``sknorm.rows._scaled_segment`` and
-    ``_RowRule.multiplier``) on segments along the last axis of ``x``.
+    """The robust path of the row kernel (``_scaled_segment`` and
+    ``_RowRule.multiplier`` of ``sknorm.rows._kernels``) on segments along
+    the last axis of ``x``.
 
     Each segment is divided by its largest absolute value ``m`` first, so no
     power overflows or underflows; NaN is ignored in every statistic and kept

@@ -43,6 +43,11 @@ __all__ = [
 ]
 
 
+#: Constraint of the ``decay`` parameter of the scalers whose statistics carry
+#: weights (see :meth:`~sknorm.stats.Statistic.reweighted`).
+_DECAY_CONSTRAINT = [Interval(Real, 0, 1, closed="left")]
+
+
 class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     """Shared machinery of the column scalers.
 
@@ -57,7 +62,11 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     of an estimator fitted on a device) and applied where X lives.
     """
 
-    _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
+    _parameter_constraints: dict = {
+        "copy": ["boolean"],
+        "clip": ["boolean"],
+        "feature_groups": ["array-like", None],
+    }
 
     #: Advice appended to the error raised when sparse input would densify.
     _sparse_advice = ""
@@ -209,6 +218,22 @@ class StandardScaler(_ColumnScaler):
         is NaN there and ``scale_`` is 1, the rule of a constant feature, so
         the transform only centers it (never a NaN or infinite scale; numpy
         returns inf or NaN instead).
+    decay : float in [0, 1), default=0.0
+        Share of the learned weight each ``partial_fit`` forgets before it
+        merges its batch: a row seen ``j`` batches ago weighs ``(1 - decay) **
+        j`` times its weight, so the mean and variance follow data that
+        drifts (exponentially weighted moments, exactly). ``fit`` is one batch
+        and is not affected; 0 forgets nothing. The weights are per row, not
+        per batch: see :ref:`decay` for batch normalization's ``momentum``.
+        The ``clip`` range is not forgotten (extrema carry no weight).
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -227,8 +252,10 @@ class StandardScaler(_ColumnScaler):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X was a DataFrame with string column names.
     n_samples_seen_ : int or ndarray of shape (n_features,)
-        Number of non-missing samples per feature (sum of weights when weighted);
-        an int when the same for all features.
+        Number of non-missing samples per feature (sum of weights when weighted,
+        the decayed sum of weights, a float, when ``decay > 0``; with
+        ``feature_groups``, that of the values pooled into the feature's
+        group); an int when the same for all features.
 
     See Also
     --------
@@ -258,6 +285,17 @@ class StandardScaler(_ColumnScaler):
     array([1.29099445])
     >>> float(np.std([1.0, 2.0, 3.0, 4.0], ddof=1))
     1.2909944487358056
+
+    With ``decay=0.5`` the first batch's rows weigh half as much once the
+    second batch is merged:
+
+    >>> forgetful = StandardScaler(decay=0.5)
+    >>> for batch in ([[0.0], [2.0]], [[10.0], [12.0]]):
+    ...     forgetful = forgetful.partial_fit(batch)
+    >>> forgetful.mean_  # (0.5 * (0 + 2) + 10 + 12) / 3
+    array([7.66666667])
+    >>> float(forgetful.n_samples_seen_)
+    3.0
     """
 
     _parameter_constraints: dict = {
@@ -265,16 +303,29 @@ class StandardScaler(_ColumnScaler):
         "with_mean": ["boolean"],
         "with_std": ["boolean"],
         "ddof": [Interval(Real, 0, None, closed="left")],
+        "decay": _DECAY_CONSTRAINT,
     }
 
     _sparse_advice = "Use with_mean=False to scale sparse data without centering."
 
-    def __init__(self, *, copy=True, with_mean=True, with_std=True, clip=False, ddof=0):
+    def __init__(
+        self,
+        *,
+        copy=True,
+        with_mean=True,
+        with_std=True,
+        clip=False,
+        ddof=0,
+        decay=0.0,
+        feature_groups=None,
+    ):
         self.copy = copy
         self.with_mean = with_mean
         self.with_std = with_std
         self.clip = clip
         self.ddof = ddof
+        self.decay = decay
+        self.feature_groups = feature_groups
 
     def _statistic_types(self):
         return (Moments, Extrema) if self.clip else (Moments,)
@@ -331,7 +382,10 @@ class MinMaxScaler(_ColumnScaler):
     (CSR/CSC) whenever the fitted map sends 0 to 0 for every feature — for
     example non-negative data whose minimum is 0 with ``feature_range=(0, 1)`` —
     in which case the result stays sparse in the input's format; otherwise a
-    clear error names the features that would densify.
+    clear error names the features that would densify. There is no ``decay``
+    (see :class:`StandardScaler`): extrema carry no weight that could be
+    forgotten, and a decayed weight is never zero, so old rows would still set
+    them.
 
     Parameters
     ----------
@@ -342,6 +396,14 @@ class MinMaxScaler(_ColumnScaler):
         If False, scale in place where possible.
     clip : bool, default=False
         Clip transformed values of held-out data to ``feature_range``.
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -395,10 +457,13 @@ class MinMaxScaler(_ColumnScaler):
         "or densify X first."
     )
 
-    def __init__(self, feature_range=(0, 1), *, copy=True, clip=False):
+    def __init__(
+        self, feature_range=(0, 1), *, copy=True, clip=False, feature_groups=None
+    ):
         self.feature_range = feature_range
         self.copy = copy
         self.clip = clip
+        self.feature_groups = feature_groups
 
     def _validate_fit_params(self):
         low, high = self._range()
@@ -481,7 +546,10 @@ class MaxAbsScaler(_ColumnScaler):
         x_scaled = x / max_abs_
 
     Additions: ``sample_weight`` (rows of zero weight ignored) and
-    ``inverse_transform`` that honours ``set_output``.
+    ``inverse_transform`` that honours ``set_output``. There is no ``decay``
+    (see :class:`StandardScaler`): a maximum carries no weight that could be
+    forgotten, and a decayed weight is never zero, so old rows would still set
+    it.
 
     Parameters
     ----------
@@ -489,6 +557,14 @@ class MaxAbsScaler(_ColumnScaler):
         If False, scale in place where possible.
     clip : bool, default=False
         Clip transformed values of held-out data to ``[-1, 1]``.
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
 
     Attributes
     ----------
@@ -519,9 +595,10 @@ class MaxAbsScaler(_ColumnScaler):
            [ 0. ,  1. , -0.5]])
     """
 
-    def __init__(self, *, copy=True, clip=False):
+    def __init__(self, *, copy=True, clip=False, feature_groups=None):
         self.copy = copy
         self.clip = clip
+        self.feature_groups = feature_groups
 
     def _statistic_types(self):
         return (Extrema,)
@@ -614,6 +691,23 @@ default=(25.0, 75.0)
         median of ``|item - median|`` over the sketch's items; its rank error
         is at most twice the sketch's). The MAD has a breakdown point of 50%
         (the IQR's is 25%).
+    decay : float in [0, 1), default=0.0
+        Share of the learned weight each ``partial_fit`` forgets before it
+        merges its batch: a row seen ``j`` batches ago weighs ``(1 - decay) **
+        j`` times its weight (the sketch's items are reweighted), so the
+        quantiles follow data that drifts, with the sketch's rank error.
+        ``fit`` is one batch and is not affected; 0 forgets nothing. See
+        :ref:`decay`. The ``clip`` range is not forgotten (extrema carry no
+        weight).
+    feature_groups : list of column groups, default=None
+        Groups of features that share one scale (pixels, an embedding block,
+        columns in one unit): each group's statistics are those of all the
+        values of its columns pooled, as if stacked into one column, and the
+        fitted attributes stay per feature (equal within a group). A group is
+        a list of column indices or names, a boolean mask or a slice, as the
+        row normalizers' ``groups``; features in no group keep their own.
+        See :ref:`feature-groups`.
+
     Attributes
     ----------
     center_ : ndarray of shape (n_features,) or None
@@ -689,6 +783,7 @@ default=(25.0, 75.0)
         "unit_variance": ["boolean"],
         "dask_quantiles": [StrOptions({"sketch", "exact"})],
         "spread": [StrOptions({"iqr", "mad"})],
+        "decay": _DECAY_CONSTRAINT,
     }
 
     _sparse_advice = (
@@ -707,6 +802,8 @@ default=(25.0, 75.0)
         clip=False,
         dask_quantiles="sketch",
         spread="iqr",
+        decay=0.0,
+        feature_groups=None,
     ):
         self.with_centering = with_centering
         self.with_scaling = with_scaling
@@ -716,6 +813,8 @@ default=(25.0, 75.0)
         self.clip = clip
         self.dask_quantiles = dask_quantiles
         self.spread = spread
+        self.decay = decay
+        self.feature_groups = feature_groups
 
     def _levels(self):
         """Quantile levels as fractions, divided by 100 exactly as numpy does."""

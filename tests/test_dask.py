@@ -264,6 +264,48 @@ def test_partial_fit_on_dask_batches_equals_fit(client, estimator):
     _assert_same_fit(streamed, clone(estimator).fit(X))
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [sknorm.StandardScaler(decay=0.3), sknorm.EmbeddingNormalizer(decay=0.3)],
+    ids=repr,
+)
+def test_decayed_partial_fit_on_dask_batches_equals_in_memory(client, estimator):
+    X = _data(nan=get_tags(estimator).input_tags.allow_nan)
+    weight = np.random.default_rng(2).uniform(0, 2, len(X))
+    on_dask, in_memory = clone(estimator), clone(estimator)
+    for rows in (slice(0, 700), slice(700, 1_200), slice(1_200, None)):
+        on_dask.partial_fit(
+            da.from_array(X[rows], chunks=(200, -1)),
+            sample_weight=da.from_array(weight[rows], chunks=200),
+        )
+        in_memory.partial_fit(X[rows], sample_weight=weight[rows])
+    _assert_same_fit(on_dask, in_memory)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.StandardScaler(feature_groups=[[0, 2], [1, 3]]),
+        sknorm.MaxAbsScaler(feature_groups=[[0, 1, 2]]),
+    ],
+    ids=repr,
+)
+def test_pooled_fit_on_dask_equals_in_memory(client, estimator):
+    X = _data()
+    fitted = clone(estimator).fit(da.from_array(X, chunks=(500, -1)))
+    _assert_same_fit(fitted, clone(estimator).fit(X))
+
+
+def test_pooled_exact_quantiles_need_the_data_in_memory(client):
+    X = da.from_array(_data(), chunks=(500, -1))
+    scaler = sknorm.RobustScaler(feature_groups=[[0, 1]], dask_quantiles="exact")
+    with pytest.raises(ValueError, match="feature_groups needs the data in memory"):
+        scaler.fit(X)
+    # The sketch pools on the cluster.
+    sketched = sknorm.RobustScaler(feature_groups=[[0, 1]]).fit(X)
+    assert sketched.center_[0] == sketched.center_[1]
+
+
 def test_robust_scaler_sketch_is_within_its_bound(client):
     X = np.random.default_rng(3).lognormal(size=(20_000, 2))
     fitted = sknorm.RobustScaler().fit(da.from_array(X, chunks=(1_000, 2)))

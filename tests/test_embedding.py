@@ -683,3 +683,21 @@ def test_auto_shrinkage_of_one_feature_and_without_whitening():
     assert EmbeddingNormalizer().fit(X).shrinkage_ == 0.0
     with pytest.raises(ValueError, match="shrinkage='auto' only changes the whiten"):
         EmbeddingNormalizer(shrinkage="auto").fit(X)
+
+
+def test_decayed_partial_fit_equals_weighted_fit():
+    # The reference: numpy's weighted mean and covariance of the rows weighted
+    # (1 - decay) ** (batches since).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)) @ rng.normal(size=(4, 4)) + 1.0
+    decay = 0.4
+    streamed = EmbeddingNormalizer(whiten="pca", norm=None, decay=decay)
+    for rows in np.split(np.arange(90), [30, 50]):
+        streamed.partial_fit(X[rows])
+    weight = np.concatenate([np.full(30, 0.6**2), np.full(20, 0.6), np.ones(40)])
+    np.testing.assert_allclose(streamed.n_samples_seen_, weight.sum(), rtol=1e-15)
+    np.testing.assert_allclose(streamed.mean_, np.average(X, axis=0, weights=weight))
+    covariance = np.cov(X.T, aweights=weight, bias=True)
+    np.testing.assert_allclose(
+        streamed.explained_variance_, np.linalg.eigvalsh(covariance)[::-1], rtol=1e-10
+    )

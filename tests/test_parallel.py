@@ -26,9 +26,9 @@ from sknorm import (
     StandardScaler,
     _parallel,
 )
-from sknorm import rows as rows_module
 from sknorm._affine import AffineMap
 from sknorm._parallel import BlockPlan, fold, map_tasks
+from sknorm.rows import _sparse as rows_sparse
 from sknorm.stats import Extrema, Moments
 from sknorm.stats import quantiles as quantiles_module
 from sknorm.stats import sketch as sketch_module
@@ -301,9 +301,9 @@ def _many_tasks_everywhere(monkeypatch):
     monkeypatch.setattr(quantiles_module, "_PARALLEL_MIN_VALUES", 1)
     monkeypatch.setattr(sketch_module, "_BLOCK_BYTES", 1)
     monkeypatch.setattr(sketch_module, "_PARALLEL_MIN_VALUES", 1)
-    chunks = rows_module._major_chunks
+    chunks = rows_sparse._major_chunks
     monkeypatch.setattr(
-        rows_module, "_major_chunks", lambda indptr: chunks(indptr, 200)
+        rows_sparse, "_major_chunks", lambda indptr: chunks(indptr, 200)
     )
 
 

@@ -485,3 +485,75 @@ def test_mad_partial_fit_after_fit_continues_from_the_fitted_data():
         # Forgetting the fitted data would give the MAD of the wide batch.
         assert abs(_rank_error(deviations, scaler.scale_[j]) - 0.5) < 0.02
     assert list(scaler._statistics_state) == ["QuantileSketch"]
+
+
+# -- decay: the sketch's items are reweighted ---------------------------------
+
+
+def _weighted_rank_range(values, weight, estimate):
+    """``(W(x < v), W(x <= v)) / W``: the normalized ranks ``estimate`` spans."""
+    total = weight.sum()
+    return (
+        weight[values < estimate].sum() / total,
+        weight[values <= estimate].sum() / total,
+    )
+
+
+def test_decayed_stream_is_exact_while_small():
+    # Kept whole, the sketch gives the exact weighted quantiles of the rows
+    # weighted (1 - decay) ** (batches since): the Fraction reference.
+    from ._reference import weighted_quantile
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    sizes, decay = [20, 10, 30], 0.3
+    streamed = RobustScaler(decay=decay)
+    for rows in np.split(np.arange(60), np.cumsum(sizes)[:-1]):
+        streamed.partial_fit(X[rows])
+    weight = np.concatenate(
+        [np.full(size, (1 - decay) ** (2 - b)) for b, size in enumerate(sizes)]
+    )
+    for j in range(2):
+        median, _ = weighted_quantile(X[:, j], 0.5, weight)
+        q1, _ = weighted_quantile(X[:, j], 0.25, weight)
+        q3, _ = weighted_quantile(X[:, j], 0.75, weight)
+        assert streamed.center_[j] == pytest.approx(float(median), rel=1e-14)
+        assert streamed.scale_[j] == pytest.approx(float(q3 - q1), rel=1e-13)
+
+
+@pytest.mark.parametrize("decay", [0.05, 0.3])
+def test_decayed_stream_within_the_sketch_bound(decay):
+    from sknorm.stats import QuantileSketch
+
+    rng = np.random.default_rng(1)
+    n_batches, size = 40, 2_000
+    # Drifting data: the decayed quantiles differ from the undecayed ones.
+    X = (
+        rng.lognormal(size=(n_batches * size, 2))
+        + np.repeat(np.arange(n_batches), size)[:, None] * 0.2
+    )
+    streamed = RobustScaler(decay=decay)
+    for rows in np.array_split(np.arange(len(X)), n_batches):
+        streamed.partial_fit(X[rows])
+    weight = np.repeat((1 - decay) ** np.arange(n_batches - 1, -1, -1.0), size)
+    sketch = QuantileSketch.from_state(streamed._statistics_state["QuantileSketch"])
+    bound = sketch.rank_error_bound()
+    assert np.all(bound < 0.05)
+    assert np.all(sketch.column_sizes <= 3 * int(sketch.k) + 64)
+    np.testing.assert_allclose(sketch.weight_sum(), weight.sum(), rtol=1e-12)
+    for j in range(2):
+        low, high = _weighted_rank_range(X[:, j], weight, streamed.center_[j])
+        error = max(low - 0.5, 0.5 - high, 0.0)
+        assert error <= min(bound[j], 0.01)
+        # The undecayed median lies far outside: the decay is seen.
+        assert abs(np.median(X[:, j]) - streamed.center_[j]) > 1.0
+
+
+def test_decayed_sparse_stream_counts_zeros_with_their_weight():
+    X = sparse.random(300, 3, density=0.3, random_state=0, format="csr")
+    decayed = RobustScaler(with_centering=False, decay=0.5)
+    for rows in (slice(0, 100), slice(100, 300)):
+        decayed.partial_fit(X[rows])
+    weight = np.r_[np.full(100, 0.5), np.ones(200)]
+    reference = RobustScaler(with_centering=False).fit(X, sample_weight=weight)
+    np.testing.assert_allclose(decayed.scale_, reference.scale_, rtol=1e-12)

@@ -1,6 +1,7 @@
 """StandardScaler, MinMaxScaler, MaxAbsScaler: parity with scikit-learn and
 the cases where sknorm deliberately differs (checked against exact references)."""
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -489,11 +490,12 @@ FUNCTION_CLASSES = [
 @pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
 def test_functions_take_every_parameter_of_their_class(function, cls):
     """Every constructor parameter and fit's sample_weight, except
-    RobustScaler's dask_quantiles: the function always computes exact
-    quantiles, whatever the container of X."""
+    RobustScaler's dask_quantiles (the function always computes exact
+    quantiles, whatever the container of X) and decay (a function fits one
+    batch, which decay does not change)."""
     import inspect
 
-    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles"}
+    expected = set(inspect.signature(cls).parameters) - {"dask_quantiles", "decay"}
     expected |= {"sample_weight", "X", "axis"}
     parameters = inspect.signature(function).parameters
     assert set(parameters) == expected
@@ -710,3 +712,267 @@ def test_squashing_scaler_rejects_sparse_input():
     X = sparse.random(10, 3, density=0.5, format="csr", random_state=0)
     with pytest.raises(TypeError, match=r"[Ss]parse"):
         SquashingScaler().fit(X)
+
+
+# -- decay: exponentially weighted statistics ---------------------------------
+
+
+def _decay_weights(batch_sizes, decay):
+    """Row weights of the one weighted fit that a decayed stream equals: batch
+    ``b`` of ``B`` weighs ``(1 - decay) ** (B - 1 - b)``."""
+    n_batches = len(batch_sizes)
+    return np.concatenate(
+        [
+            np.full(size, (1 - decay) ** (n_batches - 1 - b))
+            for b, size in enumerate(batch_sizes)
+        ]
+    )
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.1, 0.5, 0.9])
+@pytest.mark.parametrize("container", [np.asarray, *SPARSE_CONTAINERS])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_decayed_partial_fit_equals_weighted_fit(decay, container, weighted):
+    X = _random_data(n_samples=200, nan_fraction=0.05)
+    if container is not np.asarray:
+        X[np.abs(X) < 300] = 0.0
+    sizes = [30, 70, 1, 50, 49]
+    bounds = np.cumsum([0, *sizes])
+    rng = np.random.default_rng(3)
+    user_weight = rng.uniform(0, 3, len(X)) if weighted else np.ones(len(X))
+    params = {"with_mean": container is np.asarray, "decay": decay}
+    streamed = StandardScaler(**params)
+    for start, stop in itertools.pairwise(bounds):
+        batch_weight = user_weight[start:stop] if weighted else None
+        streamed.partial_fit(container(X[start:stop]), sample_weight=batch_weight)
+    weight = user_weight * _decay_weights(sizes, decay)
+    # The reference: scikit-learn's weighted fit (no decay there).
+    reference = skl.StandardScaler(with_mean=params["with_mean"]).fit(
+        container(X), sample_weight=weight
+    )
+    _assert_same_attributes(streamed, reference, ["var_", "scale_", "mean_"])
+    _assert_close(streamed.n_samples_seen_, reference.n_samples_seen_)
+    if decay:
+        assert np.asarray(streamed.n_samples_seen_).dtype == np.float64
+
+
+def test_decay_after_fit_and_fit_unaffected():
+    X = _random_data(n_samples=120)
+    decayed = StandardScaler(decay=0.25).fit(X[:80])
+    _assert_same_attributes(decayed, skl.StandardScaler().fit(X[:80]), ["mean_"])
+    decayed.partial_fit(X[80:])
+    weight = _decay_weights([80, 40], 0.25)
+    reference = skl.StandardScaler().fit(X, sample_weight=weight)
+    _assert_same_attributes(decayed, reference, ["mean_", "var_", "scale_"])
+
+
+def test_decay_is_validated():
+    for bad in (1.0, -0.1, 2):
+        with pytest.raises(ValueError, match="decay"):
+            StandardScaler(decay=bad).fit([[1.0], [2.0]])
+    assert "decay" not in MinMaxScaler().get_params()
+    assert "decay" not in MaxAbsScaler().get_params()
+
+
+def _batchnorm_running(batches, momentum, unbiased=True):
+    """numpy re-implementation of torch.nn.BatchNorm1d's running statistics in
+    training mode: running = (1 - momentum) * running + momentum * batch, from
+    running_mean = 0 and running_var = 1; the batch variance is unbiased."""
+    n_features = batches[0].shape[1]
+    mean, var = np.zeros(n_features), np.ones(n_features)
+    for batch in batches:
+        batch_var = batch.var(axis=0, ddof=1 if unbiased else 0)
+        mean = (1 - momentum) * mean + momentum * batch.mean(axis=0)
+        var = (1 - momentum) * var + momentum * batch_var
+    return mean, var
+
+
+def _batchnorm_as_decay(batches, momentum):
+    """StandardScaler reproducing BatchNorm's running mean: ``decay=momentum``
+    and a first batch standing for BatchNorm's initial state (mean 0, variance
+    1) with the weight n / momentum of the steady state, ``n`` rows per batch."""
+    n_rows, n_features = batches[0].shape
+    prior = np.array([-np.ones(n_features), np.ones(n_features)])
+    scaler = StandardScaler(decay=momentum)
+    scaler.partial_fit(prior, sample_weight=np.full(2, n_rows / momentum / 2))
+    for batch in batches:
+        scaler.partial_fit(batch)
+    return scaler
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, 0.01])
+def test_decay_reproduces_batchnorm_running_mean(momentum):
+    rng = np.random.default_rng(0)
+    # Drifting batches of 32 rows.
+    batches = [
+        rng.normal(loc=0.1 * b, scale=1 + 0.05 * b, size=(32, 3)) for b in range(40)
+    ]
+    scaler = _batchnorm_as_decay(batches, momentum)
+    running_mean, running_var = _batchnorm_running(batches, momentum)
+    np.testing.assert_allclose(scaler.mean_, running_mean, rtol=1e-12, atol=1e-14)
+    # The variance differs: sknorm's is the weighted variance of all rows, so
+    # the batch means' spread around the running mean enters it, and the
+    # batch variances are biased (ddof=0).
+    assert not np.allclose(scaler.var_, running_var, rtol=1e-3)
+    # With batches centred on the running mean's path neither term differs
+    # but the bias: BatchNorm with the biased variance agrees exactly.
+    centred = [b - b.mean(axis=0) for b in batches]
+    scaler = _batchnorm_as_decay(centred, momentum)
+    running_mean, running_var = _batchnorm_running(centred, momentum, unbiased=False)
+    np.testing.assert_allclose(scaler.mean_, running_mean, atol=1e-14)
+    np.testing.assert_allclose(scaler.var_, running_var, rtol=1e-12)
+
+
+def test_batch_weights_reproduce_batchnorm_with_unequal_batches():
+    # Rows weighted 1 / n make each batch count once, whatever its size.
+    rng = np.random.default_rng(1)
+    batches = [
+        rng.normal(loc=b, size=(size, 2)) for b, size in enumerate([5, 50, 9, 200])
+    ]
+    momentum = 0.3
+    scaler = StandardScaler(decay=momentum)
+    scaler.partial_fit(
+        np.array([[-1.0, -1.0], [1.0, 1.0]]), sample_weight=[0.5 / momentum] * 2
+    )
+    for batch in batches:
+        scaler.partial_fit(batch, sample_weight=np.full(len(batch), 1 / len(batch)))
+    running_mean, _ = _batchnorm_running(batches, momentum)
+    np.testing.assert_allclose(scaler.mean_, running_mean, rtol=1e-12)
+
+
+# -- feature_groups: one statistic per group of columns ----------------------
+
+#: Groups of the 6 columns of _random_data; column 3 is in none.
+GROUPS = [[0, 2, 5], [1, 4]]
+
+#: (sknorm class, scikit-learn class, parameters, attributes compared).
+POOLED_CASES = [
+    (StandardScaler, skl.StandardScaler, {}, ["mean_", "var_", "scale_"]),
+    (MinMaxScaler, skl.MinMaxScaler, {}, ["data_min_", "data_max_", "scale_", "min_"]),
+    (MaxAbsScaler, skl.MaxAbsScaler, {}, ["max_abs_", "scale_"]),
+    (sknorm.RobustScaler, skl.RobustScaler, {}, ["center_", "scale_"]),
+]
+
+
+def _stacked(X, columns):
+    """The columns stacked into one: row i * size + j holds X[i, columns[j]]."""
+    part = X[:, columns]
+    if sparse.issparse(part):
+        part = part.toarray()
+    return np.asarray(part).reshape(-1, 1)
+
+
+def _check_pooled(ours, reference_factory, X, names, weight=None):
+    """Each group's attributes (and transform) equal those of the reference
+    scaler fitted on the group's columns stacked into one column; column 3,
+    in no group, those of the reference fitted on it alone."""
+    dense = X.toarray() if sparse.issparse(X) else X
+    for columns in [*GROUPS, [3]]:
+        stacked = _stacked(dense, columns)
+        stacked_weight = None if weight is None else np.repeat(weight, len(columns))
+        reference = reference_factory()
+        if stacked_weight is None:
+            reference.fit(stacked)
+        elif isinstance(reference, (skl.MinMaxScaler, skl.MaxAbsScaler)):
+            # Unweighted there: extrema ignore the rows of zero weight only.
+            reference.fit(stacked[stacked_weight > 0])
+        else:
+            reference.fit(stacked, sample_weight=stacked_weight)
+        for name in names:
+            got = np.asarray(getattr(ours, name))[columns]
+            _assert_close(got, np.full(len(columns), getattr(reference, name)[0]))
+        expected = reference.transform(stacked).reshape(len(dense), len(columns))
+        out = ours.transform(X)
+        out = out.toarray() if sparse.issparse(out) else out
+        _assert_close(out[:, columns], expected)
+
+
+@pytest.mark.parametrize(("cls", "skl_cls", "params", "names"), POOLED_CASES)
+@pytest.mark.parametrize("mode", ["fit", "weighted", "partial_fit"])
+def test_pooled_scalers_equal_sklearn_on_stacked_columns(
+    cls, skl_cls, params, names, mode
+):
+    X = _random_data(n_samples=60, nan_fraction=0.05)
+    weight = None
+    if mode == "weighted":
+        weight = np.random.default_rng(5).integers(0, 4, len(X)).astype(float)
+        if cls is sknorm.RobustScaler:
+            # Weighted quantiles are sknorm's (relative weights); the
+            # reference is then sknorm's exact weighted fit of the stack.
+            skl_cls = sknorm.RobustScaler
+    ours = cls(**params, feature_groups=GROUPS)
+    if mode == "partial_fit":
+        for rows in (slice(0, 25), slice(25, 60)):
+            ours.partial_fit(X[rows])
+    else:
+        ours.fit(X, sample_weight=weight)
+    _check_pooled(ours, lambda: skl_cls(**params), X, names, weight)
+
+
+@pytest.mark.parametrize(
+    ("cls", "skl_cls", "params", "names"),
+    [
+        (MaxAbsScaler, skl.MaxAbsScaler, {}, ["max_abs_", "scale_"]),
+        (StandardScaler, skl.StandardScaler, {"with_mean": False}, ["var_", "scale_"]),
+        (
+            sknorm.RobustScaler,
+            skl.RobustScaler,
+            {"with_centering": False},
+            ["scale_"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_pooled_scalers_on_sparse_input(cls, skl_cls, params, names, container):
+    X = _random_data(n_samples=60)
+    X[np.abs(X) < 400] = 0.0
+    ours = cls(**params, feature_groups=GROUPS).fit(container(X))
+    _check_pooled(ours, lambda: skl_cls(**params), container(X), names)
+
+
+def test_pooled_groups_by_name_mask_and_slice_and_errors():
+    pd = pytest.importorskip("pandas")
+    X = _random_data(n_samples=40)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(6)])
+    by_name = StandardScaler(feature_groups=[["c0", "c2", "c5"], ["c1", "c4"]])
+    by_index = StandardScaler(feature_groups=GROUPS).fit(X)
+    np.testing.assert_array_equal(by_name.fit(frame).scale_, by_index.scale_)
+    mask = np.zeros(6, dtype=bool)
+    mask[[0, 2, 5]] = True
+    pooled = StandardScaler(feature_groups=[mask, slice(1, 5, 3)]).fit(X)
+    np.testing.assert_array_equal(pooled.scale_, by_index.scale_)
+    with pytest.raises(ValueError, match="overlap"):
+        StandardScaler(feature_groups=[[0, 1], [1, 2]]).fit(X)
+    with pytest.raises(ValueError, match="out of range"):
+        MinMaxScaler(feature_groups=[[0, 9]]).fit(X)
+
+
+def test_pooled_partial_fit_with_decay_equals_weighted_fit():
+    X = _random_data(n_samples=90)
+    decayed = StandardScaler(decay=0.5, feature_groups=GROUPS)
+    for rows in (slice(0, 30), slice(30, 90)):
+        decayed.partial_fit(X[rows])
+    weight = _decay_weights([30, 60], 0.5)
+    _check_pooled(decayed, skl.StandardScaler, X, ["mean_", "var_"], weight)
+
+
+def test_decay_keeps_the_clip_range_of_all_batches():
+    # Extrema carry no weight: the clip range is that of every row seen.
+    X = _random_data(n_samples=40)
+    decayed = StandardScaler(decay=0.5, clip=True)
+    for rows in (slice(0, 20), slice(20, 40)):
+        decayed.partial_fit(X[rows])
+    reference = skl.StandardScaler().fit(X, sample_weight=_decay_weights([20, 20], 0.5))
+    low = (X.min(axis=0) - reference.mean_) / reference.scale_
+    high = (X.max(axis=0) - reference.mean_) / reference.scale_
+    beyond = np.vstack([X.min(axis=0) - 1e4, X.max(axis=0) + 1e4])
+    _assert_close(decayed.transform(beyond), np.vstack([low, high]))
+
+
+@pytest.mark.parametrize(("function", "cls"), FUNCTION_CLASSES)
+def test_functions_pool_feature_groups_as_their_class(function, cls):
+    X = _random_data(n_samples=30)
+    expected = cls(feature_groups=GROUPS).fit_transform(X)
+    np.testing.assert_array_equal(function(X, feature_groups=GROUPS), expected)
+    with pytest.raises(ValueError, match=r"feature_groups .* needs axis=0"):
+        function(X, axis=1, feature_groups=GROUPS)

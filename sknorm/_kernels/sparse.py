@@ -242,7 +242,7 @@ def scale_values(X, out, factors, clip, bounds, check):
 L1, L2, MAX = 1, 2, 0
 
 #: Power sums at least this large (and finite) are accurate: the threshold of
-#: ``sknorm.rows._SAFE_POWER_SUM``.
+#: ``sknorm.rows._kernels._SAFE_POWER_SUM``.
 _SAFE_POWER_SUM = 2.0**-960
 
 
@@ -274,7 +274,7 @@ def _normalize_rows(
 
 def normalize_rows(X, code, eps, factor, start, stop, out, spread, safe):
     """Norms of CSR rows ``start:stop`` and, into ``out``, the rows divided
-    by them: the fast path of :func:`sknorm.rows._sparse_pass` for norms.
+    by them: the fast path of :func:`sknorm.rows._sparse._sparse_pass` for norms.
 
     Per row, ``sum |x|**p`` (``max |x|`` for ``MAX``) of the stored values,
     NaN propagating; rows whose sum is below ``2**-960`` or not finite are

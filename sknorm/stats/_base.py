@@ -1,5 +1,7 @@
 """The contract every mergeable statistic follows."""
 
+import itertools
+
 import numpy as np
 from scipy import sparse
 
@@ -72,6 +74,147 @@ class Statistic:
         """Return the statistic of the union of both data sets."""
         raise NotImplementedError
 
+    def reweighted(self, factor):
+        """The statistic of the same data with every row's weight times ``factor``.
+
+        ``factor`` is a positive float. Estimators that forget (``decay``)
+        apply it to what they learned before merging a new batch, so that
+        ``a.reweighted(f).merge(b)`` is the statistic of ``a``'s rows weighted
+        ``f`` times their weight and ``b``'s rows unchanged. Statistics with
+        no weighted state (exact quantiles) do not implement it.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be reweighted: it is not merged."
+        )
+
+    #: Fields shared by all columns (not indexed by column), e.g. levels.
+    _shared_fields: tuple[str, ...] = ()
+
+    def _take_columns(self, index):
+        """The statistic of the columns ``index`` (repeats allowed), in order."""
+        index = np.asarray(index, dtype=np.intp)
+        return type(self)(
+            **{
+                name: np.copy(getattr(self, name))
+                if name in self._shared_fields
+                else np.take(getattr(self, name), index, axis=-1)
+                for name in self._fields
+            }
+        )
+
+    @classmethod
+    def _concatenated(cls, parts):
+        """The statistic of the columns of ``parts``, side by side."""
+        first = parts[0]
+        return cls(
+            **{
+                name: np.copy(getattr(first, name))
+                if name in cls._shared_fields
+                else np.concatenate([getattr(p, name) for p in parts], axis=-1)
+                for name in cls._fields
+            }
+        )
+
+    def pooled(self, groups):
+        """The statistic with each group's columns pooled into one.
+
+        Every column of a group gets the statistic of all the values of the
+        group's columns (the group's columns stacked into one column); columns
+        in no group keep their own. The result has as many columns as
+        ``self``, so that per-feature attributes derive from it unchanged.
+        Columns are pooled by :meth:`merge` (exact for moments and extrema,
+        within the sketch's bound for a sketch), pairwise in a tree: about
+        ``log2(group size)`` merges of all the groups at once.
+
+        Parameters
+        ----------
+        groups : list of ndarray of int
+            Disjoint groups of column indices
+            (:func:`sknorm._groups.resolve_groups`).
+
+        Returns
+        -------
+        Statistic
+
+        Examples
+        --------
+        >>> from sknorm.stats import Moments
+        >>> m = Moments.from_data([[0.0, 2.0, 5.0], [2.0, 4.0, 5.0]])
+        >>> m.pooled([[0, 1]]).mean
+        array([2., 2., 5.])
+        """
+        groups = [np.asarray(g, dtype=np.intp) for g in groups if len(g) > 1]
+        if not groups:
+            return self._take_columns(np.arange(self.n_features))
+        current = self._take_columns(np.concatenate(groups))
+        # slots[g]: the columns of ``current`` still to be pooled into group g.
+        offsets = np.cumsum([0] + [len(g) for g in groups])
+        slots = [np.arange(a, b) for a, b in itertools.pairwise(offsets)]
+        while any(len(slot) > 1 for slot in slots):
+            first = [slot[0 : len(slot) // 2 * 2 : 2] for slot in slots]
+            second = [slot[1 : len(slot) // 2 * 2 : 2] for slot in slots]
+            carried = [slot[len(slot) // 2 * 2 :] for slot in slots]
+            merged = current._take_columns(np.concatenate(first)).merge(
+                current._take_columns(np.concatenate(second))
+            )
+            n_merged = merged.n_features
+            rest = current._take_columns(np.concatenate(carried))
+            current = type(self)._concatenated([merged, rest])
+            new_slots, at_merged, at_rest = [], 0, n_merged
+            for pair, left in zip(first, carried, strict=True):
+                new_slots.append(
+                    np.concatenate(
+                        (
+                            np.arange(at_merged, at_merged + len(pair)),
+                            np.arange(at_rest, at_rest + len(left)),
+                        )
+                    )
+                )
+                at_merged += len(pair)
+                at_rest += len(left)
+            slots = new_slots
+        index = np.arange(self.n_features)
+        for group, slot in zip(groups, slots, strict=True):
+            index[group] = self.n_features + slot[0]
+        return type(self)._concatenated([self, current])._take_columns(index)
+
+    @classmethod
+    def from_pooled_data(cls, X, sample_weight, groups, **options):
+        """:meth:`from_data` with each group's columns pooled, from the data.
+
+        For statistics that cannot be merged (exact quantiles), so that
+        :meth:`pooled` cannot pool them: the columns of the groups of each
+        size are stacked into columns of ``size`` times as many rows (each
+        row's weight repeated), the statistic computed on them, and each
+        group's result given to its columns. Same result as :meth:`pooled` on
+        a mergeable statistic.
+        """
+        n_features = X.shape[1]
+        groups = [np.asarray(g, dtype=np.intp) for g in groups if len(g) > 1]
+        if not groups:
+            return cls.from_data(X, sample_weight, **options)
+        parts = [cls.from_data(X, sample_weight, **options)]
+        index = np.arange(n_features)
+        offset = n_features
+        for size in sorted({len(g) for g in groups}):
+            same = [g for g in groups if len(g) == size]
+            stacked = _stacked_columns(X, np.stack(same))
+            weight = None if sample_weight is None else np.repeat(sample_weight, size)
+            parts.append(cls.from_data(stacked, weight, **options))
+            for position, group in enumerate(same):
+                index[group] = offset + position
+            offset += len(same)
+        return cls._concatenated(parts)._take_columns(index)
+
+    @staticmethod
+    def _check_factor(factor):
+        factor = float(factor)
+        if not (0 < factor < np.inf):
+            raise ValueError(
+                f"the weight factor must be positive and finite, got {factor}."
+            )
+        return factor
+
     @property
     def n_features(self):
         """Number of columns summarised."""
@@ -122,6 +265,25 @@ class Statistic:
         )
 
     __hash__ = None
+
+
+def _stacked_columns(X, columns):
+    """``X[:, columns[g]]`` stacked into column ``g``: shape ``(n_rows * size,
+    n_groups)`` for ``columns`` of shape ``(n_groups, size)``; row ``i * size +
+    j`` holds ``X[i, columns[g, j]]``. Sparse input stays sparse (CSR)."""
+    n_rows = X.shape[0]
+    n_groups, size = columns.shape
+    if sparse.issparse(X):
+        part = sparse.coo_array(sparse.csc_array(X)[:, columns.ravel()])
+        rows = part.row.astype(np.int64) * size + part.col % size
+        cols = part.col // size
+        return sparse.csr_array(
+            (part.data, (rows, cols)), shape=(n_rows * size, n_groups)
+        )
+    values = np.asarray(X)[:, columns.ravel()].reshape(n_rows, n_groups, size)
+    return np.ascontiguousarray(
+        values.transpose(0, 2, 1).reshape(n_rows * size, n_groups)
+    )
 
 
 def sparse_entries(X, sample_weight=None):

@@ -448,6 +448,23 @@ class Covariance(Statistic):
         with np.errstate(over="ignore"):
             return np.ldexp(self.scaled_scatter, 2 * int(self.exponent))
 
+    def reweighted(self, factor):
+        """The statistic with every row's weight times ``factor`` (> 0).
+
+        The mean and the (biased) covariance depend on relative weights only,
+        so only ``weight_sum`` changes: exact.
+
+        Examples
+        --------
+        >>> from sknorm.stats import Covariance
+        >>> float(Covariance.from_data([[1.0], [3.0]]).reweighted(0.25).weight_sum)
+        0.5
+        """
+        factor = self._check_factor(factor)
+        state = {f: np.copy(getattr(self, f)) for f in self._fields}
+        state["weight_sum"] = np.asarray(self.weight_sum) * factor
+        return type(self)(**state)
+
     def merge(self, other):
         """Return the statistic of the union of both data sets (Chan et al.).
 

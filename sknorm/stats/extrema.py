@@ -158,6 +158,21 @@ class Extrema(Statistic):
         high = np.where(has_zero, np.fmax(high, 0.0), high)
         return cls(minimum=low, maximum=high)
 
+    def reweighted(self, factor):
+        """The same extrema: positive weights do not change them.
+
+        Extrema carry no weight, so an estimator that forgets (``decay``)
+        cannot forget them; a copy is returned, as for any positive weights.
+
+        Examples
+        --------
+        >>> from sknorm.stats import Extrema
+        >>> Extrema.from_data([[1.0], [3.0]]).reweighted(0.5).maximum
+        array([3.])
+        """
+        self._check_factor(factor)
+        return type(self)(minimum=self.minimum.copy(), maximum=self.maximum.copy())
+
     def merge(self, other):
         """Return the extrema of the union of both data sets."""
         self._check_mergeable(other)

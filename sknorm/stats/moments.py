@@ -647,6 +647,26 @@ class Moments(Statistic):
             weight_sum=n, mean=mean, scaled_variance=variance, exponent=exponent
         )
 
+    def reweighted(self, factor):
+        """The moments with every row's weight times ``factor`` (> 0).
+
+        The mean and variance depend on relative weights only, so only
+        ``weight_sum`` changes: exact.
+
+        Examples
+        --------
+        >>> from sknorm.stats import Moments
+        >>> Moments.from_data([[1.0], [3.0]]).reweighted(0.5).weight_sum
+        array([1.])
+        """
+        factor = self._check_factor(factor)
+        return type(self)(
+            weight_sum=self.weight_sum * factor,
+            mean=self.mean.copy(),
+            scaled_variance=self.scaled_variance.copy(),
+            exponent=self.exponent.copy(),
+        )
+
     def _ddof_factor(self, ddof):
         """``weight_sum / (weight_sum - ddof)``: the population variance's
         factor to the one with ``ddof`` degrees of freedom removed."""

@@ -961,6 +961,7 @@ class Quantiles(Statistic):
     """
 
     _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
+    _shared_fields = ("levels",)
     reveals_infinity = True
 
     mergeable = False

@@ -57,6 +57,11 @@ _BLOCK_BYTES = 1 << 23
 _FULL_LEVELS = 0
 
 
+#: Items lighter than ``2**-_NEGLIGIBLE_BITS`` of their column's weight are
+#: dropped by :meth:`QuantileSketch.reweighted` (their weight counted as error).
+_NEGLIGIBLE_BITS = 60
+
+
 def _level_of(weights):
     """``floor(log2(w))`` computed exactly from the binary exponent."""
     return np.frexp(weights)[1].astype(np.int64) - 1
@@ -369,6 +374,96 @@ class QuantileSketch(Statistic):
             seed=seed,
         )
         return merged._compress()
+
+    def reweighted(self, factor):
+        """The sketch with every row's weight times ``factor`` (> 0).
+
+        Items, implicit zeros and the compaction error (a rank error in
+        weight) are scaled; ``value_count`` counts values, not weight, and is
+        kept, so the sketch answers as a sketch of the same values with
+        weights ``factor`` times theirs (a weighted fit). An item's level is
+        ``floor(log2(weight))``: scaling by a factor that is not a power of
+        two moves the items of one level to at most two adjacent levels, which
+        the compactions tolerate (they pair items of a level whatever their
+        weights and charge the heavier one's weight as the pair's error). The
+        bound :meth:`rank_error_bound` is unchanged, being a ratio of weights;
+        merged with new data, the lighter old items are compacted first, so
+        their error is charged at their reduced weight.
+
+        Each reweighting by ``f`` moves the old items ``log2(1 / f)`` levels
+        down, and KLL keeps at least two items per level: items lighter than
+        ``2**-60`` of their column's total weight are therefore dropped, their
+        weight added to ``compaction_error`` (removing an item moves any rank
+        by at most its weight), so that a long decayed stream keeps about 60
+        levels below its top, not one per reweighting.
+
+        Examples
+        --------
+        >>> from sknorm.stats import QuantileSketch
+        >>> sketch = QuantileSketch.from_data([[1.0], [2.0], [4.0]])
+        >>> sketch.reweighted(0.5).weight_sum()
+        array([1.5])
+        >>> sketch.reweighted(0.5).quantiles([0.5]).values()
+        array([[2.]])
+        """
+        factor = self._check_factor(factor)
+        weights = self.weights * factor
+        values, sizes = self.values, self.column_sizes
+        zero_weight = self.zero_weight * factor
+        error = self.compaction_error * factor
+        columns = np.repeat(np.arange(self.n_features), sizes)
+        total = np.bincount(columns, weights=weights, minlength=self.n_features)
+        negligible = weights < np.ldexp(total + zero_weight, -_NEGLIGIBLE_BITS)[columns]
+        if negligible.any():
+            error = error + np.bincount(
+                columns[negligible],
+                weights=weights[negligible],
+                minlength=self.n_features,
+            )
+            kept = ~negligible
+            values, weights = values[kept], weights[kept]
+            sizes = np.bincount(columns[kept], minlength=self.n_features)
+        return type(self)(
+            column_sizes=np.asarray(sizes, dtype=self.column_sizes.dtype),
+            values=values.copy(),
+            weights=weights,
+            zero_weight=zero_weight,
+            compaction_error=error,
+            value_count=self.value_count.copy(),
+            k=self.k.copy(),
+            seed=self.seed.copy(),
+        )
+
+    def _take_columns(self, index):
+        index = np.asarray(index, dtype=np.intp)
+        starts = _column_starts(self.column_sizes)
+        sizes = self.column_sizes[index]
+        # Positions of the items of the chosen columns, column after column.
+        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        items = np.repeat(starts[:-1][index], sizes) + within
+        return type(self)(
+            column_sizes=sizes,
+            values=self.values[items],
+            weights=self.weights[items],
+            zero_weight=self.zero_weight[index],
+            compaction_error=self.compaction_error[index],
+            value_count=self.value_count[index],
+            k=self.k.copy(),
+            seed=self.seed.copy(),
+        )
+
+    @classmethod
+    def _concatenated(cls, parts):
+        return cls(
+            column_sizes=np.concatenate([p.column_sizes for p in parts]),
+            values=np.concatenate([p.values for p in parts]),
+            weights=np.concatenate([p.weights for p in parts]),
+            zero_weight=np.concatenate([p.zero_weight for p in parts]),
+            compaction_error=np.concatenate([p.compaction_error for p in parts]),
+            value_count=np.concatenate([p.value_count for p in parts]),
+            k=parts[0].k.copy(),
+            seed=parts[0].seed.copy(),
+        )
 
     def _compress(self):
         """Compact levels until every column fits its total capacity.

@@ -278,3 +278,16 @@ def test_extreme_magnitudes_give_finite_scaled_statistics(rng):
     t = Covariance.from_data(tiny)
     np.testing.assert_array_equal(t.scaled_scatter, c.scaled_scatter)
     assert int(t.exponent) == exponent - 2000
+
+
+def test_reweighted_then_merged_equals_the_weighted_statistic():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)) @ rng.normal(size=(3, 3)) + 2.0
+    merged = (
+        Covariance.from_data(X[:15]).reweighted(0.2).merge(Covariance.from_data(X[15:]))
+    )
+    weight = np.r_[np.full(15, 0.2), np.ones(25)]
+    np.testing.assert_allclose(float(merged.weight_sum), weight.sum(), rtol=1e-15)
+    np.testing.assert_allclose(merged.mean, np.average(X, axis=0, weights=weight))
+    reference = np.cov(X.T, aweights=weight, bias=True)
+    np.testing.assert_allclose(merged.covariance(), reference, rtol=1e-12)

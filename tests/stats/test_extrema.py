@@ -70,3 +70,13 @@ def test_merge_rejects_other_statistics():
     e = Extrema.from_data(np.ones((2, 2)))
     with pytest.raises(TypeError, match="cannot merge"):
         e.merge(Moments.from_data(np.ones((2, 2))))
+
+
+def test_reweighted_keeps_the_extrema():
+    from sknorm.stats import Extrema
+
+    extrema = Extrema.from_data(np.array([[1.0, np.nan], [-3.0, 2.0]]))
+    kept = extrema.reweighted(0.25)
+    assert kept == extrema and kept is not extrema
+    with pytest.raises(ValueError, match="positive"):
+        extrema.reweighted(0.0)

@@ -334,3 +334,67 @@ def test_deviation_quantiles_of_a_large_sketch_are_within_twice_its_bound():
         for level, value in zip([0.25, 0.5, 0.9], values[:, j], strict=True):
             rank = np.searchsorted(deviations, value) / len(deviations)
             assert abs(rank - level) <= 2 * bound[j]
+
+
+@pytest.mark.parametrize("factor", [0.7, 0.3, 2.0**-3, 1e-5])
+def test_reweighted_sketch_merges_within_its_bound(factor):
+    # Non-power-of-two factors split a level's items over two levels: the
+    # compactions still pair them, and the bound holds on the weighted data.
+    rng = np.random.default_rng(2)
+    x = rng.lognormal(size=40_000)
+    sketch = None
+    for rows in np.array_split(np.arange(40_000), 20):
+        part = QuantileSketch.from_data(x[rows, None])
+        sketch = part if sketch is None else sketch.reweighted(factor).merge(part)
+    weight = np.repeat(factor ** np.arange(19, -1, -1.0), 2_000)
+    np.testing.assert_allclose(sketch.weight_sum(), weight.sum(), rtol=1e-12)
+    # About 3 k items, plus two per level: at most 60 levels of light items
+    # below the top's (see reweighted) and the levels of the data's weights.
+    assert sketch.column_sizes[0] <= 3 * int(sketch.k) + 2 * (60 + 20)
+    estimates = sketch.quantiles(LEVELS).values()[:, 0]
+    order = np.argsort(x)
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    sorted_x = x[order]
+    bound = sketch.rank_error_bound()[0]
+    for level, estimate in zip(LEVELS, estimates, strict=True):
+        i_low = np.searchsorted(sorted_x, estimate, side="left")
+        i_high = np.searchsorted(sorted_x, estimate, side="right")
+        low = cumulative[i_low - 1] if i_low else 0.0
+        high = cumulative[i_high - 1] if i_high else 0.0
+        assert max(low - level, level - high, 0.0) <= bound
+    # The relative bound does not change under reweighting alone.
+    np.testing.assert_allclose(sketch.reweighted(0.3).rank_error_bound(), bound)
+
+
+def test_pooled_sketch_within_its_bound_on_the_stacked_values():
+    # Columns of a group of odd size (5) merged in a tree: the pooled sketch
+    # answers for the group's values stacked into one column.
+    rng = np.random.default_rng(6)
+    X = rng.lognormal(size=(20_000, 6)) * [1, 2, 3, 4, 5, 1]
+    sketch = QuantileSketch.from_data(X[:10_000]).merge(
+        QuantileSketch.from_data(X[10_000:])
+    )
+    pooled = sketch.pooled([np.arange(5)])
+    stacked = X[:, :5].ravel()
+    estimates = pooled.quantiles(LEVELS).values()
+    bound = pooled.rank_error_bound()
+    for j in range(5):
+        np.testing.assert_array_equal(estimates[:, j], estimates[:, 0])
+        assert pooled.weight_sum()[j] == stacked.size
+    assert rank_errors(stacked, estimates[:, 0], LEVELS).max() <= bound[0]
+    # Column 5 is in no group: unchanged.
+    np.testing.assert_array_equal(
+        estimates[:, 5], sketch.quantiles(LEVELS).values()[:, 5]
+    )
+
+
+def test_pooled_quantiles_from_data_equal_numpy_on_the_stack():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(31, 7))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    groups = [np.array([0, 3, 6]), np.array([1, 5]), np.array([2, 4])]
+    pooled = Quantiles.from_pooled_data(X, None, groups, levels=LEVELS)
+    for group in groups:
+        expected = np.nanquantile(X[:, group].ravel(), LEVELS)
+        for j in group:
+            np.testing.assert_array_equal(pooled.values()[:, j], expected)
