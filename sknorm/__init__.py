@@ -6,6 +6,7 @@ fitting share one code path.
 """
 
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
+from .grouped import GroupedScaler
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EmbeddingNormalizer",
     "EmbeddingQuantizer",
+    "GroupedScaler",
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
