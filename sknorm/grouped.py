@@ -22,12 +22,18 @@ from sklearn.utils.validation import (
     _check_feature_names,
     _check_feature_names_in,
     _check_n_features,
+    _check_sample_weight,
     check_is_fitted,
 )
 
 from ._callbacks import CallbackSupportMixin, fit_task
-from ._dask import is_dask_collection
-from ._estimator import DocLinkMixin, ParamsMixin, merged_estimator
+from ._dask import DaskDispatchMixin, blockwise_on_dask, is_dask_collection
+from ._estimator import (
+    DocLinkMixin,
+    ParamsMixin,
+    _statistic_class,
+    merged_estimator,
+)
 from ._validation import (
     _raise_infinity,
     check_input,
@@ -59,8 +65,63 @@ def _plain(values):
     return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
+def _absorb_statistics(scaler, statistics, n_rows, weighted):
+    """Merge ``statistics`` of ``n_rows`` new rows into ``scaler`` (a sknorm
+    ``_StatisticsEstimator``), as its ``partial_fit`` does with a batch's."""
+    stored = getattr(scaler, "_statistics_state", None)
+    if stored is not None:
+        scaler._check_continuable(list(statistics))
+        statistics = {
+            name: _statistic_class(name).from_state(stored[name]).merge(new)
+            for name, new in statistics.items()
+        }
+    scaler._statistics_state = {
+        name: stat.to_state() for name, stat in statistics.items()
+    }
+    seen = np.max(np.asarray(getattr(scaler, "n_samples_seen_", 0)))
+    scaler._set_fitted_attributes(
+        statistics, n_rows=int(seen) + n_rows, weighted=weighted
+    )
+
+
+def _block_group_statistics(estimator, block, weight):
+    """Fields of one (non-empty) block of a dask fit: the mergeable
+    statistics of each group's rows, ``("stat", group, name)``, and its rows
+    of positive weight, ``("rows", group)``."""
+    groups, features, _ = estimator._split(block, reset=True)
+    base = estimator._base_scaler()
+    if weight is not None:
+        # Validated per partition: one may weigh all its rows zero.
+        weight = _check_sample_weight(
+            np.asarray(weight), features, dtype=np.float64, ensure_non_negative=True
+        )
+        kept = np.flatnonzero(weight > 0)
+        groups, features, weight = groups[kept], features[kept], weight[kept]
+    fields = {}
+    if not len(groups):
+        return fields, block.shape[0]
+    batch_groups, codes = np.unique(groups, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(batch_groups) + 1))
+    specs = base._specs(True)
+    for i, group in enumerate(_plain(batch_groups)):
+        rows = order[bounds[i] : bounds[i + 1]]
+        statistics, _ = clone(base)._batch_statistics(
+            features[rows], None if weight is None else weight[rows], specs, reset=True
+        )
+        for name, statistic in statistics.items():
+            fields[("stat", group, name)] = statistic
+        fields[("rows", group)] = len(rows)
+    return fields, block.shape[0]
+
+
 class GroupedScaler(
-    DocLinkMixin, ParamsMixin, CallbackSupportMixin, TransformerMixin, BaseEstimator
+    DocLinkMixin,
+    ParamsMixin,
+    CallbackSupportMixin,
+    DaskDispatchMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Scale features with statistics learned per value of a group column.
 
@@ -132,6 +193,12 @@ class GroupedScaler(
     weight removes a row); a group all of whose rows have zero weight is not
     seen. NaN in the features is handled by the per-group scalers (ignored
     by fit, kept by transform).
+
+    ``fit`` on a dask array or DataFrame computes each partition's
+    statistics per group and merges them on the cluster across partitions
+    (one pass; the mergeable statistics of ``partial_fit``, so
+    :class:`RobustScaler` groups get sketched quantiles there);
+    ``transform`` and ``inverse_transform`` of dask input are lazy.
 
     Examples
     --------
@@ -241,7 +308,7 @@ class GroupedScaler(
             )
         return column % n_columns
 
-    def _split(self, X, *, reset, method="fit"):
+    def _split(self, X, *, reset, method="fit", check_groups=True):
         """``(groups, features, position)``: the group values of X's rows, the
         other columns validated (a float array or CSR/CSC matrix) and the
         group column's position."""
@@ -288,7 +355,7 @@ class GroupedScaler(
         if groups.dtype.kind not in "biuf":
             groups = groups.astype(object)
         missing = pd.isna(groups)
-        if missing.any():
+        if check_groups and missing.any():
             raise ValueError(
                 f"The group column ({self._group_label(position)}) holds missing "
                 f"values (NaN or None) in {int(missing.sum())} row(s), e.g. row "
@@ -306,6 +373,26 @@ class GroupedScaler(
         )
         self._reject_infinity(features, keep)
         return groups, features, position
+
+    def _dask_metadata_sample(self, X):
+        """The one-row stand-in for dask X whose transform gives the output's
+        width and dtype (see :func:`sknorm._dask.map_blockwise`): in a group
+        seen in fit, so that ``handle_unknown="error"`` does not refuse it."""
+        from ._dask import metadata_sample
+
+        sample = metadata_sample(X)
+        position = self._group_index
+        if _frame_library(sample) == "pandas":
+            sample = sample.astype({sample.columns[position]: object})
+            sample.iloc[0, position] = self.groups_[0]
+        else:
+            group = self.groups_[0]
+            if sample.dtype.kind not in "biuf" or sample.dtype.type(group) != group:
+                # The group does not fit X's dtype: the output's dtype is
+                # that of X's float features all the same.
+                sample = sample.astype(object)
+            sample[0, position] = group
+        return sample
 
     def _group_label(self, position):
         names = getattr(self, "feature_names_in_", None)
@@ -395,6 +482,9 @@ class GroupedScaler(
     def _update(self, X, sample_weight, streaming):
         task_name = "partial_fit" if streaming else "fit"
         with fit_task(self, task_name, {"sample_weight": sample_weight}) as task:
+            if is_dask_collection(X):
+                self._update_on_dask(X, sample_weight, task)
+                return self
             base = self._base_scaler()
             first_call = not hasattr(self, "scalers_")
             groups, features, position = self._split(X, reset=first_call)
@@ -417,18 +507,7 @@ class GroupedScaler(
                 ) from error
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(len(batch_groups) + 1))
-            if first_call:
-                known = {}
-            else:
-                known = {
-                    g: (s, c)
-                    for g, s, c in zip(
-                        _plain(self.groups_),
-                        self.scalers_,
-                        self.group_counts_,
-                        strict=True,
-                    )
-                }
+            known = self._known_groups()
             for i, group in enumerate(_plain(batch_groups)):
                 rows = order[bounds[i] : bounds[i + 1]]
                 rows_weight = None if weight is None else weight[rows]
@@ -441,31 +520,97 @@ class GroupedScaler(
                     fit(features[rows], sample_weight=rows_weight)
                     count = 0
                 known[group] = (scaler, count + len(rows))
-            try:
-                names = sorted(known)
-            except TypeError as error:
-                raise TypeError(
-                    "The values of the group column cannot be sorted (mixed "
-                    f"types?): {error}"
-                ) from error
-            if all(isinstance(g, bool | int | float) for g in names):
-                all_groups = np.array(names)
-            else:
-                all_groups = np.empty(len(names), dtype=object)
-                all_groups[:] = names
-            self.groups_ = all_groups
-            self.scalers_ = [known[g][0] for g in names]
-            self.group_counts_ = np.array([known[g][1] for g in names], dtype=np.int64)
-            self._group_index = position
-            self._weighted = bool(getattr(self, "_weighted", False)) or (
-                weight is not None
-            )
-            self.all_groups_scaler_ = merged_estimator(
-                self.scalers_,
-                n_rows=int(self.group_counts_.sum()),
-                weighted=self._weighted,
-            )
+            self._store_groups(known, position, weight is not None)
         return self
+
+    def _known_groups(self):
+        """``{group: (scaler, rows)}`` of the groups fitted so far."""
+        if not hasattr(self, "scalers_"):
+            return {}
+        return {
+            g: (s, c)
+            for g, s, c in zip(
+                _plain(self.groups_), self.scalers_, self.group_counts_, strict=True
+            )
+        }
+
+    def _store_groups(self, known, position, weighted):
+        """Set the fitted attributes from ``{group: (scaler, rows)}``."""
+        try:
+            names = sorted(known)
+        except TypeError as error:
+            raise TypeError(
+                "The values of the group column cannot be sorted (mixed "
+                f"types?): {error}"
+            ) from error
+        if all(isinstance(g, bool | int | float) for g in names):
+            all_groups = np.array(names)
+        else:
+            all_groups = np.empty(len(names), dtype=object)
+            all_groups[:] = names
+        self.groups_ = all_groups
+        self.scalers_ = [known[g][0] for g in names]
+        self.group_counts_ = np.array([known[g][1] for g in names], dtype=np.int64)
+        self._group_index = position
+        self._weighted = bool(getattr(self, "_weighted", False)) or weighted
+        self.all_groups_scaler_ = merged_estimator(
+            self.scalers_,
+            n_rows=int(self.group_counts_.sum()),
+            weighted=self._weighted,
+        )
+
+    def _update_on_dask(self, X, sample_weight, task):
+        """Fit on a dask collection: each partition's statistics per group,
+        merged on the cluster across partitions (a group's statistics merge
+        where several partitions hold it), then into the groups' scalers.
+
+        The per-group statistics are the mergeable ones (those of
+        ``partial_fit``: for quantiles, a sketch), in one pass over the data.
+        """
+        from ._dask import _aligned, _n_blocks, _reduce_blocks, metadata_sample
+
+        base = self._base_scaler()
+        first_call = not hasattr(self, "scalers_")
+        # Names, feature count and the group column, checked on the metadata.
+        _, sample, position = self._split(
+            metadata_sample(X), reset=first_call, check_groups=False
+        )
+        base._check_fit_input(sample)
+        data = _aligned(X, sample_weight)
+        task.begin(X, max_subtasks=_n_blocks(data))
+        block_estimator = clone(self)
+        block_estimator.__dict__.pop("_skl_callbacks", None)
+        fields, n_rows = _reduce_blocks(
+            _block_group_statistics, block_estimator, data, task=task
+        )
+        if not n_rows:
+            raise ValueError(
+                "Found array with 0 sample(s) while a minimum of 1 is required "
+                "by GroupedScaler."
+            )
+        known = self._known_groups()
+        per_group = {}
+        for (kind, group, *name), value in fields.items():
+            entry = per_group.setdefault(group, [{}, 0])
+            if kind == "rows":
+                entry[1] += int(value)
+            else:
+                entry[0][name[0]] = value
+        weighted = sample_weight is not None
+        for group, (statistics, rows) in per_group.items():
+            if group in known:
+                scaler, count = known[group]
+            else:
+                scaler = clone(base).set_output(transform="default")
+                scaler.n_features_in_ = sample.shape[1]
+                count = 0
+            _absorb_statistics(scaler, statistics, rows, weighted)
+            known[group] = (scaler, count + rows)
+        if not known:
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
+        self._store_groups(known, position, weighted)
 
     # ------------------------------------------------------------------
     # Transform
@@ -588,6 +733,7 @@ class GroupedScaler(
         return True
 
     @available_if(_check_inverse)
+    @blockwise_on_dask
     def inverse_transform(self, X):
         """Undo the scaling of each group's rows.
 

@@ -301,9 +301,6 @@ def test_clear_errors():
         GroupedScaler(group_column="g", keep_group_column=True).fit(frame).transform(
             frame
         )
-    with pytest.raises(NotImplementedError, match="dask"):
-        da = pytest.importorskip("dask.array")
-        GroupedScaler().fit(da.from_array(data, chunks=5))
 
 
 def test_input_is_not_modified():
@@ -314,3 +311,71 @@ def test_input_is_not_modified():
     out = fitted.transform(data)
     fitted.inverse_transform(out.copy())
     assert_array_equal(data, original)
+
+
+@pytest.mark.parametrize(("scaler", "sk_scaler"), PAIRS, ids=PAIR_IDS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_dask_array_fit_merges_groups_across_partitions(scaler, sk_scaler, weighted):
+    """Partitions hold different groups (sorted rows: most partitions one or
+    two groups); their statistics merge per group on the cluster."""
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    groups, X = _data(n=240)
+    order = np.argsort(groups, kind="stable")
+    groups, X = groups[order], X[order]
+    data = np.column_stack([groups, X])
+    weight = np.random.default_rng(3).integers(0, 3, 240).astype(float)
+    weight = weight if weighted else None
+    X_dask = da.from_array(data, chunks=(50, 2))
+    w_dask = None if weight is None else da.from_array(weight, chunks=25)
+    with dask.config.set(scheduler="synchronous"):
+        on_dask = GroupedScaler(scaler).fit(X_dask, sample_weight=w_dask)
+    # In memory, the same mergeable statistics are those of partial_fit.
+    in_memory = GroupedScaler(scaler).partial_fit(data, sample_weight=weight)
+    assert_array_equal(on_dask.groups_, in_memory.groups_)
+    assert_array_equal(on_dask.group_counts_, in_memory.group_counts_)
+    assert_allclose(
+        on_dask.transform(data), in_memory.transform(data), rtol=1e-12, atol=1e-12
+    )
+    if not weighted and not isinstance(scaler, sknorm.RobustScaler):
+        expected = _reference(sk_scaler, groups, X)
+        assert_allclose(on_dask.transform(data), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_dask_dataframe_fit_with_string_groups_and_partial_fit():
+    pytest.importorskip("dask.dataframe")
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    groups, X = _data(n=200)
+    frame = pd.DataFrame(X, columns=["x", "y", "z"])
+    frame.insert(2, "shop", np.array(["n", "e", "s", "w"])[groups])
+    with dask.config.set(scheduler="synchronous"):
+        on_dask = GroupedScaler(group_column="shop").fit(
+            dd.from_pandas(frame.iloc[:120], npartitions=3)
+        )
+        on_dask.partial_fit(dd.from_pandas(frame.iloc[120:], npartitions=2))
+    assert list(on_dask.feature_names_in_) == ["x", "y", "shop", "z"]
+    expected = _reference(preprocessing.StandardScaler(), groups, X)
+    assert_allclose(on_dask.transform(frame), expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="shop"):
+        on_dask.partial_fit(dd.from_pandas(frame.drop(columns="shop"), npartitions=2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dask_transform_and_inverse_are_lazy_and_equal(dtype):
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    groups, X = _data(n=150)
+    data = np.column_stack([groups, X]).astype(dtype)
+    # handle_unknown="error": the lazy result's metadata uses a known group.
+    fitted = GroupedScaler(keep_group_column=True, handle_unknown="error").fit(data)
+    X_dask = da.from_array(data, chunks=(40, 2))
+    with dask.config.set(scheduler="synchronous"):
+        out = fitted.transform(X_dask)
+        assert isinstance(out, da.Array) and out.dtype == dtype
+        assert_array_equal(out.compute(), fitted.transform(data))
+        back = fitted.inverse_transform(out)
+        assert isinstance(back, da.Array)
+        assert_array_equal(back.compute(), fitted.inverse_transform(fitted.transform(data)))
