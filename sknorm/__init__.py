@@ -6,8 +6,8 @@ fitting share one code path.
 """
 
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
-from .grouped import GroupedScaler
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
+from .grouped import GroupedScaler
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 

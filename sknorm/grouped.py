@@ -303,8 +303,7 @@ class GroupedScaler(
             return names.index(column)
         if not -n_columns <= column < n_columns:
             raise ValueError(
-                f"group_column={column} is out of range for X of {n_columns} "
-                "column(s)."
+                f"group_column={column} is out of range for X of {n_columns} column(s)."
             )
         return column % n_columns
 
@@ -629,9 +628,7 @@ class GroupedScaler(
             )
         small = self.group_counts_ < self.min_group_size
         if small.any():
-            index = np.where(
-                (index >= 0) & small[np.maximum(index, 0)], -1, index
-            )
+            index = np.where((index >= 0) & small[np.maximum(index, 0)], -1, index)
         return index
 
     def _map_groups(self, method, groups, features):

@@ -483,7 +483,7 @@ def test_nan_ignored_in_fit_and_kept_in_transform(estimator):
     X_nan[holes] = np.nan
     if "group_column" in estimator.get_params():
         # Every row needs a group: NaN in the group column is rejected.
-        with pytest.raises(ValueError, match="group column .* missing values"):
+        with pytest.raises(ValueError, match=r"group column .* missing values"):
             clone(estimator).fit(X_nan)
         group = estimator.get_params()["group_column"]
         X_nan[:, group] = X[:, group]

@@ -96,7 +96,9 @@ def test_unseen_and_string_groups_in_pandas():
     assert list(fitted.feature_names_in_) == ["x", "city", "y", "z"]
     assert list(fitted.get_feature_names_out()) == ["x", "y", "z"]
     sk = preprocessing.StandardScaler()
-    assert_allclose(fitted.transform(frame), _reference(sk, groups, X), rtol=1e-12, atol=1e-12)
+    assert_allclose(
+        fitted.transform(frame), _reference(sk, groups, X), rtol=1e-12, atol=1e-12
+    )
     # Unseen groups: the statistics of all groups, or an error naming them.
     unseen = frame.assign(city=np.where(groups == 0, "zz", names))
     got = fitted.transform(unseen)
@@ -122,7 +124,9 @@ def test_pandas_output_keeps_the_group_column_and_inverts():
     expected = _reference(preprocessing.StandardScaler(), groups, X)
     assert_allclose(out[["x", "y", "z"]].to_numpy(), expected, rtol=1e-12, atol=1e-12)
     back = scaler.inverse_transform(out)
-    pd.testing.assert_frame_equal(back, frame, check_exact=False, rtol=1e-12, atol=1e-12)
+    pd.testing.assert_frame_equal(
+        back, frame, check_exact=False, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_polars_input_and_output():
@@ -162,7 +166,9 @@ def test_sparse_keeps_format_and_row_order(fmt, scaler, sk_scaler):
     fitted = GroupedScaler(scaler, group_column=-4).fit(X_sparse)
     out = fitted.transform(X_sparse)
     assert sparse.issparse(out) and out.format == fmt
-    assert_allclose(out.toarray(), _reference(sk_scaler, groups, X), rtol=1e-12, atol=1e-12)
+    assert_allclose(
+        out.toarray(), _reference(sk_scaler, groups, X), rtol=1e-12, atol=1e-12
+    )
     kept = GroupedScaler(scaler, keep_group_column=True).fit(X_sparse)
     out = kept.transform(X_sparse)
     assert type(out) is type(X_sparse) and out.format == fmt
@@ -177,7 +183,9 @@ def test_sample_weight_equals_repeated_rows():
     data = np.column_stack([groups, X])
     weighted = GroupedScaler().fit(data, sample_weight=weight)
     repeated = GroupedScaler().fit(np.repeat(data, weight, axis=0))
-    assert_allclose(weighted.transform(data), repeated.transform(data), rtol=1e-12, atol=1e-12)
+    assert_allclose(
+        weighted.transform(data), repeated.transform(data), rtol=1e-12, atol=1e-12
+    )
     expected = _reference(
         preprocessing.StandardScaler(),
         np.repeat(groups, weight),
@@ -199,7 +207,9 @@ def test_zero_weight_rows_are_left_out():
     kept = GroupedScaler().fit(data[weight > 0])
     assert_array_equal(weighted.groups_, [0, 1, 3])
     assert_array_equal(weighted.group_counts_, kept.group_counts_)
-    assert_allclose(weighted.transform(data), kept.transform(data), rtol=1e-12, atol=1e-12)
+    assert_allclose(
+        weighted.transform(data), kept.transform(data), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(("scaler", "sk_scaler"), PAIRS, ids=PAIR_IDS)
@@ -214,10 +224,14 @@ def test_partial_fit_over_chunks_equals_fit(scaler, sk_scaler):
     assert_array_equal(streamed.group_counts_, fitted.group_counts_)
     if isinstance(scaler, sknorm.RobustScaler):
         # Sketches are exact while they hold every value: 200 rows do.
-        assert_allclose(streamed.transform(data), fitted.transform(data), rtol=1e-12, atol=1e-12)
+        assert_allclose(
+            streamed.transform(data), fitted.transform(data), rtol=1e-12, atol=1e-12
+        )
         return
     # Moments merge to within rounding, extrema exactly.
-    assert_allclose(streamed.transform(data), fitted.transform(data), rtol=1e-13, atol=1e-13)
+    assert_allclose(
+        streamed.transform(data), fitted.transform(data), rtol=1e-13, atol=1e-13
+    )
     assert_allclose(
         streamed.transform(data), _reference(sk_scaler, groups, X), rtol=1e-12
     )
@@ -277,7 +291,7 @@ def test_nan_in_features_kept_nan_in_groups_rejected():
         GroupedScaler().fit(data)
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"g": ["a", None, "b"], "x": [1.0, 2.0, 3.0]})
-    with pytest.raises(ValueError, match="'g'.*missing values"):
+    with pytest.raises(ValueError, match=r"'g'.*missing values"):
         GroupedScaler(group_column="g").fit(frame)
 
 
@@ -378,4 +392,6 @@ def test_dask_transform_and_inverse_are_lazy_and_equal(dtype):
         assert_array_equal(out.compute(), fitted.transform(data))
         back = fitted.inverse_transform(out)
         assert isinstance(back, da.Array)
-        assert_array_equal(back.compute(), fitted.inverse_transform(fitted.transform(data)))
+        assert_array_equal(
+            back.compute(), fitted.inverse_transform(fitted.transform(data))
+        )
