@@ -8,7 +8,7 @@ statistics make the fallback for unseen and small groups free of a second
 pass over the data, and ``partial_fit`` continue every group exactly.
 """
 
-from numbers import Integral
+from numbers import Integral, Number
 
 import numpy as np
 import pandas as pd
@@ -676,19 +676,18 @@ class GroupedScaler(
             series = pl.Series(names[position], _plain(groups))
             frame = pl.DataFrame(columns)
             return frame.insert_column(position, series)
-        try:
-            column = np.asarray(groups).astype(out.dtype)
-        except (TypeError, ValueError):
-            column = None
-        if column is None or np.asarray(groups).dtype.kind not in "biuf":
-            if column is None or not np.array_equal(column, groups.astype(float)):
-                raise ValueError(
-                    "keep_group_column=True puts the group column into the "
-                    "output, which needs numeric group values for array or "
-                    "sparse output; the groups are not numbers. Use "
-                    "set_output(transform='pandas') (or 'polars') to keep "
-                    "them, or keep_group_column=False."
-                )
+        numeric = groups.dtype.kind in "biuf" or all(
+            isinstance(g, Number) and not isinstance(g, str) for g in groups
+        )
+        if not numeric:
+            raise ValueError(
+                "keep_group_column=True puts the group column into the "
+                "output, which needs numeric group values for array or "
+                "sparse output; the groups are not numbers. Use "
+                "set_output(transform='pandas') (or 'polars') to keep "
+                "them, or keep_group_column=False."
+            )
+        column = groups.astype(out.dtype)
         if is_sparse(out):
             kind = type(out)
             pieces = [
