@@ -8,6 +8,7 @@ statistics make the fallback for unseen and small groups free of a second
 pass over the data, and ``partial_fit`` continue every group exactly.
 """
 
+import copy
 from numbers import Integral, Number
 
 import numpy as np
@@ -511,7 +512,9 @@ class GroupedScaler(
                 rows = order[bounds[i] : bounds[i + 1]]
                 rows_weight = None if weight is None else weight[rows]
                 if group in known:
+                    # On a copy: a batch that fails leaves the fit unchanged.
                     scaler, count = known[group]
+                    scaler = copy.deepcopy(scaler)
                     scaler.partial_fit(features[rows], sample_weight=rows_weight)
                 else:
                     scaler = clone(base).set_output(transform="default")

@@ -395,3 +395,16 @@ def test_dask_transform_and_inverse_are_lazy_and_equal(dtype):
         assert_array_equal(
             back.compute(), fitted.inverse_transform(fitted.transform(data))
         )
+
+
+def test_failed_partial_fit_leaves_the_fit_unchanged():
+    groups, X = _data(n=60)
+    data = np.column_stack([groups, X])
+    fitted = GroupedScaler().partial_fit(data)
+    before = fitted.transform(data)
+    bad = data[:10].copy()
+    bad[-1, 2] = np.inf
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 2"):
+        fitted.partial_fit(bad)  # named by its column in X
+    assert_array_equal(fitted.transform(data), before)
+    assert_array_equal(fitted.group_counts_, np.bincount(groups))
