@@ -19,6 +19,7 @@ from .embedding import (
     rescore,
 )
 from .functions import maxabs_scale, minmax_scale, robust_scale, scale
+from .grouped import GroupedScaler
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import (
     MaxAbsScaler,
@@ -35,6 +36,7 @@ __all__ = [
     "EmbeddingNormalizer",
     "EmbeddingNormsDisplay",
     "EmbeddingQuantizer",
+    "GroupedScaler",
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",

@@ -188,7 +188,9 @@ def _merge_parts(*parts):
     """Merge block results ``(fields, n_rows)``, skipping empty blocks.
 
     Fields are merged by kind: statistics with ``merge``, arrays of counts by
-    addition, tuples of arrays (collected values) by concatenation.
+    addition, tuples of arrays (collected values) by concatenation. A field
+    of only some blocks (the statistics of a group that only some partitions
+    hold) is kept as it is.
     """
     parts = [part for part in parts if part[1]]
     if not parts:
@@ -196,6 +198,9 @@ def _merge_parts(*parts):
     merged, n_rows = dict(parts[0][0]), parts[0][1]
     for fields, rows in parts[1:]:
         for name, value in fields.items():
+            if name not in merged:
+                merged[name] = value
+                continue
             held = merged[name]
             if isinstance(held, Statistic):
                 merged[name] = held.merge(value)
@@ -665,7 +670,9 @@ def map_blockwise(estimator, method, X):
     kept). The fitted state, feature count and names are checked now, on a
     one-row stand-in for X, not when the result is computed.
     """
-    example = _call(estimator, method, metadata_sample(X))
+    # An estimator may choose its stand-in (one with a group it knows).
+    sample = getattr(estimator, "_dask_metadata_sample", metadata_sample)(X)
+    example = _call(estimator, method, sample)
     if not is_sparse(example):
         example = np.asarray(example)
     n_out, dtype = example.shape[1], example.dtype

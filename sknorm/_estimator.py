@@ -20,7 +20,7 @@ estimator (:mod:`sknorm._array_api`).
 import weakref
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils.fixes import parse_version
 
 from ._array_api import DeviceData, move_fitted_arrays, namespace_of, to_numpy
@@ -38,6 +38,7 @@ __all__ = [
     "_StatisticsEstimator",
     "derived_from_fit",
     "docs_version",
+    "merged_estimator",
 ]
 
 #: The published documentation; ``{version}`` is the Read the Docs version
@@ -61,6 +62,49 @@ def _statistic_class(name):
             return cls
         classes.extend(cls.__subclasses__())
     raise KeyError(name)  # pragma: no cover - states are written by this module
+
+
+def merged_estimator(estimators, *, n_rows=None, weighted=False):
+    """A fitted clone of ``estimators[0]`` whose statistics are the merge of
+    the mergeable statistics of the fitted ``estimators`` (of one class and
+    parameters, fitted on the same features): the estimator fitted on all
+    their data, without a pass over it.
+
+    Statistics that cannot be merged (exact quantiles) are left out; what an
+    estimator derives from them comes from the mergeable summary it keeps
+    beside them (a quantile sketch). ``n_rows`` counts the rows of all the
+    data (by default the sum of ``n_samples_seen_``); ``weighted`` says
+    whether any of it was weighted.
+    """
+    first = estimators[0]
+    names = [
+        name
+        for name in first._statistics_state
+        if _statistic_class(name).mergeable
+        and all(name in e._statistics_state for e in estimators)
+    ]
+    statistics = {}
+    for name in names:
+        cls = _statistic_class(name)
+        parts = [cls.from_state(e._statistics_state[name]) for e in estimators]
+        # Pairwise, so that rounding grows with the depth of the tree only.
+        while len(parts) > 1:
+            pairs = [parts[i].merge(parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+            parts = pairs + parts[len(parts) - len(parts) % 2 :]
+        statistics[name] = parts[0]
+    merged = clone(first)
+    for attribute in ("n_features_in_", "feature_names_in_"):
+        if hasattr(first, attribute):
+            setattr(merged, attribute, getattr(first, attribute))
+    merged._statistics_state = {
+        name: stat.to_state() for name, stat in statistics.items()
+    }
+    if n_rows is None:
+        n_rows = sum(
+            np.max(to_numpy(getattr(e, "n_samples_seen_", 0))) for e in estimators
+        )
+    merged._set_fitted_attributes(statistics, n_rows=n_rows, weighted=weighted)
+    return merged
 
 
 #: Values derived from each estimator's fitted attributes and parameters, by

@@ -65,6 +65,7 @@ import sknorm
 from sknorm import (
     EmbeddingNormalizer,
     EmbeddingQuantizer,
+    GroupedScaler,
     MaxAbsScaler,
     MinMaxScaler,
     Normalizer,
@@ -1286,6 +1287,8 @@ MUTATION_CASES = [
     (RowStandardizer, False, True),
     (EmbeddingNormalizer, True, False),
     (EmbeddingQuantizer, False, False),
+    # Column 0 is the group column, which holds no NaN.
+    (lambda: GroupedScaler(MaxAbsScaler(), keep_group_column=True), True, False),
 ]
 
 
@@ -1309,6 +1312,8 @@ def test_property_inputs_not_mutated_and_names_kept(index, container, data):
         return  # sparse input is rejected by design; nothing to mutate
     X = data.draw(adversarial_matrices(nan=allows_nan))
     assume(_robust_outputs_representable(X))
+    if "group_column" in factory().get_params():
+        assume(X.shape[1] >= 2)  # a group column and a feature
     if not allows_nan:
         with np.errstate(all="ignore"):
             X = X / np.fmax(np.abs(X).max(axis=0), 1.0)  # embeddings: moderate
@@ -1335,6 +1340,70 @@ def test_property_inputs_not_mutated_and_names_kept(index, container, data):
         snapshot_out = _snapshot(out)
         est.inverse_transform(out)
         assert _snapshot(out) == snapshot_out, "inverse_transform mutated its input"
+
+
+# ----------------------------------------------------------------------------
+# 7b. Per-group scaling: merged statistics against exact references
+# ----------------------------------------------------------------------------
+
+
+@settings(PROPERTY, max_examples=25)
+@given(X=adversarial_matrices(max_rows=16, max_cols=2), data=st.data())
+def test_property_grouped_means_match_exact_moments(X, data):
+    """Each group's mean and the all-groups mean (merged from the groups'
+    moments, no pass over the data) against exact rational means: within a
+    few eps of the mean of |x| per merge level."""
+    n = X.shape[0]
+    groups = data.draw(arrays(np.int64, n, elements=st.integers(0, 3)))
+    fitted = GroupedScaler(StandardScaler(with_std=False)).fit(
+        np.column_stack([groups, X])
+    )
+    levels = 1 + math.ceil(math.log2(len(fitted.groups_)))
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        present = ~np.isnan(column)
+        for g, scaler in zip(fitted.groups_, fitted.scalers_, strict=True):
+            rows = (groups == g) & present
+            if not rows.any():
+                assert np.isnan(scaler.mean_[j])
+                continue
+            mean, _, mean_abs = R.moments(column[groups == g])
+            tol = [8 * EPS * R.mp(mean_abs) + SUB64]
+            R.assert_within(scaler.mean_[j : j + 1], [R.mp(mean)], tol, f"g{g}")
+        mean, _, mean_abs = R.moments(column)
+        tol = [8 * levels * EPS * R.mp(mean_abs) + SUB64]
+        R.assert_within(
+            fitted.all_groups_scaler_.mean_[j : j + 1], [R.mp(mean)], tol, "all"
+        )
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "match"),
+    [
+        (["a", None, "b", "a"], ValueError, "missing values"),
+        ([1.0, np.nan, 2.0, 1.0], ValueError, "missing values"),
+        (["a", 1, "b", 2], TypeError, "cannot be sorted"),
+    ],
+    ids=["None", "NaN", "mixed types"],
+)
+def test_grouped_rejects_bad_group_values(values, error, match):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"g": pd.Series(values, dtype=object), "x": [1.0, 2, 3, 4]})
+    before = frame.copy()
+    with pytest.raises(error, match=match):
+        GroupedScaler(group_column="g").fit(frame)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_grouped_many_singleton_groups_use_all_groups_statistics():
+    """Every group of one row (below min_group_size=2): the result is the
+    all-groups scaler's, which is the fit on all rows, to the last bits."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(500, 2)) * 1e3 + 1e6
+    data = np.column_stack([np.arange(500), X])
+    got = GroupedScaler().fit(data).transform(data)
+    expected = StandardScaler().fit(X).transform(X)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ EXPECTED_SUBTASKS = {
         "partial_fit": ["covariance-rows"],
     },
     "EmbeddingQuantizer": {"fit": [], "partial_fit": []},
+    "GroupedScaler": {"fit": [], "partial_fit": []},
     "MaxAbsScaler": {"fit": [], "partial_fit": []},
     "MinMaxScaler": {"fit": [], "partial_fit": []},
     "Normalizer": {"fit": []},

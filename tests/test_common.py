@@ -89,6 +89,11 @@ VARIANTS = {
         {"norm": 3.0, "eps": 1e-12},
         {"groups": [slice(0, 1), slice(1, None)], "weights": [1.0, 3.0]},
     ],
+    "GroupedScaler": [
+        {"keep_group_column": True},
+        {"scaler": sknorm.MaxAbsScaler(), "min_group_size": 1},
+        {"scaler": sknorm.RobustScaler(with_centering=False)},
+    ],
     "RowStandardizer": [
         {"method": "rms"},
         {"with_mean": False},
@@ -170,6 +175,24 @@ STATELESS_NAMESPACE = (
 )
 
 
+#: Why a per-group scaler with a minimum group size fails scikit-learn's
+#: repeated-rows check (sknorm.GroupedScaler, min_group_size).
+ROWS_NOT_WEIGHTS = (
+    "min_group_size counts rows, not weights: a row of weight 2 is a group of "
+    "one row (scaled by the statistics of all groups), the row repeated is a "
+    "group of two (scaled by its own)"
+)
+
+
+#: Why an estimator with a group column fails checks that put NaN or an
+#: object into the first column, its group column by default.
+GROUP_COLUMN_VALUES = (
+    "the check puts NaN or a dict into column 0, the group column: every row "
+    "needs a group value (a string or a number), so GroupedScaler rejects "
+    "the input with its own error by design"
+)
+
+
 def expected_failed_checks(estimator):
     """scikit-learn checks an estimator fails by design, with the reason.
 
@@ -187,6 +210,16 @@ def expected_failed_checks(estimator):
         expected["check_sample_weight_equivalence_on_sparse_data"] = RELATIVE_WEIGHTS
     if not get_tags(estimator).requires_fit:
         expected["check_array_api_same_namespace"] = STATELESS_NAMESPACE
+    if estimator.get_params().get("min_group_size", 1) > 1:
+        expected["check_sample_weight_equivalence_on_dense_data"] = ROWS_NOT_WEIGHTS
+        expected["check_sample_weight_equivalence_on_sparse_data"] = ROWS_NOT_WEIGHTS
+    if "group_column" in estimator.get_params():
+        for check in (
+            "check_dtype_object",
+            "check_estimators_pickle",
+            "check_estimators_pickle(readonly_memmap=True)",
+        ):
+            expected[check] = GROUP_COLUMN_VALUES
     return expected
 
 
@@ -261,6 +294,15 @@ def _with_copy(estimator, copy):
 
 def _fit_accepts_sample_weight(estimator):
     return "sample_weight" in inspect.signature(estimator.fit).parameters
+
+
+def _scales_features_one_by_one(estimator):
+    """Whether each output feature is one input feature scaled: one-to-one
+    estimators, and per-group scalers (which drop or pass through their
+    group column); projections mix features."""
+    return isinstance(estimator, OneToOneFeatureMixin) or (
+        "group_column" in estimator.get_params()
+    )
 
 
 def _dense(X):
@@ -415,7 +457,7 @@ def test_dense_equals_sparse(estimator, fmt):
     X_sparse = sparse.csr_array(X).asformat(fmt)
     from_dense = clone(estimator).fit(X)
     from_sparse = clone(estimator).fit(X_sparse)
-    if not isinstance(estimator, OneToOneFeatureMixin):
+    if not _scales_features_one_by_one(estimator):
         # Estimators that mix features (projections) return dense arrays.
         result = from_sparse.transform(X_sparse)
         assert isinstance(result, np.ndarray)
@@ -465,6 +507,15 @@ def test_nan_ignored_in_fit_and_kept_in_transform(estimator):
     holes = np.zeros_like(X, dtype=bool)
     holes[[3, 10, 11], [0, 2, 4]] = True
     X_nan[holes] = np.nan
+    if "group_column" in estimator.get_params():
+        # Every row needs a group: NaN in the group column is rejected.
+        with pytest.raises(ValueError, match=r"group column .* missing values"):
+            clone(estimator).fit(X_nan)
+        group = estimator.get_params()["group_column"]
+        X_nan[:, group] = X[:, group]
+        holes[:, group] = False
+        if not estimator.get_params()["keep_group_column"]:
+            holes = np.delete(holes, group, axis=1)  # not in the output
     if not get_tags(estimator).input_tags.allow_nan:
         # Estimators that mix the features of a row need complete rows.
         with pytest.raises(ValueError, match=r"NaN in feature\(s\) 0, 2, 4"):
@@ -586,6 +637,12 @@ def _assert_plain(value, where):
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _assert_plain(item, f"{where}[{i}]")
+    elif isinstance(value, BaseEstimator):
+        # A meta-estimator's fitted estimators: their learned state likewise.
+        params = value.get_params(deep=False)
+        for name, item in vars(value).items():
+            if name not in params:
+                _assert_plain(item, f"{where}.{name}")
     elif isinstance(value, np.ndarray):
         if value.dtype == object:  # feature_names_in_: strings only
             assert all(isinstance(v, str) for v in value.ravel()), where
@@ -688,7 +745,7 @@ def _keeps_sparse_output(estimator, X):
     refuses, see test_dense_equals_sparse)."""
     if not get_tags(estimator).input_tags.sparse:
         return False
-    if not isinstance(estimator, OneToOneFeatureMixin):
+    if not _scales_features_one_by_one(estimator):
         return False
     zeros = np.zeros((1, X.shape[1]))
     return not np.any(clone(estimator).fit(X).transform(zeros))

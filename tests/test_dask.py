@@ -625,3 +625,29 @@ def test_input_norm_on_dask_equals_fitting_normalized_rows(client, params):
     np.testing.assert_allclose(
         transformed, reference.transform(sklearn_normalize(X)), rtol=1e-9, atol=1e-10
     )
+
+
+@pytest.mark.parametrize("container", ["array", "frame"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_grouped_scaler_fit_on_the_cluster(client, container, weighted):
+    """Per-group statistics per partition, merged across partitions on the
+    cluster: the groups' scalers equal those of the in-memory partial_fit
+    (the same mergeable statistics); a group in a few partitions only is kept."""
+    X = _data(n_rows=1_200)
+    groups = np.repeat(np.arange(6), 200)  # sorted: most partitions hold one
+    groups[::97] = 6  # a group spread thinly over the partitions
+    X[:, 0] = groups
+    rng = np.random.default_rng(4)
+    weight = rng.integers(0, 3, size=len(X)).astype(float) if weighted else None
+    X_memory, X_dask, weight_dask = _on_dask(X, weight, container)
+    scaler = sknorm.GroupedScaler(sknorm.MinMaxScaler(), handle_unknown="error")
+    on_dask = clone(scaler).fit(X_dask, sample_weight=weight_dask)
+    in_memory = clone(scaler).partial_fit(X_memory, sample_weight=weight)
+    np.testing.assert_array_equal(on_dask.groups_, in_memory.groups_)
+    np.testing.assert_array_equal(on_dask.group_counts_, in_memory.group_counts_)
+    for got, expected in zip(on_dask.scalers_, in_memory.scalers_, strict=True):
+        np.testing.assert_array_equal(got.data_min_, expected.data_min_)
+        np.testing.assert_array_equal(got.data_max_, expected.data_max_)
+    got = np.asarray(on_dask.transform(X_dask).compute())
+    expected = in_memory.transform(X_memory)
+    _assert_same_output(got, expected, np.dtype(np.float64))

@@ -13,7 +13,7 @@ import io
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.base import OneToOneFeatureMixin, clone
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
@@ -84,12 +84,47 @@ def test_importing_sknorm_io_does_not_import_skops():
     assert result.stdout.strip() == "False"
 
 
+def _nested_estimators(value):
+    """The estimators held by ``value`` (a fitted meta-estimator's per-group
+    scalers, its parameters), ``value`` itself included."""
+    if isinstance(value, BaseEstimator):
+        found = [value]
+        for item in vars(value).values():
+            found += _nested_estimators(item)
+        return found
+    if isinstance(value, list | tuple):
+        return [e for item in value for e in _nested_estimators(item)]
+    return []
+
+
+def _statistics_states(estimator):
+    """The statistics' state of the estimator and of those it holds."""
+    return [
+        e._statistics_state
+        for e in _nested_estimators(estimator)
+        if hasattr(e, "_statistics_state")
+    ]
+
+
 @pytest.mark.parametrize(("estimator", "label", "X"), CASES)
 def test_only_the_estimator_class_is_untrusted(estimator, label, X):
     fitted = clone(estimator).fit(X)
     data = sio.dumps(fitted)
-    assert sio.get_untrusted_types(data=data) == [_qualified_name(type(estimator))]
+    # The estimator's class and those of the estimators it holds.
+    classes = {_qualified_name(type(e)) for e in _nested_estimators(fitted)}
+    assert sio.get_untrusted_types(data=data) == sorted(classes)
     assert sknorm.io.untrusted_types(data) == []
+
+
+def _comparable_params(estimator):
+    """Parameters, an estimator parameter by its class and parameters (a
+    loaded one is a new object)."""
+    return {
+        name: (type(value), _comparable_params(value))
+        if isinstance(value, BaseEstimator)
+        else value
+        for name, value in estimator.get_params(deep=False).items()
+    }
 
 
 @pytest.mark.parametrize(("estimator", "label", "X"), CASES)
@@ -97,7 +132,7 @@ def test_loaded_estimator_transforms_bit_for_bit(estimator, label, X):
     fitted = clone(estimator).fit(X)
     loaded = sio.loads(sio.dumps(fitted), trusted=sknorm.io.trusted_types())
     assert type(loaded) is type(fitted)
-    assert loaded.get_params() == fitted.get_params()
+    assert _comparable_params(loaded) == _comparable_params(fitted)
     Xt = fitted.transform(X)
     _assert_identical(loaded.transform(X), Xt)
     if hasattr(fitted, "inverse_transform"):
@@ -114,13 +149,13 @@ def test_partial_fit_continues_after_loading(estimator, label, X):
     original.partial_fit(second)
     loaded.partial_fit(second)
     _assert_identical(loaded.transform(X), original.transform(X))
-    _assert_same_state(loaded._statistics_state, original._statistics_state)
-    if original._statistics_state:
+    _assert_same_state(_statistics_states(loaded), _statistics_states(original))
+    if any(_statistics_states(original)):
         # The loaded statistics carried the first batch: they are not those of
         # the second batch alone.
         alone = clone(estimator).partial_fit(second)
         with pytest.raises(AssertionError):
-            _assert_same_state(alone._statistics_state, original._statistics_state)
+            _assert_same_state(_statistics_states(alone), _statistics_states(original))
 
 
 def _assert_same_state(result, expected):
