@@ -77,6 +77,7 @@ from sknorm import (
     maxabs_scale,
     minmax_scale,
     normalize,
+    rescore,
     robust_scale,
     scale,
 )
@@ -1448,3 +1449,43 @@ def test_squashing_scaler_exact_over_every_magnitude(magnitude, bound):
                 8 * EPS * (abs(exact) + (abs(mp(x)) + abs(center)) / (high - low))
             )
             assert abs(mp(got) - exact) <= tolerance + SUB64
+
+
+@pytest.mark.parametrize("dtype", ["int8", "binary"])
+@pytest.mark.parametrize("exponent", [-1000, 0, 1000])
+def test_rescore_exact_at_every_query_magnitude(dtype, exponent):
+    """Rescored dot products of ``2**k`` times the queries are exactly ``2**k``
+    times those of the queries (power-of-two scaling is exact), checked
+    against exact rational dot products of the decoded vectors; the order
+    never changes."""
+    rng = np.random.default_rng(12)
+    stored = rng.normal(size=(40, 12))
+    queries = rng.normal(size=(3, 12))
+    quantizer = EmbeddingQuantizer(dtype=dtype).fit(stored)
+    codes = quantizer.transform(stored)
+    candidates = np.tile(np.arange(40), (3, 1))
+    indices, scores = rescore(
+        np.ldexp(queries, exponent), codes, candidates, quantizer=quantizer, k=5
+    )
+    base_indices, base_scores = rescore(
+        queries, codes, candidates, quantizer=quantizer, k=5
+    )
+    np.testing.assert_array_equal(indices, base_indices)
+    np.testing.assert_array_equal(scores, np.ldexp(base_scores, exponent))
+    if dtype == "binary":
+        bits = np.unpackbits(codes, axis=1)[:, :12]
+        decoded = 2.0 * bits - 1.0
+    else:
+        decoded = quantizer.inverse_transform(codes)
+    for q in range(3):
+        exact = [
+            sum(
+                Fraction(float(a)) * Fraction(float(b))
+                for a, b in zip(queries[q], row, strict=True)
+            )
+            for row in decoded[base_indices[q]]
+        ]
+        np.testing.assert_allclose(
+            base_scores[q], [float(e) for e in exact], rtol=1e-14
+        )
+        assert exact == sorted(exact, reverse=True)

@@ -691,7 +691,9 @@ def test_decayed_partial_fit_equals_weighted_fit():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 4)) @ rng.normal(size=(4, 4)) + 1.0
     decay = 0.4
-    streamed = EmbeddingNormalizer(whiten="pca", norm=None, decay=decay)
+    streamed = EmbeddingNormalizer(
+        whiten="pca", norm=None, decay=decay, input_norm=None
+    )
     for rows in np.split(np.arange(90), [30, 50]):
         streamed.partial_fit(X[rows])
     weight = np.concatenate([np.full(30, 0.6**2), np.full(20, 0.6), np.ones(40)])
