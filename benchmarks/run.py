@@ -16,8 +16,8 @@ Run from the repository root with sknorm importable (installed, or
   sets (dense float64, dense float32, CSR at 0.1% density, wide dense), timed
   against its scikit-learn counterpart and against the memory stream it must at
   least perform, with the peak extra memory of each call;
-* ``embedding``: ``EmbeddingNormalizer(whiten="pca", input_norm=None)`` fit + transform against
-  ``PCA(whiten=True)`` + ``normalize``, time and accuracy;
+* ``embedding``: ``EmbeddingNormalizer(whiten="pca", input_norm=None)`` fit +
+  transform against ``PCA(whiten=True)`` + ``normalize``, time and accuracy;
 * ``per-call``: the time per call of every method on 100 x 5 and 10,000 x 20;
 * ``threads``: the threads running during ``GridSearchCV(n_jobs=2)`` over a
   sknorm pipeline, against the cores.
