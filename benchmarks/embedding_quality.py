@@ -37,8 +37,8 @@ Data: ``rotten_tomatoes_minilm.npz`` and ``guardian_headlines_minilm.npz``
 for how to make them), looked up in ``--data`` (default: ``../shared/data``
 relative to the repository root).
 
-Run: ``python benchmarks/embedding_quality.py [--data DIR]`` (about 7
-minutes of CPU time, so about 3.5 minutes on 2 free cores; no subsampling).
+Run: ``python benchmarks/embedding_quality.py [--data DIR]`` (160 s on 2
+free cores, 4.6 minutes of CPU time; no subsampling).
 """
 
 import argparse
