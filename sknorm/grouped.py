@@ -651,7 +651,9 @@ class GroupedScaler(
             # One scaler for every row, in their order.
             return parts[0]
         if is_sparse(features):
-            stacked = sparse.vstack(parts, format=features.format)
+            # scipy < 1.11 stacks sparse arrays into a sparse matrix: the
+            # parts' own container (the input's) is restored.
+            stacked = type(parts[0])(sparse.vstack(parts, format=features.format))
             inverse = np.empty(len(order), dtype=np.intp)
             inverse[np.concatenate(part_rows)] = np.arange(len(order))
             return stacked[inverse]
