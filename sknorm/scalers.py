@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 
+#: A ratio of feature range to data range within ``2**+-_ORDINARY_EXPONENT``
+#: is applied as the plain scale; beyond, as a scale near 1 and a power of two.
+_ORDINARY_EXPONENT = 900
+
 #: Constraint of the ``decay`` parameter of the scalers whose statistics carry
 #: weights (see :meth:`~sknorm.stats.Statistic.reweighted`).
 _DECAY_CONSTRAINT = [Interval(Real, 0, 1, closed="left")]
@@ -491,11 +495,14 @@ class MinMaxScaler(_ColumnScaler):
                 )
         return float(bounds[0]), float(bounds[1])
 
-    def _half_width(self):
-        """Half the width of ``feature_range``: finite even where ``max -
-        min`` overflows (``(-1e308, 1e308)``)."""
+    def _width_in_units(self):
+        """``max - min`` of ``feature_range`` as ``(width, unit)``, exactly: the
+        width is ``width * 2**unit`` (:func:`~sknorm._affine.spread_in_units`),
+        finite where ``max - min`` overflows (``(-1e308, 1e308)``) and normal
+        where it is subnormal (``(0, 1e-310)``)."""
         low, high = self._range()
-        return high / 2 - low / 2
+        width, unit = spread_in_units([low], [high])
+        return width[0], int(unit[0])
 
     def _statistic_types(self):
         return (Extrema,)
@@ -509,9 +516,10 @@ class MinMaxScaler(_ColumnScaler):
         with np.errstate(over="ignore"):
             self.data_range_ = extrema.spread()
         spread, unit = spread_in_units(self.data_min_, self.data_max_)
+        width, width_unit = self._width_in_units()
         with np.errstate(under="ignore", over="ignore"):
             # 0 or inf where the true value lies outside the float64 range.
-            self.scale_ = np.ldexp(self._half_width() / (spread / 2), -unit)
+            self.scale_ = np.ldexp(width / spread, width_unit - unit)
         with np.errstate(invalid="ignore", over="ignore"):
             # A minimum of 0 gives min_ = low exactly, also where scale_ is
             # inf (a range below 2**-1074 of the width); 0 * inf is NaN.
@@ -523,14 +531,27 @@ class MinMaxScaler(_ColumnScaler):
     def _affine_map(self):
         # Kept as (x - offset) / scale with offset = data_min_ when min = 0, so
         # the training minimum maps to exactly 0 (and sparse zeros stay zero).
-        # Offset and scale are in units of 2**unit: halves where the range
-        # overflows.
+        # The data's range is spread * 2**unit, the width of feature_range
+        # width * 2**width_unit (both exact); offset and scale are in units of
+        # 2**unit, and the result in units of 2**output_unit where the ratio
+        # of width to range lies outside the float64 range (or near its ends).
         low, _ = self._range()
         spread, unit = spread_in_units(self.data_min_, self.data_max_)
-        # Halves of spread and width: exact, and neither overflows.
-        scale = (spread / 2) / self._half_width()
-        offset = np.ldexp(self.data_min_, -unit) - low * scale
-        return AffineMap(offset, scale, unit)
+        width, width_unit = self._width_in_units()
+        spread_mantissa, spread_exponent = np.frexp(spread)
+        width_mantissa, width_exponent = np.frexp(width)
+        output_unit = width_unit + width_exponent - spread_exponent
+        ordinary = (width_unit == 0) & (np.abs(output_unit) < _ORDINARY_EXPONENT)
+        # Ordinary ranges keep the plain scale (the map bit for bit as before);
+        # the others a scale in [1/2, 2) and the power of two after the map.
+        scale = np.where(ordinary, spread / width, spread_mantissa / width_mantissa)
+        output_unit = np.where(ordinary, 0, output_unit)
+        # low in units of the result, times the scale: the offset that maps
+        # the minimum to low.
+        offset = np.ldexp(self.data_min_, -unit) - np.ldexp(low, -output_unit) * scale
+        return AffineMap(
+            offset, scale, unit, output_unit if np.any(output_unit != 0) else None
+        )
 
     def _clip_range(self):
         return self._range()
