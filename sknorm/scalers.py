@@ -362,7 +362,7 @@ class StandardScaler(_ColumnScaler):
         else:
             self.var_ = None
             self.scale_ = None
-        self._map_in_units = self._moments_in_units(moments)
+        self._operands_in_units = self._moments_in_units(moments)
 
     def _moments_in_units(self, moments):
         """``(offset, scale, unit)`` of the map's features whose mean or
@@ -393,9 +393,9 @@ class StandardScaler(_ColumnScaler):
         return offset, scale, unit
 
     def _affine_map(self):
-        if self._map_in_units is None:
+        if self._operands_in_units is None:
             return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
-        offset, scale, unit = self._map_in_units
+        offset, scale, unit = self._operands_in_units
         # Without a scale the result is brought back from units of 2**unit.
         return AffineMap(offset, scale, unit, None if self.with_std else unit)
 
