@@ -148,6 +148,19 @@ def _working_exponent(offset, scale, unit):
     return unit + adjust, adjust
 
 
+def _power_factors(exponent):
+    """Per-column factors whose product is ``2**exponent``: one where it is a
+    normal float64 (a result below the normal range is then rounded once),
+    two otherwise; None where every exponent is 0."""
+    exponent = np.asarray(exponent, np.int64)
+    if not np.any(exponent != 0):
+        return None
+    if np.all(np.abs(exponent) <= 1022):
+        return (np.ldexp(1.0, exponent),)
+    half = exponent // 2
+    return (np.ldexp(1.0, half), np.ldexp(1.0, exponent - half))
+
+
 def _csr_or_csc_columns(X):
     if X.format == "csr":
         return X.indices
@@ -168,7 +181,15 @@ class AffineMap:
         Power of two in which ``offset`` and ``scale`` are given: the map is
         ``(X - offset * 2**unit) / (scale * 2**unit)``, for spreads (and
         offsets) that lie beyond the float64 range although the map's results
-        do not. None means 0.
+        do not, or below the normal range, where they would have lost bits.
+        None means 0.
+    output_unit : ndarray of int of shape (n_features,) or None
+        Power of two in which the map's results are given: the map is
+        ``(X - offset * 2**unit) / (scale * 2**unit) * 2**output_unit``, for
+        results whose ratio to the data lies beyond the float64 range (a
+        ``feature_range`` far wider or narrower than the data's range). The
+        power of two is applied last, so a result below the normal range is
+        rounded once. None means 0.
 
     Notes
     -----
@@ -180,22 +201,30 @@ class AffineMap:
     bit for bit.
     """
 
-    def __init__(self, offset=None, scale=None, unit=None):
+    def __init__(self, offset=None, scale=None, unit=None, output_unit=None):
         self.offset = None if offset is None else np.asarray(offset, np.float64)
         self.scale = None if scale is None else np.asarray(scale, np.float64)
         self.unit = None if unit is None else np.asarray(unit, np.int64)
+        self.output_unit = (
+            None if output_unit is None else np.asarray(output_unit, np.int64)
+        )
         # The steps of each direction and their per-block operands, built on
         # first use: a fitted estimator keeps its map, so a call on small
         # data does not rebuild them (the map is not changed once built).
         self._memo = {}
 
     def _working(self):
-        """``(prescale, offset, scale)`` of the map on data divided by
-        ``2**exponent`` per column; ``prescale`` holds two factors whose
-        product is ``2**-exponent``, or is None where every exponent is 0."""
-        known = [a for a in (self.offset, self.scale, self.unit) if a is not None]
+        """``(prescale, offset, scale, postscale)`` of the map on data divided
+        by ``2**exponent`` per column; ``prescale`` holds two factors whose
+        product is ``2**-exponent``, or is None where every exponent is 0;
+        ``postscale`` the factors of ``2**output_unit``, or None."""
+        known = [
+            a
+            for a in (self.offset, self.scale, self.unit, self.output_unit)
+            if a is not None
+        ]
         if not known:
-            return None, None, None
+            return None, None, None, None
         n = known[0].shape[0]
         offset = np.zeros(n) if self.offset is None else self.offset
         scale = np.ones(n) if self.scale is None else self.scale
@@ -208,10 +237,16 @@ class AffineMap:
             prescale = (np.ldexp(1.0, -half), np.ldexp(1.0, half - exponent))
         if np.any(adjust != 0):
             offset, scale = np.ldexp(offset, -adjust), np.ldexp(scale, -adjust)
+        postscale = None
+        if self.output_unit is not None:
+            postscale = _power_factors(self.output_unit)
         return (
             prescale,
             None if self.offset is None else offset,
-            None if self.scale is None else scale,
+            # Without a scale the adjusted one (a power of two) brings the
+            # result back from the working exponent.
+            None if self.scale is None and not np.any(adjust != 0) else scale,
+            postscale,
         )
 
     def transform(
@@ -260,15 +295,17 @@ class AffineMap:
         steps = self._memo.get(direction)
         if steps is not None:
             return steps
-        prescale, offset, scale = self._working()
+        prescale, offset, scale, postscale = self._working()
         if direction == "transform":
             steps = [
                 *((np.multiply, factor) for factor in prescale or ()),
                 (np.subtract, offset),
                 (np.multiply, None if scale is None else 1.0 / scale),
+                *((np.multiply, factor) for factor in postscale or ()),
             ]
         else:
             steps = [
+                *((np.multiply, 1.0 / factor) for factor in postscale or ()),
                 (np.multiply, scale),
                 (np.add, offset),
                 *((np.multiply, 1.0 / factor) for factor in prescale or ()),

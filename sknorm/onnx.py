@@ -509,6 +509,19 @@ def _multiplier_graph(graph, rule, m, zero, center, spread):
             threshold = graph.node("Mul", magnitude, Moments.spread_rounding)
         varies = graph.node("Greater", spread_x, threshold)
         divisor = graph.where(varies, spread_x, 1.0)
+        g = graph.node("Div", m, divisor)
+        # Below the normal range m * spread has lost bits; in units of y,
+        # where m cancels, the spread has them all (rows._kernels).
+        threshold_y = 0.0
+        if center is not None:
+            magnitude_y = graph.node("Abs", center)
+            threshold_y = graph.node("Mul", magnitude_y, Moments.spread_rounding)
+        varies_y = graph.node("Greater", spread, threshold_y)
+        in_units = graph.where(
+            varies_y, graph.node("Reciprocal", graph.where(varies_y, spread, 1.0)), m
+        )
+        below = graph.node("Less", spread_x, float(np.finfo(np.float64).tiny))
+        return graph.where(below, in_units, g)
     return graph.node("Div", m, divisor)
 
 

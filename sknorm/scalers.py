@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 
+#: A ratio of feature range to data range within ``2**+-_ORDINARY_EXPONENT``
+#: is applied as the plain scale; beyond, as a scale near 1 and a power of two.
+_ORDINARY_EXPONENT = 900
+
 #: Constraint of the ``decay`` parameter of the scalers whose statistics carry
 #: weights (see :meth:`~sknorm.stats.Statistic.reweighted`).
 _DECAY_CONSTRAINT = [Interval(Real, 0, 1, closed="left")]
@@ -358,9 +362,42 @@ class StandardScaler(_ColumnScaler):
         else:
             self.var_ = None
             self.scale_ = None
+        self._operands_in_units = self._moments_in_units(moments)
+
+    def _moments_in_units(self, moments):
+        """``(offset, scale, unit)`` of the map's features whose mean or
+        standard deviation lies below the normal range (None if none does):
+        the moments in units of ``2**unit``, with all their bits, where
+        ``mean_`` and ``scale_`` are rounded to the subnormal grid."""
+        tiny = np.finfo(np.float64).tiny
+        with np.errstate(invalid="ignore"):
+            below = np.zeros(moments.n_features, dtype=bool)
+            if self.with_mean:
+                magnitude = np.abs(self.mean_)
+                below |= (magnitude > 0) & (magnitude < tiny)
+            if self.with_std:
+                std = moments.std(self.ddof)
+                below |= (std > 0) & (std < tiny)
+                # Constant features keep the scale 1 (in real units).
+                below &= self.scale_ == std
+        below &= moments.exponent != 0
+        if not below.any():
+            return None
+        unit = np.where(below, moments.exponent, 0).astype(np.int64)
+        offset = None
+        if self.with_mean:
+            offset = np.where(below, moments.scaled_mean, self.mean_)
+        scale = None
+        if self.with_std:
+            scale = np.where(below, moments.scaled_std(self.ddof), self.scale_)
+        return offset, scale, unit
 
     def _affine_map(self):
-        return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
+        if self._operands_in_units is None:
+            return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
+        offset, scale, unit = self._operands_in_units
+        # Without a scale the result is brought back from units of 2**unit.
+        return AffineMap(offset, scale, unit, None if self.with_std else unit)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -491,11 +528,14 @@ class MinMaxScaler(_ColumnScaler):
                 )
         return float(bounds[0]), float(bounds[1])
 
-    def _half_width(self):
-        """Half the width of ``feature_range``: finite even where ``max -
-        min`` overflows (``(-1e308, 1e308)``)."""
+    def _width_in_units(self):
+        """``max - min`` of ``feature_range`` as ``(width, unit)``, exactly: the
+        width is ``width * 2**unit`` (:func:`~sknorm._affine.spread_in_units`),
+        finite where ``max - min`` overflows (``(-1e308, 1e308)``) and normal
+        where it is subnormal (``(0, 1e-310)``)."""
         low, high = self._range()
-        return high / 2 - low / 2
+        width, unit = spread_in_units([low], [high])
+        return width[0], int(unit[0])
 
     def _statistic_types(self):
         return (Extrema,)
@@ -509,9 +549,10 @@ class MinMaxScaler(_ColumnScaler):
         with np.errstate(over="ignore"):
             self.data_range_ = extrema.spread()
         spread, unit = spread_in_units(self.data_min_, self.data_max_)
+        width, width_unit = self._width_in_units()
         with np.errstate(under="ignore", over="ignore"):
             # 0 or inf where the true value lies outside the float64 range.
-            self.scale_ = np.ldexp(self._half_width() / (spread / 2), -unit)
+            self.scale_ = np.ldexp(width / spread, width_unit - unit)
         with np.errstate(invalid="ignore", over="ignore"):
             # A minimum of 0 gives min_ = low exactly, also where scale_ is
             # inf (a range below 2**-1074 of the width); 0 * inf is NaN.
@@ -523,14 +564,27 @@ class MinMaxScaler(_ColumnScaler):
     def _affine_map(self):
         # Kept as (x - offset) / scale with offset = data_min_ when min = 0, so
         # the training minimum maps to exactly 0 (and sparse zeros stay zero).
-        # Offset and scale are in units of 2**unit: halves where the range
-        # overflows.
+        # The data's range is spread * 2**unit, the width of feature_range
+        # width * 2**width_unit (both exact); offset and scale are in units of
+        # 2**unit, and the result in units of 2**output_unit where the ratio
+        # of width to range lies outside the float64 range (or near its ends).
         low, _ = self._range()
         spread, unit = spread_in_units(self.data_min_, self.data_max_)
-        # Halves of spread and width: exact, and neither overflows.
-        scale = (spread / 2) / self._half_width()
-        offset = np.ldexp(self.data_min_, -unit) - low * scale
-        return AffineMap(offset, scale, unit)
+        width, width_unit = self._width_in_units()
+        spread_mantissa, spread_exponent = np.frexp(spread)
+        width_mantissa, width_exponent = np.frexp(width)
+        output_unit = width_unit + width_exponent - spread_exponent
+        ordinary = (width_unit == 0) & (np.abs(output_unit) < _ORDINARY_EXPONENT)
+        # Ordinary ranges keep the plain scale (the map bit for bit as before);
+        # the others a scale in [1/2, 2) and the power of two after the map.
+        scale = np.where(ordinary, spread / width, spread_mantissa / width_mantissa)
+        output_unit = np.where(ordinary, 0, output_unit)
+        # low in units of the result, times the scale: the offset that maps
+        # the minimum to low.
+        offset = np.ldexp(self.data_min_, -unit) - np.ldexp(low, -output_unit) * scale
+        return AffineMap(
+            offset, scale, unit, output_unit if np.any(output_unit != 0) else None
+        )
 
     def _clip_range(self):
         return self._range()
@@ -613,6 +667,31 @@ class MaxAbsScaler(_ColumnScaler):
 
     def _clip_range(self):
         return -1.0, 1.0
+
+
+def quantile_spread_in_units(quantiles, q_min, q_max):
+    """``quantile(q_max) - quantile(q_min)`` as ``(spread, unit)`` (see
+    :func:`~sknorm._affine.spread_in_units`): a constant feature's spread of
+    exactly 0 becomes 1 (distinct values never give 0); a spread below the
+    normal range is computed from quantiles interpolated in its units, where
+    they keep the bits that float64 quantiles below the normal range lose."""
+    spread, unit = spread_in_units(quantiles.value(q_min), quantiles.value(q_max))
+    tiny = unit < 0
+    if tiny.any():
+        exact = quantiles.value(q_max, unit) - quantiles.value(q_min, unit)
+        spread = np.where(tiny & (exact > 0), exact, spread)
+    return spread, unit
+
+
+def _center_in_units(scaler, statistics, unit):
+    """RobustScaler's median in units of ``2**unit``: interpolated in them
+    from its quantiles, or (``spread="mad"``) its ``center_`` scaled."""
+    if scaler.spread == "mad":
+        return np.ldexp(np.asarray(scaler.center_, np.float64), -unit)
+    quantiles = statistics.get("Quantiles")
+    if quantiles is None:
+        quantiles = statistics["QuantileSketch"].quantiles(scaler._levels())
+    return quantiles.median(unit)
 
 
 def _check_quantile_range(bounds):
@@ -888,9 +967,7 @@ default=(25.0, 75.0)
         center = quantiles.median()
         if not self.with_scaling:
             return center, None, None
-        # Constant features: a quantile range of exactly 0 (distinct values
-        # never give 0), in units where it neither overflows nor underflows.
-        spread, unit = spread_in_units(quantiles.value(q_min), quantiles.value(q_max))
+        spread, unit = quantile_spread_in_units(quantiles, q_min, q_max)
         if self.unit_variance:
             spread = spread / (ndtri(q_max) - ndtri(q_min))
         return center, spread, unit
@@ -901,15 +978,18 @@ default=(25.0, 75.0)
         with np.errstate(over="ignore", under="ignore"):
             # inf (or 0) where the quantile range lies outside float64.
             self.scale_ = None if spread is None else np.ldexp(spread, unit)
-        # The map's scale in units of 2**unit.
-        self._scale_in_units = None if spread is None else (spread, unit)
+        # The map's center and scale in units of 2**unit.
+        self._scale_in_units = None
+        if spread is not None:
+            center = None
+            if self.with_centering:
+                center = _center_in_units(self, statistics, unit)
+            self._scale_in_units = (center, spread, unit)
 
     def _affine_map(self):
         if self._scale_in_units is None:
             return AffineMap(self.center_, None)
-        scale, unit = self._scale_in_units
-        center = None if self.center_ is None else np.ldexp(self.center_, -unit)
-        return AffineMap(center, scale, unit)
+        return AffineMap(*self._scale_in_units)
 
 
 def _squash(Z, bound):
@@ -1118,7 +1198,7 @@ default=(25.0, 75.0)
         extrema = statistics["Extrema"]
         q_min, _, q_max = self._levels()
         low, high = quantiles.value(q_min), quantiles.value(q_max)
-        spread, unit = spread_in_units(low, high)
+        spread, unit = quantile_spread_in_units(quantiles, q_min, q_max)
         range_spread, range_unit = spread_in_units(extrema.minimum, extrema.maximum)
         with np.errstate(invalid="ignore"):
             fallback = ~(high > low) & (extrema.maximum > extrema.minimum)
@@ -1128,15 +1208,14 @@ default=(25.0, 75.0)
         self.center_ = quantiles.median()
         with np.errstate(over="ignore", under="ignore"):
             self.scale_ = np.ldexp(spread, unit)
-        self._scale_in_units = (spread, unit)
+        self._scale_in_units = (quantiles.median(unit), spread, unit)
         with np.errstate(invalid="ignore"):
             self._constant = ~(extrema.maximum > extrema.minimum)
 
     def _fitted_map(self):
         def build():
             fitted = host_view(self)
-            spread, unit = fitted._scale_in_units
-            center = np.ldexp(np.asarray(fitted.center_, np.float64), -unit)
+            center, spread, unit = fitted._scale_in_units
             return AffineMap(center, spread, unit), np.asarray(fitted._constant)
 
         return derived_from_fit(self, "squashing_map", build)

@@ -16,6 +16,11 @@ scikit-learn):
 3. **Constant-feature rule**: range/IQR/max-abs exactly 0, or std <= 4 eps |mean|,
    gives scale 1; exact data with a large offset (timestamps) is not constant;
    spreads below the smallest normal are still scaled (the map divides).
+   **Below the normal range** (section 3b) means, standard deviations,
+   quantiles and row spreads are computed and applied in units of a power of
+   two: the outputs' bounds are those of ordinary data, without the SUB term;
+   ``feature_range`` widths beyond the float64 range or below the normal range
+   and ``with_std=False`` at 1e308 give the exact map, rounded once.
 4. **Sparse moments** as accurate as dense.
 5. **Weights are scale-free**; equal weights give the unweighted result bit for
    bit; zero weights equal removing the rows; integer weights equal repeated rows
@@ -81,6 +86,7 @@ from sknorm import (
     robust_scale,
     scale,
 )
+from sknorm._kernels import numba_available, use_numba
 
 from . import _reference as R
 from ._reference import EPS, MP, SUB64, mp
@@ -681,6 +687,271 @@ def test_spread_below_smallest_normal(factory, expected, pair):
     # step of 2**-1074) is the honest error of the output, relative to the spread.
     step = SUB64 / (mp(pair[1]) - mp(pair[0]))
     R.assert_within(out, exact, [4 * EPS + 4 * step] * 2, factory.__name__)
+
+
+# ----------------------------------------------------------------------------
+# 3b. Values below the normal range, offsets and ranges at the float limits
+# ----------------------------------------------------------------------------
+# Statistics of data below the normal range are computed and applied in units
+# of a power of two (an exact scaling), so the outputs carry no rounding to the
+# subnormal grid: their bounds are those of ordinary data, without SUB terms
+# (a fitted mean or scale rounded to the grid would be off by up to half a
+# step of 2**-1074, 12% of the spread of [3, 7, 1, 9, 2] * 5e-324).
+
+BELOW_NORMAL = {
+    "few_bits": np.array([3.0, 7.0, 1.0, 9.0, 2.0]) * 5e-324,
+    "normal_times_1e-310": np.random.default_rng(31).normal(size=60) * 1e-310,
+}
+
+
+@pytest.fixture(
+    params=[pytest.param(True, id="numba"), pytest.param(False, id="numpy")]
+)
+def kernel_path(request):
+    """Run the test with the compiled kernels, then with the numpy paths."""
+    if request.param and not numba_available():
+        pytest.skip("numba is not installed (the fast extra): numpy path only")
+    with use_numba(request.param):
+        yield request.param
+
+
+def _units_standard_reference(column, with_mean=True):
+    """:func:`standard_reference` for statistics computed in units of a power
+    of two: the same summation bounds, without the subnormal grid's step."""
+    mean, var, mean_abs = R.moments(column)
+    m, v, a = mp(mean), mp(var), mp(mean_abs)
+    k = _k(len(column))
+    d_mean = k * EPS * a
+    d_var = 4 * k * EPS * v + 2 * (k * EPS * a) ** 2
+    return {
+        "mean": m,
+        "scale": MP.sqrt(v),
+        "d_mean": d_mean,
+        "rel_s": d_var / (2 * v) + 2 * EPS,
+        "center": m if with_mean else MP.mpf(0),
+        "d_center": d_mean if with_mean else MP.mpf(0),
+    }
+
+
+def _check_inverse(back, x, out_tol, scale):
+    """``inverse_transform(transform(x))`` against ``x``: the transform's
+    error times the scale, the inverse's own (as large), and one rounding to
+    the subnormal grid."""
+    tol = [2 * t * scale + SUB64 for t in out_tol]
+    R.assert_within(back, [mp(v) for v in np.ravel(x).tolist()], tol, "inverse")
+
+
+_BELOW_NORMAL_STANDARD = [
+    (name, with_mean, container)
+    for name in BELOW_NORMAL
+    for with_mean in (True, False)
+    for container in ("C", "csr", "csc")
+    if container == "C" or not with_mean  # centering sparse input densifies
+]
+
+
+@pytest.mark.parametrize(("name", "with_mean", "container"), _BELOW_NORMAL_STANDARD)
+@pytest.mark.parametrize("fit", ["fit", "partial_fit"])
+def test_standard_scaler_below_normal_range(
+    name, with_mean, container, fit, kernel_path
+):
+    """Before: [3, 7, 1, 9, 2] * 5e-324 gave [-1/3, 1, -1, 5/3, -2/3] (mean
+    and std rounded to the grid; exact [-0.456, 0.846, -1.107, 1.497, -0.781]),
+    N(0, 1) * 1e-310 tens (with_mean=False) to thousands of ulps off. Chunks
+    fitted by partial_fit have their own power of two, merged exactly."""
+    x = BELOW_NORMAL[name]
+    ref = _units_standard_reference(x, with_mean)
+    X = _to_container(x.reshape(-1, 1), container)
+    est = StandardScaler(with_mean=with_mean)
+    if fit == "fit":
+        est.fit(X)
+    else:
+        for rows in np.array_split(np.arange(len(x)), 3):
+            est.partial_fit(X[rows])
+    out = est.transform(X)
+    z, tol = _output_tolerance(x, ref)
+    R.assert_within(out, z, tol, "output")
+    # The public attributes are float64s: rounded to the grid, once.
+    _check_scalar_attr(est.mean_, ref["mean"], ref["d_mean"] + SUB64 / 2, "mean_")
+    s = ref["scale"]
+    _check_scalar_attr(est.scale_, s, ref["rel_s"] * s + SUB64 / 2, "scale_")
+    _check_inverse(est.inverse_transform(out), x, tol, s)
+
+
+def test_standard_scaler_below_normal_range_float32():
+    """float32 subnormals are normal float64s: one rounding of the output."""
+    x = np.array([3, 7, 1, 9, 2], np.float32) * np.float32(2.0**-149)
+    ref = _units_standard_reference(x.astype(np.float64))
+    out = StandardScaler().fit_transform(x.reshape(-1, 1))
+    assert out.dtype == np.float32
+    z, tol = _output_tolerance(x, ref, np.float32)
+    R.assert_within(out, z, tol, "output")
+
+
+_BELOW_NORMAL_ROBUST = [
+    (name, centering, container)
+    for name in BELOW_NORMAL
+    for centering in (True, False)
+    for container in ("C", "csr", "csc")
+    if container == "C" or not centering
+]
+
+
+@pytest.mark.parametrize(("name", "centering", "container"), _BELOW_NORMAL_ROBUST)
+def test_robust_scaler_below_normal_range(name, centering, container):
+    """Quantiles below the normal range are interpolated in units of a power
+    of two (before: 86 ulps off on N(0, 1) * 1e-310, with_centering=False).
+    Each quantile interpolates two order statistics ``a, b``: ``4 eps
+    max(|a|, |b|)`` in those units, no grid step."""
+    x = BELOW_NORMAL[name]
+    q1, b1 = R.weighted_quantile(x, 0.25)
+    med, bm = R.weighted_quantile(x, 0.5)
+    q3, b3 = R.weighted_quantile(x, 0.75)
+    iqr = mp(q3 - q1)
+    d_iqr = 4 * EPS * (mp(b1) + mp(b3))
+    ref = {
+        "center": mp(med) if centering else MP.mpf(0),
+        "d_center": 4 * EPS * mp(bm) if centering else MP.mpf(0),
+        "scale": iqr,
+        "rel_s": d_iqr / iqr + 2 * EPS,
+    }
+    est = RobustScaler(with_centering=centering)
+    X = _to_container(x.reshape(-1, 1), container)
+    out = est.fit_transform(X)
+    z, tol = _output_tolerance(x, ref)
+    R.assert_within(out, z, tol, "output")
+    _check_inverse(est.inverse_transform(out), x, tol, iqr)
+
+
+BELOW_NORMAL_ROWS = {
+    "thirds": [1e-310, 2e-310, 3e-310, 0.0],
+    "normal_times_1e-310": BELOW_NORMAL["normal_times_1e-310"][:7].tolist(),
+    "few_bits": BELOW_NORMAL["few_bits"].tolist(),
+}
+
+
+@pytest.mark.parametrize("name", BELOW_NORMAL_ROWS)
+@pytest.mark.parametrize("method", ["rms", "standard"])
+@pytest.mark.parametrize("container", ["C", "csr"])
+def test_row_standardizer_below_normal_range(name, method, container, kernel_path):
+    """The row's spread is applied in units of its largest value, where it has
+    all its bits (before: about 40 ulps off for rms on [1, 2, 3, 0] * 1e-310).
+    Each value is divided by the row's maximum (half an ulp), the power sum
+    and mean of n values (n eps), the square root and the multiplier: a
+    relative error below ``(n + 4) eps`` of the spread."""
+    if method == "standard" and container == "csr":
+        pytest.skip("centering rows of sparse input densifies: dense only")
+    row = np.array([BELOW_NORMAL_ROWS[name]])
+    n = row.shape[1]
+    values = [Fraction(v) for v in row[0].tolist()]
+    if method == "rms":
+        center = Fraction(0)
+        spread = MP.sqrt(mp(sum(v * v for v in values) / n))
+    else:
+        center = sum(values) / n
+        spread = MP.sqrt(mp(sum((v - center) ** 2 for v in values) / n))
+    ref = {
+        "center": mp(center),
+        "d_center": _k(n) * EPS * mp(sum(abs(v) for v in values) / n),
+        "scale": spread,
+        "rel_s": (n + 4) * EPS,
+    }
+    out = RowStandardizer(method=method).fit_transform(_to_container(row, container))
+    _check_output(out, row, ref, f"{method} output")
+
+
+@pytest.mark.parametrize(
+    "column",
+    [[1e300, -1e300, 3e299], [1.7e308, 1.6e308, 1.5e308], [-1.7e308, 1.7e308]],
+)
+@pytest.mark.parametrize("container", ["C", "F"])
+def test_standard_scaler_without_std_at_large_magnitudes(column, container):
+    """with_std=False gives ``x - mean``, not half of it (the power of two the
+    map works in is undone without a scale). The mean is a rounded sum; the
+    difference one rounding."""
+    x = np.array(column)
+    ref = standard_reference(x)
+    ref.update(scale=MP.mpf(1), rel_s=MP.mpf(0))
+    est = StandardScaler(with_std=False)
+    out = est.fit_transform(_to_container(x.reshape(-1, 1), container))
+    z, tol = _output_tolerance(x, ref)
+    R.assert_within(out, z, tol, "output")
+    R.assert_within(
+        est.inverse_transform(out), [mp(v) for v in column], [2 * t for t in tol], "inv"
+    )
+
+
+def _assert_within_or_overflow(actual, exact, tol, label):
+    """:func:`R.assert_within` where the exact value is a float64, and
+    ``+/-inf`` (its correct rounding) where it lies beyond the float64 range."""
+    actual = np.ravel(actual.toarray() if sparse.issparse(actual) else actual)
+    beyond = [math.isinf(R.to_float(mp(e))) for e in exact]
+    for a, e, b in zip(actual.tolist(), exact, beyond, strict=True):
+        if b:
+            assert a == R.to_float(mp(e)), (label, a, float(e))
+    keep = [not b for b in beyond]
+    R.assert_within(
+        actual[keep],
+        [mp(e) for e, k in zip(exact, keep, strict=True) if k],
+        [t for t, k in zip(tol, keep, strict=True) if k],
+        label,
+    )
+
+
+@pytest.mark.parametrize(
+    "feature_range", [(0, 1e-310), (-5e-324, 5e-324), (-1e308, 1e308), (0, 1e-300)]
+)
+@pytest.mark.parametrize("container", ["C", "csr", "csc"])
+def test_minmax_feature_range_at_float_limits(feature_range, container):
+    """``feature_range`` widths beyond the float64 range or below the normal
+    range: the map runs in units of powers of two and applies the output's
+    last, so each output is one rounding of a value computed to a few eps:
+    ``4 eps (|y| + |low|)`` and half a grid step. Before: NaN, and
+    ``[-inf, nan, nan]`` for (-1e308, 1e308) on [1, 2, 3] (exact [-1e308, 0,
+    1e308]). Sparse input is fitted on [0, 1, 2] (its minimum must map to 0)."""
+    low, high = feature_range
+    if low != 0 and container != "C":
+        pytest.skip("a non-zero minimum maps sparse zeros to non-zeros: dense only")
+    data_min = 1.0 if container == "C" else 0.0
+    X_train = data_min + np.array([[0.0], [1.0], [2.0]])
+    X = data_min + np.array([[0.0], [1.0], [2.0], [-1.0], [0.5], [3.0]])
+    width = Fraction(high) - Fraction(low)
+    exact = [
+        Fraction(low) + (Fraction(v) - Fraction(data_min)) / 2 * width
+        for v in X.ravel().tolist()
+    ]
+    tol = [4 * EPS * (abs(mp(e)) + abs(mp(low))) + SUB64 / 2 for e in exact]
+    est = MinMaxScaler(feature_range=feature_range).fit(
+        _to_container(X_train, container)
+    )
+    out = est.transform(_to_container(X, container))
+    _assert_within_or_overflow(out, exact, tol, "output")
+    finite = np.isfinite(np.ravel(out.toarray() if sparse.issparse(out) else out))
+    back = est.inverse_transform(out[finite])  # inf is rejected
+    # The output's error divided by the scale (width / 2), and the inverse's
+    # own rounding (a few eps of the data).
+    back_tol = [2 * t * 2 / mp(width) + 4 * EPS * 4 for t in tol]
+    back = np.ravel(back.toarray() if sparse.issparse(back) else back)
+    R.assert_within(
+        back,
+        [mp(v) for v, f in zip(X.ravel().tolist(), finite, strict=True) if f],
+        [t for t, f in zip(back_tol, finite, strict=True) if f],
+        "inverse",
+    )
+    # scikit-learn's attributes, X * scale_ + min_: each one rounding (to the
+    # grid below the normal range), min_ = low - data_min * scale_ one more.
+    scale = mp(width / 2)
+    _check_scalar_attr(est.scale_, scale, EPS * scale + SUB64 / 2, "scale_")
+    min_ = Fraction(low) - Fraction(data_min) * width / 2
+    _assert_within_or_overflow(
+        est.min_, [min_], [4 * EPS * abs(mp(min_)) + SUB64], "min_"
+    )
+    clipped = MinMaxScaler(feature_range=feature_range, clip=True).fit(
+        _to_container(X_train, container)
+    )
+    out = clipped.transform(_to_container(X, container))
+    exact = [min(max(e, Fraction(low)), Fraction(high)) for e in exact]
+    R.assert_within(out, [mp(e) for e in exact], tol, "clipped")
 
 
 # ----------------------------------------------------------------------------

@@ -305,6 +305,33 @@ def test_extreme_magnitudes():
     np.testing.assert_allclose(got, [[2**-0.5, 2**-0.5, 0.0]], rtol=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("estimator", "X"),
+    [
+        (sknorm.StandardScaler(), np.array([[3.0], [7], [1], [9], [2]]) * 5e-324),
+        (sknorm.StandardScaler(with_std=False), np.array([[1e300], [-1e300], [3e299]])),
+        (
+            sknorm.MinMaxScaler(feature_range=(-1e308, 1e308)),
+            np.array([[1.0], [2], [3]]),
+        ),
+        (sknorm.MinMaxScaler(feature_range=(0, 1e-310)), np.array([[1.0], [2], [3]])),
+        (
+            sknorm.RobustScaler(with_centering=False),
+            np.random.default_rng(3).normal(size=(20, 1)) * 1e-310,
+        ),
+    ],
+    ids=["subnormal", "without_std_huge", "range_1e308", "range_1e-310", "robust_tiny"],
+)
+def test_map_in_units_of_powers_of_two(estimator, X):
+    """Maps whose operands are in units of powers of two (data below the
+    normal range, results beyond or below the float64 range): the graph runs
+    the same float64 steps as ``transform``, so it gives the same values, bit
+    for bit (outputs below 1e-300 would pass any relative-to-1 tolerance)."""
+    estimator.fit(X)
+    (got,) = _run(sknorm.onnx.to_onnx(estimator, X[:1]), X)
+    np.testing.assert_array_equal(got, estimator.transform(X))
+
+
 @pytest.mark.parametrize("value", [0.1, 3.3, 1e160, -1e-300])
 def test_constant_row_standardizes_to_zeros(value):
     # Exactly 0: the row's mean is its value (no variance, divisor 1).

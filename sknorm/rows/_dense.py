@@ -14,6 +14,7 @@ from ._kernels import (
     _spread_from_power_sums,
     _spread_in_x_units,
     _times_multiplier,
+    _unit_multiplier,
     _unscaled_segment,
 )
 
@@ -157,6 +158,9 @@ def _namespace_multiplier(xp, rule, m, zero, center, spread):
                 xp.isfinite(magnitude), magnitude, 0.0
             )
         divisor = xp.where(spread_x > threshold, spread_x, 1.0)
+        # Below the normal range m * spread has lost bits: see multiplier.
+        below = spread_x < float(np.finfo(np.float64).tiny)
+        return xp.where(below, _unit_multiplier(m, center, spread, xp), m / divisor)
     return m / divisor
 
 

@@ -95,10 +95,36 @@ class _RowRule:
         spread_x = m * spread  # at most 2 * m: cannot overflow
         if self.eps > 0:
             divisor = np.hypot(spread_x, np.sqrt(self.eps))
-        else:
-            magnitude = m * center if center is not None else np.zeros_like(m)
-            divisor = safe_scale(spread_x, magnitude, Moments.spread_rounding)
-        return m / divisor
+            return m / divisor
+        magnitude = m * center if center is not None else np.zeros_like(m)
+        divisor = safe_scale(spread_x, magnitude, Moments.spread_rounding)
+        g = m / divisor
+        below = _below_normal(spread_x)
+        if below.any():
+            # m * spread has lost bits to the subnormal grid; in units of y
+            # (where m cancels) the spread has them all.
+            g = np.where(below, _unit_multiplier(m, center, spread, np), g)
+        return g
+
+
+def _below_normal(spread_x):
+    """Where a spread in x units lies below the normal float64 range."""
+    return spread_x < np.finfo(np.float64).tiny
+
+
+def _unit_multiplier(m, center, spread, xp):
+    """The ``"hypot"`` multiplier with ``eps=0`` computed in units of ``y = x /
+    m``: ``1 / spread``, or ``m`` (divisor 1 in x units) where the spread is
+    within the moments' rounding error of the center (the constant rule of
+    :func:`sknorm._affine.safe_scale`, which does not depend on the units)."""
+    threshold = xp.zeros_like(spread)
+    if center is not None:
+        magnitude = xp.abs(center)
+        threshold = float(Moments.spread_rounding) * xp.where(
+            xp.isfinite(magnitude), magnitude, 0.0
+        )
+    varies = spread > threshold
+    return xp.where(varies, 1.0 / xp.where(varies, spread, 1.0), m)
 
 
 def _nan_aware_row_sums(values, nan_rows):

@@ -416,10 +416,10 @@ def _rescaled_moments(X, weight, columns):
     divided by a power of two near their largest absolute value.
 
     For columns whose squares or sums overflow, or whose squared deviations
-    underflow: the scaling is exact, so the variance is that of the data,
-    stored as ``variance * 4**exponent``. Exactly constant columns get their
-    value as mean and variance 0; columns holding infinity are left as they
-    are (the fit then rejects them).
+    underflow: the scaling is exact, so the mean and variance are those of the
+    data, stored as ``mean * 2**exponent`` and ``variance * 4**exponent``.
+    Exactly constant columns get their value as mean and variance 0; columns
+    holding infinity are left as they are (the fit then rejects them).
     """
     part = X[:, columns]
     if weight is not None and not np.all(weight > 0):
@@ -443,7 +443,8 @@ def _rescaled_moments(X, weight, columns):
     n, mean, m2 = _raw_moments(scaled, weight)
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = np.where(n > 0, m2 / np.where(n > 0, n, 1.0), 0.0)
-    mean = np.ldexp(mean, exponent)
+    # The mean stays in units of 2**exponent: in real units a mean below the
+    # normal range would be rounded to the subnormal grid.
     mean = np.where(constant, extrema.minimum, mean)
     variance = np.where(constant, 0.0, variance)
     return (
@@ -457,10 +458,14 @@ def _rescaled_moments(X, weight, columns):
 def _merged(n_a, mean_a, var_a, exp_a, n_b, mean_b, var_b, exp_b):
     """Chan, Golub and LeVeque's pairwise update of (weight, mean, variance).
 
-    Variances are stored as ``variance * 4**exponent``; the merge works in a
-    common exponent (the largest of the parts that carry spread) and the
-    weights enter only as shares, so neither huge weights nor huge values
-    overflow. Columns without weight on one side take the other side's values.
+    Means are stored as ``mean * 2**exponent`` and variances as ``variance *
+    4**exponent``. The means are brought to the exponent of the larger of
+    them (so that neither is rounded to the subnormal grid nor overflows);
+    the variance is merged in a common exponent (the largest of the parts
+    that carry spread, and the difference of the means'), in which the mean
+    is returned. The weights enter only as shares, so neither huge weights
+    nor huge values overflow. Columns without weight on one side take the
+    other side's values.
     """
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         largest = np.maximum(n_a, n_b)
@@ -469,11 +474,19 @@ def _merged(n_a, mean_a, var_a, exp_a, n_b, mean_b, var_b, exp_b):
         share_b = b / np.where(a + b > 0, a + b, 1.0)
         share_a = 1.0 - share_b
         n = n_a + n_b
-        half_delta = mean_b / 2 - mean_a / 2
-        mean = mean_a + 2 * (half_delta * share_b)
+        # The exponent of the larger mean (of the larger exponent where both
+        # means are 0): both means in its units are at most 1.
+        size_a = np.where(mean_a != 0, np.frexp(mean_a)[1] + exp_a, exp_a)
+        size_b = np.where(mean_b != 0, np.frexp(mean_b)[1] + exp_b, exp_b)
+        mean_exp = np.fmax(size_a, size_b)
+        mean_exp = np.where(np.isfinite(mean_exp), mean_exp, 0.0)
+        unit_a = np.ldexp(mean_a, (exp_a - mean_exp).astype(np.int64))
+        unit_b = np.ldexp(mean_b, (exp_b - mean_exp).astype(np.int64))
+        half_delta = unit_b / 2 - unit_a / 2
+        mean = unit_a + 2 * (half_delta * share_b)
         delta_exp = np.where(
             half_delta != 0,
-            np.frexp(np.where(half_delta != 0, half_delta, 1))[1] + 1,
+            np.frexp(np.where(half_delta != 0, half_delta, 1))[1] + 1 + mean_exp,
             -np.inf,
         )
         exponent = np.fmax(
@@ -483,12 +496,13 @@ def _merged(n_a, mean_a, var_a, exp_a, n_b, mean_b, var_b, exp_b):
             delta_exp,
         )
         exponent = np.where(np.isfinite(exponent), exponent, 0.0)
-        delta = np.ldexp(half_delta, (1 - exponent).astype(np.int64))
+        delta = np.ldexp(half_delta, (1 + mean_exp - exponent).astype(np.int64))
         variance = (
             share_a * np.ldexp(var_a, (2 * (exp_a - exponent)).astype(np.int64))
             + share_b * np.ldexp(var_b, (2 * (exp_b - exponent)).astype(np.int64))
             + delta * delta * (share_a * share_b)
         )
+        mean = np.ldexp(mean, (mean_exp - exponent).astype(np.int64))
     only_b, only_a = n_a == 0, n_b == 0
     mean = np.where(only_b, mean_b, np.where(only_a, mean_a, mean))
     variance = np.where(only_b, var_b, np.where(only_a, var_a, variance))
@@ -504,9 +518,12 @@ class Moments(Statistic):
     arithmetic, so moments computed over chunks and merged equal the moments of
     all the data to rounding. Every finite input gives finite, correct moments:
     columns whose squares would overflow or underflow are computed on data
-    scaled by a power of two (exactly), and the variance is stored as
-    ``scaled_variance * 4**exponent`` since it may lie outside the float64
-    range (``[1e300, -1e300]``) although the standard deviation does not.
+    scaled by a power of two (exactly), and the mean and variance are stored
+    as ``scaled_mean * 2**exponent`` and ``scaled_variance * 4**exponent``:
+    the variance may lie outside the float64 range (``[1e300, -1e300]``)
+    although the standard deviation does not, and a mean or standard
+    deviation of subnormal data (``[3, 7, 1, 9, 2] * 5e-324``) would be
+    rounded to the subnormal grid in real units.
     Weights are normalized by a power of two before use, so the moments depend
     on the relative weights only; ``weight_sum`` is in the caller's units.
 
@@ -515,13 +532,14 @@ class Moments(Statistic):
     weight_sum : ndarray of shape (n_features,)
         Total weight of the non-missing values of each column (their count when
         unweighted).
-    mean : ndarray of shape (n_features,)
-        Weighted mean of each column (NaN for a column with no data).
+    scaled_mean : ndarray of shape (n_features,)
+        Weighted mean of each column divided by ``2**exponent`` (NaN for a
+        column with no data); :attr:`mean` is the mean itself.
     scaled_variance : ndarray of shape (n_features,)
         Weighted population variance divided by ``4**exponent``.
     exponent : ndarray of shape (n_features,)
-        Power-of-two scale of each column's spread (integers; 0 for data of
-        ordinary magnitude).
+        Power-of-two scale of each column's values (integers; 0 for data of
+        ordinary magnitude, and often others after a merge).
 
     Examples
     --------
@@ -543,7 +561,7 @@ class Moments(Statistic):
     (array([1.e+300]), array([inf]))
     """
 
-    _fields = ("weight_sum", "mean", "scaled_variance", "exponent")
+    _fields = ("weight_sum", "scaled_mean", "scaled_variance", "exponent")
     reveals_infinity = True
 
     #: Relative rounding error of the standard deviation next to the mean: the
@@ -592,7 +610,7 @@ class Moments(Statistic):
             exponent[columns] = new_exponent[done]
         return cls(
             weight_sum=n * weight_unit,
-            mean=mean,
+            scaled_mean=mean,
             scaled_variance=variance,
             exponent=exponent,
         )
@@ -623,11 +641,14 @@ class Moments(Statistic):
             columns = np.flatnonzero(suspect)
             host = cls.from_data(data.host_columns(columns))
             n[columns] = host.weight_sum
-            mean[columns] = host.mean
+            mean[columns] = host.scaled_mean
             variance[columns] = host.scaled_variance
             exponent[columns] = host.exponent
         return cls(
-            weight_sum=n * unit, mean=mean, scaled_variance=variance, exponent=exponent
+            weight_sum=n * unit,
+            scaled_mean=mean,
+            scaled_variance=variance,
+            exponent=exponent,
         )
 
     def merge(self, other):
@@ -635,16 +656,16 @@ class Moments(Statistic):
         self._check_mergeable(other)
         n, mean, variance, exponent = _merged(
             self.weight_sum,
-            self.mean,
+            self.scaled_mean,
             self.scaled_variance,
             self.exponent,
             other.weight_sum,
-            other.mean,
+            other.scaled_mean,
             other.scaled_variance,
             other.exponent,
         )
         return type(self)(
-            weight_sum=n, mean=mean, scaled_variance=variance, exponent=exponent
+            weight_sum=n, scaled_mean=mean, scaled_variance=variance, exponent=exponent
         )
 
     def reweighted(self, factor):
@@ -662,10 +683,25 @@ class Moments(Statistic):
         factor = self._check_factor(factor)
         return type(self)(
             weight_sum=self.weight_sum * factor,
-            mean=self.mean.copy(),
+            scaled_mean=self.scaled_mean.copy(),
             scaled_variance=self.scaled_variance.copy(),
             exponent=self.exponent.copy(),
         )
+
+    @property
+    def mean(self):
+        """Per-column weighted mean (NaN without data), rounded to float64: a
+        mean below the normal range loses bits that :attr:`scaled_mean`
+        keeps."""
+        with np.errstate(over="ignore", under="ignore"):
+            return np.ldexp(self.scaled_mean, self.exponent.astype(np.int64))
+
+    def scaled_std(self, ddof=0):
+        """Per-column standard deviation divided by ``2**exponent`` (NaN without
+        data): the standard deviation with all its bits where it lies below
+        the normal range."""
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(self.scaled_variance * self._ddof_factor(ddof))
 
     def _ddof_factor(self, ddof):
         """``weight_sum / (weight_sum - ddof)``: the population variance's
@@ -694,11 +730,7 @@ class Moments(Statistic):
     def std(self, ddof=0):
         """Per-column standard deviation ``sqrt(variance(ddof))`` (NaN without
         data), computed without overflow or underflow."""
-        with np.errstate(invalid="ignore"):
-            return np.ldexp(
-                np.sqrt(self.scaled_variance * self._ddof_factor(ddof)),
-                self.exponent.astype(np.int64),
-            )
+        return np.ldexp(self.scaled_std(ddof), self.exponent.astype(np.int64))
 
     @property
     def m2(self):

@@ -1088,18 +1088,35 @@ class Quantiles(Statistic):
         """Interpolated quantiles, shape ``(n_levels, n_features)``."""
         return lerp(self.lower, self.upper, self.fraction)
 
-    def value(self, level):
-        """Interpolated quantile at one computed ``level``, per column."""
-        i = self._level_index(level)
-        return lerp(self.lower[i], self.upper[i], self.fraction[i])
+    def value(self, level, unit=None):
+        """Interpolated quantile at one computed ``level``, per column.
 
-    def median(self):
-        """Per-column median as ``np.nanmedian`` computes it (level 0.5 needed)."""
+        With ``unit`` (per column), the quantile divided by ``2**unit``: the
+        order statistics are scaled (exactly) before they are interpolated,
+        so that a quantile below the normal range keeps all its bits.
+        """
+        i = self._level_index(level)
+        lower, upper = _in_units(self.lower[i], unit), _in_units(self.upper[i], unit)
+        return lerp(lower, upper, self.fraction[i])
+
+    def median(self, unit=None):
+        """Per-column median as ``np.nanmedian`` computes it (level 0.5 needed);
+        with ``unit``, divided by ``2**unit`` as in :meth:`value`."""
         i = self._level_index(0.5)
-        lower, upper, fraction = self.lower[i], self.upper[i], self.fraction[i]
+        lower, upper = _in_units(self.lower[i], unit), _in_units(self.upper[i], unit)
+        fraction = self.fraction[i]
         return np.where(
             fraction == 0.5, midpoint(lower, upper), lerp(lower, upper, fraction)
         )
+
+
+def _in_units(values, unit):
+    """``values / 2**unit`` (exact where the result is normal), or ``values``
+    where ``unit`` is None."""
+    if unit is None:
+        return values
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(values, -np.asarray(unit, np.int64))
 
 
 class MedianAbsoluteDeviation(Statistic):
