@@ -32,13 +32,16 @@ The row marked ``*`` is ``EmbeddingNormalizer()`` with its defaults; the last
 lines give its largest loss to L2 only over the tasks (the defaults are chosen
 so that it is at most 0.005).
 
-Data: ``rotten_tomatoes_minilm.npz`` and ``guardian_headlines_minilm.npz``
-(all-MiniLM-L6-v2 embeddings, see the "Data" section of docs/embeddings.rst
-for how to make them), looked up in ``--data`` (default: ``../shared/data``
-relative to the repository root).
+Data: all-MiniLM-L6-v2 embeddings (see the "Data" section of
+docs/embeddings.rst). By default the compact set shipped with sknorm
+(:func:`sknorm.datasets.load_movie_embeddings`, 6,495 rows of 385 movies),
+without the ``ood`` columns; with ``--data DIR`` the full files
+``rotten_tomatoes_minilm.npz`` (13,905 rows) and
+``guardian_headlines_minilm.npz`` in DIR (``benchmarks/make_movie_embeddings.py``
+makes them), with every column.
 
-Run: ``python benchmarks/embedding_quality.py [--data DIR]`` (160 s on 2
-free cores, 4.6 minutes of CPU time; no subsampling).
+Run: ``python benchmarks/embedding_quality.py [--data DIR]`` (on the full
+files 160 s on 2 free cores, 4.6 minutes of CPU time; no subsampling).
 """
 
 import argparse
@@ -53,9 +56,8 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from sknorm import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity
+from sknorm.datasets import load_movie_embeddings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data"
 FILES = ("rotten_tomatoes_minilm.npz", "guardian_headlines_minilm.npz")
 K = 10
 #: Rows of the few-samples fits (fewer than the 384 dimensions).
@@ -185,18 +187,23 @@ def rows():
     return table
 
 
-def load(data_dir):
+def load(data_dir=None, files=FILES):
     """Embeddings, category (0/1 review, 2 plot), movie of every text of the
-    corpus, and the headlines."""
+    corpus, and the headlines: from the full ``files`` in ``data_dir``, or
+    without ``data_dir`` from the compact set shipped with sknorm (no
+    headlines: None)."""
+    if data_dir is None:
+        data = load_movie_embeddings()
+        return data.embeddings, data.category.astype(int), data.movie_id, None
     data_dir = Path(data_dir)
-    missing = [name for name in FILES if not (data_dir / name).is_file()]
+    missing = [name for name in files if not (data_dir / name).is_file()]
     if missing:
         sys.exit(
-            f"error: {', '.join(missing)} not found in {data_dir.resolve()}. Pass "
-            "--data DIR; docs/embeddings.rst ('Data') says how to make the files."
+            f"error: {', '.join(missing)} not found in {data_dir.resolve()}. "
+            "benchmarks/make_movie_embeddings.py makes the files."
         )
-    corpus = np.load(data_dir / FILES[0])
-    headlines = np.load(data_dir / FILES[1])["embeddings"]
+    corpus = np.load(data_dir / files[0])
+    headlines = np.load(data_dir / files[1])["embeddings"] if files[1:] else None
     return (
         corpus["embeddings"],
         corpus["category"].astype(int),
@@ -305,7 +312,9 @@ TOLERANCE = 0.005
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="data directory")
+    parser.add_argument(
+        "--data", help="directory of the full files (default: the shipped set)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -331,6 +340,10 @@ def main(argv=None):
     fit_small = fit_X[rng.choice(len(fit_X), SMALL_FIT, replace=False)]
     mixed_small = fit_mixed[rng.choice(len(fit_mixed), SMALL_FIT, replace=False)]
     n_plot_queries = np.isin(plot_movies, query_movies).sum()
+    if headlines is None:
+        ood = "not measured (the headlines come with --data)"
+    else:
+        ood = f"fitted on {len(headlines)} headlines"
     print(
         f"{len(X)} reviews and {int((category == 2).sum())} plots of "
         f"{len(unique_movies)} movies, {X.shape[1]} dims. Statistics fitted on "
@@ -338,7 +351,7 @@ def main(argv=None):
         f"rr: {len(query_X)} reviews query the other reviews, statistics fitted "
         f"on {len(fit_X)} reviews; pr: {n_plot_queries} plots query the "
         f"{len(query_X)} reviews, statistics fitted on {len(fit_mixed)} reviews "
-        f"and plots; ood: fitted on {len(headlines)} headlines; 300: fitted on "
+        f"and plots; ood: {ood}; 300: fitted on "
         f"{SMALL_FIT} rows of the fitting set\n"
     )
     header = " ".join(
@@ -354,10 +367,11 @@ def main(argv=None):
         scores = {"acc": classification_accuracy(steps, X, y, movies)}
         top, exact, n_bytes = search(normalizer, quantizer, fit_X, query_X)
         scores["rr"] = retrieval_scores(top, query_movies, query_movies, True)[0]
-        top_ood, _, _ = search(normalizer, quantizer, headlines, query_X)
-        scores["rr ood"] = retrieval_scores(top_ood, query_movies, query_movies, True)[
-            0
-        ]
+        if headlines is not None:
+            top_ood, _, _ = search(normalizer, quantizer, headlines, query_X)
+            scores["rr ood"] = retrieval_scores(
+                top_ood, query_movies, query_movies, True
+            )[0]
         results[name] = scores
         # The quantized rows measure storage on the review tasks only.
         new_tasks = () if quantizer is not None else NEW_TASKS
@@ -371,7 +385,7 @@ def main(argv=None):
             ("pr ood", headlines),
             ("pr 300", mixed_small),
         ):
-            if task not in new_tasks:
+            if task not in new_tasks or fitted_on is None:
                 continue
             top_plots, _, _ = search(normalizer, quantizer, fitted_on, query_X, plots)
             scores[task] = retrieval_scores(
@@ -389,7 +403,9 @@ def main(argv=None):
             flush=True,
         )
     losses = {
-        task: results["L2 only"][task] - results[DEFAULT_NAME][task] for task in TASKS
+        task: results["L2 only"][task] - results[DEFAULT_NAME][task]
+        for task in TASKS
+        if task in results["L2 only"]
     }
     worst = max(losses, key=losses.get)
     verdict = "within" if losses[worst] <= TOLERANCE else "OUTSIDE"

@@ -29,9 +29,10 @@ With about 80 queries per split, nDCG@10 differs by a few hundredths
 between splits (L2 only: 0.361 with seed 0, 0.395 averaged over seeds 0 to
 9); ``--seeds 0,1,2,3,4`` averages several.
 
-Data: ``rotten_tomatoes_minilm.npz`` (all-MiniLM-L6-v2 embeddings, see the
-"Data" section of docs/embeddings.rst), looked up in ``--data`` (default:
-``../shared/data`` relative to the repository root).
+Data: all-MiniLM-L6-v2 embeddings (see the "Data" section of
+docs/embeddings.rst): the compact set shipped with sknorm
+(:func:`sknorm.datasets.load_movie_embeddings`) by default, or the full
+``rotten_tomatoes_minilm.npz`` in ``--data DIR``.
 
 Run: ``python benchmarks/quantization_retrieval.py [--data DIR] [--seeds
 0,1,2]`` (a few seconds per split on 2 cores; with several seeds, the
@@ -49,11 +50,8 @@ from sklearn.base import clone
 from sknorm import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity, rescore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embedding_quality import K, retrieval_scores, top_k
+from embedding_quality import FILES, K, load, retrieval_scores, top_k
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data"
-FILE = "rotten_tomatoes_minilm.npz"
 PLOT = 2  # category of the plot synopses (0, 1: rotten, fresh reviews)
 MULTIPLIERS = (1, 4, 10, 40)
 POST_PROCESSING = (
@@ -70,17 +68,6 @@ ROWS = (
     ("binary", "binary", "binary"),
     ("binary, int8 rescoring", "binary", "int8"),
 )
-
-
-def load(data_dir):
-    path = Path(data_dir) / FILE
-    if not path.is_file():
-        sys.exit(
-            f"error: {FILE} not found in {Path(data_dir).resolve()}. Pass --data "
-            "DIR; docs/embeddings.rst ('Data') says how to make the file."
-        )
-    data = np.load(path)
-    return data["embeddings"], data["category"], data["movie_id"]
 
 
 def split(embeddings, category, movies, seed):
@@ -155,14 +142,16 @@ def measure(normalizer, fit_X, queries, corpus):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="data directory")
+    parser.add_argument(
+        "--data", help="directory of the full file (default: the shipped set)"
+    )
     parser.add_argument(
         "--seeds", default="0", help="seeds of the splits, comma-separated"
     )
     args = parser.parse_args(argv)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     start = time.perf_counter()
-    embeddings, category, movies = load(args.data)
+    embeddings, category, movies, _ = load(args.data, FILES[:1])
 
     splits = [split(embeddings, category, movies, seed) for seed in seeds]
     for seed, (fit_X, (_, query_movies), (_, corpus_movies)) in zip(

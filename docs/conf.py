@@ -48,8 +48,7 @@ sphinx_gallery_conf = {
 # No intersphinx: the docs must build without network access.
 
 # The plot directive runs the figures' code (docs/embeddings.rst, "Looking at
-# embeddings") from this directory, so the data is at ../../shared/data
-# (../shared/data next to the repository, as for the benchmarks).
+# embeddings") from this directory.
 plot_working_directory = os.path.dirname(os.path.abspath(__file__))
 plot_include_source = True
 plot_html_show_source_link = False

@@ -15,16 +15,14 @@ all-MiniLM-L6-v2, see :doc:`/embeddings`).
 # %%
 # Data and a float baseline
 # -------------------------
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from sknorm import EmbeddingNormalizer, EmbeddingQuantizer, hamming_similarity, rescore
+from sknorm.datasets import load_movie_embeddings
 
-here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-data = np.load(here.parent / ".." / "shared" / "data" / "rotten_tomatoes_minilm.npz")
-X, category, movie = data["embeddings"], data["category"], data["movie_id"]
+data = load_movie_embeddings()
+X, category, movie = data.embeddings, data.category, data.movie_id
 rng = np.random.default_rng(0)
 movies = np.unique(movie)
 held_out = np.isin(movie, rng.permutation(movies)[: len(movies) // 2])
@@ -102,8 +100,8 @@ for name, (search_with, rescore_with) in settings.items():
 
 # %%
 # int8 codes lose nothing. Binary codes lose about a fifth of the quality,
-# and rescoring their candidates with the bits themselves hardly helps: the
-# bits are the limit. Searching the binary codes (48 bytes per vector, fast
+# and rescoring their candidates with the bits themselves recovers only part
+# of it: the bits are the limit. Searching the binary codes (48 bytes per vector, fast
 # Hamming distances) and rescoring a few times ``k`` candidates with their
 # int8 codes brings the float quality back.
 fig, ax = plt.subplots(figsize=(6, 3))

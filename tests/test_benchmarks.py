@@ -15,6 +15,8 @@ import sys
 import numpy as np
 import pytest
 
+from ._scripts import load_benchmark_script
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "run.py"
 
@@ -109,24 +111,14 @@ def test_thread_probe_sees_the_workers(quick_run):
 
 
 QUANTIZATION_SCRIPT = ROOT / "benchmarks" / "quantization_retrieval.py"
-RETRIEVAL_DATA = ROOT / ".." / "shared" / "data" / "rotten_tomatoes_minilm.npz"
 
 
-@pytest.mark.skipif(
-    not RETRIEVAL_DATA.is_file(),
-    reason=f"the real embeddings are not at {RETRIEVAL_DATA} (see docs/embeddings.rst)",
-)
 def test_quantization_retrieval_prints_every_row():
-    """A run on one split: a float row and three quantized rows per
-    post-processing, each retention a ratio of nDCGs."""
+    """A run on one split of the shipped embeddings: a float row and three
+    quantized rows per post-processing, each retention a ratio of nDCGs."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [
-            sys.executable,
-            str(QUANTIZATION_SCRIPT),
-            "--data",
-            str(RETRIEVAL_DATA.parent),
-        ],
+        [sys.executable, str(QUANTIZATION_SCRIPT)],
         capture_output=True,
         text=True,
         env=environment,
@@ -156,14 +148,7 @@ def test_quantization_retrieval_prints_every_row():
 
 
 def _embedding_quality():
-    """benchmarks/embedding_quality.py as a module (benchmarks is no package)."""
-    import importlib.util
-
-    path = ROOT / "benchmarks" / "embedding_quality.py"
-    spec = importlib.util.spec_from_file_location("embedding_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("embedding_quality")
 
 
 def test_retrieval_scores_of_queries_outside_the_corpus():
