@@ -60,6 +60,13 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     live here once. NaN values are ignored by the statistics and kept by the map.
     The map is built from numpy attributes (:func:`~sknorm._array_api.host_view`
     of an estimator fitted on a device) and applied where X lives.
+
+    64-bit integer columns beyond ``2**53`` (nanosecond timestamps, 64-bit
+    ids) are fitted, transformed and restored relative to an exact integer
+    centre chosen at the first fit (:meth:`_centers_integers`): the map is
+    built from the statistics in those units, so a spread of a few units on
+    top of ``1.7e18`` is scaled exactly; the fitted attributes are in the
+    data's units.
     """
 
     _parameter_constraints: dict = {
@@ -73,6 +80,10 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
 
     def _affine_map(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _centers_integers(self):
+        # Pooled groups would mix columns of different centres.
+        return not self._has_groups()
 
     def _clip_range(self):
         """``(low, high)`` of transformed values: by default the training range.
@@ -91,8 +102,9 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         from its numpy view."""
 
         def build():
-            fitted = host_view(self)
-            return fitted._affine_map(), fitted._clip_range() if self.clip else None
+            fitted, center = host_view(self)._centered_view()
+            affine = _centered_map(fitted._affine_map(), center)
+            return affine, fitted._clip_range() if self.clip else None
 
         return derived_from_fit(self, "affine_map", build)
 
@@ -133,7 +145,12 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         """
         copy = self.copy if copy is None else copy
         X_checked = check_input(
-            self, X, reset=False, reject_infinity=False, method=method
+            self,
+            X,
+            reset=False,
+            reject_infinity=False,
+            method=method,
+            center_integers=method == "transform",
         )
         in_place = may_write_in_place(X_checked, X, copy)
         callers_memory = in_place and not owns_memory(X_checked, X)
@@ -170,7 +187,29 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             sparse_advice=self._sparse_advice,
             reject_infinity=check_as_we_go,
         )
-        return wrap_like_transform(self, result, X)
+        return wrap_like_transform(self, self._uncentered(result), X)
+
+    def _uncentered(self, result):
+        """The inverse map's ``result``, computed relative to the integer
+        centre (if any), in the data's units: the centre added (in place)
+        with one rounding."""
+        center = getattr(self, "_integer_center", None)
+        if center is None:
+            return result
+        moved = np.flatnonzero(center)
+        result[:, moved] = result[:, moved].astype(np.float64) + center[moved]
+        return result
+
+
+def _centered_map(affine, center):
+    """The map of data validated relative to the integer ``center``: the
+    map built from the centered statistics; one without an offset (no
+    centering) subtracts ``-center`` instead, so that it scales the data's
+    own values."""
+    if center is None or affine.offset is not None:
+        return affine
+    unit = 0 if affine.unit is None else affine.unit
+    return AffineMap(np.ldexp(-center, -unit), affine.scale, affine.unit)
 
 
 class StandardScaler(_ColumnScaler):
@@ -359,6 +398,8 @@ class StandardScaler(_ColumnScaler):
             self.var_ = None
             self.scale_ = None
 
+    _location_attributes = ("mean_",)
+
     def _affine_map(self):
         return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
 
@@ -502,7 +543,6 @@ class MinMaxScaler(_ColumnScaler):
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         extrema = statistics["Extrema"]
-        low, _ = self._range()
         self.data_min_ = extrema.minimum
         self.data_max_ = extrema.maximum
         # inf where the range exceeds the float64 maximum; the map does not.
@@ -512,13 +552,24 @@ class MinMaxScaler(_ColumnScaler):
         with np.errstate(under="ignore", over="ignore"):
             # 0 or inf where the true value lies outside the float64 range.
             self.scale_ = np.ldexp(self._half_width() / (spread / 2), -unit)
+        self._set_min()
+        self.n_samples_seen_ = n_rows
+
+    _location_attributes = ("data_min_", "data_max_")
+
+    def _set_min(self):
+        low, _ = self._range()
         with np.errstate(invalid="ignore", over="ignore"):
             # A minimum of 0 gives min_ = low exactly, also where scale_ is
             # inf (a range below 2**-1074 of the width); 0 * inf is NaN.
             self.min_ = np.where(
                 self.data_min_ == 0, low, low - self.data_min_ * self.scale_
             )
-        self.n_samples_seen_ = n_rows
+
+    def _uncenter_attributes(self, center):
+        # min_ follows data_min_ (the scale is that of the exact range).
+        super()._uncenter_attributes(center)
+        self._set_min()
 
     def _affine_map(self):
         # Kept as (x - offset) / scale with offset = data_min_ when min = 0, so
@@ -602,6 +653,11 @@ class MaxAbsScaler(_ColumnScaler):
 
     def _statistic_types(self):
         return (Extrema,)
+
+    def _centers_integers(self):
+        # No offset: x / max|x| has no cancellation to avoid, and the maximum
+        # absolute value of centered data is not the data's.
+        return False
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         self.max_abs_ = statistics["Extrema"].max_abs()
@@ -904,6 +960,8 @@ default=(25.0, 75.0)
         # The map's scale in units of 2**unit.
         self._scale_in_units = None if spread is None else (spread, unit)
 
+    _location_attributes = ("center_",)
+
     def _affine_map(self):
         if self._scale_in_units is None:
             return AffineMap(self.center_, None)
@@ -1099,8 +1157,12 @@ default=(25.0, 75.0)
     def _streaming_statistic_types(self):
         return (QuantileSketch, Extrema)
 
-    def _checked_batch(self, X, sample_weight, *, reset):
-        X, weight = super()._checked_batch(X, sample_weight, reset=reset)
+    _location_attributes = ("center_",)
+
+    def _checked_batch(self, X, sample_weight, *, reset, center_integers=False):
+        X, weight = super()._checked_batch(
+            X, sample_weight, reset=reset, center_integers=center_integers
+        )
         namespace = namespace_of(X)
         xp = np if namespace is None else namespace.xp
         infinite = xp.isinf(X)
@@ -1132,14 +1194,20 @@ default=(25.0, 75.0)
         with np.errstate(invalid="ignore"):
             self._constant = ~(extrema.maximum > extrema.minimum)
 
-    def _fitted_map(self):
+    def _fitted_map(self, centered=False):
+        """``(affine map, constant features)``; with ``centered``, the map of
+        data validated relative to the integer centre (if any)."""
+
         def build():
             fitted = host_view(self)
+            if centered:
+                fitted, _ = fitted._centered_view()
             spread, unit = fitted._scale_in_units
             center = np.ldexp(np.asarray(fitted.center_, np.float64), -unit)
             return AffineMap(center, spread, unit), np.asarray(fitted._constant)
 
-        return derived_from_fit(self, "squashing_map", build)
+        name = "centered_squashing_map" if centered else "squashing_map"
+        return derived_from_fit(self, name, build)
 
     def _check_for_map(self, X, copy, method="transform"):
         copy = self.copy if copy is None else copy
@@ -1150,6 +1218,7 @@ default=(25.0, 75.0)
             reject_infinity=False,
             accept_sparse=False,
             method=method,
+            center_integers=method == "transform",
         )
         return X_checked, may_write_in_place(X_checked, X, copy)
 
@@ -1170,7 +1239,7 @@ default=(25.0, 75.0)
         """
         check_is_fitted(self)
         X_checked, in_place = self._check_for_map(X, copy)
-        affine, constant = self._fitted_map()
+        affine, constant = self._fitted_map(centered=True)
         bound = float(self.max_absolute_value)
         namespace = namespace_of(X_checked)
         if namespace is not None:
@@ -1217,8 +1286,9 @@ default=(25.0, 75.0)
         if not in_place:
             X_checked = X_checked.copy()
         Z = _unsquash(X_checked, float(self.max_absolute_value))
-        affine, constant = self._fitted_map()
+        affine, constant = self._fitted_map(centered=True)
         result = np.asarray(affine.inverse_transform(Z, in_place=True, estimator=self))
+        result = self._uncentered(result)
         if constant.any():
             center = np.broadcast_to(
                 np.asarray(self.center_, result.dtype), result.shape

@@ -544,6 +544,7 @@ class Moments(Statistic):
     """
 
     _fields = ("weight_sum", "mean", "scaled_variance", "exponent")
+    _location_fields = ("mean",)
     reveals_infinity = True
 
     #: Relative rounding error of the standard deviation next to the mean: the
