@@ -711,12 +711,7 @@ def _validated_container(
         )
     X, non_numeric = _convert_numeric_columns(X)
     if non_numeric:
-        raise ValueError(
-            f"{name} needs numeric features; column(s) "
-            f"{_describe_columns(repr(c) for c in non_numeric)} are not numeric. "
-            "Encode or drop them first (for example with "
-            "sklearn.compose.ColumnTransformer)."
-        )
+        _raise_non_numeric(name, [repr(c) for c in non_numeric])
     dtype = _float_dtype_for(X)
     kwargs = dict(
         accept_sparse=list(accept_sparse) if accept_sparse else False,
@@ -725,12 +720,16 @@ def _validated_container(
         copy=False,
         force_writeable=True,
     )
-    if check_features:
-        X = validate_data(estimator, X, reset=reset, **kwargs)
-    else:
-        from sklearn.utils import check_array
+    try:
+        if check_features:
+            X = validate_data(estimator, X, reset=reset, **kwargs)
+        else:
+            from sklearn.utils import check_array
 
-        X = check_array(X, estimator=estimator, **kwargs)
+            X = check_array(X, estimator=estimator, **kwargs)
+    except (TypeError, ValueError):
+        _raise_for_non_numeric_array(estimator, X)
+        raise
     if not from_scipy:
         # A sparse matrix built by validation (from a DataFrame of sparse
         # columns) is sknorm's output container to choose.
@@ -741,6 +740,45 @@ def _validated_container(
         X = X.copy()
         X.sum_duplicates()
     return X
+
+
+def _raise_non_numeric(name, labels, detail=""):
+    raise ValueError(
+        f"{name} needs numeric features; column(s) {_describe_columns(labels)} "
+        f"are not numeric{detail}. Encode or drop them first (for example with "
+        "sklearn.compose.ColumnTransformer)."
+    )
+
+
+def _raise_for_non_numeric_array(estimator, X):
+    """Name the columns of a numpy array (or nested list) of objects or
+    strings that hold something other than numbers, with the first such value
+    of each: scikit-learn's conversion names only the value. Returns when
+    every column converts (the conversion failed for another reason)."""
+    if isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged: scikit-learn's own error says so
+            return
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype.kind not in "OUS":
+        return
+    offending = {}
+    for position in range(X.shape[1]):
+        column = X[:, position]
+        if _numbers_as_float64(column) is None:
+            offending[position] = next(
+                v
+                for v in column.tolist()
+                if not _is_missing(v) and _numbers_as_float64([v]) is None
+            )
+    if not offending:
+        return
+    labels = [_column_label(estimator, position) for position in offending]
+    examples = ", ".join(
+        f"column {label} holds {value!r}"
+        for label, value in list(zip(labels, offending.values(), strict=True))[:3]
+    )
+    _raise_non_numeric(type(estimator).__name__, labels, f" ({examples})")
 
 
 def _check_array_api_input(estimator, X, namespace, *, reset, check_features):
