@@ -456,10 +456,12 @@ def check_input(
         integer arithmetic from 64-bit integer columns before their one
         rounding to float64). With ``reset``, the centre is chosen from X and
         recorded: for each 64-bit integer column holding a value beyond
-        ``2**53`` in magnitude (which float64 cannot hold exactly), the
-        largest float64 at most its minimum; None where no column needs one,
-        so that other data is converted as it always was, bit for bit. Dense
-        numpy arrays and pandas and polars DataFrames only.
+        ``2**53`` in magnitude (which float64 cannot hold exactly) on one
+        side of 0, its value nearest 0, rounded toward 0 to a float64
+        (:func:`_center_of_column`); None where no column has one, so that
+        other data is converted as it always was, bit for bit. Dense numpy
+        arrays (and nested lists of integers) and pandas and polars
+        DataFrames only.
 
     Returns
     -------
@@ -541,30 +543,51 @@ def _wide_integer_columns(X):
     return None
 
 
-def _float_at_or_below(value):
-    """The largest float64 at most the integer ``value`` (exact)."""
+def _float_toward_zero(value):
+    """The integer ``value`` rounded toward zero to a float64 (exactly)."""
     nearest = float(value)
-    return float(np.nextafter(nearest, -np.inf)) if nearest > value else nearest
+    if abs(nearest) > abs(value):
+        return float(np.nextafter(nearest, 0.0))
+    return nearest
+
+
+def _center_of_column(low, high):
+    """The integer centre of a column of integers in ``[low, high]``.
+
+    Its value nearest zero, rounded toward zero to a float64, when the
+    column holds a value beyond ``2**53`` in magnitude and does not span 0:
+    every difference from it is then smaller in magnitude than the value
+    itself, so nothing is lost and the offset cancels exactly. 0 (no centre)
+    otherwise: a column spanning 0 (or the small integers float64 holds
+    exactly) gains nothing from a centre, whose differences could only be
+    larger than its values near 0.
+    """
+    if high <= _EXACT_INTEGER_LIMIT and low >= -_EXACT_INTEGER_LIMIT:
+        return 0.0
+    if low > 0:
+        return _float_toward_zero(low)
+    if high < 0:
+        return _float_toward_zero(high)
+    return 0.0
 
 
 def _integer_center_of(X, columns):
-    """Per-feature centre of X's :func:`_wide_integer_columns`: the largest float64
-    at most the minimum of each column holding a value beyond ``2**53`` in
-    magnitude, 0 elsewhere; None when no column holds one."""
+    """Per-feature centre (:func:`_center_of_column`) of X's
+    :func:`_wide_integer_columns`, 0 for the other features; None when no
+    feature has one."""
     center = np.zeros(X.shape[1])
     if isinstance(X, np.ndarray):  # all columns integers: at once
         low, high = X.min(axis=0), X.max(axis=0)
         wide = (high > _EXACT_INTEGER_LIMIT) | (low < -_EXACT_INTEGER_LIMIT)
         for position in np.flatnonzero(wide):
-            center[position] = _float_at_or_below(int(low[position]))
-        return center if wide.any() else None
+            center[position] = _center_of_column(
+                int(low[position]), int(high[position])
+            )
+        return center if center.any() else None
     for position, (values, missing) in columns.items():
         present = values if missing is None else values[~missing]
-        if present.size == 0:
-            continue
-        low, high = int(present.min()), int(present.max())
-        if high > _EXACT_INTEGER_LIMIT or low < -_EXACT_INTEGER_LIMIT:
-            center[position] = _float_at_or_below(low)
+        if present.size:
+            center[position] = _center_of_column(int(present.min()), int(present.max()))
     return center if center.any() else None
 
 

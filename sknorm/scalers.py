@@ -85,26 +85,39 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         # Pooled groups would mix columns of different centres.
         return not self._has_groups()
 
-    def _clip_range(self):
+    def _clip_range(self, centered=False):
         """``(low, high)`` of transformed values: by default the training range.
 
-        Needs an ``Extrema`` statistic (declared when ``clip=True``).
+        Needs an ``Extrema`` statistic (declared when ``clip=True``); the
+        map is that of data relative to the integer centre when ``centered``.
         """
-        extrema = Extrema.from_state(self._statistics_state["Extrema"])
+        extrema = self._stored_statistic("Extrema", uncentered=not centered)
         affine = self._affine_map()
         low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
         high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
         return low, high
 
     def _fitted_map(self):
-        """``(affine map, clip range or None)`` of the fitted estimator, built
-        once per fitted state (see :func:`~sknorm._estimator.derived_from_fit`)
-        from its numpy view."""
+        """``(affine map, clip range or None, integer centre or None)`` of the
+        fitted estimator, built once per fitted state (see
+        :func:`~sknorm._estimator.derived_from_fit`) from its numpy view.
+
+        With an integer centre, a map with an offset is that of the data
+        minus the centre (built from the statistics in those units); a map
+        without one scales the data itself (``x / scale``: nothing cancels,
+        and centering would round small values of a wide column away) and
+        needs no centre.
+        """
 
         def build():
             fitted, center = host_view(self)._centered_view()
-            affine = _centered_map(fitted._affine_map(), center)
-            return affine, fitted._clip_range() if self.clip else None
+            affine = fitted._affine_map()
+            if affine.offset is None:
+                center = None
+            clip = (
+                fitted._clip_range(centered=center is not None) if self.clip else None
+            )
+            return affine, clip, center
 
         return derived_from_fit(self, "affine_map", build)
 
@@ -124,8 +137,10 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             Scaled data, of X's float dtype and, if sparse, X's format.
         """
         check_is_fitted(self)
-        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
-        affine, clip = self._fitted_map()
+        affine, clip, center = self._fitted_map()
+        X_checked, in_place, check_as_we_go = self._check_for_map(
+            X, copy, center_integers=center is not None
+        )
         return affine.transform(
             X_checked,
             in_place=in_place,
@@ -135,8 +150,9 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             reject_infinity=check_as_we_go,
         )
 
-    def _check_for_map(self, X, copy, method="transform"):
-        """Validate X for transform/inverse_transform.
+    def _check_for_map(self, X, copy, method="transform", center_integers=False):
+        """Validate X for transform/inverse_transform (relative to the integer
+        centre with ``center_integers``).
 
         Returns ``(X_checked, in_place, check_as_we_go)``. The map checks for
         infinity block by block as it computes, except when it writes into the
@@ -150,7 +166,7 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             reset=False,
             reject_infinity=False,
             method=method,
-            center_integers=method == "transform",
+            center_integers=center_integers,
         )
         in_place = may_write_in_place(X_checked, X, copy)
         callers_memory = in_place and not owns_memory(X_checked, X)
@@ -179,7 +195,7 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         X_checked, in_place, check_as_we_go = self._check_for_map(
             X, copy, method="inverse_transform"
         )
-        affine, _ = self._fitted_map()
+        affine, _, center = self._fitted_map()
         result = affine.inverse_transform(
             X_checked,
             in_place=in_place,
@@ -187,29 +203,18 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             sparse_advice=self._sparse_advice,
             reject_infinity=check_as_we_go,
         )
-        return wrap_like_transform(self, self._uncentered(result), X)
+        return wrap_like_transform(self, _uncentered(result, center), X)
 
-    def _uncentered(self, result):
-        """The inverse map's ``result``, computed relative to the integer
-        centre (if any), in the data's units: the centre added (in place)
-        with one rounding."""
-        center = getattr(self, "_integer_center", None)
-        if center is None:
-            return result
-        moved = np.flatnonzero(center)
-        result[:, moved] = result[:, moved].astype(np.float64) + center[moved]
+
+def _uncentered(result, center):
+    """The inverse map's dense ``result``, computed relative to the integer
+    ``center`` (if any), in the data's units: the centre added in place,
+    with one rounding."""
+    if center is None:
         return result
-
-
-def _centered_map(affine, center):
-    """The map of data validated relative to the integer ``center``: the
-    map built from the centered statistics; one without an offset (no
-    centering) subtracts ``-center`` instead, so that it scales the data's
-    own values."""
-    if center is None or affine.offset is not None:
-        return affine
-    unit = 0 if affine.unit is None else affine.unit
-    return AffineMap(np.ldexp(-center, -unit), affine.scale, affine.unit)
+    moved = np.flatnonzero(center)
+    result[:, moved] = result[:, moved].astype(np.float64) + center[moved]
+    return result
 
 
 class StandardScaler(_ColumnScaler):
@@ -583,7 +588,7 @@ class MinMaxScaler(_ColumnScaler):
         offset = np.ldexp(self.data_min_, -unit) - low * scale
         return AffineMap(offset, scale, unit)
 
-    def _clip_range(self):
+    def _clip_range(self, centered=False):
         return self._range()
 
 
@@ -667,7 +672,7 @@ class MaxAbsScaler(_ColumnScaler):
     def _affine_map(self):
         return AffineMap(None, self.scale_)
 
-    def _clip_range(self):
+    def _clip_range(self, centered=False):
         return -1.0, 1.0
 
 
@@ -1288,7 +1293,7 @@ default=(25.0, 75.0)
         Z = _unsquash(X_checked, float(self.max_absolute_value))
         affine, constant = self._fitted_map(centered=True)
         result = np.asarray(affine.inverse_transform(Z, in_place=True, estimator=self))
-        result = self._uncentered(result)
+        result = _uncentered(result, getattr(self, "_integer_center", None))
         if constant.any():
             center = np.broadcast_to(
                 np.asarray(self.center_, result.dtype), result.shape
