@@ -571,10 +571,21 @@ def _center_of_column(low, high):
     return 0.0
 
 
-def _integer_center_of(X, columns):
+def _integer_center_of(X):
     """Per-feature centre (:func:`_center_of_column`) of X's
     :func:`_wide_integer_columns`, 0 for the other features; None when no
     feature has one."""
+    if is_sparse(X) or np.ndim(X) != 2 or X.shape[0] == 0:
+        return None
+    if isinstance(X, np.ndarray):
+        if X.dtype.kind not in "iu" or X.dtype.itemsize != 8:
+            return None
+        # Most integer data is small: two reductions of the whole array say so.
+        if X.max() <= _EXACT_INTEGER_LIMIT and X.min() >= -_EXACT_INTEGER_LIMIT:
+            return None
+    columns = _wide_integer_columns(X)
+    if columns is None:
+        return None
     center = np.zeros(X.shape[1])
     if isinstance(X, np.ndarray):  # all columns integers: at once
         low, high = X.min(axis=0), X.max(axis=0)
@@ -618,21 +629,20 @@ def _integer_centered(estimator, X, *, reset):
     The caller's data is not modified: a numpy array is converted into new
     memory, a DataFrame's columns are replaced in a shallow copy.
     """
-    if isinstance(X, (list, tuple)):
-        as_array = np.asarray(X) if len(X) else None
-        if as_array is not None and as_array.dtype.kind in "iu":
+    if not reset and getattr(estimator, "_integer_center", None) is None:
+        return X, None
+    if isinstance(X, (list, tuple)) and len(X):
+        as_array = np.asarray(X)
+        if as_array.dtype.kind in "iu":
             X = as_array
-    columns = _wide_integer_columns(X)
     if reset:
-        center = None
-        if columns is not None and not is_sparse(X) and X.shape[0] > 0:
-            center = _integer_center_of(X, columns)
-        estimator._integer_center = center
+        estimator._integer_center = _integer_center_of(X)
     center = getattr(estimator, "_integer_center", None)
     if center is None or is_sparse(X) or np.ndim(X) != 2:
         return X, None
     if X.shape[1] != center.shape[0]:
         return X, None  # validation names the feature count that differs
+    columns = _wide_integer_columns(X)
     differences = {
         position: _integer_minus_center(values, center[position])
         for position, (values, _) in (columns or {}).items()
