@@ -575,7 +575,7 @@ def _integer_center_of(X):
     """Per-feature centre (:func:`_center_of_column`) of X's
     :func:`_wide_integer_columns`, 0 for the other features; None when no
     feature has one."""
-    if is_sparse(X) or np.ndim(X) != 2 or X.shape[0] == 0:
+    if is_sparse(X) or len(getattr(X, "shape", ())) != 2 or X.shape[0] == 0:
         return None
     if isinstance(X, np.ndarray):
         if X.dtype.kind not in "iu" or X.dtype.itemsize != 8:
@@ -638,7 +638,7 @@ def _integer_centered(estimator, X, *, reset):
     if reset:
         estimator._integer_center = _integer_center_of(X)
     center = getattr(estimator, "_integer_center", None)
-    if center is None or is_sparse(X) or np.ndim(X) != 2:
+    if center is None or is_sparse(X) or len(getattr(X, "shape", ())) != 2:
         return X, None
     if X.shape[1] != center.shape[0]:
         return X, None  # validation names the feature count that differs
