@@ -760,8 +760,8 @@ def _validated_container(
             from sklearn.utils import check_array
 
             X = check_array(X, estimator=estimator, **kwargs)
-    except (TypeError, ValueError):
-        _raise_for_non_numeric_array(estimator, X)
+    except (TypeError, ValueError) as error:
+        _raise_for_non_numeric_array(estimator, X, error)
         raise
     if not from_scipy:
         # A sparse matrix built by validation (from a DataFrame of sparse
@@ -775,19 +775,26 @@ def _validated_container(
     return X
 
 
-def _raise_non_numeric(name, labels, detail=""):
-    raise ValueError(
+def _raise_non_numeric(name, labels, detail="", error=None):
+    """Raise the error for non-numeric columns: a ValueError, or ``error``'s
+    type (a TypeError for values that are neither numbers nor strings, as
+    scikit-learn raises), its message appended."""
+    message = (
         f"{name} needs numeric features; column(s) {_describe_columns(labels)} "
         f"are not numeric{detail}. Encode or drop them first (for example with "
         "sklearn.compose.ColumnTransformer)."
     )
+    if isinstance(error, TypeError):
+        raise TypeError(f"{message} ({error})") from error
+    raise ValueError(message) from error
 
 
-def _raise_for_non_numeric_array(estimator, X):
+def _raise_for_non_numeric_array(estimator, X, error):
     """Name the columns of a numpy array (or nested list) of objects or
     strings that hold something other than numbers, with the first such value
-    of each: scikit-learn's conversion names only the value. Returns when
-    every column converts (the conversion failed for another reason)."""
+    of each: scikit-learn's conversion (which raised ``error``) names only the
+    value. Returns when every column converts (the conversion failed for
+    another reason)."""
     if isinstance(X, (list, tuple)):
         try:
             X = np.asarray(X)
@@ -811,7 +818,7 @@ def _raise_for_non_numeric_array(estimator, X):
         f"column {label} holds {value!r}"
         for label, value in list(zip(labels, offending.values(), strict=True))[:3]
     )
-    _raise_non_numeric(type(estimator).__name__, labels, f" ({examples})")
+    _raise_non_numeric(type(estimator).__name__, labels, f" ({examples})", error)
 
 
 def _check_array_api_input(estimator, X, namespace, *, reset, check_features):

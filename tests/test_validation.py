@@ -253,6 +253,15 @@ def test_array_of_strings_names_the_fitted_feature_names():
             scaler.transform(X)
 
 
+def test_array_of_other_objects_names_the_column_with_sklearns_error_type():
+    # scikit-learn raises a TypeError for values that are neither numbers nor
+    # strings (its estimator checks expect it): kept, with the column named.
+    X = np.ones((3, 2), dtype=object)
+    X[1, 1] = {"foo": "bar"}
+    with pytest.raises(TypeError, match=r"column\(s\) 1 .*argument must be a string"):
+        MinMaxScaler().fit(X)
+
+
 def test_array_of_numbers_as_objects_still_converts_like_sklearn():
     X = np.array([["1", 2.0], [None, "4"], [3, True]], dtype=object)
     np.testing.assert_array_equal(
