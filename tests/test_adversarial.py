@@ -28,6 +28,9 @@ scikit-learn):
 8. Every public name of ``sknorm.__all__`` is exercised here (the embedding
    diagnostics and displays: scale-free across magnitudes from ``2**-1000`` to
    near 1.7e308, where naive norms and variances underflow or overflow).
+9. **Integers beyond 2**53** (numpy, pandas and polars 64-bit integer
+   columns, nullable ones included) are scaled exactly: every scaler, its
+   fitted attributes, ``partial_fit`` and ``inverse_transform``.
 
 Tolerances (documented honestly, never a loose rtol). With ``eps = 2**-52``,
 ``A`` the (weighted) mean of ``|x|`` of a feature, ``n`` its number of values and
