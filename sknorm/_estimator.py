@@ -17,6 +17,7 @@ attributes are then moved to its namespace and device, here, for every
 estimator (:mod:`sknorm._array_api`).
 """
 
+import copy
 import weakref
 
 import numpy as np
@@ -85,8 +86,9 @@ def merged_estimator(estimators, *, n_rows=None, weighted=False):
     ]
     statistics = {}
     for name in names:
-        cls = _statistic_class(name)
-        parts = [cls.from_state(e._statistics_state[name]) for e in estimators]
+        # In the data's own units: each estimator's integer centre (if any)
+        # added back, as the merged estimator has none.
+        parts = [e._stored_statistic(name, uncentered=True) for e in estimators]
         # Pairwise, so that rounding grows with the depth of the tree only.
         while len(parts) > 1:
             pairs = [parts[i].merge(parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
@@ -96,6 +98,7 @@ def merged_estimator(estimators, *, n_rows=None, weighted=False):
     for attribute in ("n_features_in_", "feature_names_in_"):
         if hasattr(first, attribute):
             setattr(merged, attribute, getattr(first, attribute))
+    merged._integer_center = None
     merged._statistics_state = {
         name: stat.to_state() for name, stat in statistics.items()
     }
@@ -336,6 +339,63 @@ class _StatisticsEstimator(
         for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
             delattr(self, name)
         self.__dict__.pop("_statistics_state", None)
+        self.__dict__.pop("_integer_center", None)
+
+    #: Fitted attributes that are locations in the data's units (a mean, a
+    #: median, extrema): the ones :meth:`_uncenter_attributes` moves from the
+    #: integer centre back to the data's origin.
+    _location_attributes = ()
+
+    def _centers_integers(self):
+        """Whether a first fit validates 64-bit integer columns beyond
+        ``2**53`` relative to an exact integer centre (see
+        :func:`~sknorm._validation.check_input`'s ``center_integers``).
+
+        The statistics of such columns are then computed on exact
+        differences, stored in centered units (later batches, ``transform``
+        and ``inverse_transform`` reuse the centre), and the public fitted
+        attributes are brought back to the data's units
+        (:meth:`_uncenter_attributes`). Estimators whose map depends on where
+        the data lie (a centering offset) opt in.
+        """
+        return False
+
+    def _uncenter_attributes(self, center):
+        """Move the :attr:`_location_attributes`, computed relative to the
+        integer ``center``, to the data's units: each rounded once (the
+        centre is an exact float64 integer); features of zero centre are
+        left bit for bit."""
+        moved = center != 0
+        for name in self._location_attributes:
+            value = getattr(self, name, None)
+            if value is not None:
+                setattr(self, name, np.where(moved, value + center, value))
+
+    def _stored_statistic(self, name, *, uncentered=False):
+        """The stored statistic ``name``: in centered units (as stored), or
+        with ``uncentered`` in the data's own units."""
+        statistic = _statistic_class(name).from_state(self._statistics_state[name])
+        center = getattr(self, "_integer_center", None)
+        if uncentered and center is not None:
+            statistic = statistic.shifted(center)
+        return statistic
+
+    def _centered_view(self):
+        """``(view, center)``: a copy of the fitted estimator whose fitted
+        attributes are relative to its integer centre (the units of the
+        stored statistics and of data validated with ``center_integers``),
+        and that centre; ``(self, None)`` without one."""
+        center = getattr(self, "_integer_center", None)
+        if center is None:
+            return self, None
+        view = copy.copy(self)
+        statistics = {
+            name: self._stored_statistic(name) for name in self._statistics_state
+        }
+        view._set_fitted_attributes(
+            statistics, n_rows=getattr(self, "n_samples_seen_", 0), weighted=True
+        )
+        return view, center
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -422,8 +482,20 @@ class _StatisticsEstimator(
             statistics, n_new_rows = fit_statistics(
                 self, X, sample_weight, specs, reset=first_call, task=task
             )
+            center = None if first_call else getattr(self, "_integer_center", None)
+            if center is not None:
+                # Partitions are converted as they are: brought to the
+                # centered units of the statistics stored.
+                statistics = {
+                    name: stat.shifted(-center) for name, stat in statistics.items()
+                }
         else:
-            X, weight = self._checked_batch(X, sample_weight, reset=first_call)
+            X, weight = self._checked_batch(
+                X,
+                sample_weight,
+                reset=first_call,
+                center_integers=self._centers_integers() if first_call else True,
+            )
             units = 0
             if task.has_callbacks:
                 units = sum(cls.work_units(X, weight, **kw) for cls, kw in specs)
@@ -459,6 +531,9 @@ class _StatisticsEstimator(
             n_rows=(seen * kept if kept != 1.0 else seen) + n_new_rows,
             weighted=sample_weight is not None or self._kept_weight() != 1.0,
         )
+        center = getattr(self, "_integer_center", None)
+        if center is not None:
+            self._uncenter_attributes(center)
         namespace = namespace_of(X)
         if namespace is not None:
             move_fitted_arrays(self, namespace)
@@ -514,8 +589,10 @@ class _StatisticsEstimator(
                 check_finite(X, self, columns=np.flatnonzero(suspect))
         return statistics
 
-    def _checked_batch(self, X, sample_weight, *, reset):
-        """Validated ``(X, weight)`` of a batch, infinity not checked yet."""
+    def _checked_batch(self, X, sample_weight, *, reset, center_integers=False):
+        """Validated ``(X, weight)`` of a batch, infinity not checked yet;
+        relative to the integer centre with ``center_integers`` (see
+        :meth:`_centers_integers`)."""
         X = check_input(
             self,
             X,
@@ -523,6 +600,7 @@ class _StatisticsEstimator(
             accept_sparse=self._accept_sparse,
             allow_nan=self._allow_nan,
             reject_infinity=False,
+            center_integers=center_integers,
         )
         self._check_fit_input(X)
         weight = check_sample_weight(sample_weight, X)

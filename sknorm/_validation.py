@@ -6,7 +6,9 @@ One module owns the input policy so that all estimators behave alike:
   (CSR/CSC kept; COO, LIL and the other formats converted), pandas and polars
   DataFrames (feature names recorded, nullable dtypes with ``pd.NA`` read as NaN);
 * dtype: float64, float32 and float16 kept (statistics in float64), integers
-  and booleans converted to float64;
+  and booleans converted to float64; 64-bit integer columns beyond ``2**53``
+  (nanosecond timestamps, 64-bit ids) converted relative to an exact integer
+  centre, for the estimators that ask for it (``center_integers``);
 * finiteness: NaN allowed (treated as missing) unless the estimator needs
   complete rows, infinity rejected; the message names the offending features;
 * object and categorical DataFrame columns of numbers converted to float64 (as
@@ -410,6 +412,7 @@ def check_input(
     allow_nan=True,
     reject_infinity=True,
     method="transform",
+    center_integers=False,
 ):
     """Validate ``X`` for ``estimator`` and return it as a float array or matrix.
 
@@ -447,6 +450,18 @@ def check_input(
     method : str, default="transform"
         The estimator's method that asks (named in the error raised when X is
         not in the namespace of the fit; ``reset=False`` only).
+    center_integers : bool, default=False
+        Whether X is returned relative to the estimator's integer centre
+        (``X - estimator._integer_center``, the centre subtracted exactly in
+        integer arithmetic from 64-bit integer columns before their one
+        rounding to float64). With ``reset``, the centre is chosen from X and
+        recorded: for each 64-bit integer column holding a value beyond
+        ``2**53`` in magnitude (which float64 cannot hold exactly) on one
+        side of 0, its value nearest 0, rounded toward 0 to a float64
+        (:func:`_center_of_column`); None where no column has one, so that
+        other data is converted as it always was, bit for bit. Dense numpy
+        arrays (and nested lists of integers) and pandas and polars
+        DataFrames only.
 
     Returns
     -------
@@ -463,6 +478,9 @@ def check_input(
         if reject_infinity or not allow_nan:
             check_finite(X, estimator, allow_nan=allow_nan)
         return X
+    center = None
+    if center_integers:
+        X, center = _integer_centered(estimator, X, reset=reset)
     if _is_float_matrix(X):
         if check_features:
             _check_matrix_features(estimator, X, reset=reset)
@@ -475,9 +493,206 @@ def check_input(
             sparse_message=sparse_message,
             check_features=check_features,
         )
+    if center is not None:
+        X = _centered_floats(X, center)
     if reject_infinity or not allow_nan:
         check_finite(X, estimator, allow_nan=allow_nan)
     return X
+
+
+#: 64-bit integers of at most this magnitude convert to float64 exactly.
+_EXACT_INTEGER_LIMIT = 2**53
+
+
+def _wide_integer_columns(X):
+    """``{position: (values, missing)}`` of X's 64-bit integer columns, or None.
+
+    numpy int64/uint64 arrays (every column), pandas int64/uint64/Int64/UInt64
+    and polars Int64/UInt64 columns; ``values`` is an int64 or uint64 array
+    (0 where missing), ``missing`` a boolean mask or None. Narrower integers
+    convert to float64 exactly and are left out; so is every other container.
+    """
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2 or X.dtype.kind not in "iu" or X.dtype.itemsize != 8:
+            return None
+        return {j: (X[:, j], None) for j in range(X.shape[1])}
+    module = type(X).__module__.split(".")[0]
+    if module == "pandas" and getattr(X, "ndim", 0) == 2 and hasattr(X, "dtypes"):
+        columns = {}
+        for position, dtype in enumerate(X.dtypes):
+            kind = getattr(dtype, "kind", None)
+            if kind not in ("i", "u") or getattr(dtype, "itemsize", 0) != 8:
+                continue
+            column = X.iloc[:, position]
+            missing = column.isna().to_numpy()
+            values = column.to_numpy(dtype=f"{kind}8", na_value=0)
+            columns[position] = (values, missing if missing.any() else None)
+        return columns or None
+    if module == "polars" and hasattr(X, "schema"):
+        import polars as pl
+
+        columns = {}
+        for position, (name, dtype) in enumerate(X.schema.items()):
+            if dtype not in (pl.Int64, pl.UInt64):
+                continue
+            column = X.get_column(name)
+            missing = column.is_null().to_numpy()
+            values = column.fill_null(0).to_numpy()
+            columns[position] = (values, missing if missing.any() else None)
+        return columns or None
+    return None
+
+
+def _float_toward_zero(value):
+    """The integer ``value`` rounded toward zero to a float64 (exactly)."""
+    nearest = float(value)
+    if abs(nearest) > abs(value):
+        return float(np.nextafter(nearest, 0.0))
+    return nearest
+
+
+def _center_of_column(low, high):
+    """The integer centre of a column of integers in ``[low, high]``.
+
+    Its value nearest zero, rounded toward zero to a float64, when the
+    column holds a value beyond ``2**53`` in magnitude and does not span 0:
+    every difference from it is then smaller in magnitude than the value
+    itself, so nothing is lost and the offset cancels exactly. 0 (no centre)
+    otherwise: a column spanning 0 (or the small integers float64 holds
+    exactly) gains nothing from a centre, whose differences could only be
+    larger than its values near 0.
+    """
+    if high <= _EXACT_INTEGER_LIMIT and low >= -_EXACT_INTEGER_LIMIT:
+        return 0.0
+    if low > 0:
+        return _float_toward_zero(low)
+    if high < 0:
+        return _float_toward_zero(high)
+    return 0.0
+
+
+def _integer_center_of(X):
+    """Per-feature centre (:func:`_center_of_column`) of X's
+    :func:`_wide_integer_columns`, 0 for the other features; None when no
+    feature has one."""
+    if is_sparse(X) or len(getattr(X, "shape", ())) != 2 or X.shape[0] == 0:
+        return None
+    if isinstance(X, np.ndarray):
+        if X.dtype.kind not in "iu" or X.dtype.itemsize != 8:
+            return None
+        # Most integer data is small: two reductions of the whole array say so.
+        if X.max() <= _EXACT_INTEGER_LIMIT and X.min() >= -_EXACT_INTEGER_LIMIT:
+            return None
+    columns = _wide_integer_columns(X)
+    if columns is None:
+        return None
+    center = np.zeros(X.shape[1])
+    if isinstance(X, np.ndarray):  # all columns integers: at once
+        low, high = X.min(axis=0), X.max(axis=0)
+        wide = (high > _EXACT_INTEGER_LIMIT) | (low < -_EXACT_INTEGER_LIMIT)
+        for position in np.flatnonzero(wide):
+            center[position] = _center_of_column(
+                int(low[position]), int(high[position])
+            )
+        return center if center.any() else None
+    for position, (values, missing) in columns.items():
+        present = values if missing is None else values[~missing]
+        if present.size:
+            center[position] = _center_of_column(int(present.min()), int(present.max()))
+    return center if center.any() else None
+
+
+def _integer_minus_center(values, center):
+    """``values - center`` (int64 or uint64 values, an integer ``center``)
+    rounded once to float64.
+
+    The difference is exact in 64-bit modular arithmetic: it lies in
+    ``(-2**64, 2**64)``, so its magnitude, ``values - center`` above the
+    centre and ``center - values`` below it, is the modular difference.
+    """
+    center = int(center)
+    bits = values.view(np.uint64)
+    center_bits = np.uint64(center % 2**64)
+    above = (bits - center_bits).astype(np.float64)
+    below = values < center
+    if below.any():
+        above[below] = -(center_bits - bits[below]).astype(np.float64)
+    return above
+
+
+def _integer_centered(estimator, X, *, reset):
+    """``(X, center)``: X with its 64-bit integer columns replaced by their
+    float64 differences from the estimator's integer centre (recorded first
+    when ``reset``), and the centre still to subtract from the other columns
+    once X is float (None when there is nothing to subtract).
+
+    The caller's data is not modified: a numpy array is converted into new
+    memory, a DataFrame's columns are replaced in a shallow copy.
+    """
+    if not reset and getattr(estimator, "_integer_center", None) is None:
+        return X, None
+    if isinstance(X, (list, tuple)) and len(X):
+        as_array = np.asarray(X)
+        if as_array.dtype.kind in "iu":
+            X = as_array
+    if reset:
+        estimator._integer_center = _integer_center_of(X)
+    center = getattr(estimator, "_integer_center", None)
+    if center is None or is_sparse(X) or len(getattr(X, "shape", ())) != 2:
+        return X, None
+    if X.shape[1] != center.shape[0]:
+        return X, None  # validation names the feature count that differs
+    columns = _wide_integer_columns(X)
+    differences = {
+        position: _integer_minus_center(values, center[position])
+        for position, (values, _) in (columns or {}).items()
+        if center[position] != 0
+    }
+    for position, (_, missing) in (columns or {}).items():
+        if missing is not None and position in differences:
+            differences[position][missing] = np.nan
+    X = _with_float_columns(X, differences)
+    rest = center.copy()
+    rest[list(differences)] = 0
+    return X, rest if rest.any() else None
+
+
+def _with_float_columns(X, replacements):
+    """X with the columns ``{position: float64 values}`` replaced (new memory
+    for a numpy array, a shallow copy of a DataFrame)."""
+    if not replacements:
+        return X
+    if isinstance(X, np.ndarray):
+        X = X.astype(np.float64)
+        for position, values in replacements.items():
+            X[:, position] = values
+        return X
+    if hasattr(X, "isetitem"):  # pandas
+        X = X.copy(deep=False)
+        for position, values in replacements.items():
+            X.isetitem(position, values)
+        return X
+    import polars as pl
+
+    names = X.columns
+    return X.with_columns(
+        [
+            pl.Series(names[position], values, dtype=pl.Float64)
+            for position, values in replacements.items()
+        ]
+    )
+
+
+def _centered_floats(X, center):
+    """Validated float X minus the per-feature ``center`` (exact integers),
+    as a new array of X's dtype (the caller's data is not modified)."""
+    if is_sparse(X):
+        # The centered map moves sparse zeros: it refuses sparse X itself.
+        return X
+    moved = np.flatnonzero(center)
+    shifted = X.copy()
+    shifted[:, moved] = (X[:, moved].astype(np.float64) - center[moved]).astype(X.dtype)
+    return shifted
 
 
 #: The dtypes of :func:`_is_float_matrix` (native byte order only).
@@ -529,12 +744,7 @@ def _validated_container(
         )
     X, non_numeric = _convert_numeric_columns(X)
     if non_numeric:
-        raise ValueError(
-            f"{name} needs numeric features; column(s) "
-            f"{_describe_columns(repr(c) for c in non_numeric)} are not numeric. "
-            "Encode or drop them first (for example with "
-            "sklearn.compose.ColumnTransformer)."
-        )
+        _raise_non_numeric(name, [repr(c) for c in non_numeric])
     dtype = _float_dtype_for(X)
     kwargs = dict(
         accept_sparse=list(accept_sparse) if accept_sparse else False,
@@ -543,12 +753,16 @@ def _validated_container(
         copy=False,
         force_writeable=True,
     )
-    if check_features:
-        X = validate_data(estimator, X, reset=reset, **kwargs)
-    else:
-        from sklearn.utils import check_array
+    try:
+        if check_features:
+            X = validate_data(estimator, X, reset=reset, **kwargs)
+        else:
+            from sklearn.utils import check_array
 
-        X = check_array(X, estimator=estimator, **kwargs)
+            X = check_array(X, estimator=estimator, **kwargs)
+    except (TypeError, ValueError) as error:
+        _raise_for_non_numeric_array(estimator, X, error)
+        raise
     if not from_scipy:
         # A sparse matrix built by validation (from a DataFrame of sparse
         # columns) is sknorm's output container to choose.
@@ -559,6 +773,52 @@ def _validated_container(
         X = X.copy()
         X.sum_duplicates()
     return X
+
+
+def _raise_non_numeric(name, labels, detail="", error=None):
+    """Raise the error for non-numeric columns: a ValueError, or ``error``'s
+    type (a TypeError for values that are neither numbers nor strings, as
+    scikit-learn raises), its message appended."""
+    message = (
+        f"{name} needs numeric features; column(s) {_describe_columns(labels)} "
+        f"are not numeric{detail}. Encode or drop them first (for example with "
+        "sklearn.compose.ColumnTransformer)."
+    )
+    if isinstance(error, TypeError):
+        raise TypeError(f"{message} ({error})") from error
+    raise ValueError(message) from error
+
+
+def _raise_for_non_numeric_array(estimator, X, error):
+    """Name the columns of a numpy array (or nested list) of objects or
+    strings that hold something other than numbers, with the first such value
+    of each: scikit-learn's conversion (which raised ``error``) names only the
+    value. Returns when every column converts (the conversion failed for
+    another reason)."""
+    if isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged: scikit-learn's own error says so
+            return
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype.kind not in "OUS":
+        return
+    offending = {}
+    for position in range(X.shape[1]):
+        column = X[:, position]
+        if _numbers_as_float64(column) is None:
+            offending[position] = next(
+                v
+                for v in column.tolist()
+                if not _is_missing(v) and _numbers_as_float64([v]) is None
+            )
+    if not offending:
+        return
+    labels = [_column_label(estimator, position) for position in offending]
+    examples = ", ".join(
+        f"column {label} holds {value!r}"
+        for label, value in list(zip(labels, offending.values(), strict=True))[:3]
+    )
+    _raise_non_numeric(type(estimator).__name__, labels, f" ({examples})", error)
 
 
 def _check_array_api_input(estimator, X, namespace, *, reset, check_features):

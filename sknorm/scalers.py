@@ -64,6 +64,13 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     live here once. NaN values are ignored by the statistics and kept by the map.
     The map is built from numpy attributes (:func:`~sknorm._array_api.host_view`
     of an estimator fitted on a device) and applied where X lives.
+
+    64-bit integer columns beyond ``2**53`` (nanosecond timestamps, 64-bit
+    ids) are fitted, transformed and restored relative to an exact integer
+    centre chosen at the first fit (:meth:`_centers_integers`): the map is
+    built from the statistics in those units, so a spread of a few units on
+    top of ``1.7e18`` is scaled exactly; the fitted attributes are in the
+    data's units.
     """
 
     _parameter_constraints: dict = {
@@ -78,25 +85,43 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
     def _affine_map(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _clip_range(self):
+    def _centers_integers(self):
+        # Pooled groups would mix columns of different centres.
+        return not self._has_groups()
+
+    def _clip_range(self, centered=False):
         """``(low, high)`` of transformed values: by default the training range.
 
-        Needs an ``Extrema`` statistic (declared when ``clip=True``).
+        Needs an ``Extrema`` statistic (declared when ``clip=True``); the
+        map is that of data relative to the integer centre when ``centered``.
         """
-        extrema = Extrema.from_state(self._statistics_state["Extrema"])
+        extrema = self._stored_statistic("Extrema", uncentered=not centered)
         affine = self._affine_map()
         low = affine.transform(extrema.minimum[None, :], in_place=False)[0]
         high = affine.transform(extrema.maximum[None, :], in_place=False)[0]
         return low, high
 
     def _fitted_map(self):
-        """``(affine map, clip range or None)`` of the fitted estimator, built
-        once per fitted state (see :func:`~sknorm._estimator.derived_from_fit`)
-        from its numpy view."""
+        """``(affine map, clip range or None, integer centre or None)`` of the
+        fitted estimator, built once per fitted state (see
+        :func:`~sknorm._estimator.derived_from_fit`) from its numpy view.
+
+        With an integer centre, a map with an offset is that of the data
+        minus the centre (built from the statistics in those units); a map
+        without one scales the data itself (``x / scale``: nothing cancels,
+        and centering would round small values of a wide column away) and
+        needs no centre.
+        """
 
         def build():
-            fitted = host_view(self)
-            return fitted._affine_map(), fitted._clip_range() if self.clip else None
+            fitted, center = host_view(self)._centered_view()
+            affine = fitted._affine_map()
+            if affine.offset is None:
+                center = None
+            clip = (
+                fitted._clip_range(centered=center is not None) if self.clip else None
+            )
+            return affine, clip, center
 
         return derived_from_fit(self, "affine_map", build)
 
@@ -116,8 +141,10 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             Scaled data, of X's float dtype and, if sparse, X's format.
         """
         check_is_fitted(self)
-        X_checked, in_place, check_as_we_go = self._check_for_map(X, copy)
-        affine, clip = self._fitted_map()
+        affine, clip, center = self._fitted_map()
+        X_checked, in_place, check_as_we_go = self._check_for_map(
+            X, copy, center_integers=center is not None
+        )
         return affine.transform(
             X_checked,
             in_place=in_place,
@@ -127,8 +154,9 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             reject_infinity=check_as_we_go,
         )
 
-    def _check_for_map(self, X, copy, method="transform"):
-        """Validate X for transform/inverse_transform.
+    def _check_for_map(self, X, copy, method="transform", center_integers=False):
+        """Validate X for transform/inverse_transform (relative to the integer
+        centre with ``center_integers``).
 
         Returns ``(X_checked, in_place, check_as_we_go)``. The map checks for
         infinity block by block as it computes, except when it writes into the
@@ -137,7 +165,12 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         """
         copy = self.copy if copy is None else copy
         X_checked = check_input(
-            self, X, reset=False, reject_infinity=False, method=method
+            self,
+            X,
+            reset=False,
+            reject_infinity=False,
+            method=method,
+            center_integers=center_integers,
         )
         in_place = may_write_in_place(X_checked, X, copy)
         callers_memory = in_place and not owns_memory(X_checked, X)
@@ -166,7 +199,7 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         X_checked, in_place, check_as_we_go = self._check_for_map(
             X, copy, method="inverse_transform"
         )
-        affine, _ = self._fitted_map()
+        affine, _, center = self._fitted_map()
         result = affine.inverse_transform(
             X_checked,
             in_place=in_place,
@@ -174,7 +207,18 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             sparse_advice=self._sparse_advice,
             reject_infinity=check_as_we_go,
         )
-        return wrap_like_transform(self, result, X)
+        return wrap_like_transform(self, _uncentered(result, center), X)
+
+
+def _uncentered(result, center):
+    """The inverse map's dense ``result``, computed relative to the integer
+    ``center`` (if any), in the data's units: the centre added in place,
+    with one rounding."""
+    if center is None:
+        return result
+    moved = np.flatnonzero(center)
+    result[:, moved] = result[:, moved].astype(np.float64) + center[moved]
+    return result
 
 
 class StandardScaler(_ColumnScaler):
@@ -392,6 +436,8 @@ class StandardScaler(_ColumnScaler):
             scale = np.where(below, moments.scaled_std(self.ddof), self.scale_)
         return offset, scale, unit
 
+    _location_attributes = ("mean_",)
+
     def _affine_map(self):
         if self._operands_in_units is None:
             return AffineMap(self.mean_ if self.with_mean else None, self.scale_)
@@ -542,7 +588,6 @@ class MinMaxScaler(_ColumnScaler):
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         extrema = statistics["Extrema"]
-        low, _ = self._range()
         self.data_min_ = extrema.minimum
         self.data_max_ = extrema.maximum
         # inf where the range exceeds the float64 maximum; the map does not.
@@ -553,13 +598,24 @@ class MinMaxScaler(_ColumnScaler):
         with np.errstate(under="ignore", over="ignore"):
             # 0 or inf where the true value lies outside the float64 range.
             self.scale_ = np.ldexp(width / spread, width_unit - unit)
+        self._set_min()
+        self.n_samples_seen_ = n_rows
+
+    _location_attributes = ("data_min_", "data_max_")
+
+    def _set_min(self):
+        low, _ = self._range()
         with np.errstate(invalid="ignore", over="ignore"):
             # A minimum of 0 gives min_ = low exactly, also where scale_ is
             # inf (a range below 2**-1074 of the width); 0 * inf is NaN.
             self.min_ = np.where(
                 self.data_min_ == 0, low, low - self.data_min_ * self.scale_
             )
-        self.n_samples_seen_ = n_rows
+
+    def _uncenter_attributes(self, center):
+        # min_ follows data_min_ (the scale is that of the exact range).
+        super()._uncenter_attributes(center)
+        self._set_min()
 
     def _affine_map(self):
         # Kept as (x - offset) / scale with offset = data_min_ when min = 0, so
@@ -586,7 +642,7 @@ class MinMaxScaler(_ColumnScaler):
             offset, scale, unit, output_unit if np.any(output_unit != 0) else None
         )
 
-    def _clip_range(self):
+    def _clip_range(self, centered=False):
         return self._range()
 
 
@@ -657,6 +713,11 @@ class MaxAbsScaler(_ColumnScaler):
     def _statistic_types(self):
         return (Extrema,)
 
+    def _centers_integers(self):
+        # No offset: x / max|x| has no cancellation to avoid, and the maximum
+        # absolute value of centered data is not the data's.
+        return False
+
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         self.max_abs_ = statistics["Extrema"].max_abs()
         self.scale_ = safe_scale(self.max_abs_)
@@ -665,7 +726,7 @@ class MaxAbsScaler(_ColumnScaler):
     def _affine_map(self):
         return AffineMap(None, self.scale_)
 
-    def _clip_range(self):
+    def _clip_range(self, centered=False):
         return -1.0, 1.0
 
 
@@ -986,6 +1047,8 @@ default=(25.0, 75.0)
                 center = _center_in_units(self, statistics, unit)
             self._scale_in_units = (center, spread, unit)
 
+    _location_attributes = ("center_",)
+
     def _affine_map(self):
         if self._scale_in_units is None:
             return AffineMap(self.center_, None)
@@ -1179,8 +1242,12 @@ default=(25.0, 75.0)
     def _streaming_statistic_types(self):
         return (QuantileSketch, Extrema)
 
-    def _checked_batch(self, X, sample_weight, *, reset):
-        X, weight = super()._checked_batch(X, sample_weight, reset=reset)
+    _location_attributes = ("center_",)
+
+    def _checked_batch(self, X, sample_weight, *, reset, center_integers=False):
+        X, weight = super()._checked_batch(
+            X, sample_weight, reset=reset, center_integers=center_integers
+        )
         namespace = namespace_of(X)
         xp = np if namespace is None else namespace.xp
         infinite = xp.isinf(X)
@@ -1212,13 +1279,19 @@ default=(25.0, 75.0)
         with np.errstate(invalid="ignore"):
             self._constant = ~(extrema.maximum > extrema.minimum)
 
-    def _fitted_map(self):
+    def _fitted_map(self, centered=False):
+        """``(affine map, constant features)``; with ``centered``, the map of
+        data validated relative to the integer centre (if any)."""
+
         def build():
             fitted = host_view(self)
+            if centered:
+                fitted, _ = fitted._centered_view()
             center, spread, unit = fitted._scale_in_units
             return AffineMap(center, spread, unit), np.asarray(fitted._constant)
 
-        return derived_from_fit(self, "squashing_map", build)
+        name = "centered_squashing_map" if centered else "squashing_map"
+        return derived_from_fit(self, name, build)
 
     def _check_for_map(self, X, copy, method="transform"):
         copy = self.copy if copy is None else copy
@@ -1229,6 +1302,7 @@ default=(25.0, 75.0)
             reject_infinity=False,
             accept_sparse=False,
             method=method,
+            center_integers=method == "transform",
         )
         return X_checked, may_write_in_place(X_checked, X, copy)
 
@@ -1249,7 +1323,7 @@ default=(25.0, 75.0)
         """
         check_is_fitted(self)
         X_checked, in_place = self._check_for_map(X, copy)
-        affine, constant = self._fitted_map()
+        affine, constant = self._fitted_map(centered=True)
         bound = float(self.max_absolute_value)
         namespace = namespace_of(X_checked)
         if namespace is not None:
@@ -1296,8 +1370,9 @@ default=(25.0, 75.0)
         if not in_place:
             X_checked = X_checked.copy()
         Z = _unsquash(X_checked, float(self.max_absolute_value))
-        affine, constant = self._fitted_map()
+        affine, constant = self._fitted_map(centered=True)
         result = np.asarray(affine.inverse_transform(Z, in_place=True, estimator=self))
+        result = _uncentered(result, getattr(self, "_integer_center", None))
         if constant.any():
             center = np.broadcast_to(
                 np.asarray(self.center_, result.dtype), result.shape

@@ -33,6 +33,9 @@ scikit-learn):
 8. Every public name of ``sknorm.__all__`` is exercised here (the embedding
    diagnostics and displays: scale-free across magnitudes from ``2**-1000`` to
    near 1.7e308, where naive norms and variances underflow or overflow).
+9. **Integers beyond 2**53** (numpy, pandas and polars 64-bit integer
+   columns, nullable ones included) are scaled exactly: every scaler, its
+   fitted attributes, ``partial_fit`` and ``inverse_transform``.
 
 Tolerances (documented honestly, never a loose rtol). With ``eps = 2**-52``,
 ``A`` the (weighted) mean of ``|x|`` of a feature, ``n`` its number of values and
@@ -1760,3 +1763,301 @@ def test_rescore_exact_at_every_query_magnitude(dtype, exponent):
             base_scores[q], [float(e) for e in exact], rtol=1e-14
         )
         assert exact == sorted(exact, reverse=True)
+
+
+# ----------------------------------------------------------------------------
+# 9. Integers beyond 2**53
+# ----------------------------------------------------------------------------
+# float64 holds integers exactly up to 2**53 only: converted first, 2**53 + 1
+# and 2**53 + 3 round to their even neighbours, and a spread of a few units on
+# top of nanosecond timestamps (1.7e18, ulp 256) is lost. 64-bit integer
+# columns are taken relative to an exact integer centre first, so every scaler
+# sees their differences exactly. References are exact (Fraction, mpmath).
+
+#: Columns of 64-bit integers (n = 5 rows): one on 2**53, nanosecond
+#: timestamps (positive and negative), one spanning the whole type (no
+#: centre: its values near 0 are converted as they are), and small integers
+#: (converted exactly, no centre).
+SIGNED_INTEGER_COLUMNS = [
+    [2**53 + k for k in (0, 1, 2, 3, 7)],
+    [1_700_000_000_123_456_789 + k for k in (0, 1, 999, 3, 1_000_000_007)],
+    [-(2**63), -(2**63) + 1, 2**63 - 1, 0, -5],
+    [1, -2, 3, 4, 0],
+    [-1_700_000_000_123_456_789 - k for k in (5, 0, 1, 999, 3)],
+]
+UNSIGNED_INTEGER_COLUMNS = [
+    [2**64 - 1 - k for k in (0, 3, 1, 8, 2)],
+    [1_700_000_000_123_456_789 + k for k in (0, 1, 999, 3, 1_000_000_007)],
+    [0, 2**64 - 1, 2**63, 1, 5],
+    [1, 2, 3, 4, 0],
+    [2**53 + k for k in (1, 3, 0, 5, 2)],
+]
+#: float64's epsilon, exact.
+EPS_F = Fraction(2) ** -52
+#: Rows left missing in each column by the containers with missing values.
+MISSING_INTEGER_ROWS = {0: 1, 1: 3}
+
+
+def _integer_rows(columns, missing):
+    """Rows of Python ints (None where missing) of the columns."""
+    columns = [list(c) for c in columns]
+    if missing:
+        for column, row in MISSING_INTEGER_ROWS.items():
+            columns[column][row] = None
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _integer_container(kind, rows, signed):
+    """The integer rows in container ``kind`` (64-bit, signed or unsigned)."""
+    names = [f"c{j}" for j in range(len(rows[0]))]
+    if kind == "numpy":
+        return np.array(rows, dtype=np.int64 if signed else np.uint64)
+    columns = list(zip(*rows, strict=True))
+    if kind == "pandas":
+        pd = pytest.importorskip("pandas")
+        # numpy-backed columns (pd.array(..., dtype="uint64") wraps 2**64 - 1).
+        dtype = np.int64 if signed else np.uint64
+        return pd.DataFrame(
+            {n: np.array(c, dtype=dtype) for n, c in zip(names, columns, strict=True)}
+        )
+    if kind == "pandas-nullable":
+        pd = pytest.importorskip("pandas")
+        dtype = "Int64" if signed else "UInt64"
+        return pd.DataFrame(
+            {n: pd.array(c, dtype=dtype) for n, c in zip(names, columns, strict=True)}
+        )
+    pl = import_polars()
+    dtype = pl.Int64 if signed else pl.UInt64
+    return pl.DataFrame(
+        [
+            pl.Series(n, list(c), dtype=dtype)
+            for n, c in zip(names, columns, strict=True)
+        ]
+    )
+
+
+def _exact_quantile(values, q):
+    """numpy's 'linear' quantile of exact values, as a Fraction."""
+    values = sorted(values)
+    v = (len(values) - 1) * Fraction(q)
+    j = math.floor(v)
+    if j == v:
+        return Fraction(values[j])
+    return values[j] + (v - j) * (values[j + 1] - values[j])
+
+
+def _exact_integer_map(name, values):
+    """``(location, scale)`` of the exact map ``(x - location) / scale`` of
+    scaler ``name`` on a column of exact values (mpmath; location None: the
+    map has no offset)."""
+    values = [Fraction(v) for v in values]
+    if name == "minmax":
+        return mp(min(values)), mp(max(values) - min(values))
+    if name in ("standard", "standard-no-mean"):
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / len(values)
+        location = None if name == "standard-no-mean" else mp(mean)
+        return location, MP.sqrt(mp(var))
+    if name == "maxabs":
+        return None, mp(max(abs(v) for v in values))
+    # robust and squashing: median and interquartile range
+    low, high = _exact_quantile(values, 0.25), _exact_quantile(values, 0.75)
+    return mp(_exact_quantile(values, 0.5)), mp(high - low)
+
+
+INTEGER_SCALERS = {
+    "minmax": MinMaxScaler,
+    "standard": StandardScaler,
+    "standard-no-mean": lambda: StandardScaler(with_mean=False),
+    "robust": RobustScaler,
+    "squashing": SquashingScaler,
+    "maxabs": MaxAbsScaler,
+}
+
+
+def _exact_integer_outputs(name, columns, missing, values=None):
+    """Exact outputs (mpmath, NaN where missing, row-major) of scaler ``name``
+    fitted on integer ``columns`` (for the data's rows, or for ``values``,
+    rows of numbers given at transform), their tolerances, and the
+    tolerances of ``inverse_transform`` of the outputs against the exact data.
+
+    With ``eps = 2**-52``, ``z`` the exact scaled value, ``s`` the scale and
+    ``D`` the column's range plus one ulp of its largest magnitude (the
+    distance of any value from the integer centre, which lies within an ulp
+    of the column's value nearest 0, or is 0 for a column spanning 0): the
+    difference from the centre rounds once (eps/2 of at most D), the
+    statistics of those differences are within 2k eps of their own scale
+    (``k = ceil(log2 5) + 2 = 5`` for moments; one rounding for extrema and
+    quantiles), and subtracting and multiplying round twice more, so
+    ``|error| <= (eps/2 D + 2k eps (D + |z| s) + 2 eps |z| s) / s``, within
+    ``16 eps (|z| + D / s)``. A map without offset divides ``x`` itself,
+    rounded once: ``16 eps |z|``. Squashing is 1-Lipschitz in z (plus one
+    rounding of its own).
+
+    The inverse carries the output's error back through the scale (and
+    through the inverse squash, of derivative ``(1 + (z / 3)**2)**1.5``), a
+    few roundings of its own on top, and is then rounded to float64: within
+    ``4 s tol amplification + 2 ulp(x)``.
+    """
+    outputs, tolerances, back = [], [], []
+    rows = _integer_rows(columns, missing)
+    per_column = []
+    for column in zip(*rows, strict=True):
+        present = [v for v in column if v is not None]
+        location, s = _exact_integer_map(name, present)
+        if location is None:
+            distance = mp(0)
+        else:
+            largest = max(abs(v) for v in present)
+            distance = mp(max(present) - min(present)) + mp(np.spacing(float(largest)))
+        per_column.append((location, s, distance))
+    for row in rows if values is None else values:
+        for value, (location, s, distance) in zip(row, per_column, strict=True):
+            if value is None:
+                outputs.append(R.NAN)
+                tolerances.append(R.NAN)
+                back.append(R.NAN)
+                continue
+            z = (mp(value) - (location or 0)) / s
+            tol = 16 * EPS * (abs(z) + distance / s)
+            amplification = 1
+            if name == "squashing":
+                amplification = (1 + (z / 3) ** 2) ** 1.5
+                z = z / MP.sqrt(1 + (z / 3) ** 2)
+            outputs.append(z)
+            tolerances.append(tol)
+            ulp = mp(np.spacing(abs(float(value))))
+            back.append(4 * s * tol * amplification + 2 * ulp)
+    return outputs, tolerances, back
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int64", "uint64"])
+@pytest.mark.parametrize("kind", ["numpy", "pandas", "pandas-nullable", "polars"])
+@pytest.mark.parametrize("name", list(INTEGER_SCALERS))
+def test_integers_beyond_2_53_scale_exactly(name, kind, signed):
+    columns = SIGNED_INTEGER_COLUMNS if signed else UNSIGNED_INTEGER_COLUMNS
+    missing = kind in ("pandas-nullable", "polars")
+    X = _integer_container(kind, _integer_rows(columns, missing), signed)
+    before = X.copy() if kind != "polars" else X.clone()
+    scaler = INTEGER_SCALERS[name]()
+    Z = scaler.fit_transform(X)
+    exact, tol, back_tol = _exact_integer_outputs(name, columns, missing)
+    R.assert_within(Z, exact, tol, f"{name} on {kind}")
+    if kind == "numpy":
+        np.testing.assert_array_equal(X, before)
+    else:
+        assert X.equals(before)  # the caller's frame is kept
+    back = np.asarray(scaler.inverse_transform(Z), dtype=np.float64)
+    flat = [v for row in _integer_rows(columns, missing) for v in row]
+    R.assert_within(
+        back,
+        [R.NAN if v is None else mp(v) for v in flat],
+        back_tol,
+        f"inverse of {name} on {kind}",
+    )
+
+
+def test_integers_beyond_2_53_fitted_attributes_in_data_units():
+    X = np.array(_integer_rows(SIGNED_INTEGER_COLUMNS, False), dtype=np.int64)
+    columns = [[Fraction(v) for v in c] for c in SIGNED_INTEGER_COLUMNS]
+    minmax = MinMaxScaler().fit(X)
+    # The minimum is the centre plus an exact difference (or converted
+    # directly): rounded once.
+    assert minmax.data_min_.tolist() == [float(min(c)) for c in columns]
+    for j, c in enumerate(columns):
+        spread = max(c) - min(c)
+        assert abs(Fraction(minmax.data_max_[j]) - max(c)) <= Fraction(
+            np.spacing(abs(float(max(c))))
+        )
+        # data_range_ and scale_ are those of the exact range, rounded once
+        # (the range of column 2 exceeds 2**53: its difference rounds once more).
+        assert abs(Fraction(minmax.data_range_[j]) - spread) <= spread * 2 * EPS_F
+        assert minmax.min_[j] == -minmax.data_min_[j] * minmax.scale_[j]
+    standard = StandardScaler().fit(X)
+    for j, c in enumerate(columns):
+        mean = sum(c) / len(c)
+        std = MP.sqrt(mp(sum((v - mean) ** 2 for v in c) / len(c)))
+        spread = max(c) - min(c)
+        # mean of exact differences (k eps of the spread, k = 5) plus the
+        # centre: one more rounding, half an ulp of the mean.
+        error = abs(Fraction(standard.mean_[j]) - mean)
+        assert error <= Fraction(np.spacing(abs(float(mean)))) + 5 * EPS_F * spread
+        R.assert_within(standard.scale_[j : j + 1], [std], [20 * EPS * std])
+    robust = RobustScaler().fit(X)
+    for j, c in enumerate(columns):
+        median = _exact_quantile(c, 0.5)
+        assert robust.center_[j] == float(median)
+        iqr = _exact_quantile(c, 0.75) - _exact_quantile(c, 0.25)
+        assert abs(Fraction(robust.scale_[j]) - iqr) <= iqr * 4 * EPS_F
+
+
+def test_integers_beyond_2_53_issue_example():
+    # scikit-learn (and float conversion first) give [0, 0, 0.5, 1].
+    X = np.array([[2**53], [2**53 + 1], [2**53 + 2], [2**53 + 3]])
+    np.testing.assert_allclose(
+        MinMaxScaler().fit_transform(X).ravel(),
+        [0, 1 / 3, 2 / 3, 1],
+        rtol=4 * F64_EPS,  # the map's two roundings and the reciprocal's
+    )
+    np.testing.assert_allclose(
+        minmax_scale(X).ravel(), [0, 1 / 3, 2 / 3, 1], rtol=4 * F64_EPS
+    )
+    z = float(MP.sqrt(MP.mpf(5) / 4))  # the exact standard deviation
+    expected = [-1.5 / z, -0.5 / z, 0.5 / z, 1.5 / z]
+    np.testing.assert_allclose(scale(X).ravel(), expected, rtol=8 * F64_EPS)
+    np.testing.assert_allclose(
+        robust_scale(X).ravel(), [-1, -1 / 3, 1 / 3, 1], rtol=4 * F64_EPS
+    )
+    # Max-abs scaling divides the data itself: no cancellation to avoid.
+    np.testing.assert_array_equal(maxabs_scale(X), X / float(2**53 + 3))
+
+
+@pytest.mark.parametrize("name", ["minmax", "standard", "robust", "squashing"])
+def test_integers_beyond_2_53_partial_fit_keeps_the_first_centre(name):
+    columns = SIGNED_INTEGER_COLUMNS
+    X = np.array(_integer_rows(columns, False), dtype=np.int64)
+    scaler = INTEGER_SCALERS[name]()
+    scaler.partial_fit(X[:2])
+    scaler.partial_fit(X[2:])  # below and above the first batch's minimum
+    exact, tol, _ = _exact_integer_outputs(name, columns, False)
+    # Robust scalers stream a sketch, exact on data this small.
+    R.assert_within(scaler.transform(X), exact, tol, f"{name} partial_fit")
+    # Data given as floats at transform is taken relative to the same centre.
+    as_floats = X.astype(np.float64)
+    exact, tol, _ = _exact_integer_outputs(
+        name, columns, False, values=[[Fraction(v) for v in r] for r in as_floats]
+    )
+    R.assert_within(scaler.transform(as_floats), exact, tol, f"{name} floats")
+
+
+def test_small_integers_convert_as_before_bit_for_bit():
+    rng = np.random.default_rng(7)
+    X = rng.integers(-(2**53), 2**53, size=(50, 3))
+    for cls in (StandardScaler, MinMaxScaler, RobustScaler, SquashingScaler):
+        as_int = cls().fit(X)
+        as_float = cls().fit(X.astype(np.float64))
+        np.testing.assert_array_equal(as_int.transform(X), as_float.transform(X))
+        assert not hasattr(as_int, "_integer_center") or (
+            as_int._integer_center is None
+        )
+
+
+def test_integers_beyond_2_53_dask_partial_fit_joins_the_centre():
+    da = pytest.importorskip("dask.array")
+    X = np.array([[2**53], [2**53 + 1], [2**53 + 3]])
+    # Values float64 holds exactly: a dask batch converted as it is, brought
+    # to the centre of the first batch, continues it exactly.
+    more = np.array([[2**53 + 4], [2**53 + 10]])
+    scaler = MinMaxScaler().partial_fit(X)
+    scaler.partial_fit(da.from_array(more, chunks=1))
+    everything = np.vstack([X, more])
+    exact = [Fraction(v - 2**53, 10) for v in everything.ravel().tolist()]
+    np.testing.assert_allclose(
+        scaler.transform(everything).ravel(),
+        [float(e) for e in exact],
+        rtol=4 * F64_EPS,
+        atol=0,
+    )
+    # A dask fit converts partitions as they are (as scikit-learn does).
+    fitted = MinMaxScaler().fit(da.from_array(everything, chunks=2))
+    assert fitted.data_min_[0] == float(2**53)

@@ -207,6 +207,70 @@ def test_pandas_strings_in_object_or_categorical_columns_are_named(categorical):
 
 
 @pytest.mark.parametrize(
+    "make",
+    [
+        lambda rows: np.array(rows, dtype=object),
+        lambda rows: np.array(rows, dtype=str),
+        lambda rows: np.array(rows, dtype=bytes),
+        lambda rows: rows,  # a nested list, converted by validation
+    ],
+    ids=["object", "unicode", "bytes", "list"],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "transform", "inverse"])
+def test_arrays_of_strings_name_the_columns_like_dataframes(make, method):
+    # Columns 1 and 2 hold words; column 0 numbers written as strings, which
+    # convert as scikit-learn converts them.
+    X = make([["1", "a", "3"], ["2.5", "4", "b"], ["3", "5", "6"]])
+    kept = np.array(X, copy=True) if isinstance(X, np.ndarray) else None
+    scaler = StandardScaler()
+    if method in ("transform", "inverse"):
+        scaler.fit(np.ones((2, 3)))
+    call = {
+        "fit": scaler.fit,
+        "partial_fit": scaler.partial_fit,
+        "transform": scaler.transform,
+        "inverse": scaler.inverse_transform,
+    }[method]
+    as_bytes = isinstance(X, np.ndarray) and X.dtype.kind == "S"
+    first, second = (b"a", b"b") if as_bytes else ("a", "b")
+    expected = (
+        "StandardScaler needs numeric features; column(s) 1, 2 are not numeric "
+        f"(column 1 holds {first!r}, column 2 holds {second!r})."
+    )
+    with pytest.raises(ValueError) as error:
+        call(X)
+    assert str(error.value).startswith(expected)
+    if kept is not None:
+        np.testing.assert_array_equal(X, kept)  # the caller's data is kept
+
+
+def test_array_of_strings_names_the_fitted_feature_names():
+    pd = pytest.importorskip("pandas")
+    scaler = StandardScaler().fit(pd.DataFrame({"p": [1.0, 2.0], "q": [3.0, 5.0]}))
+    X = np.array([[1, 2], [3, "x"]], dtype=object)
+    with pytest.warns(UserWarning, match="valid feature names"):
+        with pytest.raises(ValueError, match=r"column\(s\) 'q' .*'q' holds 'x'"):
+            scaler.transform(X)
+
+
+def test_array_of_other_objects_names_the_column_with_sklearns_error_type():
+    # scikit-learn raises a TypeError for values that are neither numbers nor
+    # strings (its estimator checks expect it): kept, with the column named.
+    X = np.ones((3, 2), dtype=object)
+    X[1, 1] = {"foo": "bar"}
+    with pytest.raises(TypeError, match=r"column\(s\) 1 .*argument must be a string"):
+        MinMaxScaler().fit(X)
+
+
+def test_array_of_numbers_as_objects_still_converts_like_sklearn():
+    X = np.array([["1", 2.0], [None, "4"], [3, True]], dtype=object)
+    np.testing.assert_array_equal(
+        StandardScaler().fit_transform(X),
+        sklearn_preprocessing.StandardScaler().fit_transform(X),
+    )
+
+
+@pytest.mark.parametrize(
     "column", [["1", "2", "3.5"], [1.0, "2", 3.0], ["1", None, "4"]]
 )
 @pytest.mark.parametrize("kind", ["object", "categorical", "string"])

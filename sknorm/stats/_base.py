@@ -39,6 +39,11 @@ class Statistic:
     #: infinity check and inspect only :meth:`nonfinite_columns`.
     reveals_infinity = False
 
+    #: Fields that move with the data (means, extrema, order statistics):
+    #: :meth:`shifted` adds the shift to them; the others (weights, spreads)
+    #: do not depend on where the data lie.
+    _location_fields: tuple[str, ...] = ()
+
     def __init__(self, **arrays):
         for name in self._fields:
             setattr(self, name, np.asarray(arrays[name]))
@@ -227,6 +232,31 @@ class Statistic:
             values = getattr(self, name)
             bad |= ~np.isfinite(values.reshape(-1, self.n_features)).all(axis=0)
         return bad
+
+    def shifted(self, shift):
+        """The statistic of the data plus ``shift`` (per column).
+
+        For data validated relative to an exact integer centre (see
+        :func:`sknorm._validation.check_input`): the statistic in the data's
+        own units. Each location is rounded once (``shift`` holds integers
+        exactly representable in float64); columns of zero shift keep their
+        values bit for bit.
+
+        Parameters
+        ----------
+        shift : ndarray of float64 of shape (n_features,)
+
+        Returns
+        -------
+        Statistic
+            A new statistic of the same class.
+        """
+        shift = np.asarray(shift, dtype=np.float64)
+        arrays = {name: getattr(self, name) for name in self._fields}
+        moved = shift != 0
+        for name in self._location_fields:
+            arrays[name] = np.where(moved, arrays[name] + shift, arrays[name])
+        return type(self)(**arrays)
 
     def to_state(self):
         """Return the state as a dict of numpy arrays (plus the class name)."""

@@ -61,6 +61,7 @@ class Extrema(Statistic):
     """
 
     _fields = ("minimum", "maximum")
+    _location_fields = ("minimum", "maximum")
     reveals_infinity = True
 
     @classmethod

@@ -696,6 +696,20 @@ class Moments(Statistic):
         with np.errstate(over="ignore", under="ignore"):
             return np.ldexp(self.scaled_mean, self.exponent.astype(np.int64))
 
+    def shifted(self, shift):
+        """The moments of the data plus ``shift`` (per column): the mean moves,
+        in its units of ``2**exponent`` (see :meth:`Statistic.shifted`)."""
+        shift = np.asarray(shift, dtype=np.float64)
+        moved = shift != 0
+        with np.errstate(over="ignore", under="ignore"):
+            step = np.ldexp(shift, -self.exponent.astype(np.int64))
+        return type(self)(
+            weight_sum=self.weight_sum.copy(),
+            scaled_mean=np.where(moved, self.scaled_mean + step, self.scaled_mean),
+            scaled_variance=self.scaled_variance.copy(),
+            exponent=self.exponent.copy(),
+        )
+
     def scaled_std(self, ddof=0):
         """Per-column standard deviation divided by ``2**exponent`` (NaN without
         data): the standard deviation with all its bits where it lies below

@@ -961,6 +961,7 @@ class Quantiles(Statistic):
     """
 
     _fields = ("lower", "upper", "fraction", "weight_sum", "levels")
+    _location_fields = ("lower", "upper")
     _shared_fields = ("levels",)
     reveals_infinity = True
 
@@ -1155,6 +1156,7 @@ class MedianAbsoluteDeviation(Statistic):
     """
 
     _fields = ("median", "mad", "weight_sum")
+    _location_fields = ("median",)
     reveals_infinity = True
     mergeable = False
 

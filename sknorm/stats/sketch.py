@@ -335,6 +335,21 @@ class QuantileSketch(Statistic):
         weights = np.ones(values.shape[0]) if entry_weight is None else entry_weight
         return values, columns, weights, implicit_zero_weight(X, sample_weight)
 
+    def shifted(self, shift):
+        """The sketch of the data plus ``shift`` (per column): its items moved
+        (see :meth:`Statistic.shifted`). Implicit zeros cannot move without
+        becoming items: a column holding some must have zero shift."""
+        shift = np.asarray(shift, dtype=np.float64)
+        moved = shift != 0
+        if np.any(moved & (self.zero_weight > 0)):
+            raise ValueError(
+                "cannot shift the implicit zeros of a sketch of sparse data."
+            )
+        arrays = {name: getattr(self, name) for name in self._fields}
+        per_item = np.repeat(shift, self.column_sizes)
+        arrays["values"] = np.where(per_item != 0, self.values + per_item, self.values)
+        return type(self)(**arrays)
+
     def merge(self, other):
         """Return the sketch of the union of both data sets.
 
