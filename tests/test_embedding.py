@@ -14,6 +14,8 @@ from sklearn.decomposition import PCA
 from sknorm import EmbeddingNormalizer
 from sknorm.embedding import EIGENVALUE_FLOOR
 
+from ._tolerances import EPS, inverse_sqrt_rtol
+
 #: The normalizer on the raw input rows (``input_norm=None``): the numpy
 #: references of the maps below are computed on X itself. ``input_norm`` is
 #: tested against fits on normalized rows at the end of the module.
@@ -596,11 +598,34 @@ def test_input_norm_keeps_rows_of_any_magnitude_finite():
     # eps=0: no floor, so rows of norm 1e-300 are normalized too.
     est = EmbeddingNormalizer(whiten="zca", eps=0.0).fit(X * 1e300)
     reference = EmbeddingNormalizer(whiten="zca", eps=0.0).fit(X)
-    # Normalized rows do not depend on the scale (overflow-safe norms).
-    np.testing.assert_allclose(est.projection_, reference.projection_, rtol=1e-12)
+    # Normalized rows do not depend on the scale (overflow-safe norms), up to
+    # rounding: the rows of X * 1e300 are X's rounded (1e300 is no power of
+    # two), and a row's norm and quotient err by (d / 2 + 1) eps, so the two
+    # fits' unit rows differ by at most (d + 4) eps in norm. Both whitening
+    # maps C ** -1/2 then err by cond(C) / 2 times the covariance's rounding
+    # (sums of n = 300 products, and the eigendecomposition), relative to its
+    # norm: about 5e-11 here (cond(C) = 608); one machine measured 6e-14.
+    d = X.shape[1]
+    row_rtol = (d + 4) * EPS
+    variances = reference.explained_variance_
+    map_rtol = inverse_sqrt_rtol(variances, len(X), input_rtol=row_rtol)
+    norm = np.linalg.norm(reference.projection_, 2)
     np.testing.assert_allclose(
-        est.transform(X * 1e-300), reference.transform(X), rtol=1e-9, atol=1e-12
+        est.projection_, reference.projection_, rtol=0, atol=map_rtol * norm
     )
+    # A transformed row y = P (u - m), normalized: its direction moves by at
+    # most 2 ||dy|| / ||y|| <= 2 sqrt(cond(C)) (map_rtol + ||du|| / ||u - m||),
+    # since ||y|| >= ||u - m|| / sqrt(lambda_max); plus the transform's own
+    # rounding (d terms a product, then a norm: 2 (d + 2) eps).
+    deviation = np.linalg.norm(_unit_rows(X) - reference.mean_, axis=1)
+    row_atol = (
+        2
+        * np.sqrt(variances.max() / variances.min())
+        * (map_rtol + row_rtol / deviation)
+        + 2 * (d + 2) * EPS
+    )
+    difference = est.transform(X * 1e-300) - reference.transform(X)
+    assert np.all(np.linalg.norm(difference, axis=1) <= row_atol)
     # With the default eps, rows below it are divided by eps, not normalized.
     floored = EmbeddingNormalizer(center=True, eps=1e-3).fit(X)
     tiny = floored.transform(np.full((1, 6), 1e-6))
