@@ -61,3 +61,88 @@ def inverse_sqrt_rtol(eigenvalues, n_rows, input_rtol=0.0):
     rounding = 2 * (n_rows * EPS * trace + d * EPS * largest)
     perturbation = rounding + 4 * input_rtol * np.sqrt(trace)
     return largest / smallest / 2 * perturbation / largest + 2 * d * EPS
+
+
+def mean_atol(X, weight=None):
+    """Absolute tolerance between two computations of the weighted column
+    means of ``X`` (n rows), in any order.
+
+    Each errs by at most ``(n + 1) eps sum w |x| / sum w``: a sum of ``n``
+    products ``w x`` (each rounded), then a quotient. Two differ by twice that.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
+    return 2 * (len(X) + 1) * EPS * (w @ np.abs(X)) / w.sum()
+
+
+def covariance_atol(X, weight=None):
+    """Bound on the spectral norm of the difference between two computations
+    of the weighted covariance of ``X`` (``bias=True``), in any order.
+
+    A centred row ``x - m`` errs by ``eps |x| + |dm|`` (``|dm|`` from
+    :func:`mean_atol`), its outer product by twice that times ``|x - m|``,
+    and the sum of ``n`` outer products by ``n eps`` times the sum of their
+    norms ``|x - m| ** 2``. Two computations differ by twice one's bound.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+    mean = w @ X / w.sum()
+    size = np.linalg.norm(X, axis=1)
+    deviation = np.linalg.norm(X - mean, axis=1)
+    mean_error = np.linalg.norm(mean_atol(X, w)) / 2
+    one = w @ (2 * (EPS * size + mean_error) * deviation + n * EPS * deviation**2)
+    return 2 * one / w.sum()
+
+
+def eigenvalue_atol(X, weight=None):
+    """Absolute tolerance between two computations of the eigenvalues of the
+    covariance of ``X``: by Weyl's inequality each eigenvalue moves by at most
+    the covariance's perturbation (:func:`covariance_atol`) plus each
+    eigendecomposition's backward error ``d eps ||C||``."""
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
+    mean = w @ X / w.sum()
+    largest = np.linalg.norm(((X - mean).T * w) @ (X - mean) / w.sum(), 2)
+    return covariance_atol(X, w) + 2 * X.shape[1] * EPS * largest
+
+
+def unit_rows_atol(centered, center_atol=0.0):
+    """Per-row tolerance (in norm) between two computations of the unit rows
+    of ``centered = X - m``, whose centres differ by ``center_atol`` (a
+    vector, or 0 for uncentred rows).
+
+    The centred rows differ by ``|dm| + eps |x - m|``; normalizing moves a row
+    by at most twice its error relative to its norm, plus each side's own
+    rounding of the norm and quotient, ``(d / 2 + 2) eps``.
+    """
+    centered = np.asarray(centered, dtype=np.float64)
+    d = centered.shape[1]
+    size = np.linalg.norm(centered, axis=1)
+    shift = np.linalg.norm(np.broadcast_to(center_atol, (d,)))
+    return 2 * (shift + EPS * size) / size + (d + 4) * EPS
+
+
+def assert_rows_close(actual, desired, row_atol):
+    """Each row of ``actual`` within ``row_atol`` (per row, in norm) of
+    ``desired``'s."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    error = np.linalg.norm(actual - desired, axis=1)
+    bad = np.flatnonzero(~(error <= row_atol))
+    assert bad.size == 0, (
+        f"rows {bad[:10].tolist()} differ by {error[bad[:10]].tolist()}, "
+        f"more than the bound {np.broadcast_to(row_atol, error.shape)[bad[:10]]}"
+    )
+
+
+def assert_close(actual, desired, atol):
+    """``|actual - desired| <= atol`` entry by entry (``atol`` broadcast: a
+    bound per column, as :func:`mean_atol` gives, or a scalar)."""
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    error = np.abs(actual - desired)
+    bound = np.broadcast_to(atol, error.shape)
+    bad = ~(error <= bound)
+    assert not bad.any(), (
+        f"{int(bad.sum())} of {error.size} entries beyond the bound: errors "
+        f"{error[bad][:5].tolist()}, bounds {bound[bad][:5].tolist()}"
+    )
