@@ -146,3 +146,15 @@ def assert_close(actual, desired, atol):
         f"{int(bad.sum())} of {error.size} entries beyond the bound: errors "
         f"{error[bad][:5].tolist()}, bounds {bound[bad][:5].tolist()}"
     )
+
+
+def norm_rtol(n_terms, eps=EPS):
+    """Relative tolerance between two computations, in any order, of a p-norm
+    of ``n_terms`` values, or of the values divided by it.
+
+    Each norm errs by at most ``(n - 1) eps`` for its sum, an eps for the
+    powers and the root (a root divides the sum's relative error by p >= 1),
+    and the quotient by half an eps: ``(n + 2) eps`` per side, twice that
+    between two.
+    """
+    return 2 * (n_terms + 2) * eps
