@@ -95,6 +95,13 @@ def covariance_atol(X, weight=None):
     return 2 * one / w.sum()
 
 
+def scatter_atol(X, weight=None):
+    """:func:`covariance_atol` for the scatter matrix (the covariance times
+    the weight sum), entry by entry or in norm."""
+    w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
+    return covariance_atol(X, w) * w.sum()
+
+
 def eigenvalue_atol(X, weight=None):
     """Absolute tolerance between two computations of the eigenvalues of the
     covariance of ``X``: by Weyl's inequality each eigenvalue moves by at most
