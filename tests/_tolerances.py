@@ -69,10 +69,39 @@ def mean_atol(X, weight=None):
 
     Each errs by at most ``(n + 1) eps sum w |x| / sum w``: a sum of ``n``
     products ``w x`` (each rounded), then a quotient. Two differ by twice that.
+    NaN values are left out, column by column.
     """
     X = np.asarray(X, dtype=np.float64)
     w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
-    return 2 * (len(X) + 1) * EPS * (w @ np.abs(X)) / w.sum()
+    present = ~np.isnan(X)
+    n = present.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_abs = (w @ np.where(present, np.abs(X), 0.0)) / (w @ present)
+    return 2 * (n + 1) * EPS * mean_abs
+
+
+def m2_rtol(X, weight=None):
+    """Relative tolerance between two computations of the weighted sums of
+    squared deviations ``sum w (x - m) ** 2`` of the columns of ``X``.
+
+    Each sums ``n`` non-negative terms, each a rounded deviation squared:
+    ``(n + 2) eps``. A mean off by ``dm`` (:func:`mean_atol`) adds
+    ``sum w dm ** 2 = m2 dm ** 2 / var`` (the first-order term vanishes, the
+    deviations summing to zero). Twice that between two. NaN values are left
+    out, column by column.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(len(X)) if weight is None else np.asarray(weight, np.float64)
+    present = ~np.isnan(X)
+    n = present.sum(axis=0)
+    values = np.where(present, X, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = w @ present
+        mean = (w @ values) / total
+        variance = (w @ np.where(present, (X - mean) ** 2, 0.0)) / total
+        mean_error = mean_atol(X, w) / 2
+        rtol = 2 * ((n + 2) * EPS + mean_error**2 / variance)
+    return np.where(n > 0, rtol, 0.0)  # a column without values sums nothing
 
 
 def covariance_atol(X, weight=None):
@@ -144,11 +173,12 @@ def assert_rows_close(actual, desired, row_atol):
 
 def assert_close(actual, desired, atol):
     """``|actual - desired| <= atol`` entry by entry (``atol`` broadcast: a
-    bound per column, as :func:`mean_atol` gives, or a scalar)."""
+    bound per column, as :func:`mean_atol` gives, or a scalar); NaN where
+    both are NaN, as :func:`numpy.testing.assert_allclose` allows."""
     actual, desired = np.asarray(actual), np.asarray(desired)
     error = np.abs(actual - desired)
     bound = np.broadcast_to(atol, error.shape)
-    bad = ~(error <= bound)
+    bad = ~(error <= bound) & ~(np.isnan(actual) & np.isnan(desired))
     assert not bad.any(), (
         f"{int(bad.sum())} of {error.size} entries beyond the bound: errors "
         f"{error[bad][:5].tolist()}, bounds {bound[bad][:5].tolist()}"
