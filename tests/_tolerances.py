@@ -17,13 +17,20 @@ Stability of Numerical Algorithms*, 2nd ed.):
   eigenbasis multiplies ``E_ij`` by the divided difference of
   ``lambda ** -1/2``, at most ``1 / (2 lambda_min ** 1.5)`` in size), that is
   ``||dF|| / ||F|| <= cond(C) / 2 * ||E|| / ||C||`` with
-  ``||F||_2 = lambda_min ** -1/2``.
+  ``||F||_2 = lambda_min ** -1/2``;
+* an eigenvalue of a symmetric matrix moves by at most the perturbation's
+  norm (Weyl), so small eigenvalues are compared in absolute terms.
+
+Means, standardized values and centred rows cancel: their tolerances are
+absolute (scaled by ``sum|x|``, not by the result), checked with
+:func:`assert_close` or per row with :func:`assert_rows_close`. Bit-for-bit
+comparisons stay where sknorm promises them (thread counts, powers of two,
+equal weights, copies), not here.
 """
 
 import numpy as np
 
 EPS = float(np.finfo(np.float64).eps)  # 2**-52
-EPS32 = float(np.finfo(np.float32).eps)  # 2**-23
 
 
 def sum_rtol(n_terms, condition=1.0, eps=EPS):
