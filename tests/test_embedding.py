@@ -14,6 +14,17 @@ from sklearn.decomposition import PCA
 from sknorm import EmbeddingNormalizer
 from sknorm.embedding import EIGENVALUE_FLOOR
 
+from ._tolerances import (
+    EPS,
+    assert_close,
+    assert_rows_close,
+    eigenvalue_atol,
+    inverse_sqrt_rtol,
+    mean_atol,
+    sum_rtol,
+    unit_rows_atol,
+)
+
 #: The normalizer on the raw input rows (``input_norm=None``): the numpy
 #: references of the maps below are computed on X itself. ``input_norm`` is
 #: tested against fits on normalized rows at the end of the module.
@@ -50,9 +61,13 @@ def _same_up_to_column_signs(A, B, rtol=1e-9):
 def test_centering_then_unit_rows():
     X = _embeddings()
     result = _raw(center=True).fit(X).transform(X)
-    np.testing.assert_allclose(result, _unit_rows(X - X.mean(axis=0)), rtol=1e-12)
+    # sknorm's mean and numpy's sum in different orders (mean_atol); the
+    # centred rows' small entries cancel, so the bound is per row, in norm.
+    centered = X - X.mean(axis=0)
+    bound = unit_rows_atol(centered, mean_atol(X))
+    assert_rows_close(result, _unit_rows(centered), bound)
     uncentered = _raw(center=False).fit(X).transform(X)
-    np.testing.assert_allclose(uncentered, _unit_rows(X), rtol=1e-12)
+    assert_rows_close(uncentered, _unit_rows(X), unit_rows_atol(X))
 
 
 @pytest.mark.parametrize("n_remove", [1, 3])
@@ -285,7 +300,8 @@ def test_sparse_fit_with_a_large_mean_equals_the_dense_fit(params, weighted):
     dense = _raw(**params, norm=None).fit(X, sample_weight=weight)
     fitted = _raw(**params, norm=None)
     fitted.fit(sparse.csr_array(X), sample_weight=weight)
-    np.testing.assert_allclose(fitted.mean_, dense.mean_, rtol=1e-15)
+    # Sparse and dense sums in different orders.
+    assert_close(fitted.mean_, dense.mean_, mean_atol(X, weight))
     # The covariance against the dense path's, relative to the variances.
     scatter = fitted._statistics_state["Covariance"]
     ref = dense._statistics_state["Covariance"]
@@ -596,11 +612,34 @@ def test_input_norm_keeps_rows_of_any_magnitude_finite():
     # eps=0: no floor, so rows of norm 1e-300 are normalized too.
     est = EmbeddingNormalizer(whiten="zca", eps=0.0).fit(X * 1e300)
     reference = EmbeddingNormalizer(whiten="zca", eps=0.0).fit(X)
-    # Normalized rows do not depend on the scale (overflow-safe norms).
-    np.testing.assert_allclose(est.projection_, reference.projection_, rtol=1e-12)
+    # Normalized rows do not depend on the scale (overflow-safe norms), up to
+    # rounding: the rows of X * 1e300 are X's rounded (1e300 is no power of
+    # two), and a row's norm and quotient err by (d / 2 + 1) eps, so the two
+    # fits' unit rows differ by at most (d + 4) eps in norm. Both whitening
+    # maps C ** -1/2 then err by cond(C) / 2 times the covariance's rounding
+    # (sums of n = 300 products, and the eigendecomposition), relative to its
+    # norm: about 5e-11 here (cond(C) = 608); one machine measured 6e-14.
+    d = X.shape[1]
+    row_rtol = (d + 4) * EPS
+    variances = reference.explained_variance_
+    map_rtol = inverse_sqrt_rtol(variances, len(X), input_rtol=row_rtol)
+    norm = np.linalg.norm(reference.projection_, 2)
     np.testing.assert_allclose(
-        est.transform(X * 1e-300), reference.transform(X), rtol=1e-9, atol=1e-12
+        est.projection_, reference.projection_, rtol=0, atol=map_rtol * norm
     )
+    # A transformed row y = P (u - m), normalized: its direction moves by at
+    # most 2 ||dy|| / ||y|| <= 2 sqrt(cond(C)) (map_rtol + ||du|| / ||u - m||),
+    # since ||y|| >= ||u - m|| / sqrt(lambda_max); plus the transform's own
+    # rounding (d terms a product, then a norm: 2 (d + 2) eps).
+    deviation = np.linalg.norm(_unit_rows(X) - reference.mean_, axis=1)
+    row_atol = (
+        2
+        * np.sqrt(variances.max() / variances.min())
+        * (map_rtol + row_rtol / deviation)
+        + 2 * (d + 2) * EPS
+    )
+    difference = est.transform(X * 1e-300) - reference.transform(X)
+    assert np.all(np.linalg.norm(difference, axis=1) <= row_atol)
     # With the default eps, rows below it are divided by eps, not normalized.
     floored = EmbeddingNormalizer(center=True, eps=1e-3).fit(X)
     tiny = floored.transform(np.full((1, 6), 1e-6))
@@ -697,9 +736,16 @@ def test_decayed_partial_fit_equals_weighted_fit():
     for rows in np.split(np.arange(90), [30, 50]):
         streamed.partial_fit(X[rows])
     weight = np.concatenate([np.full(30, 0.6**2), np.full(20, 0.6), np.ones(40)])
-    np.testing.assert_allclose(streamed.n_samples_seen_, weight.sum(), rtol=1e-15)
-    np.testing.assert_allclose(streamed.mean_, np.average(X, axis=0, weights=weight))
+    # Three positive terms summed in two orders: sum_rtol(3).
+    np.testing.assert_allclose(streamed.n_samples_seen_, weight.sum(), rtol=sum_rtol(3))
+    expected_mean = np.average(X, axis=0, weights=weight)
+    assert_close(streamed.mean_, expected_mean, mean_atol(X, weight))
     covariance = np.cov(X.T, aweights=weight, bias=True)
+    # Weyl: each eigenvalue within the covariances' difference (absolute: the
+    # smallest, 7e-6 of the largest, has no relative accuracy to speak of).
     np.testing.assert_allclose(
-        streamed.explained_variance_, np.linalg.eigvalsh(covariance)[::-1], rtol=1e-10
+        streamed.explained_variance_,
+        np.linalg.eigvalsh(covariance)[::-1],
+        rtol=0,
+        atol=eigenvalue_atol(X, weight),
     )

@@ -1,6 +1,8 @@
 """Covariance: one-shot == merged == numpy float64 reference, weights, sparse ==
 dense, accuracy far from the origin, complete rows required."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,8 @@ from scipy import sparse
 
 from sknorm.stats import Covariance
 from sknorm.stats import covariance as covariance_module
+
+from .._tolerances import EPS, assert_close, mean_atol, scatter_atol, sum_rtol
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64)
 matrices = arrays(
@@ -99,9 +103,12 @@ def test_integer_weights_equal_repeated_rows(rng):
     X = rng.normal(size=(40, 6)) + 3
     weight = rng.integers(0, 4, size=40)
     weighted = Covariance.from_data(X, weight)
-    repeated = Covariance.from_data(np.repeat(X, weight, axis=0))
-    np.testing.assert_allclose(weighted.scatter, repeated.scatter, rtol=1e-12)
-    np.testing.assert_allclose(weighted.mean, repeated.mean, rtol=1e-13)
+    rows = np.repeat(X, weight, axis=0)
+    repeated = Covariance.from_data(rows)
+    # Products w x summed against repeated terms: two orders of the same sums
+    # (the scatter's off-diagonal entries cancel, so the bound is absolute).
+    assert_close(weighted.scatter, repeated.scatter, scatter_atol(rows))
+    assert_close(weighted.mean, repeated.mean, mean_atol(rows))
     assert weighted.weight_sum == repeated.weight_sum
 
 
@@ -128,8 +135,9 @@ def test_sparse_chunks_equal_one_chunk(rng, monkeypatch):
     one_chunk = Covariance.from_data(X, weight)
     monkeypatch.setattr(covariance_module, "_SPARSE_CHUNK_ENTRIES", 50)
     chunked = Covariance.from_data(X, weight)
-    np.testing.assert_allclose(chunked.scatter, one_chunk.scatter, rtol=1e-12)
-    np.testing.assert_allclose(chunked.mean, one_chunk.mean, rtol=1e-13)
+    # The same sums, cut into chunks differently.
+    assert_close(chunked.scatter, one_chunk.scatter, scatter_atol(X.toarray(), weight))
+    assert_close(chunked.mean, one_chunk.mean, mean_atol(X.toarray(), weight))
 
 
 def test_many_blocks_far_from_origin_keep_their_digits(monkeypatch):
@@ -139,9 +147,18 @@ def test_many_blocks_far_from_origin_keep_their_digits(monkeypatch):
     offsets = np.column_stack([k % 7, (k * 3) % 11, k % 2]) / 4
     X = 1e8 + offsets
     c = Covariance.from_data(X)
-    centered = offsets - offsets.mean(axis=0)  # exact enough: small numbers
-    np.testing.assert_allclose(c.scatter, centered.T @ centered, rtol=1e-12)
-    np.testing.assert_allclose(c.mean, X.mean(axis=0, dtype=np.float64), rtol=1e-15)
+    # Against the exact scatter (translation-invariant: that of the offsets).
+    # Sums of n = 1000 products of deviations err by n eps sum|d d^T|; sknorm
+    # sums deviations from a shift within the data's range, so its mean errs
+    # by eps |mean| (the final addition) plus (n + 1) eps times the range.
+    exact = _exact_scatter(offsets)
+    deviation = np.abs(offsets - offsets.mean(axis=0))
+    assert_close(c.scatter, exact, sum_rtol(len(X)) * deviation.T @ deviation)
+    spread = np.ptp(offsets, axis=0)
+    exact_mean = 1e8 + np.array(
+        [float(sum(map(Fraction, column)) / len(X)) for column in offsets.T]
+    )
+    assert_close(c.mean, exact_mean, EPS * 1e8 + (len(X) + 1) * EPS * spread)
     # Summing x x^T and subtracting n mean mean^T would lose every digit here.
 
 
@@ -259,7 +276,10 @@ def test_merge_of_statistics_in_different_units(rng):
     whole = Covariance.from_data(X)
     merged = a.merge(b)
     _assert_covariance(merged, *_reference(X), scale=_scale(X))
-    np.testing.assert_allclose(merged.scaled_scatter, whole.scaled_scatter, rtol=1e-13)
+    # Merged against one pass: the same sums in two orders. In the whole
+    # statistic's units, 2 ** exponent.
+    unit = 2.0 ** int(whole.exponent)
+    assert_close(merged.scaled_scatter, whole.scaled_scatter, scatter_atol(X / unit))
     assert int(merged.exponent) == int(whole.exponent)
     assert b.merge(a) == merged
 
@@ -287,7 +307,10 @@ def test_reweighted_then_merged_equals_the_weighted_statistic():
         Covariance.from_data(X[:15]).reweighted(0.2).merge(Covariance.from_data(X[15:]))
     )
     weight = np.r_[np.full(15, 0.2), np.ones(25)]
-    np.testing.assert_allclose(float(merged.weight_sum), weight.sum(), rtol=1e-15)
+    # 15 weights of 0.2 and 25 of 1, summed in two orders.
+    np.testing.assert_allclose(
+        float(merged.weight_sum), weight.sum(), rtol=sum_rtol(len(X))
+    )
     np.testing.assert_allclose(merged.mean, np.average(X, axis=0, weights=weight))
     reference = np.cov(X.T, aweights=weight, bias=True)
     np.testing.assert_allclose(merged.covariance(), reference, rtol=1e-12)
