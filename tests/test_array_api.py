@@ -136,6 +136,22 @@ def _statistics_rtol(X, n_terms=None, eps=EPS):
     return sum_rtol(n_terms, condition, eps=eps) + 8 * eps
 
 
+def _oas_move(variances, n_rows, perturbation):
+    """Bound on the move of OAS's shrinkage ``rho = (S + T**2) / ((n + 1)
+    (S - T**2 / d))`` (``S = tr C**2``, ``T = tr C``: the formula of
+    ``Covariance.oas_shrinkage`` times ``d**2`` above and below) when each
+    eigenvalue of ``C`` moves by ``perturbation`` (Weyl): ``S`` and ``T**2``
+    by ``2 T`` and ``2 d T`` times it, ``T**2 / d`` by ``2 T`` times it, to
+    first order."""
+    d = len(variances)
+    trace, squares = variances.sum(), (variances**2).sum()
+    numerator = squares + trace**2
+    spread = squares - trace**2 / d
+    rho = min(1.0, numerator / ((n_rows + 1) * spread))
+    relative = 2 * (1 + d) * trace / numerator + 4 * trace / spread
+    return rho * relative * perturbation
+
+
 class _PrincipalMapBound:
     """Bounds between two fits of an EmbeddingNormalizer with a principal
     map (eigenvectors of the covariance of its input rows ``U``: ``X``'s
@@ -147,13 +163,15 @@ class _PrincipalMapBound:
       are normalized on each side, ``4 norm_rtol(d) sqrt(tr C)`` (unit rows
       off by ``norm_rtol(d)``: first order in the row errors).
     * Every fitted quantity moves, relative to its norm, by at most
-      ``(lambda_max / gap + cond / 2) ||E|| / lambda_max + 2 d eps``
-      (``map_rtol``): an eigenvector by ``||E|| / gap`` (Davis-Kahan, gap
-      to the nearest other eigenvalue), a whitening scale
+      ``4 lambda_max / gap ||E|| / lambda_max + cond / 2 ||E_s|| /
+      lambda_max + 2 d eps`` (``map_rtol``): an eigenvector by
+      ``sqrt(2) ||E|| / (gap - ||E||)`` (Davis-Kahan, gap to the nearest
+      other eigenvalue), twice in ``V S V^T``; a whitening scale
       ``lambda ** power`` (``|power| <= 1/2``) by ``cond / 2`` times
-      ``||E|| / lambda_max`` relative (``cond`` of the shrunk, floored
-      eigenvalues), an eigenvalue by ``||E||`` (Weyl), plus the assembly's
-      ``2 d eps``.
+      ``||E_s|| / lambda_max`` relative (``cond``: ``lambda_max`` over the
+      shrunk, floored smallest eigenvalue; ``E_s``: ``E`` plus, for OAS's
+      shrinkage, its move times ``lambda_max``); an eigenvalue by ``||E||``
+      (Weyl); plus the assembly's ``2 d eps``.
     * A transformed row ``y = (u - m) P`` moves by ``||dP|| ||u - m||`` plus
       ``||P||`` times the moves of ``u`` (``norm_rtol(d)``) and of the mean
       (:func:`mean_atol`), plus the product's rounding ``(d + 2) eps ||P||
@@ -173,11 +191,17 @@ class _PrincipalMapBound:
             variances.sum()
         )
         gap = np.min(np.abs(np.diff(variances)))
-        shrunk = (1 - reference.shrinkage_) * variances
-        shrunk += reference.shrinkage_ * variances.mean()
+        shrinkage = reference.shrinkage_
+        shrunk = (1 - shrinkage) * variances + shrinkage * variances.mean()
         smallest = max(shrunk.min(), EIGENVALUE_FLOOR * shrunk.max())
-        condition = largest / gap + shrunk.max() / smallest / 2
-        self.map_rtol = condition * perturbation / largest + 2 * d * EPS
+        scale_perturbation = perturbation
+        if reference.shrinkage == "auto" and reference.whiten is not None:
+            scale_perturbation += largest * _oas_move(variances, len(X), perturbation)
+        self.map_rtol = (
+            4 * perturbation / gap
+            + largest / smallest / 2 * scale_perturbation / largest
+            + 2 * d * EPS
+        )
         self.rows, self.d, self.reference = rows, d, reference
         self.mean_error = np.linalg.norm(mean_atol(rows))
 
