@@ -482,7 +482,17 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                 self.shrinkage_ = covariance.oas_shrinkage(center=center)
             with np.errstate(over="ignore"):
                 self.explained_variance_ = np.ldexp(variances, 2 * exponent)
-        self.projection_, self._direction_scale = self._projection(n_features)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.projection_, self._direction_scale = self._projection(n_features)
+        if not np.all(np.isfinite(self.projection_)):
+            # Whitening variances below about 1e-616 (rows of subnormal values)
+            # needs a scale beyond the float64 range.
+            raise ValueError(
+                "whitening these rows needs a scale beyond the float64 range: "
+                "their variance is too small (values below the normal range, "
+                "|x| < 2.2e-308). Scale the rows by a power of two first "
+                "(np.ldexp(X, 1000) is exact), or use input_norm='l2' with eps=0."
+            )
         self.n_features_out_ = self.projection_.shape[1]
 
     def _projection(self, n_features):

@@ -744,17 +744,6 @@ def quantile_spread_in_units(quantiles, q_min, q_max):
     return spread, unit
 
 
-def _center_in_units(scaler, statistics, unit):
-    """RobustScaler's median in units of ``2**unit``: interpolated in them
-    from its quantiles, or (``spread="mad"``) its ``center_`` scaled."""
-    if scaler.spread == "mad":
-        return np.ldexp(np.asarray(scaler.center_, np.float64), -unit)
-    quantiles = statistics.get("Quantiles")
-    if quantiles is None:
-        quantiles = statistics["QuantileSketch"].quantiles(scaler._levels())
-    return quantiles.median(unit)
-
-
 def _check_quantile_range(bounds):
     valid = len(bounds) == 2 and all(
         isinstance(q, Real) and not isinstance(q, bool) for q in bounds
@@ -1004,20 +993,30 @@ default=(25.0, 75.0)
     def _mad_center_and_scale(self, statistics):
         if "MedianAbsoluteDeviation" in statistics:
             statistic = statistics["MedianAbsoluteDeviation"]
-            center, mad = statistic.median, statistic.mad
         else:
-            sketch = statistics["QuantileSketch"]
-            center = sketch.quantiles([0.5]).median()
-            mad = sketch.deviation_quantiles(center).median()
+            statistic = statistics["QuantileSketch"].median_absolute_deviation()
+        center = statistic.median
         if not self.with_scaling:
-            return center, None, None
+            return center, None, None, None
         # A deviation of exactly 0 (more than half the values tied): scale 1.
-        spread, unit = spread_in_units(np.zeros_like(mad), mad)
+        spread, unit = spread_in_units(np.zeros_like(center), statistic.mad)
+        # Below the normal range, the statistic's units keep all the bits.
+        scaled = (statistic.exponent != 0) & (statistic.scaled_mad > 0)
+        spread = np.where(scaled, statistic.scaled_mad, spread)
+        unit = np.where(scaled, statistic.exponent, unit)
         if self.unit_variance:
             spread = spread / ndtri(0.75)
-        return center, spread, unit
+        with np.errstate(over="ignore", under="ignore"):
+            scaled_center = np.ldexp(
+                statistic.scaled_median, (statistic.exponent - unit).astype(np.int64)
+            )
+        return center, spread, unit, scaled_center
 
     def _center_and_scale(self, statistics):
+        """``(center, spread, unit, scaled_center)``: the median, the spread
+        in units of ``2**unit`` (see :func:`quantile_spread_in_units`) and the
+        median in those units (spread, unit and scaled center None without
+        scaling)."""
         if self.spread == "mad":
             return self._mad_center_and_scale(statistics)
         if "Quantiles" in statistics:
@@ -1027,14 +1026,14 @@ default=(25.0, 75.0)
         q_min, _, q_max = self._levels()
         center = quantiles.median()
         if not self.with_scaling:
-            return center, None, None
+            return center, None, None, None
         spread, unit = quantile_spread_in_units(quantiles, q_min, q_max)
         if self.unit_variance:
             spread = spread / (ndtri(q_max) - ndtri(q_min))
-        return center, spread, unit
+        return center, spread, unit, quantiles.median(unit)
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
-        center, spread, unit = self._center_and_scale(statistics)
+        center, spread, unit, scaled_center = self._center_and_scale(statistics)
         self.center_ = center if self.with_centering else None
         with np.errstate(over="ignore", under="ignore"):
             # inf (or 0) where the quantile range lies outside float64.
@@ -1042,10 +1041,9 @@ default=(25.0, 75.0)
         # The map's center and scale in units of 2**unit.
         self._scale_in_units = None
         if spread is not None:
-            center = None
-            if self.with_centering:
-                center = _center_in_units(self, statistics, unit)
-            self._scale_in_units = (center, spread, unit)
+            if not self.with_centering:
+                scaled_center = None
+            self._scale_in_units = (scaled_center, spread, unit)
 
     _location_attributes = ("center_",)
 

@@ -258,6 +258,18 @@ def test_whitening_is_scale_invariant_for_powers_of_two(params, exponent):
     np.testing.assert_array_equal(scaled.mean_, reference.mean_ * c)
 
 
+@pytest.mark.parametrize("params", [p for p in _SCALE_PARAMS if "power" not in p])
+def test_whitening_rows_below_the_normal_range_is_a_clear_error(params):
+    """Rows of subnormal values have variances near 1e-620: their full
+    whitening scale lies beyond the float64 range. fit says so (it used to fit an
+    infinite projection_, and transform then named infinity in its output);
+    the same rows times 2**1000 (exact) whiten as any others."""
+    X = _embeddings(n_samples=120, n_features=8) * 1e-310
+    with pytest.raises(ValueError, match="scale beyond the float64 range"):
+        _raw(**params).fit(X)
+    assert np.isfinite(_raw(**params).fit_transform(np.ldexp(X, 1000))).all()
+
+
 @pytest.mark.parametrize("params", _SCALE_PARAMS[:4])
 @pytest.mark.parametrize("c", [3.7e250, 1e-250, 7.0])
 def test_whitening_of_scaled_data_matches_the_numpy_reference(params, c):

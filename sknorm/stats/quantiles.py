@@ -44,6 +44,7 @@ import threading
 
 import numpy as np
 
+from .._affine import _TINY_SPREAD, _TINY_UNIT
 from .._callbacks import reported_units
 from .._kernels import kernels
 from .._parallel import BLOCK_ELEMENTS, BlockPlan, iter_tasks, map_tasks
@@ -1120,6 +1121,69 @@ def _in_units(values, unit):
         return np.ldexp(values, -np.asarray(unit, np.int64))
 
 
+def median_and_deviation(center, deviations):
+    """Median and median absolute deviation, below the normal range in units.
+
+    The median of an even count is a midpoint and the median absolute
+    deviation a median of distances to it: of subnormal data, both can fall
+    between the float64 values of the subnormal grid (``[3, 7, 1, 9, 2, 4] *
+    5e-324`` has median 3.5 and deviation 2 in units of ``5e-324``). Columns
+    whose deviation lies below ``2**-1000`` (and is not exactly 0) are
+    selected again on their values scaled by ``2**1000`` (exactly, where they
+    neither overflow nor were subnormal), where every midpoint and distance is
+    a normal float64 with all its bits.
+
+    Parameters
+    ----------
+    center : Quantiles
+        The level 0.5 of the data.
+    deviations : callable
+        ``deviations(median, columns)``: the :class:`Quantiles` at level 0.5 of
+        ``|x - median|`` over all the columns (``columns`` None), or over the
+        columns ``columns`` of ``x * 2**1000`` (``median`` in those units).
+
+    Returns
+    -------
+    scaled_median, scaled_mad : ndarray of shape (n_features,)
+        The median and the median absolute deviation divided by
+        ``2**exponent``.
+    exponent : ndarray of int of shape (n_features,)
+        ``-1000`` for the columns scaled, 0 for the others.
+    """
+    median = center.median()
+    deviation = deviations(median, None)
+    mad = deviation.median()
+    with np.errstate(invalid="ignore"):
+        tiny = (deviation.upper[deviation._level_index(0.5)] > 0) & (mad < _TINY_SPREAD)
+    exponent = np.zeros(median.shape[0], dtype=np.int64)
+    if not tiny.any():
+        return median, mad, exponent
+    columns = np.flatnonzero(tiny)
+    unit = np.full(columns.shape[0], -_TINY_UNIT, dtype=np.int64)
+    scaled_median = center._take_columns(columns).median(unit)
+    scaled_mad = deviations(scaled_median, columns).median()
+    # A deviation that overflows in units (a weighted interpolation towards a
+    # huge value) keeps the one in real units.
+    kept = np.isfinite(scaled_mad) & np.isfinite(scaled_median)
+    columns = columns[kept]
+    median, mad = median.copy(), mad.copy()
+    median[columns] = scaled_median[kept]
+    mad[columns] = scaled_mad[kept]
+    exponent[columns] = -_TINY_UNIT
+    return median, mad, exponent
+
+
+def _columns_in_units(X, columns, unit):
+    """The columns ``columns`` of X divided by ``2**unit`` (one exponent), as
+    float64: a dense array or a CSC matrix."""
+    with np.errstate(over="ignore", under="ignore"):
+        if is_sparse(X):
+            part = X.tocsc()[:, columns].astype(np.float64)
+            part.data = np.ldexp(part.data, -unit)
+            return part
+        return np.ldexp(np.asarray(X)[:, columns].astype(np.float64), -unit)
+
+
 class MedianAbsoluteDeviation(Statistic):
     """Exact median and median absolute deviation of each column, NaN ignored.
 
@@ -1131,17 +1195,25 @@ class MedianAbsoluteDeviation(Statistic):
     of the two middle values), so unweighted results equal
     ``scipy.stats.median_abs_deviation(x, nan_policy="omit")``; with
     ``sample_weight``, both are the weighted medians of :class:`Quantiles`.
+    Columns whose deviation lies below ``2**-1000`` (subnormal data) are
+    selected a third time in units of ``2**-1000`` (see
+    :func:`median_and_deviation`), where their median and deviation keep the
+    bits that float64 values on the subnormal grid lose.
 
     Like exact quantiles, the statistic cannot be merged: stream a
     :class:`~sknorm.stats.QuantileSketch` and use its
-    :meth:`~sknorm.stats.QuantileSketch.deviation_quantiles` instead.
+    :meth:`~sknorm.stats.QuantileSketch.median_absolute_deviation` instead.
 
     Parameters
     ----------
-    median : ndarray of shape (n_features,)
-        Median of each column (NaN without data).
-    mad : ndarray of shape (n_features,)
-        Median absolute deviation from it.
+    scaled_median : ndarray of shape (n_features,)
+        Median of each column (NaN without data) divided by ``2**exponent``;
+        :attr:`median` is the median itself.
+    scaled_mad : ndarray of shape (n_features,)
+        Median absolute deviation from it divided by ``2**exponent``.
+    exponent : ndarray of int of shape (n_features,)
+        Power of two of each column's units: 0 but for deviations below
+        ``2**-1000``.
     weight_sum : ndarray of shape (n_features,)
         Weight (count when unweighted) of each column's non-missing values.
 
@@ -1153,10 +1225,20 @@ class MedianAbsoluteDeviation(Statistic):
     >>> mad = MedianAbsoluteDeviation.from_data(X)
     >>> mad.median, mad.mad
     (array([3., 3.]), array([1.5, 1. ]))
+
+    Of subnormal data, in units of ``2**-1000`` (the float64 values are
+    rounded to the grid of ``5e-324``: 3.5 to 4, 1.5 to 2):
+
+    >>> g = 5e-324
+    >>> tiny = MedianAbsoluteDeviation.from_data(np.array([[3.0], [7], [1], [4]]) * g)
+    >>> tiny.exponent, tiny.median / g, tiny.mad / g
+    (array([-1000]), array([4.]), array([2.]))
+    >>> unit = np.ldexp(g, 1000)
+    >>> tiny.scaled_median / unit, tiny.scaled_mad / unit
+    (array([3.5]), array([1.5]))
     """
 
-    _fields = ("median", "mad", "weight_sum")
-    _location_fields = ("median",)
+    _fields = ("scaled_median", "scaled_mad", "exponent", "weight_sum")
     reveals_infinity = True
     mergeable = False
 
@@ -1175,13 +1257,48 @@ class MedianAbsoluteDeviation(Statistic):
         MedianAbsoluteDeviation
         """
         center = Quantiles.from_data(X, sample_weight, levels=[0.5])
-        median = center.median()
-        deviation = Quantiles.from_data(X, sample_weight, levels=[0.5], center=median)
+
+        def deviations(median, columns):
+            data = X if columns is None else _columns_in_units(X, columns, -_TINY_UNIT)
+            return Quantiles.from_data(data, sample_weight, levels=[0.5], center=median)
+
+        median, mad, exponent = median_and_deviation(center, deviations)
         statistic = cls(
-            median=median, mad=deviation.median(), weight_sum=center.weight_sum
+            scaled_median=median,
+            scaled_mad=mad,
+            exponent=exponent,
+            weight_sum=center.weight_sum,
         )
         statistic._value_sum = center._value_sum
         return statistic
+
+    @property
+    def median(self):
+        """Per-column median (NaN without data), rounded to float64."""
+        with np.errstate(under="ignore"):
+            return np.ldexp(self.scaled_median, self.exponent.astype(np.int64))
+
+    @property
+    def mad(self):
+        """Per-column median absolute deviation, rounded to float64: below the
+        normal range it loses bits that :attr:`scaled_mad` keeps."""
+        with np.errstate(under="ignore"):
+            return np.ldexp(self.scaled_mad, self.exponent.astype(np.int64))
+
+    def shifted(self, shift):
+        """The statistic of the data plus ``shift`` (per column): the median
+        moves, in its units of ``2**exponent`` (see :meth:`Statistic.shifted`)."""
+        shift = np.asarray(shift, dtype=np.float64)
+        with np.errstate(over="ignore", under="ignore"):
+            step = np.ldexp(shift, -self.exponent.astype(np.int64))
+        return type(self)(
+            scaled_median=np.where(
+                shift != 0, self.scaled_median + step, self.scaled_median
+            ),
+            scaled_mad=self.scaled_mad.copy(),
+            exponent=self.exponent.copy(),
+            weight_sum=self.weight_sum.copy(),
+        )
 
     @classmethod
     def work_units(cls, X, sample_weight=None, **options):

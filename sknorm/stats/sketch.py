@@ -27,16 +27,19 @@ column, and every compaction round processes all columns at once.
 
 import numpy as np
 
+from .._affine import _TINY_UNIT
 from .._callbacks import reported_units
 from .._parallel import iter_tasks
 from .._validation import is_sparse
 from ._base import Statistic, implicit_zero_weight, sparse_entries
 from .quantiles import (
     _PARALLEL_MIN_VALUES,
+    MedianAbsoluteDeviation,
     Quantiles,
     _check_levels,
     _kernel_module,
     _transposed_columns,
+    median_and_deviation,
     ragged_order_statistics,
     ragged_value_finder,
     sort_by_column_then_value,
@@ -570,7 +573,7 @@ class QuantileSketch(Statistic):
             levels=levels,
         )
 
-    def deviation_quantiles(self, center, levels=(0.5,)):
+    def deviation_quantiles(self, center, levels=(0.5,), unit=None):
         """Estimate the quantiles of the absolute deviations ``|x - center|``.
 
         The weighted quantiles of ``|item - center|`` over the sketched items
@@ -586,6 +589,11 @@ class QuantileSketch(Statistic):
         ----------
         center : array-like of shape (n_features,)
         levels : array-like of float in [0, 1], default=(0.5,)
+        unit : array-like of int of shape (n_features,), default=None
+            If given, the deviations of the items divided by ``2**unit``
+            (exactly, where they stay normal) from ``center`` given in those
+            units: below the normal range, distances to a center between
+            two subnormals keep all their bits.
 
         Returns
         -------
@@ -604,7 +612,12 @@ class QuantileSketch(Statistic):
         center = np.asarray(center, dtype=np.float64).reshape(-1)
         n_columns = self.n_features
         columns = np.repeat(np.arange(n_columns), self.column_sizes)
-        deviations = np.abs(self.values - center[columns])
+        values = self.values
+        if unit is not None:
+            unit = np.broadcast_to(np.asarray(unit, dtype=np.int64), (n_columns,))
+            with np.errstate(over="ignore", under="ignore"):
+                values = np.ldexp(values, -unit[columns])
+        deviations = np.abs(values - center[columns])
         order = sort_by_column_then_value(deviations, columns, n_columns)
         lower, upper, _, total = ragged_order_statistics(
             deviations[order],
@@ -622,6 +635,44 @@ class QuantileSketch(Statistic):
             fraction=fraction,
             weight_sum=total,
             levels=levels,
+        )
+
+    def median_absolute_deviation(self):
+        """Estimate each column's median and median absolute deviation.
+
+        The median of :meth:`quantiles`, then the median of
+        :meth:`deviation_quantiles` from it; below the normal range both in
+        units of a power of two, as in the exact statistic (see
+        :func:`~sknorm.stats.quantiles.median_and_deviation`).
+
+        Returns
+        -------
+        MedianAbsoluteDeviation
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sknorm.stats import QuantileSketch
+        >>> sketch = QuantileSketch.from_data([[1.0], [2.0], [4.0], [100.0]])
+        >>> estimate = sketch.median_absolute_deviation()
+        >>> estimate.median, estimate.mad
+        (array([3.]), array([1.5]))
+        """
+        center = self.quantiles([0.5])
+
+        def deviations(median, columns):
+            if columns is None:
+                return self.deviation_quantiles(median)
+            return self._take_columns(columns).deviation_quantiles(
+                median, unit=-_TINY_UNIT
+            )
+
+        median, mad, exponent = median_and_deviation(center, deviations)
+        return MedianAbsoluteDeviation(
+            scaled_median=median,
+            scaled_mad=mad,
+            exponent=exponent,
+            weight_sum=center.weight_sum,
         )
 
     def values_at_ranks(self, ranks):
