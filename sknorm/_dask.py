@@ -8,6 +8,9 @@ is imported only then, so sknorm never imports dask at module load.
 on every row block (array chunk or DataFrame partition), in the task that
 reads the block, and merges the statistics in a tree on the cluster: one pass
 over the data, and only the small merged statistics come back to the client.
+64-bit integer columns are taken relative to one integer centre for the whole
+collection, chosen first in a pass of per-block minima and maxima
+(:func:`integer_center`), so that the fit equals the in-memory one.
 Only mergeable statistics can be fitted that way: the estimator's
 ``partial_fit`` statistics (for quantiles, a
 :class:`~sknorm.stats.QuantileSketch`).
@@ -32,7 +35,15 @@ import inspect
 import numpy as np
 from sklearn.base import clone
 
-from ._validation import check_input, is_sparse, row_blocks
+from ._callbacks import FitTask
+from ._validation import (
+    _wide_integer_columns,
+    check_input,
+    integer_center_of_ranges,
+    integer_ranges,
+    is_sparse,
+    row_blocks,
+)
 from .stats import Extrema, Quantiles, QuantileSketch, Statistic
 from .stats.quantiles import sort_by_column_then_value, virtual_ranks
 
@@ -286,11 +297,65 @@ def _distributed_client(collections):
     return owner if isinstance(owner, Client) else None
 
 
-def _block_statistics(estimator, block, weight, specs):
-    """Statistics of one (non-empty) block: the in-memory fit of a batch."""
+def _block_statistics(estimator, block, weight, specs, center):
+    """Statistics of one (non-empty) block: the in-memory fit of a batch,
+    relative to the collection's integer ``center`` (see
+    :func:`integer_center`)."""
     if weight is not None:
         weight = np.asarray(weight)
-    return estimator._batch_statistics(block, weight, specs, reset=True)
+    return estimator._batch_statistics(
+        block, weight, specs, reset=True, center_integers=_given(center)
+    )
+
+
+def _given(center):
+    """``center_integers`` of a block's validation: the collection's centre,
+    or the plain conversion where it has none (bit for bit as before)."""
+    return False if center is None else center
+
+
+def _without_column(block, dropped):
+    """The block less its column ``dropped`` (a position), or the block."""
+    if dropped is None:
+        return block
+    keep = np.delete(np.arange(block.shape[1]), dropped)
+    return block.iloc[:, keep] if hasattr(block, "iloc") else block[:, keep]
+
+
+def _block_integer_ranges(estimator, block, weight, dropped):
+    """Fields of one block: the :func:`~sknorm._validation.integer_ranges` of
+    its columns (but ``dropped``), as positions, lows and highs."""
+    ranges = integer_ranges(_without_column(block, dropped))
+    positions = np.fromiter(ranges, dtype=np.intp, count=len(ranges))
+    lows = np.empty(len(ranges), dtype=object)
+    highs = np.empty(len(ranges), dtype=object)
+    for i, (low, high) in enumerate(ranges.values()):
+        lows[i], highs[i] = low, high
+    return {"integer_ranges": (positions, lows, highs)}, block.shape[0]
+
+
+def integer_center(estimator, data, sample, dropped=None):
+    """The integer centre of dask ``data``'s (X and its weights) 64-bit
+    integer columns but ``dropped``, for the whole collection: that of the
+    in-memory fit of the same data (:func:`~sknorm._validation.check_input`'s
+    ``center_integers``), None where there is none.
+
+    A pass of per-partition minima and maxima, merged on the cluster, where
+    X's metadata (``sample``, the validated stand-in, or X's, less
+    ``dropped``) has such columns; none otherwise.
+    """
+    if not _wide_integer_columns(_without_column(sample, dropped)):
+        return None
+    fields, _ = _reduce_blocks(
+        _block_integer_ranges, estimator, data, dropped, task=FitTask(None)
+    )
+    ranges = {}
+    positions, lows, highs = fields.get("integer_ranges", ((), (), ()))
+    for position, low, high in zip(positions, lows, highs, strict=True):
+        held = ranges.get(position, (low, high))
+        ranges[position] = (min(held[0], low), max(held[1], high))
+    n_features = sample.shape[1] - (dropped is not None)
+    return integer_center_of_ranges(ranges, n_features)
 
 
 def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
@@ -298,7 +363,11 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
 
     Validates X's metadata (feature count, names, numeric dtypes) against
     ``estimator`` first, recording it when ``reset``, so such errors are raised
-    before any data is read. Mergeable statistics take one tree-reduced pass;
+    before any data is read. With ``reset``, the integer centre of X's 64-bit
+    integer columns is chosen for the whole collection
+    (:func:`integer_center`, for estimators that centre integers) and
+    recorded; every block is taken relative to the estimator's centre.
+    Mergeable statistics take one tree-reduced pass;
     exact :class:`~sknorm.stats.Quantiles` take the further passes of
     :func:`exact_quantiles`.
 
@@ -317,6 +386,13 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
     )
     estimator._check_fit_input(sample)
     data = _aligned(X, sample_weight)
+    if reset:
+        # One centre for every partition, chosen as the in-memory fit would.
+        center = None
+        if estimator._centers_integers():
+            center = integer_center(estimator, data, metadata_sample(X))
+        estimator._integer_center = center
+    center = getattr(estimator, "_integer_center", None)
     block_estimator = clone(estimator)
     # The blocks report nothing: their copies need no callbacks (clone keeps
     # them), which need not even be picklable.
@@ -342,11 +418,12 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
                 block_estimator,
                 data,
                 mergeable + helpers,
+                center,
                 task=first_pass,
             )
     else:
         result = _reduce_blocks(
-            _block_statistics, block_estimator, data, mergeable, task=task
+            _block_statistics, block_estimator, data, mergeable, center, task=task
         )
     statistics, n_rows = result
     if not n_rows:
@@ -363,6 +440,7 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
             statistics["Extrema"],
             n_rows,
             task=task,
+            center=center,
         )
     for cls, _ in helpers:
         del statistics[cls.__name__]
@@ -374,7 +452,7 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
 # ---------------------------------------------------------------------------
 
 
-def _bracket_pass(estimator, block, weight, low, high, sketched, k):
+def _bracket_pass(estimator, block, weight, low, high, sketched, k, center):
     """Weights of one block's values against per-column brackets.
 
     ``low`` and ``high`` have shape ``(n_brackets, n_features)``; brackets are
@@ -386,9 +464,13 @@ def _bracket_pass(estimator, block, weight, low, high, sketched, k):
     a small multiple of a chunk however many values lie in the brackets (all of
     them, for a partition of sorted or drifting data).
     """
-    # Validated as in the first pass, which has already rejected infinity.
+    # Validated as in the first pass (relative to the same integer centre),
+    # which has already rejected infinity.
     X, weight = estimator._checked_batch(
-        block, None if weight is None else np.asarray(weight), reset=True
+        block,
+        None if weight is None else np.asarray(weight),
+        reset=True,
+        center_integers=_given(center),
     )
     chunks = (
         _bracket_chunk(
@@ -504,9 +586,14 @@ def _at_slots(slot_bracket, array):
     return np.take_along_axis(array, slot_bracket, axis=0)
 
 
-def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows, *, task):
+def exact_quantiles(
+    estimator, data, levels, sketch, extrema, n_rows, *, task, center=None
+):
     """Exact quantiles of ``data`` (X and its weights), from its sketch and
     extrema; each pass over the data is a subtask ``pass`` of ``task``.
+
+    ``center`` is the integer centre the blocks are taken relative to, as in
+    the first pass (see :func:`integer_center`).
 
     Equal to ``Quantiles.from_data`` on all the data (to the last bit without
     weights or with integer weights; with real weights, up to the order in
@@ -557,7 +644,15 @@ def exact_quantiles(estimator, data, levels, sketch, extrema, n_rows, *, task):
         sketched = expected_rows > _COLLECT_BUDGET / n_features
         with task.subtask("pass", max_subtasks=_n_blocks(data)) as this_pass:
             fields, _ = _reduce_blocks(
-                _bracket_pass, estimator, data, lows, highs, sketched, k, task=this_pass
+                _bracket_pass,
+                estimator,
+                data,
+                lows,
+                highs,
+                sketched,
+                k,
+                center,
+                task=this_pass,
             )
         total = fields["total"]
         ranks = wanted_ranks(total)

@@ -84,11 +84,15 @@ def merged_estimator(estimators, *, n_rows=None, weighted=False):
         if _statistic_class(name).mergeable
         and all(name in e._statistics_state for e in estimators)
     ]
+    # Estimators of one integer centre (the scalers of GroupedScaler's
+    # groups) merge in its units, exactly, and the merge keeps it; others
+    # in the data's own units, each centre added back.
+    center = _shared_integer_center(estimators)
     statistics = {}
     for name in names:
-        # In the data's own units: each estimator's integer centre (if any)
-        # added back, as the merged estimator has none.
-        parts = [e._stored_statistic(name, uncentered=True) for e in estimators]
+        parts = [
+            e._stored_statistic(name, uncentered=center is None) for e in estimators
+        ]
         # Pairwise, so that rounding grows with the depth of the tree only.
         while len(parts) > 1:
             pairs = [parts[i].merge(parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
@@ -98,7 +102,7 @@ def merged_estimator(estimators, *, n_rows=None, weighted=False):
     for attribute in ("n_features_in_", "feature_names_in_"):
         if hasattr(first, attribute):
             setattr(merged, attribute, getattr(first, attribute))
-    merged._integer_center = None
+    merged._integer_center = center
     merged._statistics_state = {
         name: stat.to_state() for name, stat in statistics.items()
     }
@@ -107,7 +111,21 @@ def merged_estimator(estimators, *, n_rows=None, weighted=False):
             np.max(to_numpy(getattr(e, "n_samples_seen_", 0))) for e in estimators
         )
     merged._set_fitted_attributes(statistics, n_rows=n_rows, weighted=weighted)
+    if center is not None:
+        merged._uncenter_attributes(center)
     return merged
+
+
+def _shared_integer_center(estimators):
+    """The integer centre of every one of ``estimators``, or None where they
+    have none or different ones."""
+    center = getattr(estimators[0], "_integer_center", None)
+    if center is None or any(
+        not np.array_equal(getattr(e, "_integer_center", None), center)
+        for e in estimators[1:]
+    ):
+        return None
+    return center
 
 
 #: Values derived from each estimator's fitted attributes and parameters, by
@@ -479,16 +497,11 @@ class _StatisticsEstimator(
                     "memory for exact quantiles: use dask_quantiles='sketch' "
                     "(pooled sketches), or fit a numpy array."
                 )
+            # Relative to the integer centre: that of the whole collection,
+            # chosen first (first call), or the one stored.
             statistics, n_new_rows = fit_statistics(
                 self, X, sample_weight, specs, reset=first_call, task=task
             )
-            center = None if first_call else getattr(self, "_integer_center", None)
-            if center is not None:
-                # Partitions are converted as they are: brought to the
-                # centered units of the statistics stored.
-                statistics = {
-                    name: stat.shifted(-center) for name, stat in statistics.items()
-                }
         else:
             X, weight = self._checked_batch(
                 X,
@@ -539,16 +552,21 @@ class _StatisticsEstimator(
             move_fitted_arrays(self, namespace)
         return self
 
-    def _batch_statistics(self, X, sample_weight, specs, *, reset):
+    def _batch_statistics(
+        self, X, sample_weight, specs, *, reset, center_integers=False
+    ):
         """Validate a batch and compute its statistics ``specs``.
 
         Returns ``(statistics, n_rows)``. The one path from data to statistics:
         ``fit`` and ``partial_fit`` run it on in-memory input (in two steps, so
         that their callback task begins on validated input), a dask fit on
         each partition (on the workers, with ``reset=True`` on a copy of the
-        estimator).
+        estimator, and ``center_integers`` the integer centre of the whole
+        collection, see :func:`~sknorm._dask.integer_center`).
         """
-        X, weight = self._checked_batch(X, sample_weight, reset=reset)
+        X, weight = self._checked_batch(
+            X, sample_weight, reset=reset, center_integers=center_integers
+        )
         return self._computed_statistics(X, weight, specs), X.shape[0]
 
     def _computed_statistics(self, X, weight, specs, groups=None):

@@ -450,7 +450,7 @@ def check_input(
     method : str, default="transform"
         The estimator's method that asks (named in the error raised when X is
         not in the namespace of the fit; ``reset=False`` only).
-    center_integers : bool, default=False
+    center_integers : bool, ndarray or None, default=False
         Whether X is returned relative to the estimator's integer centre
         (``X - estimator._integer_center``, the centre subtracted exactly in
         integer arithmetic from 64-bit integer columns before their one
@@ -459,9 +459,13 @@ def check_input(
         ``2**53`` in magnitude (which float64 cannot hold exactly) on one
         side of 0, its value nearest 0, rounded toward 0 to a float64
         (:func:`_center_of_column`); None where no column has one, so that
-        other data is converted as it always was, bit for bit. Dense numpy
-        arrays (and nested lists of integers) and pandas and polars
-        DataFrames only.
+        other data is converted as it always was, bit for bit. An array (or
+        None) is a centre chosen elsewhere (for a whole dask collection, see
+        :func:`sknorm._dask.integer_center`; shared by the scalers of
+        :class:`~sknorm.GroupedScaler`):
+        it is recorded as the estimator's and X is returned relative to it.
+        Dense numpy arrays (and nested lists of integers) and pandas and
+        polars DataFrames only.
 
     Returns
     -------
@@ -479,8 +483,10 @@ def check_input(
             check_finite(X, estimator, allow_nan=allow_nan)
         return X
     center = None
-    if center_integers:
-        X, center = _integer_centered(estimator, X, reset=reset)
+    if center_integers is not False:
+        X, center = _integer_centered(
+            estimator, X, reset=reset, center_integers=center_integers
+        )
     if _is_float_matrix(X):
         if check_features:
             _check_matrix_features(estimator, X, reset=reset)
@@ -494,7 +500,7 @@ def check_input(
             check_features=check_features,
         )
     if center is not None:
-        X = _centered_floats(X, center)
+        X = centered_floats(X, center)
     if reject_infinity or not allow_nan:
         check_finite(X, estimator, allow_nan=allow_nan)
     return X
@@ -571,35 +577,57 @@ def _center_of_column(low, high):
     return 0.0
 
 
+def integer_ranges(X):
+    """``{position: (low, high)}``: the least and greatest value (Python
+    integers) of each of X's :func:`_wide_integer_columns` that holds one;
+    empty for other input.
+
+    The ranges of parts of X (the partitions of a dask collection) combine
+    by their minimum and maximum into those of X.
+    """
+    if is_sparse(X) or len(getattr(X, "shape", ())) != 2 or X.shape[0] == 0:
+        return {}
+    if isinstance(X, np.ndarray):  # all columns integers: at once
+        if X.dtype.kind not in "iu" or X.dtype.itemsize != 8:
+            return {}
+        low, high = X.min(axis=0), X.max(axis=0)
+        return {j: (int(low[j]), int(high[j])) for j in range(X.shape[1])}
+    ranges = {}
+    for position, (values, missing) in (_wide_integer_columns(X) or {}).items():
+        present = values if missing is None else values[~missing]
+        if present.size:
+            ranges[position] = (int(present.min()), int(present.max()))
+    return ranges
+
+
+def integer_center_of_ranges(ranges, n_features):
+    """Per-feature centre (:func:`_center_of_column`) of the columns of
+    :func:`integer_ranges` ``ranges``, 0 for the other features; None when
+    no feature has one."""
+    center = np.zeros(n_features)
+    for position, (low, high) in ranges.items():
+        center[position] = _center_of_column(low, high)
+    return center if center.any() else None
+
+
+#: The numpy dtypes of 64-bit integers.
+_WIDE_INTEGERS = (np.dtype(np.int64), np.dtype(np.uint64))
+
+
 def _integer_center_of(X):
     """Per-feature centre (:func:`_center_of_column`) of X's
     :func:`_wide_integer_columns`, 0 for the other features; None when no
     feature has one."""
-    if is_sparse(X) or len(getattr(X, "shape", ())) != 2 or X.shape[0] == 0:
-        return None
-    if isinstance(X, np.ndarray):
-        if X.dtype.kind not in "iu" or X.dtype.itemsize != 8:
-            return None
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in _WIDE_INTEGERS:
         # Most integer data is small: two reductions of the whole array say so.
-        if X.max() <= _EXACT_INTEGER_LIMIT and X.min() >= -_EXACT_INTEGER_LIMIT:
+        if (
+            X.size
+            and X.max() <= _EXACT_INTEGER_LIMIT
+            and X.min() >= -_EXACT_INTEGER_LIMIT
+        ):
             return None
-    columns = _wide_integer_columns(X)
-    if columns is None:
-        return None
-    center = np.zeros(X.shape[1])
-    if isinstance(X, np.ndarray):  # all columns integers: at once
-        low, high = X.min(axis=0), X.max(axis=0)
-        wide = (high > _EXACT_INTEGER_LIMIT) | (low < -_EXACT_INTEGER_LIMIT)
-        for position in np.flatnonzero(wide):
-            center[position] = _center_of_column(
-                int(low[position]), int(high[position])
-            )
-        return center if center.any() else None
-    for position, (values, missing) in columns.items():
-        present = values if missing is None else values[~missing]
-        if present.size:
-            center[position] = _center_of_column(int(present.min()), int(present.max()))
-    return center if center.any() else None
+    ranges = integer_ranges(X)
+    return integer_center_of_ranges(ranges, X.shape[1]) if ranges else None
 
 
 def _integer_minus_center(values, center):
@@ -620,22 +648,27 @@ def _integer_minus_center(values, center):
     return above
 
 
-def _integer_centered(estimator, X, *, reset):
+def _integer_centered(estimator, X, *, reset, center_integers=True):
     """``(X, center)``: X with its 64-bit integer columns replaced by their
     float64 differences from the estimator's integer centre (recorded first
-    when ``reset``), and the centre still to subtract from the other columns
-    once X is float (None when there is nothing to subtract).
+    when ``reset``, or given as ``center_integers``, an array or None), and
+    the centre still to subtract from the other columns once X is float
+    (None when there is nothing to subtract).
 
     The caller's data is not modified: a numpy array is converted into new
     memory, a DataFrame's columns are replaced in a shallow copy.
     """
-    if not reset and getattr(estimator, "_integer_center", None) is None:
+    given = not isinstance(center_integers, bool)
+    if given:
+        # Chosen elsewhere: recorded as it is.
+        estimator._integer_center = center_integers
+    elif not reset and getattr(estimator, "_integer_center", None) is None:
         return X, None
     if isinstance(X, (list, tuple)) and len(X):
         as_array = np.asarray(X)
         if as_array.dtype.kind in "iu":
             X = as_array
-    if reset:
+    if reset and not given:
         estimator._integer_center = _integer_center_of(X)
     center = getattr(estimator, "_integer_center", None)
     if center is None or is_sparse(X) or len(getattr(X, "shape", ())) != 2:
@@ -683,14 +716,14 @@ def _with_float_columns(X, replacements):
     )
 
 
-def _centered_floats(X, center):
+def centered_floats(X, center, *, in_place=False):
     """Validated float X minus the per-feature ``center`` (exact integers),
-    as a new array of X's dtype (the caller's data is not modified)."""
+    in X's dtype: a new array, or X itself with ``in_place``."""
     if is_sparse(X):
         # The centered map moves sparse zeros: it refuses sparse X itself.
         return X
     moved = np.flatnonzero(center)
-    shifted = X.copy()
+    shifted = X if in_place else X.copy()
     shifted[:, moved] = (X[:, moved].astype(np.float64) - center[moved]).astype(X.dtype)
     return shifted
 

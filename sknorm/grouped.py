@@ -33,6 +33,7 @@ from ._estimator import (
     DocLinkMixin,
     ParamsMixin,
     _statistic_class,
+    derived_from_fit,
     merged_estimator,
 )
 from ._validation import (
@@ -66,9 +67,10 @@ def _plain(values):
     return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
-def _absorb_statistics(scaler, statistics, n_rows, weighted):
+def _absorb_statistics(scaler, statistics, n_rows, weighted, center):
     """Merge ``statistics`` of ``n_rows`` new rows into ``scaler`` (a sknorm
-    ``_StatisticsEstimator``), as its ``partial_fit`` does with a batch's."""
+    ``_StatisticsEstimator``), as its ``partial_fit`` does with a batch's;
+    both relative to the integer ``center`` (see :func:`_fit_relative`)."""
     stored = getattr(scaler, "_statistics_state", None)
     if stored is not None:
         scaler._check_continuable(list(statistics))
@@ -83,13 +85,49 @@ def _absorb_statistics(scaler, statistics, n_rows, weighted):
     scaler._set_fitted_attributes(
         statistics, n_rows=int(seen) + n_rows, weighted=weighted
     )
+    _keep_center(scaler, center)
 
 
-def _block_group_statistics(estimator, block, weight):
+def _fit_relative(scaler, method, rows, weight, center):
+    """A group's ``scaler``'s ``method`` (``fit`` or ``partial_fit``) on
+    rows relative to the integer ``center`` of the GroupedScaler (None:
+    none).
+
+    The scaler learns in the units of the rows, those of every group (so
+    that their statistics merge exactly into the all-groups statistics),
+    and keeps the centre, with its attributes in the data's units: as the
+    scaler fitted alone on the group's data with that centre.
+    """
+    scaler._integer_center = None  # the rows are relative to it already
+    getattr(scaler, method)(rows, sample_weight=weight)
+    _keep_center(scaler, center)
+
+
+def _keep_center(scaler, center):
+    """Record ``center`` as the integer centre of ``scaler``, fitted relative
+    to it, and bring its attributes to the data's units."""
+    scaler._integer_center = center
+    if center is not None:
+        scaler._uncenter_attributes(center)
+
+
+def _relative_scaler(scaler):
+    """A copy of the fitted ``scaler`` that maps data relative to its integer
+    centre: its attributes in those units, no centre of its own."""
+    view, center = scaler._centered_view()
+    if center is not None:
+        view._integer_center = None
+    return view
+
+
+def _block_group_statistics(estimator, block, weight, center):
     """Fields of one (non-empty) block of a dask fit: the mergeable
-    statistics of each group's rows, ``("stat", group, name)``, and its rows
-    of positive weight, ``("rows", group)``."""
-    groups, features, _ = estimator._split(block, reset=True)
+    statistics of each group's rows, ``("stat", group, name)``, relative to
+    the collection's integer ``center``, and its rows of positive weight,
+    ``("rows", group)``."""
+    groups, features, _ = estimator._split(
+        block, reset=True, center_integers=False if center is None else center
+    )
     base = estimator._base_scaler()
     if weight is not None:
         # Validated per partition: one may weigh all its rows zero.
@@ -201,6 +239,12 @@ class GroupedScaler(
     :class:`RobustScaler` groups get sketched quantiles there);
     ``transform`` and ``inverse_transform`` of dask input are lazy.
 
+    64-bit integer features beyond ``2**53`` (nanosecond timestamps, 64-bit
+    ids) are scaled exactly, as by the scalers alone: relative to one exact
+    integer centre per feature, chosen at the first fit from all the rows
+    and shared by the groups' scalers (whose statistics then merge exactly
+    into the all-groups statistics). The group column is never converted.
+
     Examples
     --------
     >>> import numpy as np
@@ -308,10 +352,14 @@ class GroupedScaler(
             )
         return column % n_columns
 
-    def _split(self, X, *, reset, method="fit", check_groups=True):
+    def _split(
+        self, X, *, reset, method="fit", check_groups=True, center_integers=False
+    ):
         """``(groups, features, position)``: the group values of X's rows, the
-        other columns validated (a float array or CSR/CSC matrix) and the
-        group column's position."""
+        other columns validated (a float array or CSR/CSC matrix; relative
+        to the integer centre with ``center_integers``, see
+        :func:`~sknorm._validation.check_input`) and the group column's
+        position."""
         if is_dask_collection(X):
             raise NotImplementedError(
                 f"GroupedScaler.{method} does not take dask collections; "
@@ -370,6 +418,7 @@ class GroupedScaler(
             accept_sparse=base._accept_sparse,
             check_features=False,
             reject_infinity=False,
+            center_integers=center_integers,
         )
         self._reject_infinity(features, keep)
         return groups, features, position
@@ -433,6 +482,7 @@ class GroupedScaler(
             delattr(self, name)
         self.__dict__.pop("_weighted", None)
         self.__dict__.pop("_group_index", None)
+        self.__dict__.pop("_integer_center", None)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
@@ -487,7 +537,14 @@ class GroupedScaler(
                 return self
             base = self._base_scaler()
             first_call = not hasattr(self, "scalers_")
-            groups, features, position = self._split(X, reset=first_call)
+            # The features' integer centre is chosen at the first fit (if the
+            # scaler centres integers) and kept by later ones.
+            groups, features, position = self._split(
+                X,
+                reset=first_call,
+                center_integers=base._centers_integers() if first_call else True,
+            )
+            center = getattr(self, "_integer_center", None)
             if not first_call and position != self._group_index:
                 raise ValueError(  # pragma: no cover - the names fix the position
                     "The group column moved since the first fit."
@@ -515,12 +572,12 @@ class GroupedScaler(
                     # On a copy: a batch that fails leaves the fit unchanged.
                     scaler, count = known[group]
                     scaler = copy.deepcopy(scaler)
-                    scaler.partial_fit(features[rows], sample_weight=rows_weight)
+                    method = "partial_fit"
                 else:
                     scaler = clone(base).set_output(transform="default")
-                    fit = scaler.partial_fit if streaming else scaler.fit
-                    fit(features[rows], sample_weight=rows_weight)
+                    method = "partial_fit" if streaming else "fit"
                     count = 0
+                _fit_relative(scaler, method, features[rows], rows_weight, center)
                 known[group] = (scaler, count + len(rows))
             self._store_groups(known, position, weight is not None)
         return self
@@ -569,7 +626,13 @@ class GroupedScaler(
         The per-group statistics are the mergeable ones (those of
         ``partial_fit``: for quantiles, a sketch), in one pass over the data.
         """
-        from ._dask import _aligned, _n_blocks, _reduce_blocks, metadata_sample
+        from ._dask import (
+            _aligned,
+            _n_blocks,
+            _reduce_blocks,
+            integer_center,
+            metadata_sample,
+        )
 
         base = self._base_scaler()
         first_call = not hasattr(self, "scalers_")
@@ -579,11 +642,20 @@ class GroupedScaler(
         )
         base._check_fit_input(sample)
         data = _aligned(X, sample_weight)
-        task.begin(X, max_subtasks=_n_blocks(data))
         block_estimator = clone(self)
         block_estimator.__dict__.pop("_skl_callbacks", None)
+        if first_call:
+            # One centre for every partition, chosen as the in-memory fit
+            # would (the group column left out).
+            self._integer_center = None
+            if base._centers_integers():
+                self._integer_center = integer_center(
+                    block_estimator, data, metadata_sample(X), dropped=position
+                )
+        center = getattr(self, "_integer_center", None)
+        task.begin(X, max_subtasks=_n_blocks(data))
         fields, n_rows = _reduce_blocks(
-            _block_group_statistics, block_estimator, data, task=task
+            _block_group_statistics, block_estimator, data, center, task=task
         )
         if not n_rows:
             raise ValueError(
@@ -606,7 +678,7 @@ class GroupedScaler(
                 scaler = clone(base).set_output(transform="default")
                 scaler.n_features_in_ = sample.shape[1]
                 count = 0
-            _absorb_statistics(scaler, statistics, rows, weighted)
+            _absorb_statistics(scaler, statistics, rows, weighted, center)
             known[group] = (scaler, count + rows)
         if not known:
             raise ValueError(
@@ -634,8 +706,32 @@ class GroupedScaler(
             index = np.where((index >= 0) & small[np.maximum(index, 0)], -1, index)
         return index
 
-    def _map_groups(self, method, groups, features):
-        """``method`` of each row's scaler on its rows, in X's row order."""
+    def _maps_centered(self):
+        """Whether transform maps the features relative to the integer
+        centre: the scalers do (they share it, and their parameters: a map
+        without an offset scales the data's own values)."""
+        if getattr(self, "_integer_center", None) is None:
+            return False
+        return self.all_groups_scaler_._transforms_relative_to_center()
+
+    def _relative_scalers(self):
+        """``(scalers, all-groups scaler)`` mapping data relative to the
+        integer centre (:func:`_relative_scaler`), built once per fit."""
+
+        def build():
+            return (
+                [_relative_scaler(s) for s in self.scalers_],
+                _relative_scaler(self.all_groups_scaler_),
+            )
+
+        return derived_from_fit(self, "relative_scalers", build)
+
+    def _map_groups(self, method, groups, features, centered=False):
+        """``method`` of each row's scaler on its rows, in X's row order
+        (the features relative to the integer centre with ``centered``)."""
+        scalers, all_groups = self.scalers_, self.all_groups_scaler_
+        if centered:
+            scalers, all_groups = self._relative_scalers()
         which = self._scaler_of_rows(groups)
         order = np.argsort(which, kind="stable")
         values, starts = np.unique(which[order], return_index=True)
@@ -643,7 +739,7 @@ class GroupedScaler(
         parts, part_rows = [], []
         for k, value in enumerate(values):
             rows = order[bounds[k] : bounds[k + 1]]
-            scaler = self.all_groups_scaler_ if value < 0 else self.scalers_[value]
+            scaler = all_groups if value < 0 else scalers[value]
             # features[rows] is a copy: the scaler may work in it.
             parts.append(getattr(scaler, method)(features[rows], copy=False))
             part_rows.append(rows)
@@ -719,8 +815,11 @@ class GroupedScaler(
             ``keep_group_column=True``; sparse input keeps its format.
         """
         check_is_fitted(self)
-        groups, features, position = self._split(X, reset=False, method="transform")
-        out = self._map_groups("transform", groups, features)
+        centered = self._maps_centered()
+        groups, features, position = self._split(
+            X, reset=False, method="transform", center_integers=centered
+        )
+        out = self._map_groups("transform", groups, features, centered)
         if self.keep_group_column:
             out = self._with_group_column(out, groups, position, X, "transform")
         return out

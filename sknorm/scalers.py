@@ -19,6 +19,8 @@ from ._affine import AffineMap, safe_scale, spread_in_units
 from ._array_api import host_view, namespace_of
 from ._estimator import FIT_SKETCH_SAMPLE, _StatisticsEstimator, derived_from_fit
 from ._validation import (
+    _is_float_matrix,
+    centered_floats,
     check_finite,
     check_input,
     is_sparse,
@@ -125,6 +127,11 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
 
         return derived_from_fit(self, "affine_map", build)
 
+    def _transforms_relative_to_center(self):
+        """Whether ``transform`` takes X relative to the integer centre: there
+        is one and the map has an offset (see :meth:`_fitted_map`)."""
+        return self._fitted_map()[2] is not None
+
     def transform(self, X, copy=None):
         """Scale the features of X with the fitted statistics.
 
@@ -164,18 +171,21 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         rejected before any of it is overwritten.
         """
         copy = self.copy if copy is None else copy
+        center_here = _centered_in_place(X, copy, center_integers)
         X_checked = check_input(
             self,
             X,
             reset=False,
             reject_infinity=False,
             method=method,
-            center_integers=center_integers,
+            center_integers=center_integers and not center_here,
         )
         in_place = may_write_in_place(X_checked, X, copy)
         callers_memory = in_place and not owns_memory(X_checked, X)
         if callers_memory:
             check_finite(X_checked, self)
+        if center_here:
+            X_checked = centered_floats(X_checked, self._integer_center, in_place=True)
         return X_checked, in_place, not callers_memory
 
     def inverse_transform(self, X, copy=None):
@@ -208,6 +218,13 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
             reject_infinity=check_as_we_go,
         )
         return wrap_like_transform(self, _uncentered(result, center), X)
+
+
+def _centered_in_place(X, copy, center_integers):
+    """Whether a transform relative to the integer centre subtracts it from
+    X itself: a float array it may write into (``copy=False``), once X is
+    checked (validation would subtract it in new memory)."""
+    return bool(center_integers) and not copy and _is_float_matrix(X)
 
 
 def _uncentered(result, center):
@@ -1291,8 +1308,16 @@ default=(25.0, 75.0)
         name = "centered_squashing_map" if centered else "squashing_map"
         return derived_from_fit(self, name, build)
 
+    def _transforms_relative_to_center(self):
+        # The map always has an offset (the median).
+        return getattr(self, "_integer_center", None) is not None
+
     def _check_for_map(self, X, copy, method="transform"):
         copy = self.copy if copy is None else copy
+        center_integers = method == "transform"
+        center_here = _centered_in_place(X, copy, center_integers) and (
+            getattr(self, "_integer_center", None) is not None
+        )
         X_checked = check_input(
             self,
             X,
@@ -1300,8 +1325,10 @@ default=(25.0, 75.0)
             reject_infinity=False,
             accept_sparse=False,
             method=method,
-            center_integers=method == "transform",
+            center_integers=center_integers and not center_here,
         )
+        if center_here:  # +/-inf and NaN stay as they are: nothing to check
+            X_checked = centered_floats(X_checked, self._integer_center, in_place=True)
         return X_checked, may_write_in_place(X_checked, X, copy)
 
     def transform(self, X, copy=None):

@@ -59,6 +59,35 @@ def df_module(request):
     return pytest.importorskip(request.param)
 
 
+#: Options of the dask test clusters: tests talk to 127.0.0.1 only (see the
+#: design notes).
+DASK_CLUSTER_OPTIONS = dict(
+    n_workers=2,
+    threads_per_worker=1,
+    protocol="tcp",
+    host="127.0.0.1",
+    dashboard_address="127.0.0.1:0",
+)
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    """A client of a local dask cluster (threads), one per test module."""
+    distributed = pytest.importorskip(
+        "distributed", reason="distributed is an optional dependency (sknorm[dask])"
+    )
+    with distributed.LocalCluster(processes=False, **DASK_CLUSTER_OPTIONS) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture
+def client(cluster_client):
+    """:func:`cluster_client`, the current client during the test."""
+    with cluster_client.as_current():
+        yield cluster_client
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -2055,11 +2055,13 @@ INTEGER_SCALERS = {
 }
 
 
-def _exact_integer_outputs(name, columns, missing, values=None):
+def _exact_integer_outputs(name, columns, missing, values=None, centred_on=None):
     """Exact outputs (mpmath, NaN where missing, row-major) of scaler ``name``
     fitted on integer ``columns`` (for the data's rows, or for ``values``,
     rows of numbers given at transform), their tolerances, and the
     tolerances of ``inverse_transform`` of the outputs against the exact data.
+    ``centred_on``: the columns (more rows) from which the integer centre
+    was chosen, by default ``columns``.
 
     With ``eps = 2**-52``, ``z`` the exact scaled value, ``s`` the scale and
     ``D`` the column's range plus one ulp of its largest magnitude (the
@@ -2081,15 +2083,19 @@ def _exact_integer_outputs(name, columns, missing, values=None):
     """
     outputs, tolerances, back = [], [], []
     rows = _integer_rows(columns, missing)
+    centre_rows = rows if centred_on is None else _integer_rows(centred_on, False)
     per_column = []
-    for column in zip(*rows, strict=True):
+    for column, centre_column in zip(
+        zip(*rows, strict=True), zip(*centre_rows, strict=True), strict=True
+    ):
         present = [v for v in column if v is not None]
         location, s = _exact_integer_map(name, present)
         if location is None:
             distance = mp(0)
         else:
-            largest = max(abs(v) for v in present)
-            distance = mp(max(present) - min(present)) + mp(np.spacing(float(largest)))
+            around = [v for v in centre_column if v is not None]
+            largest = max(abs(v) for v in around)
+            distance = mp(max(around) - min(around)) + mp(np.spacing(float(largest)))
         per_column.append((location, s, distance))
     for row in rows if values is None else values:
         for value, (location, s, distance) in zip(row, per_column, strict=True):
@@ -2238,6 +2244,249 @@ def test_integers_beyond_2_53_dask_partial_fit_joins_the_centre():
         rtol=4 * F64_EPS,
         atol=0,
     )
-    # A dask fit converts partitions as they are (as scikit-learn does).
+    # A dask fit takes every partition relative to one centre, that of all
+    # the data (here its minimum).
     fitted = MinMaxScaler().fit(da.from_array(everything, chunks=2))
-    assert fitted.data_min_[0] == float(2**53)
+    assert fitted._integer_center.tolist() == [float(2**53)]
+    np.testing.assert_allclose(
+        fitted.transform(everything).ravel(),
+        [float(e) for e in exact],
+        rtol=4 * F64_EPS,
+        atol=0,
+    )
+
+
+#: The rows of the second group, taken from the columns' rows: a group of
+#: its own statistics, centred on the centre of all the rows.
+SECOND_GROUP_ROWS = (4, 2, 0)
+
+
+def _grouped_integer_data(kind, signed, missing):
+    """``(X, first, second)``: a container of the integer columns' rows
+    (group 10, missing values as :func:`_integer_rows`) then the rows of
+    :data:`SECOND_GROUP_ROWS` (group 20, none missing), preceded by an
+    integer group column of the same dtype; and the two groups' columns."""
+    columns = SIGNED_INTEGER_COLUMNS if signed else UNSIGNED_INTEGER_COLUMNS
+    second = [[c[k] for k in SECOND_GROUP_ROWS] for c in columns]
+    rows = [[10, *r] for r in _integer_rows(columns, missing)]
+    rows += [[20, *r] for r in _integer_rows(second, False)]
+    return _integer_container(kind, rows, signed), columns, second
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int64", "uint64"])
+@pytest.mark.parametrize("kind", ["numpy", "pandas", "pandas-nullable", "polars"])
+@pytest.mark.parametrize("name", list(INTEGER_SCALERS))
+def test_integers_beyond_2_53_grouped_scale_exactly(name, kind, signed):
+    missing = kind in ("pandas-nullable", "polars")
+    X, first, second = _grouped_integer_data(kind, signed, missing)
+    before = X.copy() if kind != "polars" else X.clone()
+    scaler = GroupedScaler(INTEGER_SCALERS[name](), keep_group_column=True).fit(X)
+    # The group column is not a feature: it is neither centred nor converted.
+    assert scaler.groups_.tolist() == [10, 20]
+    assert scaler.groups_.dtype.kind in "iu"
+    if name != "maxabs":
+        assert scaler._integer_center.shape == (len(first),)
+    Z = np.asarray(scaler.transform(X), dtype=np.float64)
+    np.testing.assert_array_equal(Z[:, 0], [10] * 5 + [20] * 3)
+    everything = [
+        [*f, *s] for f, s in zip(_integer_columns(first, missing), second, strict=True)
+    ]
+    exact, tol, back_tol = [], [], []
+    for columns, group_missing in ((first, missing), (second, False)):
+        e, t, b = _exact_integer_outputs(
+            name, columns, group_missing, centred_on=everything
+        )
+        exact, tol, back_tol = exact + e, tol + t, back_tol + b
+    R.assert_within(Z[:, 1:], exact, tol, f"grouped {name} on {kind}")
+    if kind == "numpy":
+        np.testing.assert_array_equal(X, before)
+    else:
+        assert X.equals(before)  # the caller's frame is kept
+    if kind != "numpy":  # a frame of X's column names, as fitted
+        pd = pytest.importorskip("pandas")
+        Z = pd.DataFrame(Z, columns=[str(c) for c in X.columns])
+    back = np.asarray(scaler.inverse_transform(Z), dtype=np.float64)
+    flat = [
+        v
+        for rows in (_integer_rows(first, missing), _integer_rows(second, False))
+        for row in rows
+        for v in row
+    ]
+    R.assert_within(
+        back[:, 1:],
+        [R.NAN if v is None else mp(v) for v in flat],
+        back_tol,
+        f"inverse of grouped {name} on {kind}",
+    )
+    # Rows of an unseen group: the statistics of all the rows, merged from
+    # the groups' in the units of their shared centre.
+    unseen = _integer_container(
+        "numpy", [[30, *r] for r in _integer_rows(second, False)], signed
+    )
+    exact, tol, _ = _exact_integer_outputs(
+        name, everything, False, values=_integer_rows(second, False)
+    )
+    R.assert_within(
+        np.asarray(scaler.transform(_like(unseen, X)))[:, 1:],
+        exact,
+        tol,
+        f"all groups {name} on {kind}",
+    )
+
+
+def _integer_columns(columns, missing):
+    """The columns with the values of :func:`_integer_rows` (None where
+    missing)."""
+    return [list(c) for c in zip(*_integer_rows(columns, missing), strict=True)]
+
+
+def _like(X, frame):
+    """Integer array X in the container of ``frame`` (its column names)."""
+    if isinstance(frame, np.ndarray):
+        return X
+    rows = X.tolist()
+    signed = X.dtype.kind == "i"
+    kind = "polars" if type(frame).__module__.startswith("polars") else "pandas"
+    if kind == "pandas" and any(str(d)[0] in "IU" for d in frame.dtypes):
+        kind = "pandas-nullable"
+    return _integer_container(kind, rows, signed)
+
+
+def test_integers_beyond_2_53_grouped_partial_fit_keeps_the_first_centre():
+    X, first, second = _grouped_integer_data("numpy", True, False)
+    scaler = GroupedScaler(MinMaxScaler())
+    scaler.partial_fit(X[5:])  # the second group: its own centre first
+    centre = scaler._integer_center.copy()
+    scaler.partial_fit(X[:5])
+    np.testing.assert_array_equal(scaler._integer_center, centre)
+    everything = [[*f, *s] for f, s in zip(first, second, strict=True)]
+    exact, tol = [], []
+    for columns in (first, second):
+        e, t, _ = _exact_integer_outputs(
+            "minmax", columns, False, centred_on=everything
+        )
+        exact, tol = exact + e, tol + t
+    R.assert_within(scaler.transform(X), exact, tol, "grouped partial_fit")
+    for group_scaler in (*scaler.scalers_, scaler.all_groups_scaler_):
+        np.testing.assert_array_equal(group_scaler._integer_center, centre)
+
+
+def test_integers_beyond_2_53_grouped_float_features_and_id_groups():
+    # A 64-bit id as the group column, float features: nothing is centred.
+    ids = np.array([2**62 + 1, 2**62 + 3, 2**62 + 1, 2**62 + 3], dtype=np.int64)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": ids, "x": [1.0, 2.0, 4.0, 8.0]})
+    scaler = GroupedScaler(MinMaxScaler(), group_column="id").fit(frame)
+    assert scaler.groups_.tolist() == [2**62 + 1, 2**62 + 3]  # exact ids
+    assert getattr(scaler, "_integer_center", None) is None
+    np.testing.assert_array_equal(scaler.transform(frame).ravel(), [0, 0, 1, 1])
+
+
+#: Scalers fitted on dask collections: exact quantiles in further passes.
+DASK_INTEGER_SCALERS = INTEGER_SCALERS | {
+    "robust": lambda: RobustScaler(dask_quantiles="exact"),
+    "squashing": lambda: SquashingScaler(dask_quantiles="exact"),
+}
+#: Fitted attributes computed by merges that are exact (extrema, exact
+#: quantiles): a dask fit gives them bit for bit.
+EXACT_MERGES = ("minmax", "maxabs", "robust", "squashing")
+
+
+def _dask_collection(X, kind):
+    """X as a dask array of 2-row chunks or a DataFrame of 3 partitions."""
+    if kind == "numpy":
+        da = pytest.importorskip("dask.array")
+        return da.from_array(X, chunks=(2, -1))
+    dd = pytest.importorskip("dask.dataframe")
+    return dd.from_pandas(X, npartitions=3)
+
+
+def _assert_same_fit(dask_fit, memory_fit, exact_merges):
+    """The fitted array attributes of a dask fit and an in-memory one: bit for
+    bit for ``exact_merges``, else within the moments' merge rounding."""
+    for name, value in vars(memory_fit).items():
+        if not (name.endswith("_") and isinstance(value, np.ndarray)):
+            continue
+        if exact_merges or value.dtype.kind not in "f":
+            np.testing.assert_array_equal(getattr(dask_fit, name), value, name)
+        else:
+            # Each within 20 eps of the exact statistic (mean: of the spread,
+            # see test_integers_beyond_2_53_fitted_attributes_in_data_units):
+            # two of them within 40 eps, of the value or of the spread.
+            spread = np.nanmax(np.abs(value)) if name != "mean_" else 2.0**64
+            np.testing.assert_allclose(
+                getattr(dask_fit, name),
+                value,
+                rtol=40 * F64_EPS,
+                atol=40 * F64_EPS * spread if name == "mean_" else 0,
+                err_msg=name,
+            )
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["int64", "uint64"])
+@pytest.mark.parametrize("kind", ["numpy", "pandas", "pandas-nullable"])
+@pytest.mark.parametrize("name", list(DASK_INTEGER_SCALERS))
+def test_integers_beyond_2_53_dask_fit_equals_in_memory(client, name, kind, signed):
+    columns = SIGNED_INTEGER_COLUMNS if signed else UNSIGNED_INTEGER_COLUMNS
+    missing = kind == "pandas-nullable"
+    X = _integer_container(kind, _integer_rows(columns, missing), signed)
+    lazy = _dask_collection(X, kind)
+    factory = DASK_INTEGER_SCALERS[name]
+    dask_fit, memory_fit = factory().fit(lazy), factory().fit(X)
+    # One centre for all the partitions: the in-memory fit's.
+    center = getattr(memory_fit, "_integer_center", None)
+    np.testing.assert_array_equal(getattr(dask_fit, "_integer_center", None), center)
+    if name != "maxabs":
+        assert center is not None
+    _assert_same_fit(dask_fit, memory_fit, name in EXACT_MERGES)
+    exact, tol, _ = _exact_integer_outputs(name, columns, missing)
+    # The partitions' transform subtracts the centre too.
+    Z = np.asarray(dask_fit.transform(lazy).compute(), dtype=np.float64)
+    R.assert_within(Z, exact, tol, f"dask {name} on {kind}")
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pandas"])
+@pytest.mark.parametrize("name", ["minmax", "standard", "robust"])
+def test_integers_beyond_2_53_grouped_dask_fit_equals_in_memory(client, name, kind):
+    X, first, second = _grouped_integer_data(kind, True, False)
+    lazy = _dask_collection(X, kind)
+    dask_fit = GroupedScaler(INTEGER_SCALERS[name]()).fit(lazy)
+    memory_fit = GroupedScaler(INTEGER_SCALERS[name]()).fit(X)
+    np.testing.assert_array_equal(dask_fit.groups_, memory_fit.groups_)
+    np.testing.assert_array_equal(dask_fit._integer_center, memory_fit._integer_center)
+    pairs = [
+        *zip(dask_fit.scalers_, memory_fit.scalers_, strict=True),
+        (dask_fit.all_groups_scaler_, memory_fit.all_groups_scaler_),
+    ]
+    for on_dask, in_memory in pairs:
+        np.testing.assert_array_equal(
+            on_dask._integer_center, memory_fit._integer_center
+        )
+        # Dask groups learn a sketch (exact on data this small).
+        _assert_same_fit(on_dask, in_memory, name != "standard")
+    everything = [[*f, *s] for f, s in zip(first, second, strict=True)]
+    exact, tol = [], []
+    for columns in (first, second):
+        e, t, _ = _exact_integer_outputs(name, columns, False, centred_on=everything)
+        exact, tol = exact + e, tol + t
+    Z = np.asarray(dask_fit.transform(lazy).compute(), dtype=np.float64)
+    R.assert_within(Z, exact, tol, f"grouped dask {name} on {kind}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["minmax", "standard", "robust", "squashing"])
+def test_integers_beyond_2_53_copy_false_centres_floats_in_place(name, dtype):
+    X = np.array(_integer_rows(SIGNED_INTEGER_COLUMNS, False), dtype=np.int64)
+    scaler = INTEGER_SCALERS[name]().fit(X)
+    floats = X.astype(dtype)
+    expected = scaler.transform(floats)  # copy=True: the same arithmetic
+    result = scaler.transform(floats, copy=False)
+    assert np.shares_memory(result, floats)
+    np.testing.assert_array_equal(result, expected)
+    if name != "squashing":  # which maps infinity
+        bad = X.astype(dtype)
+        bad[2, 1] = np.inf
+        before = bad.copy()
+        with pytest.raises(ValueError, match="infinity"):
+            scaler.transform(bad, copy=False)
+        np.testing.assert_array_equal(bad, before)  # left as it was

@@ -36,6 +36,8 @@ import sknorm.stats.covariance  # noqa: E402
 import sknorm.stats.quantiles  # noqa: E402
 import sknorm.stats.sketch  # noqa: E402
 
+from .conftest import DASK_CLUSTER_OPTIONS  # noqa: E402
+
 ESTIMATORS = sorted(
     name
     for name in sknorm.__all__
@@ -250,14 +252,6 @@ def test_sparse_input_reports_no_units():
 # Dask
 # ---------------------------------------------------------------------------
 
-CLUSTER_OPTIONS = dict(
-    n_workers=2,
-    threads_per_worker=1,
-    protocol="tcp",
-    host="127.0.0.1",
-    dashboard_address="127.0.0.1:0",
-)
-
 
 @pytest.fixture(params=["sync", "threads", "distributed"])
 def dask_scheduler(request):
@@ -268,7 +262,7 @@ def dask_scheduler(request):
             yield request.param
         return
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(processes=False, **CLUSTER_OPTIONS) as cluster:
+    with distributed.LocalCluster(processes=False, **DASK_CLUSTER_OPTIONS) as cluster:
         with distributed.Client(cluster):
             yield request.param
 
@@ -483,7 +477,7 @@ def test_dask_workers_get_no_callbacks():
     da = pytest.importorskip("dask.array")
     recorder = _UnpicklableRecordingCallback()
     X = _X(400, 3)
-    with distributed.LocalCluster(processes=False, **CLUSTER_OPTIONS) as cluster:
+    with distributed.LocalCluster(processes=False, **DASK_CLUSTER_OPTIONS) as cluster:
         with distributed.Client(cluster):
             scaler = sknorm.StandardScaler().set_callbacks(recorder)
             scaler.fit(da.from_array(X, chunks=(100, 3)))

@@ -29,6 +29,7 @@ from sknorm._estimator import _StatisticsEstimator
 from sknorm.stats import QuantileSketch
 
 from ._tolerances import sum_rtol
+from .conftest import DASK_CLUSTER_OPTIONS as CLUSTER_OPTIONS
 from .conftest import SPARSE_CONTAINERS
 
 dask = pytest.importorskip(
@@ -44,14 +45,6 @@ distributed = pytest.importorskip(
     "distributed", reason="distributed is an optional dependency (sknorm[dask])"
 )
 
-# Tests talk to 127.0.0.1 only (see the design notes).
-CLUSTER_OPTIONS = dict(
-    n_workers=2,
-    threads_per_worker=1,
-    protocol="tcp",
-    host="127.0.0.1",
-    dashboard_address="127.0.0.1:0",
-)
 
 # Every estimator that learns statistics, with parameters that exercise its
 # statistics: moments, extrema, exact quantiles, covariance.
@@ -87,19 +80,6 @@ ROW_NORMALIZERS = [sknorm.Normalizer, sknorm.RowStandardizer]
 # DataFrames have a test of their own.
 CASES = [("array", np.float64, True), ("frame", np.float32, False)]
 N_BLOCKS = 7
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    with distributed.LocalCluster(processes=False, **CLUSTER_OPTIONS) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
-
-
-@pytest.fixture
-def client(cluster_client):
-    with cluster_client.as_current():
-        yield cluster_client
 
 
 def _data(n_rows=3_000, n_features=4, dtype=np.float64, seed=0, nan=True):
