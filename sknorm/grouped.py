@@ -42,7 +42,8 @@ from ._validation import (
     check_sample_weight,
     is_sparse,
 )
-from .scalers import StandardScaler, _ColumnScaler
+from .scalers import StandardScaler
+from .scalers._base import _ColumnScaler
 
 __all__ = ["GroupedScaler"]
 

@@ -32,7 +32,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .embedding import EmbeddingNormalizer, EmbeddingQuantizer
 from .rows import Normalizer, _dense_layout, _RowNormalizer
-from .scalers import SquashingScaler, _ColumnScaler
+from .scalers import SquashingScaler
+from .scalers._base import _ColumnScaler
 from .stats import Moments
 
 __all__ = ["register_converters", "to_onnx"]
