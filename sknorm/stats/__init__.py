@@ -11,9 +11,10 @@ sparse input and distributed fitting all go through these classes. Exact
 
 from ._base import Statistic
 from .covariance import Covariance
+from .deviation import MedianAbsoluteDeviation
 from .extrema import Extrema
 from .moments import Moments
-from .quantiles import MedianAbsoluteDeviation, Quantiles
+from .quantiles import Quantiles
 from .sketch import QuantileSketch
 
 __all__ = [

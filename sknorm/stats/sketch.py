@@ -32,14 +32,13 @@ from .._callbacks import reported_units
 from .._parallel import iter_tasks
 from .._validation import is_sparse
 from ._base import Statistic, implicit_zero_weight, sparse_entries
+from .deviation import MedianAbsoluteDeviation, median_and_deviation
 from .quantiles import (
     _PARALLEL_MIN_VALUES,
-    MedianAbsoluteDeviation,
     Quantiles,
     _check_levels,
     _kernel_module,
     _transposed_columns,
-    median_and_deviation,
     ragged_order_statistics,
     ragged_value_finder,
     sort_by_column_then_value,
@@ -643,7 +642,7 @@ class QuantileSketch(Statistic):
         The median of :meth:`quantiles`, then the median of
         :meth:`deviation_quantiles` from it; below the normal range both in
         units of a power of two, as in the exact statistic (see
-        :func:`~sknorm.stats.quantiles.median_and_deviation`).
+        :func:`~sknorm.stats.deviation.median_and_deviation`).
 
         Returns
         -------

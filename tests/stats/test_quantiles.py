@@ -437,21 +437,3 @@ def test_sparse_deviation_quantiles_count_the_implicit_zeros(container, weighted
             np.abs(dense - center), np.multiply(LEVELS, 100), axis=0
         )
         np.testing.assert_array_equal(q.values(), expected)
-
-
-def test_median_absolute_deviation_matches_scipy():
-    from scipy.stats import median_abs_deviation
-
-    from sknorm.stats import MedianAbsoluteDeviation
-
-    X = _deviation_data(seed=2)
-    mad = MedianAbsoluteDeviation.from_data(X)
-    np.testing.assert_array_equal(mad.median, np.nanmedian(X, axis=0))
-    np.testing.assert_array_equal(
-        mad.mad, median_abs_deviation(X, axis=0, nan_policy="omit")
-    )
-    np.testing.assert_array_equal(mad.weight_sum, np.sum(~np.isnan(X), axis=0))
-    with pytest.raises(TypeError, match="cannot be merged"):
-        mad.merge(mad)
-    restored = MedianAbsoluteDeviation.from_state(mad.to_state())
-    np.testing.assert_array_equal(restored.mad, mad.mad)
