@@ -558,7 +558,7 @@ def _embedding_normalizer_graph(graph, estimator, x, n_features):
 
 
 def _quantizer_graph(graph, estimator, x, n_features):
-    from .embedding import _CODE_OFFSET, _N_LEVELS
+    from .embedding._quantizer import _CODE_OFFSET, _N_LEVELS
 
     if estimator.dtype == "binary":
         bits = graph.node("Greater", x, estimator.center_)

@@ -517,11 +517,10 @@ def test_float32_whitening_of_a_decaying_spectrum_is_float64_accurate(monkeypatc
 
 @pytest.mark.parametrize("params", [{}, {"n_remove": 2}, {"whiten": "pca"}])
 def test_results_do_not_depend_on_the_number_of_threads(params, monkeypatch):
-    import sknorm.embedding
     import sknorm.stats.covariance
 
     monkeypatch.setattr(sknorm.stats.covariance, "_BLOCK_ELEMENTS", 1 << 12)
-    monkeypatch.setattr(sknorm.embedding, "_BLOCK_ELEMENTS", 1 << 12)
+    monkeypatch.setattr("sknorm.embedding._normalizer._BLOCK_ELEMENTS", 1 << 12)
     X = _decaying_spectrum(5_000, 24)
     pooled = _raw(**params).fit(X)
     monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
