@@ -2412,7 +2412,10 @@ def _assert_same_fit(dask_fit, memory_fit, exact_merges):
         else:
             # Each within 20 eps of the exact statistic (mean: of the spread,
             # see test_integers_beyond_2_53_fitted_attributes_in_data_units):
-            # two of them within 40 eps, of the value or of the spread.
+            # two of them within 40 eps, of the value or of the spread. A
+            # partition's mean moved to the collection's centre rounds once
+            # more, half an ulp of a value within the spread: well inside
+            # (the mean's bound is taken of 2**64, beyond any spread).
             spread = np.nanmax(np.abs(value)) if name != "mean_" else 2.0**64
             np.testing.assert_allclose(
                 getattr(dask_fit, name),
@@ -2443,6 +2446,40 @@ def test_integers_beyond_2_53_dask_fit_equals_in_memory(client, name, kind, sign
     # The partitions' transform subtracts the centre too.
     Z = np.asarray(dask_fit.transform(lazy).compute(), dtype=np.float64)
     R.assert_within(Z, exact, tol, f"dask {name} on {kind}")
+
+
+#: A column centred on 2**59 + 128 (ulp 128) whose second partition, of its
+#: own centre 2**61, lies 2**61 - 2**59 - 128 above it: a difference of
+#: centres float64 does not hold (ulp 256 there), which rounded first would
+#: move the partition's values off the in-memory ones by an ulp.
+FAR_CENTRES_ROWS = [
+    [2**59 + 128 + k for k in (0, 0, 0, 0)],
+    [2**59 + 128 + k for k in (5, 6, 7, 8)],
+    [2**61 + 0 for _ in range(4)],
+    [2**61 + k for k in (1, 129, 255, 383)],
+]
+
+
+@pytest.mark.parametrize(
+    "name", ["minmax", "standard", "robust", "robust-extrema"], ids=str
+)
+def test_integers_beyond_2_53_dask_partitions_of_far_centres(client, name):
+    """Partitions taken relative to their own centres are moved to the
+    collection's by the exact integer difference, each value rounded once:
+    extrema and exact quantiles bit for bit with the in-memory fit, means
+    within the moments' merge rounding (see :func:`_assert_same_fit`)."""
+    X = np.array(FAR_CENTRES_ROWS, dtype=np.int64)
+    factory = {
+        **DASK_INTEGER_SCALERS,
+        "robust-extrema": lambda: RobustScaler(
+            dask_quantiles="exact", quantile_range=(0, 100)
+        ),
+    }[name]
+    dask_fit = factory().fit(_dask_collection(X, "numpy"))
+    memory_fit = factory().fit(X)
+    assert memory_fit._integer_center.tolist() == [float(2**59 + 128)] * 4
+    np.testing.assert_array_equal(dask_fit._integer_center, memory_fit._integer_center)
+    _assert_same_fit(dask_fit, memory_fit, name != "standard")
 
 
 @pytest.mark.parametrize("kind", ["numpy", "pandas"])

@@ -483,6 +483,75 @@ def test_empty_partitions_are_skipped(client):
         sknorm.StandardScaler().fit(dframe[dframe["a"] > 100])
 
 
+#: Reads of each block by :func:`_read_block`, per test (the cluster's
+#: workers are threads of this process; the function is pickled by name).
+_BLOCK_READS = collections.Counter()
+
+
+def _read_block(X, i, rows):
+    _BLOCK_READS[i] += 1
+    return X[rows]
+
+
+def _counted_array(X, n_blocks):
+    """X as a dask array of ``n_blocks`` row blocks, each produced by a task
+    that counts its reads in :data:`_BLOCK_READS` (block index: count)."""
+    bounds = np.linspace(0, len(X), n_blocks + 1).astype(int)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_read_block, pure=True)(X, i, slice(bounds[i], bounds[i + 1])),
+            shape=(bounds[i + 1] - bounds[i], X.shape[1]),
+            dtype=X.dtype,
+        )
+        for i in range(n_blocks)
+    ]
+    return da.concatenate(blocks)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.StandardScaler(),
+        sknorm.MinMaxScaler(),
+        sknorm.RobustScaler(dask_quantiles="sketch"),
+        sknorm.GroupedScaler(sknorm.StandardScaler()),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_small_int64_dask_fit_reads_once_as_float64(client, estimator):
+    """int64 values float64 holds exactly have no integer centre: a dask fit
+    reads each partition once (the centre is chosen in the merge, not in a
+    pass of its own) and equals the fit of the same values as float64, bit
+    for bit."""
+    rng = np.random.default_rng(7)
+    X = rng.integers(-1000, 1000, size=(600, 3))
+    X[:, 0] = rng.integers(0, 4, size=len(X))  # GroupedScaler's groups
+    _BLOCK_READS.clear()
+    fitted = clone(estimator).fit(_counted_array(X, 5))
+    assert dict(_BLOCK_READS) == dict.fromkeys(range(5), 1)
+    assert getattr(fitted, "_integer_center", None) is None
+    as_float = clone(estimator).fit(_counted_array(X.astype(float), 5))
+    pairs = [(fitted, as_float)]
+    if hasattr(as_float, "scalers_"):  # and each group's scaler
+        pairs += zip(fitted.scalers_, as_float.scalers_, strict=True)
+        pairs.append((fitted.all_groups_scaler_, as_float.all_groups_scaler_))
+    for got, expected in pairs:
+        attributes = [
+            name
+            for name, value in vars(expected).items()
+            if name.endswith("_") and isinstance(value, np.ndarray)
+        ]
+        assert attributes
+        for name in attributes:
+            np.testing.assert_array_equal(
+                getattr(got, name), getattr(expected, name), name
+            )
+    X_lazy = da.from_array(X, chunks=(100, -1))
+    np.testing.assert_array_equal(
+        fitted.transform(X_lazy).compute(), as_float.transform(X.astype(float))
+    )
+
+
 def test_input_errors_name_the_problem(client):
     frame = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]})
     with pytest.raises(ValueError, match="'s'"):
