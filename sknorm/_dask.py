@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ._validation import (
+    _wide_integer_columns,
     check_input,
     integer_center_of_ranges,
     integer_ranges,
@@ -424,6 +425,17 @@ def block_center(block, center):
     return (False if center is None else center), fields
 
 
+def has_wide_integers(X, dropped=None):
+    """Whether dask X's metadata holds 64-bit integer columns (but its
+    column ``dropped``, a position): those a fit may centre. Other data
+    keeps the plain merge, which never waits for a centre."""
+    sample = metadata_sample(X)
+    if dropped is not None:
+        keep = np.delete(np.arange(sample.shape[1]), dropped)
+        sample = sample.iloc[:, keep] if hasattr(sample, "iloc") else sample[:, keep]
+    return bool(_wide_integer_columns(sample))
+
+
 def _block_statistics(estimator, block, weight, specs, center):
     """Statistics of one (non-empty) block: the in-memory fit of a batch,
     relative to the integer ``center`` (see :func:`block_center`)."""
@@ -466,7 +478,7 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
     data = _aligned(X, sample_weight)
     # A first fit chooses the integer centre: each block its own, the merge
     # the collection's; later ones take the blocks relative to the one stored.
-    choose = reset and estimator._centers_integers()
+    choose = reset and estimator._centers_integers() and has_wide_integers(X)
     center = OWN_CENTER if choose else getattr(estimator, "_integer_center", None)
     if reset and not choose:
         estimator._integer_center = None

@@ -637,6 +637,7 @@ class GroupedScaler(
             _aligned,
             _n_blocks,
             _reduce_blocks,
+            has_wide_integers,
             metadata_sample,
         )
 
@@ -653,7 +654,11 @@ class GroupedScaler(
         # A first fit chooses the features' integer centre (the group column
         # left out): each partition its own, the merge the collection's, as
         # the in-memory fit would.
-        choose = first_call and base._centers_integers()
+        choose = (
+            first_call
+            and base._centers_integers()
+            and has_wide_integers(X, dropped=position)
+        )
         center = OWN_CENTER if choose else getattr(self, "_integer_center", None)
         task.begin(X, max_subtasks=_n_blocks(data))
         fields, n_rows = _reduce_blocks(
