@@ -10,9 +10,10 @@ reads the block, and merges the statistics in a tree on the cluster: one pass
 over the data, and only the small merged statistics come back to the client.
 64-bit integer columns beyond ``2**53`` are taken, in each block, relative
 to the block's own integer centre, and the block also returns their minima
-and maxima; the merge chooses the collection's centre from those (the
-in-memory fit's) and moves every block's statistics to it, exactly, before
-merging them (:func:`_merge_at_center`): still one pass.
+and maxima; each merge of the tree chooses the centre of its parts' rows
+from those, moves their statistics to it, exactly, and merges them
+(:func:`_merge_recentred`), so that the root is at the collection's centre
+(the in-memory fit's): still one pass, merged as the blocks arrive.
 Only mergeable statistics can be fitted that way: the estimator's
 ``partial_fit`` statistics (for quantiles, a
 :class:`~sknorm.stats.QuantileSketch`).
@@ -204,7 +205,7 @@ def _merge_parts(*parts):
     ``integer_ranges`` of blocks by their minima and maxima. A field of only
     some blocks (the statistics of a group that only some partitions hold)
     is kept as it is. The blocks' statistics must share one integer centre
-    (:func:`_merge_at_center` brings them to one).
+    (:func:`_merge_recentred` brings them to one).
     """
     parts = [part for part in parts if part[1]]
     if not parts:
@@ -239,48 +240,55 @@ def _merged_ranges(held, other):
     return ranges
 
 
-def _collection_center(n_features, *parts):
-    """The integer centre of the blocks ``parts`` together, from their
-    ``integer_ranges``: that of the in-memory fit of all their rows (None
-    where none)."""
-    fields, _ = _collection_ranges(*parts)
-    ranges = fields.get("integer_ranges")
-    return integer_center_of_ranges(ranges, n_features) if ranges else None
+def _merge_recentred(n_features, *parts):
+    """:func:`_merge_parts` of blocks, or merged parts, each taken relative
+    to its own integer centre (field ``center``, None for none) and holding
+    the ``integer_ranges`` of its rows: merged at the centre of their rows
+    together, which the result holds with their merged ranges.
 
+    That centre is the in-memory fit's of those rows (per column,
+    :func:`~sknorm._validation._center_of_column` of the merged range):
+    where both parts lie beyond ``2**53`` on one side of 0, the one of the
+    two centres of smaller magnitude (the centre rounds the least magnitude
+    toward zero, a monotone map), so one part does not move and the other's
+    values stay as small as a centre of those rows can make them; 0 where
+    the rows span 0 or lie within ``2**53``. The merge therefore waits only
+    for its own parts, as a plain tree reduction, and the root, whose rows
+    are the collection's, is at the collection's centre, the in-memory
+    fit's.
 
-def _collection_ranges(*parts):
-    """The blocks ``parts`` reduced to their merged ``integer_ranges`` (the
-    nodes of the tree that chooses the collection's centre)."""
-    ranges = {}
-    n_rows = 0
-    for fields, rows in parts:
-        if rows:
-            ranges = _merged_ranges(ranges, fields.get("integer_ranges", {}))
-            n_rows += rows
-    return ({"integer_ranges": ranges}, n_rows) if n_rows else _EMPTY
-
-
-def _merge_at_center(center, *parts):
-    """:func:`_merge_parts` of blocks taken relative to different integer
-    centres (their field ``center``), once their statistics are moved to
-    ``center``.
-
-    Each block's statistics move by the exact integer difference of the
-    centres (:meth:`~sknorm.stats.Statistic.shifted`): each location moved
-    is rounded once, and is then the in-memory fit's where it is an integer
-    the block held exactly relative to its own centre (extrema, sketched
-    values of a block spanning at most ``2**53``).
+    Each part's statistics move by the exact integer difference of the
+    centres (:meth:`~sknorm.stats.Statistic.shifted`), each location rounded
+    once per merge that moves it. Every node's rows lie within the
+    collection's: where the collection's values of a column are within
+    ``2**53`` of its centre (the in-memory fit holds them exactly), so are
+    they of every node's centre (a nonzero one lies between the
+    collection's and the values), no conversion or move rounds, and extrema
+    and sketched values are the in-memory fit's bit for bit. Otherwise a
+    value rounds only where it lies beyond ``2**53`` from its node's
+    centre, and from there on to the root the centre's magnitude only
+    shrinks (or becomes 0, the rows spanning 0): the value's magnitude only
+    grows, and each of its ``r`` roundings (its block's conversion and at
+    most one per level of merges, ``L``) errs by at most half an ulp of its
+    final magnitude. It is within ``r / 2`` ulps of the exact value, hence
+    within ``floor((r + 1) / 2)`` ulps of the in-memory fit's (the exact
+    value rounded once), ``r <= L + 1``: one ulp for at most
+    ``_SPLIT_EVERY`` blocks (one level), two for up to ``_SPLIT_EVERY**3``.
     """
+    parts = [part for part in parts if part[1]]
+    ranges = {}
+    for fields, _ in parts:
+        ranges = _merged_ranges(ranges, fields.get("integer_ranges", {}))
+    center = integer_center_of_ranges(ranges, n_features) if ranges else None
     moved = []
     for fields, rows in parts:
-        if rows:
-            fields = dict(fields)
-            shift = _center_difference(fields.get("center"), center)
-            if shift is not None:
-                for name, value in fields.items():
-                    if isinstance(value, Statistic):
-                        fields[name] = value.shifted(shift)
-            fields["center"] = center
+        fields = dict(fields)
+        shift = _center_difference(fields.get("center"), center)
+        if shift is not None:
+            for name, value in fields.items():
+                if isinstance(value, Statistic):
+                    fields[name] = value.shifted(shift)
+        fields["center"] = center
         moved.append((fields, rows))
     return _merge_parts(*moved)
 
@@ -300,11 +308,9 @@ def _center_difference(old, new):
     return shift
 
 
-def _merge_tree(parts, merge, at_least_once=False):
-    """The root of a tree of ``merge(*group)`` over ``parts`` (applied once
-    even to a single part with ``at_least_once``)."""
-    while len(parts) > 1 or at_least_once:
-        at_least_once = False
+def _merge_tree(parts, merge):
+    """The root of a tree of ``merge(*group)`` over ``parts``."""
+    while len(parts) > 1:
         parts = [
             merge(*parts[start : start + _SPLIT_EVERY])
             for start in range(0, len(parts), _SPLIT_EVERY)
@@ -313,22 +319,21 @@ def _merge_tree(parts, merge, at_least_once=False):
 
 
 def _reduction(parts, submit, n_features):
-    """The root of the merge of ``parts`` by ``submit(function, *args)``
-    (a delayed call or a cluster's task): by :func:`_merge_parts`, or, where
-    ``n_features`` is given (blocks taken relative to their own integer
-    centres), by :func:`_merge_at_center` to the collection's centre,
-    chosen by a tree of their minima and maxima alone (the statistics'
-    merges wait for it: the blocks' statistics, small, are held until every
-    block is read, but no block is read twice)."""
-    if n_features is None:
-        return _merge_tree(parts, functools.partial(submit, _merge_parts))
-    ranges = _merge_tree(parts, functools.partial(submit, _collection_ranges))
-    center = submit(_collection_center, n_features, ranges)
-    return _merge_tree(
-        parts,
-        functools.partial(submit, _merge_at_center, center),
-        at_least_once=True,
+    """The root of a tree of merges of ``parts`` by ``submit(function,
+    *args)`` (a delayed call or a cluster's task), each merging up to
+    ``_SPLIT_EVERY`` parts as soon as they are computed: by
+    :func:`_merge_parts`, or, where ``n_features`` is given (blocks taken
+    relative to their own integer centres), by :func:`_merge_recentred`,
+    which chooses each merge's centre from its own parts' minima and
+    maxima. No merge waits for a block outside its subtree, so a worker
+    holds at most a merge's parts at once (not every block's statistics
+    until the last block is read), and every block is read once."""
+    merge = (
+        _merge_parts
+        if n_features is None
+        else functools.partial(_merge_recentred, n_features)
     )
+    return _merge_tree(parts, functools.partial(submit, merge))
 
 
 def _delayed_call(function, *args):
@@ -414,7 +419,7 @@ def block_center(block, center):
     ``center`` :data:`OWN_CENTER`, the block's own integer centre (chosen by
     the in-memory rule from its values, None where it has none) and the
     fields ``center`` and ``integer_ranges`` of its result (see
-    :func:`_merge_at_center`); else the given centre (the estimator's) and
+    :func:`_merge_recentred`); else the given centre (the estimator's) and
     no fields. ``center_integers`` is False, the plain conversion, where
     there is no centre (bit for bit as before)."""
     fields = {}
@@ -456,7 +461,7 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
     before any data is read. With ``reset`` (for estimators that centre
     integers), each block is taken relative to its own integer centre and
     the merge chooses and records the collection's, the in-memory fit's
-    (:func:`_merge_at_center`); otherwise every block is taken relative to
+    (:func:`_merge_recentred`); otherwise every block is taken relative to
     the estimator's centre. Mergeable statistics take one tree-reduced pass;
     exact :class:`~sknorm.stats.Quantiles` take the further passes of
     :func:`exact_quantiles`.
@@ -693,7 +698,8 @@ def exact_quantiles(
     extrema; each pass over the data is a subtask ``pass`` of ``task``.
 
     ``center`` is the integer centre the blocks are taken relative to, as in
-    the first pass's merge (the collection's, see :func:`_merge_at_center`).
+    the root of the first pass's merge (the collection's, see
+    :func:`_merge_recentred`).
 
     Equal to ``Quantiles.from_data`` on all the data (to the last bit without
     weights or with integer weights; with real weights, up to the order in

@@ -26,7 +26,7 @@ from sklearn.utils import get_tags
 import sknorm
 import sknorm._dask
 from sknorm._estimator import _StatisticsEstimator
-from sknorm.stats import QuantileSketch
+from sknorm.stats import QuantileSketch, Statistic
 
 from ._tolerances import sum_rtol
 from .conftest import DASK_CLUSTER_OPTIONS as CLUSTER_OPTIONS
@@ -43,6 +43,9 @@ dd = pytest.importorskip(
 )
 distributed = pytest.importorskip(
     "distributed", reason="distributed is an optional dependency (sknorm[dask])"
+)
+callbacks = pytest.importorskip(
+    "dask.callbacks", reason="dask is an optional dependency (sknorm[dask])"
 )
 
 
@@ -550,6 +553,74 @@ def test_small_int64_dask_fit_reads_once_as_float64(client, estimator):
     np.testing.assert_array_equal(
         fitted.transform(X_lazy).compute(), as_float.transform(X.astype(float))
     )
+
+
+def _holds_statistics(value):
+    """Whether a task's result ``value`` holds a statistic (a block's or a
+    merge's ``(fields, n_rows)``)."""
+    if isinstance(value, Statistic):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(map(_holds_statistics, value))
+    if isinstance(value, dict):
+        return any(map(_holds_statistics, value.values()))
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return any(map(_holds_statistics, value.ravel()))
+    return False
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.MinMaxScaler(),
+        sknorm.RobustScaler(dask_quantiles="sketch"),
+        sknorm.GroupedScaler(sknorm.StandardScaler()),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_integer_centred_merges_do_not_wait_for_the_collection(estimator):
+    """Partitions of 64-bit integers beyond 2**53, each taken relative to its
+    own centre, are merged as they arrive (each merge at the centre of its
+    own parts' rows), as in the plain tree reduction: the first merge runs
+    before the last partition is read, and the scheduler holds at most the
+    statistics of a depth-first walk of the two-level tree, not every
+    partition's (as merges waiting for the collection's centre would)."""
+    n_blocks = 64
+    rng = np.random.default_rng(3)
+    # Within 2**52 of their least value: each partition has its own centre,
+    # and the merges move them exactly (bit for bit, see _merge_recentred).
+    X = rng.integers(2**60, 2**60 + 2**52, size=(640, 3))
+    X[:, 0] = rng.integers(2**62, 2**62 + 4, size=len(X))  # GroupedScaler's groups
+    held = []
+    reads_at_first_merge = []
+
+    def after_task(key, result, dsk, state, worker_id):
+        if "merge" in str(key) and not reads_at_first_merge:
+            reads_at_first_merge.append(sum(_BLOCK_READS.values()))
+        held.append(sum(map(_holds_statistics, state["cache"].values())))
+
+    _BLOCK_READS.clear()
+    with (
+        dask.config.set(scheduler="sync"),
+        callbacks.Callback(posttask=after_task),
+    ):
+        fitted = clone(estimator).fit(_counted_array(X, n_blocks))
+    assert dict(_BLOCK_READS) == dict.fromkeys(range(n_blocks), 1)
+    assert reads_at_first_merge and reads_at_first_merge[0] < n_blocks
+    # 64 blocks make two levels of merges of _SPLIT_EVERY parts: a depth-first
+    # order holds at most _SPLIT_EVERY - 1 merged parts of the first level
+    # and the _SPLIT_EVERY blocks of the next merge.
+    split = sknorm._dask._SPLIT_EVERY
+    assert n_blocks == split**2
+    assert max(held) <= 2 * split - 1
+    in_memory = clone(estimator).fit(X)
+    np.testing.assert_array_equal(fitted._integer_center, in_memory._integer_center)
+    assert fitted._integer_center is not None
+    if isinstance(estimator, sknorm.MinMaxScaler):
+        for name in ("data_min_", "data_max_", "scale_", "min_"):
+            np.testing.assert_array_equal(
+                getattr(fitted, name), getattr(in_memory, name), name
+            )
 
 
 def test_input_errors_name_the_problem(client):
