@@ -248,14 +248,13 @@ def _merge_recentred(n_features, *parts):
 
     That centre is the in-memory fit's of those rows (per column,
     :func:`~sknorm._validation._center_of_column` of the merged range):
-    where both parts lie beyond ``2**53`` on one side of 0, the one of the
-    two centres of smaller magnitude (the centre rounds the least magnitude
-    toward zero, a monotone map), so one part does not move and the other's
-    values stay as small as a centre of those rows can make them; 0 where
-    the rows span 0 or lie within ``2**53``. The merge therefore waits only
-    for its own parts, as a plain tree reduction, and the root, whose rows
-    are the collection's, is at the collection's centre, the in-memory
-    fit's.
+    where both parts have a centre on one side of 0, the one of smaller
+    magnitude (the centre rounds the least magnitude toward zero, a
+    monotone map), so one part does not move and the other's values stay
+    as small as a centre of those rows can make them; 0 where the rows span
+    0 or lie within ``2**53``. The merge therefore waits only for its own
+    parts, as a plain tree reduction, and the root, whose rows are the
+    collection's, is at the collection's centre, the in-memory fit's.
 
     Each part's statistics move by the exact integer difference of the
     centres (:meth:`~sknorm.stats.Statistic.shifted`), each location rounded
@@ -325,9 +324,9 @@ def _reduction(parts, submit, n_features):
     :func:`_merge_parts`, or, where ``n_features`` is given (blocks taken
     relative to their own integer centres), by :func:`_merge_recentred`,
     which chooses each merge's centre from its own parts' minima and
-    maxima. No merge waits for a block outside its subtree, so a worker
-    holds at most a merge's parts at once (not every block's statistics
-    until the last block is read), and every block is read once."""
+    maxima. No merge waits for a block outside its subtree, so the
+    statistics held at once are those of the merges under way (not every
+    block's until the last block is read), and every block is read once."""
     merge = (
         _merge_parts
         if n_features is None
