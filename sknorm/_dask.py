@@ -8,9 +8,12 @@ is imported only then, so sknorm never imports dask at module load.
 on every row block (array chunk or DataFrame partition), in the task that
 reads the block, and merges the statistics in a tree on the cluster: one pass
 over the data, and only the small merged statistics come back to the client.
-64-bit integer columns are taken relative to one integer centre for the whole
-collection, chosen first in a pass of per-block minima and maxima
-(:func:`integer_center`), so that the fit equals the in-memory one.
+64-bit integer columns beyond ``2**53`` are taken, in each block, relative
+to the block's own integer centre, and the block also returns their minima
+and maxima; each merge of the tree chooses the centre of its parts' rows
+from those, moves their statistics to it, exactly, and merges them
+(:func:`_merge_recentred`), so that the root is at the collection's centre
+(the in-memory fit's): still one pass, merged as the blocks arrive.
 Only mergeable statistics can be fitted that way: the estimator's
 ``partial_fit`` statistics (for quantiles, a
 :class:`~sknorm.stats.QuantileSketch`).
@@ -35,7 +38,6 @@ import inspect
 import numpy as np
 from sklearn.base import clone
 
-from ._callbacks import FitTask
 from ._validation import (
     _wide_integer_columns,
     check_input,
@@ -199,9 +201,11 @@ def _merge_parts(*parts):
     """Merge block results ``(fields, n_rows)``, skipping empty blocks.
 
     Fields are merged by kind: statistics with ``merge``, arrays of counts by
-    addition, tuples of arrays (collected values) by concatenation. A field
-    of only some blocks (the statistics of a group that only some partitions
-    hold) is kept as it is.
+    addition, tuples of arrays (collected values) by concatenation, the
+    ``integer_ranges`` of blocks by their minima and maxima. A field of only
+    some blocks (the statistics of a group that only some partitions hold)
+    is kept as it is. The blocks' statistics must share one integer centre
+    (:func:`_merge_recentred` brings them to one).
     """
     parts = [part for part in parts if part[1]]
     if not parts:
@@ -213,7 +217,11 @@ def _merge_parts(*parts):
                 merged[name] = value
                 continue
             held = merged[name]
-            if isinstance(held, Statistic):
+            if name == "integer_ranges":
+                merged[name] = _merged_ranges(held, value)
+            elif name == "center":
+                pass  # shared (see above)
+            elif isinstance(held, Statistic):
                 merged[name] = held.merge(value)
             elif isinstance(held, tuple):
                 merged[name] = tuple(map(np.concatenate, zip(held, value, strict=True)))
@@ -221,6 +229,82 @@ def _merge_parts(*parts):
                 merged[name] = held + value
         n_rows += rows
     return merged, n_rows
+
+
+def _merged_ranges(held, other):
+    """The :func:`~sknorm._validation.integer_ranges` of two parts together."""
+    ranges = dict(held)
+    for position, (low, high) in other.items():
+        known = ranges.get(position, (low, high))
+        ranges[position] = (min(known[0], low), max(known[1], high))
+    return ranges
+
+
+def _merge_recentred(n_features, *parts):
+    """:func:`_merge_parts` of blocks, or merged parts, each taken relative
+    to its own integer centre (field ``center``, None for none) and holding
+    the ``integer_ranges`` of its rows: merged at the centre of their rows
+    together, which the result holds with their merged ranges.
+
+    That centre is the in-memory fit's of those rows (per column,
+    :func:`~sknorm._validation._center_of_column` of the merged range):
+    where both parts have a centre on one side of 0, the one of smaller
+    magnitude (the centre rounds the least magnitude toward zero, a
+    monotone map), so one part does not move and the other's values stay
+    as small as a centre of those rows can make them; 0 where the rows span
+    0 or lie within ``2**53``. The merge therefore waits only for its own
+    parts, as a plain tree reduction, and the root, whose rows are the
+    collection's, is at the collection's centre, the in-memory fit's.
+
+    Each part's statistics move by the exact integer difference of the
+    centres (:meth:`~sknorm.stats.Statistic.shifted`), each location rounded
+    once per merge that moves it. Every node's rows lie within the
+    collection's: where the collection's values of a column are within
+    ``2**53`` of its centre (the in-memory fit holds them exactly), so are
+    they of every node's centre (a nonzero one lies between the
+    collection's and the values), no conversion or move rounds, and extrema
+    and sketched values are the in-memory fit's bit for bit. Otherwise a
+    value rounds only where it lies beyond ``2**53`` from its node's
+    centre, and from there on to the root the centre's magnitude only
+    shrinks (or becomes 0, the rows spanning 0): the value's magnitude only
+    grows, and each of its ``r`` roundings (its block's conversion and at
+    most one per level of merges, ``L``) errs by at most half an ulp of its
+    final magnitude. It is within ``r / 2`` ulps of the exact value, hence
+    within ``floor((r + 1) / 2)`` ulps of the in-memory fit's (the exact
+    value rounded once), ``r <= L + 1``: one ulp for at most
+    ``_SPLIT_EVERY`` blocks (one level), two for up to ``_SPLIT_EVERY**3``.
+    """
+    parts = [part for part in parts if part[1]]
+    ranges = {}
+    for fields, _ in parts:
+        ranges = _merged_ranges(ranges, fields.get("integer_ranges", {}))
+    center = integer_center_of_ranges(ranges, n_features) if ranges else None
+    moved = []
+    for fields, rows in parts:
+        fields = dict(fields)
+        shift = _center_difference(fields.get("center"), center)
+        if shift is not None:
+            for name, value in fields.items():
+                if isinstance(value, Statistic):
+                    fields[name] = value.shifted(shift)
+        fields["center"] = center
+        moved.append((fields, rows))
+    return _merge_parts(*moved)
+
+
+def _center_difference(old, new):
+    """``old - new`` (integer centres, None for none) as exact Python ints
+    (an array of object dtype), or None where they are the same."""
+    if old is None and new is None:
+        return None
+    n_features = len(old if old is not None else new)
+    old = np.zeros(n_features) if old is None else old
+    new = np.zeros(n_features) if new is None else new
+    if np.array_equal(old, new):
+        return None
+    shift = np.empty(n_features, dtype=object)
+    shift[:] = [int(a) - int(b) for a, b in zip(old, new, strict=True)]
+    return shift
 
 
 def _merge_tree(parts, merge):
@@ -233,16 +317,45 @@ def _merge_tree(parts, merge):
     return parts[0]
 
 
+def _reduction(parts, submit, n_features):
+    """The root of a tree of merges of ``parts`` by ``submit(function,
+    *args)`` (a delayed call or a cluster's task), each merging up to
+    ``_SPLIT_EVERY`` parts as soon as they are computed: by
+    :func:`_merge_parts`, or, where ``n_features`` is given (blocks taken
+    relative to their own integer centres), by :func:`_merge_recentred`,
+    which chooses each merge's centre from its own parts' minima and
+    maxima. No merge waits for a block outside its subtree, so the
+    statistics held at once are those of the merges under way (not every
+    block's until the last block is read), and every block is read once."""
+    merge = (
+        _merge_parts
+        if n_features is None
+        else functools.partial(_merge_recentred, n_features)
+    )
+    return _merge_tree(parts, functools.partial(submit, merge))
+
+
+def _delayed_call(function, *args):
+    import dask
+
+    return dask.delayed(function, pure=True)(*args)
+
+
 def _n_blocks(data):
     """Number of row blocks of ``data`` (X and its weights), one task each."""
     X, _ = data
     return X.npartitions if _is_dask_frame(X) else X.numblocks[0]
 
 
-def _reduce_blocks(function, estimator, data, *args, task):
+def _reduce_blocks(function, estimator, data, *args, task, n_features=None):
     """``function(estimator, block, weight, *args)`` on every block of ``data``
     (X and its weights), merged in a tree on the cluster; returns the merged
     ``(fields, n_rows)`` (no fields and no rows when every block is empty).
+
+    With ``n_features``, the blocks' results hold statistics relative to
+    their own integer centres (fields ``center`` and ``integer_ranges``, see
+    :func:`_block_statistics`), merged at the collection's centre (the
+    merged field ``center``, see :func:`_reduction`).
 
     When ``task`` reports to callbacks, each block is a subtask ``partition``
     of it (its ``max_subtasks`` is :func:`_n_blocks`), begun when the work is
@@ -250,10 +363,9 @@ def _reduce_blocks(function, estimator, data, *args, task):
     """
     import dask
 
-    merge_task = dask.delayed(_merge_parts, pure=True)
     parts = _per_block(function, estimator, data, args)
     if not task.reporting:
-        (result,) = dask.compute(_merge_tree(parts, merge_task))
+        (result,) = dask.compute(_reduction(parts, _delayed_call, n_features))
         return result
     partitions = [task.begin_subtask("partition") for _ in parts]
     client = _distributed_client(parts)
@@ -261,7 +373,7 @@ def _reduce_blocks(function, estimator, data, *args, task):
         from distributed import as_completed
 
         futures = client.compute(parts)
-        root = _merge_tree(futures, functools.partial(client.submit, _merge_parts))
+        root = _reduction(futures, client.submit, n_features)
         index = {future.key: i for i, future in enumerate(futures)}
         for future in as_completed(futures):
             if future.status == "error":
@@ -278,7 +390,7 @@ def _reduce_blocks(function, estimator, data, *args, task):
             partitions[index[key]].end()
 
     with Callback(posttask=block_done):
-        (result,) = dask.compute(_merge_tree(parts, merge_task))
+        (result,) = dask.compute(_reduction(parts, _delayed_call, n_features))
     return result
 
 
@@ -297,65 +409,47 @@ def _distributed_client(collections):
     return owner if isinstance(owner, Client) else None
 
 
+#: The ``center`` of a block that chooses its own integer centre.
+OWN_CENTER = "own"
+
+
+def block_center(block, center):
+    """``(center_integers, fields)`` of a block's validation: with
+    ``center`` :data:`OWN_CENTER`, the block's own integer centre (chosen by
+    the in-memory rule from its values, None where it has none) and the
+    fields ``center`` and ``integer_ranges`` of its result (see
+    :func:`_merge_recentred`); else the given centre (the estimator's) and
+    no fields. ``center_integers`` is False, the plain conversion, where
+    there is no centre (bit for bit as before)."""
+    fields = {}
+    if isinstance(center, str):
+        ranges = integer_ranges(block)
+        center = integer_center_of_ranges(ranges, block.shape[1]) if ranges else None
+        fields = {"center": center, "integer_ranges": ranges}
+    return (False if center is None else center), fields
+
+
+def has_wide_integers(X, dropped=None):
+    """Whether dask X's metadata holds 64-bit integer columns (but its
+    column ``dropped``, a position): those a fit may centre. Other data
+    keeps the plain merge, which never waits for a centre."""
+    sample = metadata_sample(X)
+    if dropped is not None:
+        keep = np.delete(np.arange(sample.shape[1]), dropped)
+        sample = sample.iloc[:, keep] if hasattr(sample, "iloc") else sample[:, keep]
+    return bool(_wide_integer_columns(sample))
+
+
 def _block_statistics(estimator, block, weight, specs, center):
     """Statistics of one (non-empty) block: the in-memory fit of a batch,
-    relative to the collection's integer ``center`` (see
-    :func:`integer_center`)."""
+    relative to the integer ``center`` (see :func:`block_center`)."""
     if weight is not None:
         weight = np.asarray(weight)
-    return estimator._batch_statistics(
-        block, weight, specs, reset=True, center_integers=_given(center)
+    center_integers, fields = block_center(block, center)
+    statistics, n_rows = estimator._batch_statistics(
+        block, weight, specs, reset=True, center_integers=center_integers
     )
-
-
-def _given(center):
-    """``center_integers`` of a block's validation: the collection's centre,
-    or the plain conversion where it has none (bit for bit as before)."""
-    return False if center is None else center
-
-
-def _without_column(block, dropped):
-    """The block less its column ``dropped`` (a position), or the block."""
-    if dropped is None:
-        return block
-    keep = np.delete(np.arange(block.shape[1]), dropped)
-    return block.iloc[:, keep] if hasattr(block, "iloc") else block[:, keep]
-
-
-def _block_integer_ranges(estimator, block, weight, dropped):
-    """Fields of one block: the :func:`~sknorm._validation.integer_ranges` of
-    its columns (but ``dropped``), as positions, lows and highs."""
-    ranges = integer_ranges(_without_column(block, dropped))
-    positions = np.fromiter(ranges, dtype=np.intp, count=len(ranges))
-    lows = np.empty(len(ranges), dtype=object)
-    highs = np.empty(len(ranges), dtype=object)
-    for i, (low, high) in enumerate(ranges.values()):
-        lows[i], highs[i] = low, high
-    return {"integer_ranges": (positions, lows, highs)}, block.shape[0]
-
-
-def integer_center(estimator, data, sample, dropped=None):
-    """The integer centre of dask ``data``'s (X and its weights) 64-bit
-    integer columns but ``dropped``, for the whole collection: that of the
-    in-memory fit of the same data (:func:`~sknorm._validation.check_input`'s
-    ``center_integers``), None where there is none.
-
-    A pass of per-partition minima and maxima, merged on the cluster, where
-    X's metadata (``sample``, the validated stand-in, or X's, less
-    ``dropped``) has such columns; none otherwise.
-    """
-    if not _wide_integer_columns(_without_column(sample, dropped)):
-        return None
-    fields, _ = _reduce_blocks(
-        _block_integer_ranges, estimator, data, dropped, task=FitTask(None)
-    )
-    ranges = {}
-    positions, lows, highs = fields.get("integer_ranges", ((), (), ()))
-    for position, low, high in zip(positions, lows, highs, strict=True):
-        held = ranges.get(position, (low, high))
-        ranges[position] = (min(held[0], low), max(held[1], high))
-    n_features = sample.shape[1] - (dropped is not None)
-    return integer_center_of_ranges(ranges, n_features)
+    return statistics | fields, n_rows
 
 
 def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
@@ -363,11 +457,11 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
 
     Validates X's metadata (feature count, names, numeric dtypes) against
     ``estimator`` first, recording it when ``reset``, so such errors are raised
-    before any data is read. With ``reset``, the integer centre of X's 64-bit
-    integer columns is chosen for the whole collection
-    (:func:`integer_center`, for estimators that centre integers) and
-    recorded; every block is taken relative to the estimator's centre.
-    Mergeable statistics take one tree-reduced pass;
+    before any data is read. With ``reset`` (for estimators that centre
+    integers), each block is taken relative to its own integer centre and
+    the merge chooses and records the collection's, the in-memory fit's
+    (:func:`_merge_recentred`); otherwise every block is taken relative to
+    the estimator's centre. Mergeable statistics take one tree-reduced pass;
     exact :class:`~sknorm.stats.Quantiles` take the further passes of
     :func:`exact_quantiles`.
 
@@ -386,13 +480,13 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
     )
     estimator._check_fit_input(sample)
     data = _aligned(X, sample_weight)
-    if reset:
-        # One centre for every partition, chosen as the in-memory fit would.
-        center = None
-        if estimator._centers_integers():
-            center = integer_center(estimator, data, metadata_sample(X))
-        estimator._integer_center = center
-    center = getattr(estimator, "_integer_center", None)
+    # A first fit chooses the integer centre: each block its own, the merge
+    # the collection's; later ones take the blocks relative to the one stored.
+    choose = reset and estimator._centers_integers() and has_wide_integers(X)
+    center = OWN_CENTER if choose else getattr(estimator, "_integer_center", None)
+    if reset and not choose:
+        estimator._integer_center = None
+    n_features = sample.shape[1] if choose else None
     block_estimator = clone(estimator)
     # The blocks report nothing: their copies need no callbacks (clone keeps
     # them), which need not even be picklable.
@@ -420,12 +514,22 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
                 mergeable + helpers,
                 center,
                 task=first_pass,
+                n_features=n_features,
             )
     else:
         result = _reduce_blocks(
-            _block_statistics, block_estimator, data, mergeable, center, task=task
+            _block_statistics,
+            block_estimator,
+            data,
+            mergeable,
+            center,
+            task=task,
+            n_features=n_features,
         )
     statistics, n_rows = result
+    statistics.pop("integer_ranges", None)
+    if choose:
+        center = estimator._integer_center = statistics.pop("center", None)
     if not n_rows:
         raise ValueError(
             f"Found array with 0 sample(s) while a minimum of 1 is required by "
@@ -464,13 +568,13 @@ def _bracket_pass(estimator, block, weight, low, high, sketched, k, center):
     a small multiple of a chunk however many values lie in the brackets (all of
     them, for a partition of sorted or drifting data).
     """
-    # Validated as in the first pass (relative to the same integer centre),
-    # which has already rejected infinity.
+    # Validated as in the first pass, relative to the collection's integer
+    # centre that it chose; it has already rejected infinity.
     X, weight = estimator._checked_batch(
         block,
         None if weight is None else np.asarray(weight),
         reset=True,
-        center_integers=_given(center),
+        center_integers=False if center is None else center,
     )
     chunks = (
         _bracket_chunk(
@@ -593,7 +697,8 @@ def exact_quantiles(
     extrema; each pass over the data is a subtask ``pass`` of ``task``.
 
     ``center`` is the integer centre the blocks are taken relative to, as in
-    the first pass (see :func:`integer_center`).
+    the root of the first pass's merge (the collection's, see
+    :func:`_merge_recentred`).
 
     Equal to ``Quantiles.from_data`` on all the data (to the last bit without
     weights or with integer weights; with real weights, up to the order in

@@ -562,7 +562,8 @@ class _StatisticsEstimator(
         that their callback task begins on validated input), a dask fit on
         each partition (on the workers, with ``reset=True`` on a copy of the
         estimator, and ``center_integers`` the integer centre of the whole
-        collection, see :func:`~sknorm._dask.integer_center`).
+        collection or the partition's own, see
+        :func:`~sknorm._dask.block_center`).
         """
         X, weight = self._checked_batch(
             X, sample_weight, reset=reset, center_integers=center_integers

@@ -460,8 +460,8 @@ def check_input(
         side of 0, its value nearest 0, rounded toward 0 to a float64
         (:func:`_center_of_column`); None where no column has one, so that
         other data is converted as it always was, bit for bit. An array (or
-        None) is a centre chosen elsewhere (for a whole dask collection, see
-        :func:`sknorm._dask.integer_center`; shared by the scalers of
+        None) is a centre chosen elsewhere (for a dask partition, see
+        :func:`sknorm._dask.block_center`; shared by the scalers of
         :class:`~sknorm.GroupedScaler`):
         it is recorded as the estimator's and X is returned relative to it.
         Dense numpy arrays (and nested lists of integers) and pandas and

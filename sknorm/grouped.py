@@ -124,10 +124,17 @@ def _relative_scaler(scaler):
 def _block_group_statistics(estimator, block, weight, center):
     """Fields of one (non-empty) block of a dask fit: the mergeable
     statistics of each group's rows, ``("stat", group, name)``, relative to
-    the collection's integer ``center``, and its rows of positive weight,
-    ``("rows", group)``."""
+    the integer ``center`` of the features (see
+    :func:`~sknorm._dask.block_center`: the block's own, on a first fit,
+    with its fields), and its rows of positive weight, ``("rows", group)``."""
+    from ._dask import block_center
+
+    position = estimator._group_position(block, block.shape[1], True)
+    keep = np.delete(np.arange(block.shape[1]), position)
+    features_only = block.iloc[:, keep] if hasattr(block, "iloc") else block[:, keep]
+    center_integers, fields = block_center(features_only, center)
     groups, features, _ = estimator._split(
-        block, reset=True, center_integers=False if center is None else center
+        block, reset=True, center_integers=center_integers
     )
     base = estimator._base_scaler()
     if weight is not None:
@@ -137,7 +144,6 @@ def _block_group_statistics(estimator, block, weight, center):
         )
         kept = np.flatnonzero(weight > 0)
         groups, features, weight = groups[kept], features[kept], weight[kept]
-    fields = {}
     if not len(groups):
         return fields, block.shape[0]
     batch_groups, codes = np.unique(groups, return_inverse=True)
@@ -628,10 +634,11 @@ class GroupedScaler(
         ``partial_fit``: for quantiles, a sketch), in one pass over the data.
         """
         from ._dask import (
+            OWN_CENTER,
             _aligned,
             _n_blocks,
             _reduce_blocks,
-            integer_center,
+            has_wide_integers,
             metadata_sample,
         )
 
@@ -645,19 +652,28 @@ class GroupedScaler(
         data = _aligned(X, sample_weight)
         block_estimator = clone(self)
         block_estimator.__dict__.pop("_skl_callbacks", None)
-        if first_call:
-            # One centre for every partition, chosen as the in-memory fit
-            # would (the group column left out).
-            self._integer_center = None
-            if base._centers_integers():
-                self._integer_center = integer_center(
-                    block_estimator, data, metadata_sample(X), dropped=position
-                )
-        center = getattr(self, "_integer_center", None)
+        # A first fit chooses the features' integer centre (the group column
+        # left out): each partition its own, the merge the collection's, as
+        # the in-memory fit would.
+        choose = (
+            first_call
+            and base._centers_integers()
+            and has_wide_integers(X, dropped=position)
+        )
+        center = OWN_CENTER if choose else getattr(self, "_integer_center", None)
         task.begin(X, max_subtasks=_n_blocks(data))
         fields, n_rows = _reduce_blocks(
-            _block_group_statistics, block_estimator, data, center, task=task
+            _block_group_statistics,
+            block_estimator,
+            data,
+            center,
+            task=task,
+            n_features=sample.shape[1] if choose else None,
         )
+        fields.pop("integer_ranges", None)
+        if first_call:
+            self._integer_center = fields.pop("center", None)
+        center = getattr(self, "_integer_center", None)
         if not n_rows:
             raise ValueError(
                 "Found array with 0 sample(s) while a minimum of 1 is required "

@@ -2412,7 +2412,10 @@ def _assert_same_fit(dask_fit, memory_fit, exact_merges):
         else:
             # Each within 20 eps of the exact statistic (mean: of the spread,
             # see test_integers_beyond_2_53_fitted_attributes_in_data_units):
-            # two of them within 40 eps, of the value or of the spread.
+            # two of them within 40 eps, of the value or of the spread. A
+            # partition's mean moved to the collection's centre rounds once
+            # more, half an ulp of a value within the spread: well inside
+            # (the mean's bound is taken of 2**64, beyond any spread).
             spread = np.nanmax(np.abs(value)) if name != "mean_" else 2.0**64
             np.testing.assert_allclose(
                 getattr(dask_fit, name),
@@ -2443,6 +2446,86 @@ def test_integers_beyond_2_53_dask_fit_equals_in_memory(client, name, kind, sign
     # The partitions' transform subtracts the centre too.
     Z = np.asarray(dask_fit.transform(lazy).compute(), dtype=np.float64)
     R.assert_within(Z, exact, tol, f"dask {name} on {kind}")
+
+
+#: A column centred on 2**59 + 128 (ulp 128) whose second partition, of its
+#: own centre 2**61, lies 2**61 - 2**59 - 128 above it: a difference of
+#: centres float64 does not hold (ulp 256 there), which rounded first would
+#: move the partition's values off the in-memory ones by an ulp.
+FAR_CENTRES_ROWS = [
+    [2**59 + 128 + k for k in (0, 0, 0, 0)],
+    [2**59 + 128 + k for k in (5, 6, 7, 8)],
+    [2**61 + 0 for _ in range(4)],
+    [2**61 + k for k in (1, 129, 255, 383)],
+]
+
+
+@pytest.mark.parametrize(
+    "name", ["minmax", "standard", "robust", "robust-extrema"], ids=str
+)
+def test_integers_beyond_2_53_dask_partitions_of_far_centres(client, name):
+    """Partitions taken relative to their own centres are moved to the
+    collection's by the exact integer difference, each value rounded once:
+    extrema and exact quantiles bit for bit with the in-memory fit, means
+    within the moments' merge rounding (see :func:`_assert_same_fit`)."""
+    X = np.array(FAR_CENTRES_ROWS, dtype=np.int64)
+    factory = {
+        **DASK_INTEGER_SCALERS,
+        "robust-extrema": lambda: RobustScaler(
+            dask_quantiles="exact", quantile_range=(0, 100)
+        ),
+    }[name]
+    dask_fit = factory().fit(_dask_collection(X, "numpy"))
+    memory_fit = factory().fit(X)
+    assert memory_fit._integer_center.tolist() == [float(2**59 + 128)] * 4
+    np.testing.assert_array_equal(dask_fit._integer_center, memory_fit._integer_center)
+    _assert_same_fit(dask_fit, memory_fit, name != "standard")
+
+
+#: A collection's least value (its centre), the least value of a second group
+#: of 8 partitions (that merge's centre) and the greatest value, beyond 2**54
+#: above it: moved to the group's centre, then to the collection's, it rounds
+#: twice.
+TWICE_ROUNDED = (188150355433135104, 340732923876704320, 372099421005305007)
+
+
+def test_integers_beyond_2_53_dask_merges_round_within_the_derived_bound(client):
+    """Merges at the centres of their own parts' rows round a value once per
+    level that moves it beyond 2**53 from the merge's centre: with 64
+    partitions (two levels of merges), at most r = 3 times counting the
+    partition's conversion, each by at most half an ulp of the final value
+    (see :func:`sknorm._dask._merge_recentred`): within 1.5 ulps of the
+    exact difference from the collection's centre, the in-memory fit's."""
+    least, group_least, greatest = TWICE_ROUNDED
+    # Relative to the group's centre it rounds up by 1 (ulp 4 there), onto a
+    # tie of the final ulp (32) that rounds up again: 15 above a multiple of
+    # 32 exactly, 32 above it twice rounded.
+    twice = float(int(float(greatest - group_least)) + group_least - least)
+    assert twice != float(greatest - least)
+    n_blocks, rows = 64, 4
+    column = np.full((n_blocks, rows), group_least + 2**20, dtype=np.int64)
+    column += np.arange(rows)
+    column[0] = least + np.arange(rows)  # the first group's first partition
+    column[8] = group_least + np.arange(rows)  # the second group's
+    column[9] = greatest - np.arange(rows)
+    X = np.column_stack([column.ravel(), -column.ravel()])
+    lazy = _dask_collection(X, "numpy").rechunk((rows, -1))
+    assert lazy.numblocks[0] == n_blocks
+    dask_fit, memory_fit = MinMaxScaler().fit(lazy), MinMaxScaler().fit(X)
+    center = memory_fit._integer_center
+    assert center.tolist() == [float(least), -float(least)]
+    np.testing.assert_array_equal(dask_fit._integer_center, center)
+    for fit, halves in ((memory_fit, 1), (dask_fit, 3)):
+        extrema = fit._stored_statistic("Extrema")  # relative to the centre
+        for j in range(X.shape[1]):
+            for got, value in (
+                (extrema.minimum[j], min(map(int, X[:, j]))),
+                (extrema.maximum[j], max(map(int, X[:, j]))),
+            ):
+                exact = value - int(center[j])
+                ulp = int(np.spacing(abs(float(exact))))
+                # In memory, rounded once: half an ulp; dask: 1.5 ulps.
+                assert 2 * abs(int(got) - exact) <= halves * ulp, (j, got, exact)
 
 
 @pytest.mark.parametrize("kind", ["numpy", "pandas"])

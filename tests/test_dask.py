@@ -26,7 +26,7 @@ from sklearn.utils import get_tags
 import sknorm
 import sknorm._dask
 from sknorm._estimator import _StatisticsEstimator
-from sknorm.stats import QuantileSketch
+from sknorm.stats import QuantileSketch, Statistic
 
 from ._tolerances import sum_rtol
 from .conftest import DASK_CLUSTER_OPTIONS as CLUSTER_OPTIONS
@@ -43,6 +43,9 @@ dd = pytest.importorskip(
 )
 distributed = pytest.importorskip(
     "distributed", reason="distributed is an optional dependency (sknorm[dask])"
+)
+callbacks = pytest.importorskip(
+    "dask.callbacks", reason="dask is an optional dependency (sknorm[dask])"
 )
 
 
@@ -481,6 +484,143 @@ def test_empty_partitions_are_skipped(client):
     assert len(fitted.transform(dframe).compute()) == 10
     with pytest.raises(ValueError, match="0 sample"):
         sknorm.StandardScaler().fit(dframe[dframe["a"] > 100])
+
+
+#: Reads of each block by :func:`_read_block`, per test (the cluster's
+#: workers are threads of this process; the function is pickled by name).
+_BLOCK_READS = collections.Counter()
+
+
+def _read_block(X, i, rows):
+    _BLOCK_READS[i] += 1
+    return X[rows]
+
+
+def _counted_array(X, n_blocks):
+    """X as a dask array of ``n_blocks`` row blocks, each produced by a task
+    that counts its reads in :data:`_BLOCK_READS` (block index: count)."""
+    bounds = np.linspace(0, len(X), n_blocks + 1).astype(int)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_read_block, pure=True)(X, i, slice(bounds[i], bounds[i + 1])),
+            shape=(bounds[i + 1] - bounds[i], X.shape[1]),
+            dtype=X.dtype,
+        )
+        for i in range(n_blocks)
+    ]
+    return da.concatenate(blocks)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.StandardScaler(),
+        sknorm.MinMaxScaler(),
+        sknorm.RobustScaler(dask_quantiles="sketch"),
+        sknorm.GroupedScaler(sknorm.StandardScaler()),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_small_int64_dask_fit_reads_once_as_float64(client, estimator):
+    """int64 values float64 holds exactly have no integer centre: a dask fit
+    reads each partition once (the centre is chosen in the merge, not in a
+    pass of its own) and equals the fit of the same values as float64, bit
+    for bit."""
+    rng = np.random.default_rng(7)
+    X = rng.integers(-1000, 1000, size=(600, 3))
+    X[:, 0] = rng.integers(0, 4, size=len(X))  # GroupedScaler's groups
+    _BLOCK_READS.clear()
+    fitted = clone(estimator).fit(_counted_array(X, 5))
+    assert dict(_BLOCK_READS) == dict.fromkeys(range(5), 1)
+    assert getattr(fitted, "_integer_center", None) is None
+    as_float = clone(estimator).fit(_counted_array(X.astype(float), 5))
+    pairs = [(fitted, as_float)]
+    if hasattr(as_float, "scalers_"):  # and each group's scaler
+        pairs += zip(fitted.scalers_, as_float.scalers_, strict=True)
+        pairs.append((fitted.all_groups_scaler_, as_float.all_groups_scaler_))
+    for got, expected in pairs:
+        attributes = [
+            name
+            for name, value in vars(expected).items()
+            if name.endswith("_") and isinstance(value, np.ndarray)
+        ]
+        assert attributes
+        for name in attributes:
+            np.testing.assert_array_equal(
+                getattr(got, name), getattr(expected, name), name
+            )
+    X_lazy = da.from_array(X, chunks=(100, -1))
+    np.testing.assert_array_equal(
+        fitted.transform(X_lazy).compute(), as_float.transform(X.astype(float))
+    )
+
+
+def _holds_statistics(value):
+    """Whether a task's result ``value`` holds a statistic (a block's or a
+    merge's ``(fields, n_rows)``)."""
+    if isinstance(value, Statistic):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(map(_holds_statistics, value))
+    if isinstance(value, dict):
+        return any(map(_holds_statistics, value.values()))
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return any(map(_holds_statistics, value.ravel()))
+    return False
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        sknorm.MinMaxScaler(),
+        sknorm.RobustScaler(dask_quantiles="sketch"),
+        sknorm.GroupedScaler(sknorm.StandardScaler()),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_integer_centred_merges_do_not_wait_for_the_collection(estimator):
+    """Partitions of 64-bit integers beyond 2**53, each taken relative to its
+    own centre, are merged as they arrive (each merge at the centre of its
+    own parts' rows), as in the plain tree reduction: the first merge runs
+    before the last partition is read, and the scheduler holds at most the
+    statistics of a depth-first walk of the two-level tree, not every
+    partition's (as merges waiting for the collection's centre would)."""
+    n_blocks = 64
+    rng = np.random.default_rng(3)
+    # Within 2**52 of their least value: each partition has its own centre,
+    # and the merges move them exactly (bit for bit, see _merge_recentred).
+    X = rng.integers(2**60, 2**60 + 2**52, size=(640, 3))
+    X[:, 0] = rng.integers(2**62, 2**62 + 4, size=len(X))  # GroupedScaler's groups
+    held = []
+    reads_at_first_merge = []
+
+    def after_task(key, result, dsk, state, worker_id):
+        if "merge" in str(key) and not reads_at_first_merge:
+            reads_at_first_merge.append(sum(_BLOCK_READS.values()))
+        held.append(sum(map(_holds_statistics, state["cache"].values())))
+
+    _BLOCK_READS.clear()
+    with (
+        dask.config.set(scheduler="sync"),
+        callbacks.Callback(posttask=after_task),
+    ):
+        fitted = clone(estimator).fit(_counted_array(X, n_blocks))
+    assert dict(_BLOCK_READS) == dict.fromkeys(range(n_blocks), 1)
+    assert reads_at_first_merge and reads_at_first_merge[0] < n_blocks
+    # 64 blocks make two levels of merges of _SPLIT_EVERY parts: a depth-first
+    # order holds at most _SPLIT_EVERY - 1 merged parts of the first level
+    # and the _SPLIT_EVERY blocks of the next merge.
+    split = sknorm._dask._SPLIT_EVERY
+    assert n_blocks == split**2
+    assert max(held) <= 2 * split - 1
+    in_memory = clone(estimator).fit(X)
+    np.testing.assert_array_equal(fitted._integer_center, in_memory._integer_center)
+    assert fitted._integer_center is not None
+    if isinstance(estimator, sknorm.MinMaxScaler):
+        for name in ("data_min_", "data_max_", "scale_", "min_"):
+            np.testing.assert_array_equal(
+                getattr(fitted, name), getattr(in_memory, name), name
+            )
 
 
 def test_input_errors_name_the_problem(client):

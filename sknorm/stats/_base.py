@@ -13,9 +13,47 @@ __all__ = [
     "exact_difference_of_sums",
     "implicit_zero_weight",
     "normalized_weights",
+    "plus_shift",
     "rows_kept_by_weights",
+    "shift_parts",
     "sparse_entries",
 ]
+
+
+def shift_parts(shift):
+    """``(high, low)``: float64 arrays whose exact sum is the integer ``shift``
+    (float64, or Python ints of object dtype, less than ``2**65`` in
+    magnitude): ``high`` the float64 nearest it, ``low`` the rest (0 where
+    the shift is a float64; exact, being at most half an ulp of ``high``)."""
+    shift = np.asarray(shift)
+    if shift.dtype != object:
+        high = shift.astype(np.float64)
+        return high, np.zeros_like(high)
+    high = np.array([float(s) for s in shift.ravel()]).reshape(shift.shape)
+    low = np.array(
+        [
+            float(int(s) - int(h))
+            for s, h in zip(shift.ravel(), high.ravel(), strict=True)
+        ]
+    ).reshape(shift.shape)
+    return high, low
+
+
+def plus_shift(values, high, low):
+    """``values + (high + low)`` (see :func:`shift_parts`), rounded once.
+
+    Without ``low``, the float64 sum. Otherwise the error of ``values +
+    high`` (two-sum, exact) is added to ``low`` before the sum takes it, so
+    that the result is the exact sum rounded once where ``values`` are
+    integers (that error and ``low`` are then integers of at most ``2**12``, their
+    sum exact); for other values, within ``eps`` of an ulp more.
+    """
+    total = values + high
+    if not np.any(low):
+        return total
+    high_part = total - values
+    error = (values - (total - high_part)) + (high - high_part)
+    return total + (error + low)
 
 
 class Statistic:
@@ -238,24 +276,29 @@ class Statistic:
 
         For data validated relative to an exact integer centre (see
         :func:`sknorm._validation.check_input`): the statistic in the data's
-        own units. Each location is rounded once (``shift`` holds integers
-        exactly representable in float64); columns of zero shift keep their
-        values bit for bit.
+        own units, or relative to another centre (the partitions of a dask
+        fit). Each location is rounded once (exactly so for locations that
+        are integers, see :func:`plus_shift`); columns of zero shift keep
+        their values bit for bit.
 
         Parameters
         ----------
-        shift : ndarray of float64 of shape (n_features,)
+        shift : ndarray of shape (n_features,)
+            Integers: float64, or Python ints (object dtype) where the shift
+            may not be exact in float64 (a difference of two centres).
 
         Returns
         -------
         Statistic
             A new statistic of the same class.
         """
-        shift = np.asarray(shift, dtype=np.float64)
+        high, low = shift_parts(shift)
         arrays = {name: getattr(self, name) for name in self._fields}
-        moved = shift != 0
+        moved = high != 0
         for name in self._location_fields:
-            arrays[name] = np.where(moved, arrays[name] + shift, arrays[name])
+            arrays[name] = np.where(
+                moved, plus_shift(arrays[name], high, low), arrays[name]
+            )
         return type(self)(**arrays)
 
     def to_state(self):

@@ -11,6 +11,8 @@ from ._base import (
     equal_weight_unit,
     equal_weights_as_rows,
     implicit_zero_weight,
+    plus_shift,
+    shift_parts,
     sparse_entries,
 )
 from .extrema import Extrema
@@ -699,13 +701,16 @@ class Moments(Statistic):
     def shifted(self, shift):
         """The moments of the data plus ``shift`` (per column): the mean moves,
         in its units of ``2**exponent`` (see :meth:`Statistic.shifted`)."""
-        shift = np.asarray(shift, dtype=np.float64)
-        moved = shift != 0
+        high, low = shift_parts(shift)
+        moved = high != 0
         with np.errstate(over="ignore", under="ignore"):
-            step = np.ldexp(shift, -self.exponent.astype(np.int64))
+            exponent = -self.exponent.astype(np.int64)
+            step = plus_shift(
+                self.scaled_mean, *(np.ldexp(p, exponent) for p in (high, low))
+            )
         return type(self)(
             weight_sum=self.weight_sum.copy(),
-            scaled_mean=np.where(moved, self.scaled_mean + step, self.scaled_mean),
+            scaled_mean=np.where(moved, step, self.scaled_mean),
             scaled_variance=self.scaled_variance.copy(),
             exponent=self.exponent.copy(),
         )

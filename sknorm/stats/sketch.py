@@ -31,7 +31,13 @@ from .._affine import _TINY_UNIT
 from .._callbacks import reported_units
 from .._parallel import iter_tasks
 from .._validation import is_sparse
-from ._base import Statistic, implicit_zero_weight, sparse_entries
+from ._base import (
+    Statistic,
+    implicit_zero_weight,
+    plus_shift,
+    shift_parts,
+    sparse_entries,
+)
 from .deviation import MedianAbsoluteDeviation, median_and_deviation
 from .quantiles import (
     _PARALLEL_MIN_VALUES,
@@ -341,15 +347,17 @@ class QuantileSketch(Statistic):
         """The sketch of the data plus ``shift`` (per column): its items moved
         (see :meth:`Statistic.shifted`). Implicit zeros cannot move without
         becoming items: a column holding some must have zero shift."""
-        shift = np.asarray(shift, dtype=np.float64)
-        moved = shift != 0
+        high, low = shift_parts(shift)
+        moved = high != 0
         if np.any(moved & (self.zero_weight > 0)):
             raise ValueError(
                 "cannot shift the implicit zeros of a sketch of sparse data."
             )
         arrays = {name: getattr(self, name) for name in self._fields}
-        per_item = np.repeat(shift, self.column_sizes)
-        arrays["values"] = np.where(per_item != 0, self.values + per_item, self.values)
+        high, low = (np.repeat(p, self.column_sizes) for p in (high, low))
+        arrays["values"] = np.where(
+            high != 0, plus_shift(self.values, high, low), self.values
+        )
         return type(self)(**arrays)
 
     def merge(self, other):
