@@ -286,6 +286,10 @@ class QuantileTransformer(_ColumnScaler):
 
     def _check_fit_input(self, X):
         self._check_sparse_sign(X)
+        # The float dtype np.nanpercentile would subtract in (see
+        # interpolated_quantiles); dask fits see their metadata here.
+        numpy_input = isinstance(X, np.ndarray) or is_sparse(X)
+        self._fit_dtype = X.dtype if numpy_input else None
 
     def _check_sparse_sign(self, X):
         if self.ignore_implicit_zeros or not is_sparse(X):
@@ -301,7 +305,6 @@ class QuantileTransformer(_ColumnScaler):
         exact = [options for cls, options in specs if cls is Quantiles]
         if not exact:
             return super()._computed_statistics(X, weight, specs, groups)
-        self._fit_dtype = X.dtype if isinstance(X, np.ndarray) or is_sparse(X) else None
         if self.ignore_implicit_zeros and not is_sparse(X):
             warnings.warn(
                 "'ignore_implicit_zeros' takes effect only with sparse matrix. "
