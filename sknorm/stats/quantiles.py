@@ -790,11 +790,11 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
                 columns[~missing], weights=data[~missing], minlength=n_columns
             )
     if implicit_zeros:
-        values = n_rows
+        n_values = n_rows
     else:  # the stored values only
-        values = np.bincount(columns, minlength=n_columns)
-    zeros = values - negative - positive - nan  # implicit and stored zeros
-    total = (values - nan).astype(np.float64)
+        n_values = np.bincount(columns, minlength=n_columns)
+    zeros = n_values - negative - positive - nan  # implicit and stored zeros
+    total = (n_values - nan).astype(np.float64)
     with np.errstate(invalid="ignore"):
         value_sum = np.where(nan > 0, np.nan, value_sum)
     low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
@@ -817,14 +817,34 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
         else:
             keep = wanted[columns] & ((data < 0) | (data > 0))
             values = data[keep][np.argsort(columns[keep], kind="stable")]
-        owner = np.repeat(np.arange(n_columns), sizes)
-        values = values[sort_by_column_then_value(values, owner, n_columns)]
+        _sort_segments(values, starts, kernels)
         level_of, column_of = np.nonzero(needed)
         found[level_of, column_of] = values[
             starts[column_of] + local[level_of, column_of]
         ]
     n_levels = len(levels)
     return found[:n_levels], found[n_levels:], total, total, value_sum
+
+
+def _sort_segments(values, starts, kernels):
+    """Sort ``values[starts[j]:starts[j + 1]]`` for each column ``j``, in
+    place (compiled: each segment alone, tasks of columns in parallel)."""
+    n_columns = len(starts) - 1
+    if kernels is None:
+        owner = np.repeat(np.arange(n_columns), np.diff(starts))
+        values[:] = values[sort_by_column_then_value(values, owner, n_columns)]
+        return
+    # Tasks of whole columns holding about _PARALLEL_MIN_VALUES / 8 values.
+    bounds = np.searchsorted(
+        starts, np.arange(0, starts[-1], _PARALLEL_MIN_VALUES // 8), side="right"
+    )
+    bounds = np.unique(np.concatenate(([0], bounds - 1, [n_columns])))
+    tasks = list(itertools.pairwise(bounds.tolist()))
+    map_tasks(
+        lambda task: kernels.sort_segments(values, starts, *task),
+        tasks,
+        parallel=starts[-1] >= _PARALLEL_MIN_VALUES,
+    )
 
 
 def _sparse_order_statistics(
