@@ -2,12 +2,11 @@
 
 Each value is placed among its feature's knots in two steps:
 
-* an *index guide*: the value's bucket among ``G`` equal buckets spanning
-  the knots, ``b = int((x - k[0]) * G / (k[-1] - k[0]))`` clamped to
-  ``[0, G]``, gives the number of knots below the bucket,
-  ``guide[b] <= count(k <= x) <= guide[b + 1]`` (the bucket is a
-  non-decreasing function of ``x``, computed for the knots themselves when
-  the guide is built: :func:`build_guide`);
+* an *index guide*: the value's bucket among equal buckets spanning the
+  knots gives the number of knots below the bucket and the width of the
+  window that holds the value's place (built by
+  :func:`sknorm.scalers._quantile_map._index_guide`; the bucket is computed
+  here with the same operations);
 * a branchless binary search in that window, of a fixed number of steps per
   feature (enough for its widest window), run for ``_LANES`` values of one
   feature in lockstep: their loads are independent, so the processor
@@ -28,7 +27,6 @@ from .dense import accepts
 
 __all__ = [
     "accepts",
-    "build_guide",
     "forward_dense",
     "forward_sparse",
     "inverse_dense",
@@ -52,39 +50,6 @@ def _bucket(x, low, scale, n_buckets):
     t = t if t > 0.0 else 0.0  # NaN too
     t = t if t < n_buckets else float(n_buckets)
     return np.int64(t)
-
-
-@numba.njit(cache=True, nogil=True)
-def build_guide(knots, n, n_buckets, guide, lows, scales, steps):
-    """Fill the index guide of every row of ``knots`` (``n`` knots each).
-
-    ``guide[j, b]`` counts the knots of feature ``j`` whose bucket is below
-    ``b``; ``steps[j]`` is the number of search steps that cover the widest
-    window ``guide[j, b + 1] - guide[j, b]``.
-    """
-    for j in range(knots.shape[0]):
-        low = knots[j, 0]
-        span = knots[j, n - 1] - low
-        # A constant feature, or a span that overflows: one bucket.
-        scale = n_buckets / span if 0.0 < span < np.inf else 0.0
-        lows[j] = low
-        scales[j] = scale
-        b = 0
-        for i in range(n):
-            bucket = _bucket(knots[j, i], low, scale, n_buckets)
-            while b <= bucket:
-                guide[j, b] = i
-                b += 1
-        while b <= n_buckets + 1:
-            guide[j, b] = n
-            b += 1
-        widest = 0
-        for b in range(n_buckets + 1):
-            widest = max(widest, guide[j, b + 1] - guide[j, b])
-        s = 0
-        while (1 << s) - 1 < widest:
-            s += 1
-        steps[j] = s
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

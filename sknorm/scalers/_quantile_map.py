@@ -131,33 +131,25 @@ class QuantileMap:
             slopes = self._memo[inverse] = np.ascontiguousarray(slopes)
         return slopes
 
-    def compiled_tables(self, compiled, inverse):
-        """The operands of the compiled kernels of a direction, after X and
-        the output: ``(knots, n, references, slopes, guide, low, scale,
-        steps)``, built on first use.
+    def search(self, inverse):
+        """The index guide of the array searched in a direction (each
+        feature's quantiles forward, the references for the inverse), built
+        on first use: see :func:`_index_guide`."""
+        key = ("search", inverse)
+        search = self._memo.get(key)
+        if search is None:
+            searched = self.references[None, :] if inverse else self.knots
+            n_buckets = _GUIDE_BUCKETS_PER_KNOT * self.n_quantiles
+            search = self._memo[key] = _index_guide(searched, n_buckets)
+        return search
 
-        The searched array (each feature's quantiles forward, the references
-        for the inverse) gets an index guide (:func:`sknorm._kernels.
-        interpolation.build_guide`) of ``_GUIDE_BUCKETS_PER_KNOT`` buckets
-        per knot and is padded with ``+inf`` for the fixed-step search.
-        """
-        key = ("compiled", inverse)
-        tables = self._memo.get(key)
-        if tables is not None:
-            return tables
-        n = self.n_quantiles
-        searched = self.references[None, :] if inverse else self.knots
-        n_buckets = _GUIDE_BUCKETS_PER_KNOT * n
-        rows = searched.shape[0]
-        guide = np.empty((rows, n_buckets + 2), np.int32)
-        lows, scales = np.empty(rows), np.empty(rows)
-        steps = np.empty(rows, np.int64)
-        compiled.build_guide(searched, n, n_buckets, guide, lows, scales, steps)
-        padding = np.full((rows, 1 << int(steps.max(initial=0))), np.inf)
-        padded = np.ascontiguousarray(np.concatenate([searched, padding], axis=1))
-        slopes = self.slopes(inverse)
+    def compiled_tables(self, inverse):
+        """The operands of the compiled kernels of a direction, after X and
+        the output (:mod:`sknorm._kernels.interpolation`)."""
+        padded, guide, lows, scales, steps = self.search(inverse)
+        n, slopes = self.n_quantiles, self.slopes(inverse)
         if inverse:
-            tables = (
+            return (
                 self.knots,
                 n,
                 padded[0],
@@ -167,17 +159,12 @@ class QuantileMap:
                 scales[0],
                 int(steps[0]),
             )
-        else:
-            tables = (padded, n, self.references, slopes, guide, lows, scales, steps)
-        self._memo[key] = tables
-        return tables
+        return (padded, n, self.references, slopes, guide, lows, scales, steps)
 
     def _prepare(self, compiled, inverse):
         # Built before the tasks start, not by each of them.
-        if compiled is None:
-            self.slopes(inverse)
-        else:
-            self.compiled_tables(compiled, inverse)
+        self.slopes(inverse)
+        self.search(inverse)
 
     def transform(self, X, *, in_place):
         """Map X to the output distribution.
@@ -268,13 +255,66 @@ def _interpolated(x, knots, values, slopes, count):
     return right, left
 
 
-def _forward_values(x, knots, references, slopes, normal):
-    """The probabilities of float64 values ``x`` of one feature, bounds
-    applied (before ``ndtri``)."""
+def _index_guide(searched, n_buckets):
+    """``(padded, guide, lows, scales, steps)``: the index guide of each row
+    of ``searched`` (non-decreasing knots), for :func:`_guided_count` and the
+    compiled kernels.
+
+    Row ``j``'s knots are cut into ``n_buckets`` equal buckets from its first
+    knot (``lows[j]``, ``scales[j]`` buckets per unit; one bucket where the
+    span is 0 or overflows) by :func:`_buckets`, a non-decreasing function of
+    the value; ``guide[j, b]`` counts the knots whose bucket is below ``b``,
+    so a value in bucket ``b`` has between ``guide[j, b]`` and
+    ``guide[j, b + 1]`` knots at or below it: ``steps[j]`` steps of binary
+    search cover the widest of these windows. ``padded`` holds the knots and
+    ``2**max(steps)`` values of ``+inf`` after them, which a search may probe.
+    """
+    rows = searched.shape[0]
+    lows = searched[:, 0].copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        spans = searched[:, -1] - lows
+        scales = np.zeros(rows)
+        np.divide(n_buckets, spans, out=scales, where=(spans > 0) & (spans < np.inf))
+    buckets = _buckets(searched, lows[:, None], scales[:, None], n_buckets)
+    edges = np.arange(n_buckets + 2)
+    guide = np.empty((rows, n_buckets + 2), np.int32)
+    for j in range(rows):
+        guide[j] = np.searchsorted(buckets[j], edges, side="left")
+    widest = np.diff(guide, axis=1).max(axis=1)
+    steps = np.array([int(w).bit_length() for w in widest], np.int64)
+    padding = np.full((rows, 1 << int(steps.max(initial=0))), np.inf)
+    padded = np.ascontiguousarray(np.concatenate([searched, padding], axis=1))
+    return padded, guide, lows, scales, steps
+
+
+def _buckets(x, low, scale, n_buckets):
+    """The guide's bucket of each value: ``(x - low) * scale`` truncated,
+    clamped to ``[0, n_buckets]`` (NaN to 0), as the compiled kernels
+    compute it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = (x - low) * scale
+        t = np.where(t > 0, t, 0.0)
+    np.minimum(t, n_buckets, out=t)
+    return t.astype(np.intp)
+
+
+def _guided_count(x, padded, guide, low, scale, steps):
+    """The number of knots ``<= x`` (0 for NaN): the guide's window, then
+    ``steps`` steps of binary search (the compiled kernels' search)."""
+    count = guide[_buckets(x, low, scale, guide.shape[0] - 2)].astype(np.intp)
+    half = (1 << int(steps)) >> 1
+    while half:
+        count += (padded.take(count + (half - 1)) <= x) * half
+        half >>= 1
+    return count
+
+
+def _forward_values(x, count, knots, references, slopes, normal):
+    """The probabilities of float64 values ``x`` of one feature, ``count``
+    of its knots at or below each, bounds applied (before ``ndtri``)."""
     n = len(knots)
-    count = np.searchsorted(knots, x, side="right")
     last = np.maximum(count - 1, 0)  # the rightmost knot <= x (0 below all)
-    # No interpolation below, above or on a knot (NaN counts as above).
+    # No interpolation below, above or on a knot (NaN counts as below).
     exact = (count == 0) | (count == n) | (knots[last] == x)
     if n > 1:
         right, left = _interpolated(x, knots, references, slopes, count)
@@ -299,11 +339,11 @@ def _forward_values(x, knots, references, slopes, normal):
     return u
 
 
-def _inverse_values(u, knots, references, slopes, normal):
+def _inverse_values(u, count, knots, references, slopes, normal):
     """The quantile of float64 probabilities ``u`` of one feature (``ndtr``
-    already applied for a normal output)."""
+    already applied for a normal output), ``count`` of the references at or
+    below each."""
     n = len(knots)
-    count = np.searchsorted(references, u, side="right")
     last = np.maximum(count - 1, 0)
     exact = (count == 0) | (count == n) | (references[last] == u)
     if n > 1:
@@ -323,22 +363,24 @@ def _inverse_values(u, knots, references, slopes, normal):
     return x
 
 
-def _numpy_block(qmap, source, target, inverse, columns=None):
+def _map_values(qmap, x, j, inverse):
+    """The numpy path's map of float64 values ``x`` of feature ``j``."""
+    padded, guide, lows, scales, steps = qmap.search(inverse)
+    row = 0 if inverse else j
+    count = _guided_count(
+        x, padded[row], guide[row], lows[row], scales[row], steps[row]
+    )
+    function = _inverse_values if inverse else _forward_values
+    return function(
+        x, count, qmap.knots[j], qmap.references, qmap.slopes(inverse)[j], qmap.normal
+    )
+
+
+def _numpy_block(qmap, source, target, inverse):
     """Map the columns of a 2-D block ``source`` into ``target`` (float64
     probabilities forward, the data's dtype inverse)."""
-    slopes = qmap.slopes(inverse)
-    columns = range(source.shape[1]) if columns is None else columns
-    for k, j in enumerate(columns):
-        x = source[:, k].astype(np.float64)
-        if inverse:
-            result = _inverse_values(
-                x, qmap.knots[j], qmap.references, slopes[j], qmap.normal
-            )
-        else:
-            result = _forward_values(
-                x, qmap.knots[j], qmap.references, slopes[j], qmap.normal
-            )
-        target[:, k] = result
+    for j in range(source.shape[1]):
+        target[:, j] = _map_values(qmap, source[:, j].astype(np.float64), j, inverse)
 
 
 def _to_output(qmap, u, out):
@@ -380,7 +422,7 @@ def _interpolate_block(qmap, source, target, inverse, compiled):
     if compiled is None:
         _numpy_block(qmap, source, target, inverse)
         return
-    tables = qmap.compiled_tables(compiled, inverse)
+    tables = qmap.compiled_tables(inverse)
     kernel = compiled.inverse_dense if inverse else compiled.forward_dense
     kernel(source, target, *tables, qmap.normal)
 
@@ -471,10 +513,9 @@ def _interpolate_values(
             columns = np.empty(0, np.int64)
         else:
             starts = np.empty(0, np.int64)
-        tables = qmap.compiled_tables(compiled, inverse)
+        tables = qmap.compiled_tables(inverse)
         kernel(values, target, starts, first, columns, *tables, qmap.normal)
         return
-    slopes = qmap.slopes(inverse)
     if columns is not None:
         # Grouped by column (stable), mapped per column, scattered back.
         order = np.argsort(columns, kind="stable")
@@ -484,16 +525,10 @@ def _interpolate_values(
         grouped = np.empty(values.shape)
     else:
         order, grouped = None, target
-    function = _inverse_values if inverse else _forward_values
     for k in np.flatnonzero(np.diff(starts)):
-        j = first + k
         segment = slice(int(starts[k]), int(starts[k + 1]))
-        grouped[segment] = function(
-            values[segment].astype(np.float64),
-            qmap.knots[j],
-            qmap.references,
-            slopes[j],
-            qmap.normal,
+        grouped[segment] = _map_values(
+            qmap, values[segment].astype(np.float64), first + k, inverse
         )
     if order is not None:
         target[order] = grouped
