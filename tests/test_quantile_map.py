@@ -416,3 +416,31 @@ def test_array_api_input_matches_the_numpy_path(library, distribution):
         assert type(got) is type(device_T)
         assert_identical(np.asarray(got), expected)
         assert_identical(np.asarray(back), expected_back)
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_results_do_not_depend_on_the_number_of_threads(
+    path, small_tasks, monkeypatch, distribution
+):
+    rng = np.random.default_rng(7)
+    X = rng.lognormal(size=(3000, 7))
+    X[::31, 4] = np.nan
+    theirs = sklearn_fitted(X, 200, distribution)
+    ours = ours_like(theirs)
+    S = sparse.csr_matrix(X * (rng.uniform(size=X.shape) < 0.3))
+
+    def run():
+        forward = ours.transform(X, in_place=False)
+        return [
+            forward,
+            ours.inverse_transform(forward, in_place=False),
+            ours.transform(S, in_place=False).toarray(),
+            ours.transform(S.tocsc(), in_place=False).toarray(),
+        ]
+
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
+    one = run()
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "2")
+    two = run()
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
