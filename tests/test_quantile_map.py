@@ -387,6 +387,8 @@ def test_bad_arguments_are_named():
     ours = QuantileMap(np.zeros((3, 2)), np.linspace(0, 1, 3), "uniform")
     with pytest.raises(ValueError, match="X has 3 features"):
         ours.transform(np.zeros((4, 3)), in_place=False)
+    with pytest.raises(TypeError, match="CSR or CSC sparse input, got coo"):
+        ours.transform(sparse.coo_matrix(np.ones((4, 2))), in_place=False)
 
 
 def _namespaces():
