@@ -108,6 +108,9 @@ class QuantileMap:
         self.n_quantiles, self.n_features = quantiles.shape
         self.output_distribution = output_distribution
         self.normal = output_distribution == "normal"
+        #: Features with NaN quantiles (fitted on no value): scikit-learn's
+        #: interpolation gives NaN there, in both directions.
+        self.undefined = np.flatnonzero(np.isnan(quantiles).any(axis=0))
         #: One feature's quantiles per row: contiguous for the searches.
         self.knots = np.ascontiguousarray(quantiles.T)
         self.references = np.ascontiguousarray(references)
@@ -212,19 +215,44 @@ class QuantileMap:
             )
         namespace = namespace_of(X)
         if namespace is not None:
-            return _apply_in_namespace(self, X, namespace, inverse)
-        if sparse.issparse(X):
-            return _apply_sparse(self, X, inverse, in_place)
-        out = X if in_place else np.empty_like(X, order="K")
-        if X.size == 0:
-            return out
-        plan = BlockPlan(*X.shape)
-        compiled = kernels("interpolation")
-        if compiled is not None and not compiled.accepts(X, out):
-            compiled = None
-        self._prepare(compiled, inverse)
-        plan.map(lambda task: _dense_task(self, X, out, task, plan, inverse, compiled))
+            out = _apply_in_namespace(self, X, namespace, inverse)
+        elif sparse.issparse(X):
+            out = _apply_sparse(self, X, inverse, in_place)
+        else:
+            out = X if in_place else np.empty_like(X, order="K")
+            if X.size:
+                plan = BlockPlan(*X.shape)
+                compiled = kernels("interpolation")
+                if compiled is not None and not compiled.accepts(X, out):
+                    compiled = None
+                self._prepare(compiled, inverse)
+                plan.map(
+                    lambda task: _dense_task(
+                        self, X, out, task, plan, inverse, compiled
+                    )
+                )
+        if self.undefined.size:
+            out = _fill_undefined(out, self.undefined, namespace)
         return out
+
+
+def _fill_undefined(out, features, namespace):
+    """NaN in the given features of a result (stored values of sparse ones)."""
+    if namespace is not None:
+        xp = namespace.xp
+        mask = np.zeros(out.shape[1], bool)
+        mask[features] = True
+        mask = namespace.asarray(mask)
+        return xp.where(mask, xp.full_like(out, float("nan")), out)
+    if sparse.issparse(out):
+        if out.format == "csr":
+            columns = out.indices
+        else:
+            columns = np.repeat(np.arange(out.shape[1]), np.diff(out.indptr))
+        out.data[np.isin(columns, features)] = np.nan
+        return out
+    out[:, features] = np.nan
+    return out
 
 
 # ---------------------------------------------------------------------------
