@@ -417,13 +417,22 @@ def _numpy_block(qmap, source, target, inverse):
 
 
 def _to_output(qmap, u, out):
-    """``ndtri`` and clipping of float64 probabilities ``u`` (in place),
-    written to ``out``."""
+    """``ndtri`` and clipping of float64 probabilities ``u`` into ``out``
+    (through ``u`` when ``out`` is not float64: one rounding)."""
+    target = out if out.dtype == np.float64 else u
     with np.errstate(divide="ignore"):
-        ndtri(u, out=u)
-    np.clip(u, *qmap.clip, out=u)
-    if out is not u:
-        out[...] = u
+        ndtri(u, out=target)
+    np.clip(target, *qmap.clip, out=target)
+    if target is not out:
+        out[...] = target
+
+
+def _probabilities(values, u):
+    """``ndtr`` of ``values`` in float64, into ``u``."""
+    if values.dtype != np.float64:
+        u[...] = values  # ndtr of float32 would compute in float32
+        values = u
+    ndtr(values, out=u)
 
 
 def _dense_task(qmap, X, out, task, plan, inverse, compiled):
@@ -441,8 +450,7 @@ def _dense_task(qmap, X, out, task, plan, inverse, compiled):
                 scratch = np.empty(plan.block_rows * plan.n_cols)
             u = scratch[: source.size].reshape(source.shape)
             if inverse:
-                u[...] = source  # ndtr of float32 would compute in float32
-                ndtr(u, out=u)
+                _probabilities(source, u)
                 _interpolate_block(qmap, u, target, inverse, compiled)
             else:
                 _interpolate_block(qmap, source, u, inverse, compiled)
@@ -521,8 +529,7 @@ def _sparse_task(qmap, X, data_out, task, inverse, compiled):
     if qmap.normal:
         u = np.empty(values.shape)
         if inverse:
-            u[...] = values
-            ndtr(u, out=u)
+            _probabilities(values, u)
             _interpolate_values(
                 qmap, u, target, starts, first, columns, inverse, compiled
             )
