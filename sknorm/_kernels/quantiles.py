@@ -137,12 +137,52 @@ def sparse_gather(data, columns, wanted, starts, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def sort_segments(values, starts, first, last):
-    """Sort ``values[starts[j]:starts[j + 1]]`` in place for ``first <= j <
-    last`` (no NaN; see :func:`_quicksort`)."""
+def select_segments(values, starts, rank_starts, ranks, out, first, last):
+    """Order statistics of segments, without sorting them.
+
+    For each column ``j`` with ``first <= j < last``, the segment
+    ``values[starts[j]:starts[j + 1]]`` (no NaN; reordered) and its wanted
+    ranks ``ranks[rank_starts[j]:rank_starts[j + 1]]`` (sorted, within the
+    segment): ``out[k]`` gets the value of rank ``ranks[k]``. The middle
+    rank is selected (:func:`_select_rank`), which splits the segment and
+    the ranks in two, each part done alike: ``O(n log r)`` for ``r`` ranks
+    among ``n`` values, where a sort takes ``O(n log n)`` (segments with
+    ranks more than an eighth of their values are sorted).
+    """
+    stack = np.empty((64, 4), dtype=np.int64)
     for j in range(first, last):
-        if starts[j + 1] - starts[j] > 1:
-            _quicksort(values, starts[j], starts[j + 1])
+        if rank_starts[j + 1] == rank_starts[j]:
+            continue
+        base = starts[j]
+        if 8 * (rank_starts[j + 1] - rank_starts[j]) > starts[j + 1] - base:
+            # Ranks everywhere: sorting costs less than selecting each.
+            _quicksort(values, base, starts[j + 1])
+            for k in range(rank_starts[j], rank_starts[j + 1]):
+                out[k] = values[base + ranks[k]]
+            continue
+        stack[0] = (base, starts[j + 1], rank_starts[j], rank_starts[j + 1])
+        top = 1
+        while top:
+            top -= 1
+            lo, hi, p, q = stack[top]
+            mid = (p + q) // 2
+            r = base + ranks[mid]
+            value, _ = _select_rank(values, lo, hi, r)
+            out[mid] = value
+            # Repeated ranks take the same value.
+            before, after = mid, mid + 1
+            while before > p and ranks[before - 1] == ranks[mid]:
+                before -= 1
+                out[before] = value
+            while after < q and ranks[after] == ranks[mid]:
+                out[after] = value
+                after += 1
+            if p < before:
+                stack[top] = (lo, r, p, before)
+                top += 1
+            if after < q:
+                stack[top] = (r + 1, hi, after, q)
+                top += 1
 
 
 @numba.njit(cache=True, nogil=True)

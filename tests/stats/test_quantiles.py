@@ -630,3 +630,33 @@ def test_many_levels_of_any_layout(compiled, layout, monkeypatch):
         # Whatever the threads: one runs every task.
         monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
         _assert_identical(Quantiles.from_data(X, levels=MANY_LEVELS).values(), expected)
+
+
+@pytest.mark.parametrize("compiled", _compiled_paths())
+@pytest.mark.parametrize("implicit_zeros", [True, False])
+def test_many_levels_of_sparse_columns_equal_numpy(compiled, implicit_zeros):
+    """Stored values that stress the selection within segments: ties,
+    sorted and reversed runs, both signs, NaN; rows mostly zero or not."""
+    from sknorm._kernels import use_numba
+
+    n = 3_000
+    dense = _adversarial_columns(n, seed=4)
+    rng = np.random.default_rng(4)
+    dense[rng.random(dense.shape) < 0.7] = 0.0
+    dense[:, 5] = 0.0  # a column of implicit zeros only
+    X = sparse.csc_matrix(dense)
+    with use_numba(compiled):
+        q = Quantiles.from_data(X, levels=MANY_LEVELS, implicit_zeros=implicit_zeros)
+    if implicit_zeros:
+        expected = _numpy_many_quantiles(dense, MANY_LEVELS)
+    else:
+        stored = [X.data[X.indptr[j] : X.indptr[j + 1]] for j in range(X.shape[1])]
+        expected = np.column_stack(
+            [
+                _numpy_many_quantiles(values[:, None], MANY_LEVELS)[:, 0]
+                if values.size
+                else np.full(len(MANY_LEVELS), np.nan)
+                for values in stored
+            ]
+        )
+    _assert_identical(q.values(), expected)
