@@ -470,3 +470,33 @@ def test_dense_equals_sparse(X, ignore_implicit_zeros):
             # the quantiles are the stored values'.
             expected = np.nanpercentile(stored, from_sparse.references_ * 100)
             np.testing.assert_array_equal(from_sparse.quantiles_[:, j], expected)
+
+
+def test_decay_follows_drifting_data():
+    """With decay, older batches weigh less: the median follows the drift."""
+    rng = np.random.default_rng(4)
+    forgetting = QuantileTransformer(n_quantiles=101, decay=0.5)
+    remembering = QuantileTransformer(n_quantiles=101)
+    for shift in (0.0, 0.0, 0.0, 10.0, 10.0, 10.0):
+        batch = rng.normal(loc=shift, size=(500, 1))
+        forgetting.partial_fit(batch)
+        remembering.partial_fit(batch)
+    median = 50  # references_[50] == 0.5
+    # Weights 1/32 .. 1 of six batches: 7/63 of the weight is old data.
+    assert forgetting.quantiles_[median, 0] > 9.0
+    assert 0.0 < remembering.quantiles_[median, 0] < 10.0
+    assert forgetting.n_samples_seen_ == pytest.approx(500 * (2 - 0.5**5))
+
+
+@pytest.mark.parametrize("ignore_implicit_zeros", [False, True])
+def test_sparse_partial_fit_equals_fit_while_exact(ignore_implicit_zeros):
+    """The sketch keeps every value while it holds few (exact), so streaming
+    small sparse data gives the fit's quantiles, implicit zeros counted or
+    ignored alike."""
+    X = sparse.random(300, 4, density=0.3, format="csr", random_state=6)
+    params = {"n_quantiles": 50, "ignore_implicit_zeros": ignore_implicit_zeros}
+    streamed = QuantileTransformer(**params)
+    for rows in np.array_split(np.arange(300), 3):
+        streamed.partial_fit(X[rows])
+    fitted = QuantileTransformer(**params).fit(X)
+    np.testing.assert_array_equal(streamed.quantiles_, fitted.quantiles_)
