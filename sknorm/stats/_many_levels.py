@@ -11,14 +11,20 @@ column is instead
   column into 64 coarse buckets of about equal size, each cut into 64 fine
   buckets of equal width; one pass finds each value's bucket (a branchless
   search of a 6-level tree, then a linear interpolation,
-  :func:`sknorm._kernels.quantiles.bucket_values`: half the time of a
-  12-level search) and counts the buckets, so the bucket of every wanted
+  :func:`sknorm._kernels.quantiles.bucket_rows`: half the time of a
+  12-level search; the same pass copies the columns, transposed) and counts
+  the buckets, so the bucket of every wanted
   rank and its rank within the bucket are known; the values are grouped by
   bucket and each wanted rank is selected within its bucket, about ``n /
   4096`` values (:func:`sknorm._kernels.quantiles.select_bucketed`). The
   sample only decides how even the buckets are: the counts make the result
   exact whatever it drew;
 * otherwise sorted (numpy's SIMD sort), then indexed.
+
+Measured on 1e6 x 20 lognormal float64 (one thread, per column): the
+compiled path about 11 ms (bucketing and copying 6, selection 4.5, the
+sample 1), a sort 54 ms, 2,000 ranks selected one partition at a time about
+300 ms.
 
 Both give the exact order statistics, NaN ignored. Columns are copied in
 groups (transposed, each column contiguous: the compiled pass copies as it
