@@ -773,8 +773,7 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     zeros (implicit or stored; stored only when not ``implicit_zeros``) is
     0, and only the columns with a rank among their non-zero values have
     those gathered, and their ranks selected (compiled) or the values
-    sorted. Returns ``(lower, upper, total, count,
-    value_sum)``.
+    sorted. Returns ``(lower, upper, total, count, value_sum, fraction)``.
     """
     X = X if X.format in ("csr", "csc") else X.tocsr()
     n_rows, n_columns = X.shape
@@ -801,7 +800,7 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     total = (n_values - nan).astype(np.float64)
     with np.errstate(invalid="ignore"):
         value_sum = np.where(nan > 0, np.nan, value_sum)
-    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
+    low_rank, high_rank, fraction, at_maximum = virtual_ranks(total, levels)
     last = total[None, :] - 1
     ranks = np.concatenate(
         (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
@@ -831,7 +830,7 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
                 values, starts, column_of, ranks, kernels
             )
     n_levels = len(levels)
-    return found[:n_levels], found[n_levels:], total, total, value_sum
+    return found[:n_levels], found[n_levels:], total, total, value_sum, fraction
 
 
 def _sort_segments(values, starts):
@@ -1062,6 +1061,7 @@ class Quantiles(Statistic):
         Quantiles
         """
         levels = _check_levels(levels)
+        fraction = None  # from the ranks, unless a path computed it
         if sample_weight is not None:
             X, sample_weight, factor = equal_weights_as_rows(X, sample_weight)
         else:
@@ -1077,8 +1077,8 @@ class Quantiles(Statistic):
                 absolute_deviations(X, center), levels, sample_weight
             )
         elif is_sparse(X) and sample_weight is None:
-            lower, upper, total, count, value_sum = _counted_sparse_order_statistics(
-                X, levels, implicit_zeros
+            lower, upper, total, count, value_sum, fraction = (
+                _counted_sparse_order_statistics(X, levels, implicit_zeros)
             )
         elif is_sparse(X):
             lower, upper, total, count = _sparse_order_statistics(
@@ -1092,13 +1092,14 @@ class Quantiles(Statistic):
             lower, upper, total, value_sum, count = _dense_order_statistics(
                 X, levels, sample_weight
             )
-        _, _, fraction, _ = virtual_ranks(total, levels, count)
+        if fraction is None:
+            _, _, fraction, _ = virtual_ranks(total, levels, count)
         if factor != 1.0:
             with np.errstate(over="ignore"):
                 total = total * factor  # in the caller's units
         quantiles = cls(
-            lower=lower.astype(np.float64),
-            upper=upper.astype(np.float64),
+            lower=np.asarray(lower, dtype=np.float64),
+            upper=np.asarray(upper, dtype=np.float64),
             fraction=fraction,
             weight_sum=total,
             levels=levels,
