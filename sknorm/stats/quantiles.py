@@ -811,6 +811,7 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     found = np.where(in_zeros, 0.0, np.nan)
     needed = ~in_zeros & (ranks >= 0) & (total > 0)
     wanted = needed.any(axis=0)
+    n_levels = len(levels)
     if wanted.any():
         sizes = np.where(wanted, negative + positive, 0)
         starts = np.concatenate(([0], np.cumsum(sizes)))
@@ -820,16 +821,20 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
         else:
             keep = wanted[columns] & ((data < 0) | (data > 0))
             values = data[keep][np.argsort(columns[keep], kind="stable")]
-        column_of, level_of = np.nonzero(needed.T)  # by column
-        ranks = local[level_of, column_of]
         if kernels is None:
             _sort_segments(values, starts)
-            found[level_of, column_of] = values[starts[column_of] + ranks]
-        else:
-            found[level_of, column_of] = _selected_in_segments(
-                values, starts, column_of, ranks, kernels
-            )
-    n_levels = len(levels)
+        # The lower order statistics, then the upper ones: each, by column,
+        # in the order of the levels (so of the ranks, for sorted levels).
+        for part in (slice(0, n_levels), slice(n_levels, None)):
+            column_of, level_of = np.nonzero(needed[part].T)
+            level_of += part.start
+            ranks = local[level_of, column_of]
+            if kernels is None:
+                found[level_of, column_of] = values[starts[column_of] + ranks]
+            else:
+                found[level_of, column_of] = _selected_in_segments(
+                    values, starts, column_of, ranks, kernels
+                )
     return found[:n_levels], found[n_levels:], total, total, value_sum, fraction
 
 
@@ -847,15 +852,19 @@ def _selected_in_segments(values, starts, column_of, ranks, kernels):
     (:func:`sknorm._kernels.quantiles.select_segments`), tasks of columns in
     parallel. ``values`` is reordered."""
     n_columns = len(starts) - 1
-    order = np.lexsort((ranks, column_of))
-    sorted_ranks = ranks[order].astype(np.int64)
-    rank_starts = np.searchsorted(column_of[order], np.arange(n_columns + 1))
+    order = None
+    if np.any((np.diff(ranks) < 0) & (np.diff(column_of) == 0)):
+        # Levels not in increasing order (sorted levels need no sort).
+        order = np.lexsort((ranks, column_of))
+        ranks, column_of = ranks[order], column_of[order]
+    sorted_ranks = ranks.astype(np.int64)
+    rank_starts = np.searchsorted(column_of, np.arange(n_columns + 1))
     # Tasks of whole columns holding about _PARALLEL_MIN_VALUES / 8 values.
     bounds = np.searchsorted(
         starts, np.arange(0, starts[-1], _PARALLEL_MIN_VALUES // 8), side="right"
     )
     bounds = np.unique(np.concatenate(([0], bounds - 1, [n_columns])))
-    out = np.empty(len(order))
+    out = np.empty(len(sorted_ranks))
     map_tasks(
         lambda task: kernels.select_segments(
             values, starts, rank_starts, sorted_ranks, out, *task
@@ -863,6 +872,8 @@ def _selected_in_segments(values, starts, column_of, ranks, kernels):
         list(itertools.pairwise(bounds.tolist())),
         parallel=starts[-1] >= _PARALLEL_MIN_VALUES,
     )
+    if order is None:
+        return out
     found = np.empty_like(out)
     found[order] = out
     return found

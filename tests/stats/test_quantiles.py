@@ -660,3 +660,14 @@ def test_many_levels_of_sparse_columns_equal_numpy(compiled, implicit_zeros):
             ]
         )
     _assert_identical(q.values(), expected)
+
+
+@pytest.mark.parametrize("compiled", _compiled_paths())
+def test_sparse_levels_in_any_order(compiled):
+    from sknorm._kernels import use_numba
+
+    X = sparse.random(500, 4, density=0.4, format="csc", random_state=8)
+    levels = np.random.default_rng(8).permutation(MANY_LEVELS[::7])
+    with use_numba(compiled):
+        q = Quantiles.from_data(X, levels=levels)
+    _assert_identical(q.values(), _numpy_many_quantiles(X.toarray(), levels))
