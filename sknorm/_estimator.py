@@ -359,6 +359,12 @@ class _StatisticsEstimator(
         self.__dict__.pop("_statistics_state", None)
         self.__dict__.pop("_integer_center", None)
 
+    #: Statistics only the fit that computes them uses (they derive its
+    #: fitted attributes): not kept in the fitted state. An estimator whose
+    #: ``partial_fit`` continues from a summary kept beside them (a sketch)
+    #: and that never rebuilds its attributes from them lists them here.
+    _transient_statistics = ()
+
     #: Fitted attributes that are locations in the data's units (a mean, a
     #: median, extrema): the ones :meth:`_uncenter_attributes` moves from the
     #: integer centre back to the data's origin.
@@ -529,7 +535,9 @@ class _StatisticsEstimator(
                     old = old.reweighted(kept)
                 statistics[name] = old.merge(new)
         self._statistics_state = {
-            name: stat.to_state() for name, stat in statistics.items()
+            name: stat.to_state()
+            for name, stat in statistics.items()
+            if name not in self._transient_statistics
         }
         seen = to_numpy(getattr(self, "n_samples_seen_", 0))
         groups = self._pooling_groups(self.n_features_in_)

@@ -336,7 +336,9 @@ def test_map_is_monotone_and_matches_sklearn(X, n_quantiles, output_distribution
     _assert_same_fit(ours, theirs)
     grid = np.sort(np.concatenate([X.ravel(), np.linspace(-2e6, 2e6, 50)]))
     forward = ours.transform(np.repeat(grid[:, None], X.shape[1], axis=1))
-    assert np.all(np.diff(forward, axis=0) >= 0)
+    # Monotone up to the rounding of scikit-learn's arithmetic (the mean of
+    # two interpolations, each rounded: an ulp or two of values in [0, 1]).
+    assert np.all(np.diff(forward, axis=0) >= -4 * EPS)
 
 
 @settings(max_examples=40, deadline=None)

@@ -220,6 +220,10 @@ class QuantileTransformer(_ColumnScaler):
     #: Not a parameter: the map clips to the fitted range on its own.
     clip = False
 
+    #: The exact quantiles give quantiles_ once; partial_fit continues from
+    #: the sketch, so the fitted estimator does not keep them.
+    _transient_statistics = ("Quantiles",)
+
     def __init__(
         self,
         *,
@@ -355,9 +359,6 @@ class QuantileTransformer(_ColumnScaler):
             quantiles = statistics["QuantileSketch"].quantiles(levels)
             dtype = None
         references_ = references(n_quantiles)
-        # Exact quantiles are used once: partial_fit continues from the
-        # sketch, so the fitted estimator does not keep them.
-        getattr(self, "_statistics_state", {}).pop("Quantiles", None)
         self.__dict__.pop("_fit_dtype", None)
         values = interpolated_quantiles(quantiles, dtype)
         if self.ignore_implicit_zeros:

@@ -800,18 +800,43 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     total = (n_values - nan).astype(np.float64)
     with np.errstate(invalid="ignore"):
         value_sum = np.where(nan > 0, np.nan, value_sum)
-    low_rank, high_rank, fraction, at_maximum = virtual_ranks(total, levels)
-    last = total[None, :] - 1
-    ranks = np.concatenate(
-        (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
-    ).astype(np.int64)
-    # Ranks among the column's non-zero values, sorted: negatives first.
-    in_zeros = (ranks >= negative) & (ranks < negative + zeros)
-    local = np.where(ranks < negative, ranks, ranks - zeros)
-    found = np.where(in_zeros, 0.0, np.nan)
-    needed = ~in_zeros & (ranks >= 0) & (total > 0)
-    wanted = needed.any(axis=0)
     n_levels = len(levels)
+    lower = np.empty((n_levels, n_columns))
+    upper = np.empty_like(lower)
+    fraction = np.empty_like(lower)
+    # The ranks each column needs among its non-zero values, found block of
+    # columns by block: the temporaries of many levels stay small.
+    wanted = np.zeros(n_columns, dtype=bool)
+    entries = ([], []), ([], [])  # (column, level, rank) of lower, upper
+    step = max(1, _SPARSE_BLOCK_ENTRIES // (2 * n_levels))
+    for first in range(0, n_columns, step):
+        block = slice(first, min(first + step, n_columns))
+        low_rank, high_rank, fraction[:, block], at_maximum = virtual_ranks(
+            total[block], levels
+        )
+        last = total[block][None, :] - 1
+        ranks = np.concatenate(
+            (
+                np.where(at_maximum, last, low_rank),
+                np.where(at_maximum, last, high_rank),
+            )
+        ).astype(np.int64)
+        # Ranks among the column's non-zero values, sorted: negatives first.
+        below, tied = negative[block], zeros[block]
+        in_zeros = (ranks >= below) & (ranks < below + tied)
+        local = np.where(ranks < below, ranks, ranks - tied)
+        found = np.where(in_zeros, 0.0, np.nan)
+        lower[:, block], upper[:, block] = found[:n_levels], found[n_levels:]
+        needed = ~in_zeros & (ranks >= 0) & (total[block] > 0)
+        wanted[block] = needed.any(axis=0)
+        # Lower, then upper order statistics: each, by column, in the order
+        # of the levels (so of the ranks, for sorted levels).
+        for part, (positions, ranks_of) in zip(
+            (slice(0, n_levels), slice(n_levels, None)), entries, strict=True
+        ):
+            column_of, level_of = np.nonzero(needed[part].T)
+            positions.append((column_of + first, level_of))
+            ranks_of.append(local[part][level_of, column_of])
     if wanted.any():
         sizes = np.where(wanted, negative + positive, 0)
         starts = np.concatenate(([0], np.cumsum(sizes)))
@@ -821,21 +846,18 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
         else:
             keep = wanted[columns] & ((data < 0) | (data > 0))
             values = data[keep][np.argsort(columns[keep], kind="stable")]
-        if kernels is None:
             _sort_segments(values, starts)
-        # The lower order statistics, then the upper ones: each, by column,
-        # in the order of the levels (so of the ranks, for sorted levels).
-        for part in (slice(0, n_levels), slice(n_levels, None)):
-            column_of, level_of = np.nonzero(needed[part].T)
-            level_of += part.start
-            ranks = local[level_of, column_of]
+        for out, (positions, ranks_of) in zip((lower, upper), entries, strict=True):
+            column_of = np.concatenate([c for c, _ in positions])
+            level_of = np.concatenate([lv for _, lv in positions])
+            ranks = np.concatenate(ranks_of)
             if kernels is None:
-                found[level_of, column_of] = values[starts[column_of] + ranks]
+                out[level_of, column_of] = values[starts[column_of] + ranks]
             else:
-                found[level_of, column_of] = _selected_in_segments(
+                out[level_of, column_of] = _selected_in_segments(
                     values, starts, column_of, ranks, kernels
                 )
-    return found[:n_levels], found[n_levels:], total, total, value_sum, fraction
+    return lower, upper, total, total, value_sum, fraction
 
 
 def _sort_segments(values, starts):
