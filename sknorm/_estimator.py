@@ -359,6 +359,12 @@ class _StatisticsEstimator(
         self.__dict__.pop("_statistics_state", None)
         self.__dict__.pop("_integer_center", None)
 
+    #: Statistics only the fit that computes them uses (they derive its
+    #: fitted attributes): not kept in the fitted state. An estimator whose
+    #: ``partial_fit`` continues from a summary kept beside them (a sketch)
+    #: and that never rebuilds its attributes from them lists them here.
+    _transient_statistics = ()
+
     #: Fitted attributes that are locations in the data's units (a mean, a
     #: median, extrema): the ones :meth:`_uncenter_attributes` moves from the
     #: integer centre back to the data's origin.
@@ -509,6 +515,8 @@ class _StatisticsEstimator(
                 reset=first_call,
                 center_integers=self._centers_integers() if first_call else True,
             )
+            counted = X.shape[0] if weight is None else np.count_nonzero(weight > 0)
+            specs = self._sized_specs(specs, int(counted))
             units = 0
             if task.has_callbacks:
                 units = sum(cls.work_units(X, weight, **kw) for cls, kw in specs)
@@ -527,7 +535,9 @@ class _StatisticsEstimator(
                     old = old.reweighted(kept)
                 statistics[name] = old.merge(new)
         self._statistics_state = {
-            name: stat.to_state() for name, stat in statistics.items()
+            name: stat.to_state()
+            for name, stat in statistics.items()
+            if name not in self._transient_statistics
         }
         seen = to_numpy(getattr(self, "n_samples_seen_", 0))
         groups = self._pooling_groups(self.n_features_in_)
@@ -637,6 +647,13 @@ class _StatisticsEstimator(
         else:
             types = self._statistic_types()
         return [t if isinstance(t, tuple) else (t, {}) for t in types]
+
+    def _sized_specs(self, specs, n_rows):
+        """Hook: the ``specs`` of a batch of ``n_rows`` rows of positive weight
+        (all the rows of a dask collection), for statistics whose options
+        depend on the number of rows (QuantileTransformer's levels); ``specs``
+        by default."""
+        return specs
 
     def _exact_on_dask(self):
         """Whether ``fit`` on a dask collection computes the statistics that

@@ -35,8 +35,11 @@ reduced by direct selection (single-kth ``np.partition`` calls, which numpy runs
 on its SIMD path, recursing into the parts) over a transposed copy, never by a
 full sort. Unweighted sparse columns are counted by sign in O(nnz): a rank
 among the zeros (implicit zeros counted analytically) is 0, and only columns
-with a rank among their non-zero values have those sorted; weighted sparse
-columns sort their stored entries. No column is ever materialised.
+with a rank among their non-zero values have those gathered, the ranks
+selected among them (compiled) or the values sorted; weighted sparse
+columns sort their stored entries. Dense columns at many levels (more than
+a few: QuantileTransformer's) are bucketed or sorted instead (see
+:mod:`sknorm.stats._many_levels`). No column is ever materialised.
 """
 
 import itertools
@@ -741,6 +744,11 @@ def _bracketed_order_statistics(X, levels):
 
 
 def _dense_order_statistics(X, levels, sample_weight):
+    if sample_weight is None:
+        from ._many_levels import many_level_order_statistics, many_levels_apply
+
+        if many_levels_apply(levels):
+            return many_level_order_statistics(X, levels)
     if sample_weight is None and _brackets_apply(X.shape[0], X.dtype):
         return _bracketed_order_statistics(X, levels)
     return _selected_order_statistics(X, levels, sample_weight)
@@ -757,14 +765,15 @@ def _sparse_entry_columns(X):
     return np.repeat(np.arange(X.shape[1], dtype=np.int32), np.diff(X.indptr))
 
 
-def _counted_sparse_order_statistics(X, levels):
+def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     """Order statistics of unweighted sparse columns in O(nnz), no sort of
     what is not needed.
 
     The stored values are counted by sign; a rank falling among a column's
-    zeros (implicit or stored) is 0, and only the columns with a rank among
-    their non-zero values have those gathered and sorted. Returns
-    ``(lower, upper, total, count, value_sum)``.
+    zeros (implicit or stored; stored only when not ``implicit_zeros``) is
+    0, and only the columns with a rank among their non-zero values have
+    those gathered, and their ranks selected (compiled) or the values
+    sorted. Returns ``(lower, upper, total, count, value_sum, fraction)``.
     """
     X = X if X.format in ("csr", "csc") else X.tocsr()
     n_rows, n_columns = X.shape
@@ -783,21 +792,51 @@ def _counted_sparse_order_statistics(X, levels):
             value_sum = np.bincount(
                 columns[~missing], weights=data[~missing], minlength=n_columns
             )
-    zeros = n_rows - negative - positive - nan  # implicit and stored zeros
-    total = (n_rows - nan).astype(np.float64)
+    if implicit_zeros:
+        n_values = n_rows
+    else:  # the stored values only
+        n_values = np.bincount(columns, minlength=n_columns)
+    zeros = n_values - negative - positive - nan  # implicit and stored zeros
+    total = (n_values - nan).astype(np.float64)
     with np.errstate(invalid="ignore"):
         value_sum = np.where(nan > 0, np.nan, value_sum)
-    low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
-    last = total[None, :] - 1
-    ranks = np.concatenate(
-        (np.where(at_maximum, last, low_rank), np.where(at_maximum, last, high_rank))
-    ).astype(np.int64)
-    # Ranks among the column's non-zero values, sorted: negatives first.
-    in_zeros = (ranks >= negative) & (ranks < negative + zeros)
-    local = np.where(ranks < negative, ranks, ranks - zeros)
-    found = np.where(in_zeros, 0.0, np.nan)
-    needed = ~in_zeros & (ranks >= 0) & (total > 0)
-    wanted = needed.any(axis=0)
+    n_levels = len(levels)
+    lower = np.empty((n_levels, n_columns))
+    upper = np.empty_like(lower)
+    fraction = np.empty_like(lower)
+    # The ranks each column needs among its non-zero values, found block of
+    # columns by block: the temporaries of many levels stay small.
+    wanted = np.zeros(n_columns, dtype=bool)
+    entries = ([], []), ([], [])  # (column, level, rank) of lower, upper
+    step = max(1, _SPARSE_BLOCK_ENTRIES // (2 * n_levels))
+    for first in range(0, n_columns, step):
+        block = slice(first, min(first + step, n_columns))
+        low_rank, high_rank, fraction[:, block], at_maximum = virtual_ranks(
+            total[block], levels
+        )
+        last = total[block][None, :] - 1
+        ranks = np.concatenate(
+            (
+                np.where(at_maximum, last, low_rank),
+                np.where(at_maximum, last, high_rank),
+            )
+        ).astype(np.int64)
+        # Ranks among the column's non-zero values, sorted: negatives first.
+        below, tied = negative[block], zeros[block]
+        in_zeros = (ranks >= below) & (ranks < below + tied)
+        local = np.where(ranks < below, ranks, ranks - tied)
+        found = np.where(in_zeros, 0.0, np.nan)
+        lower[:, block], upper[:, block] = found[:n_levels], found[n_levels:]
+        needed = ~in_zeros & (ranks >= 0) & (total[block] > 0)
+        wanted[block] = needed.any(axis=0)
+        # Lower, then upper order statistics: each, by column, in the order
+        # of the levels (so of the ranks, for sorted levels).
+        for part, (positions, ranks_of) in zip(
+            (slice(0, n_levels), slice(n_levels, None)), entries, strict=True
+        ):
+            column_of, level_of = np.nonzero(needed[part].T)
+            positions.append((column_of + first, level_of))
+            ranks_of.append(local[part][level_of, column_of])
     if wanted.any():
         sizes = np.where(wanted, negative + positive, 0)
         starts = np.concatenate(([0], np.cumsum(sizes)))
@@ -807,23 +846,72 @@ def _counted_sparse_order_statistics(X, levels):
         else:
             keep = wanted[columns] & ((data < 0) | (data > 0))
             values = data[keep][np.argsort(columns[keep], kind="stable")]
-        owner = np.repeat(np.arange(n_columns), sizes)
-        values = values[sort_by_column_then_value(values, owner, n_columns)]
-        level_of, column_of = np.nonzero(needed)
-        found[level_of, column_of] = values[
-            starts[column_of] + local[level_of, column_of]
-        ]
-    n_levels = len(levels)
-    return found[:n_levels], found[n_levels:], total, total, value_sum
+            _sort_segments(values, starts)
+        for out, (positions, ranks_of) in zip((lower, upper), entries, strict=True):
+            column_of = np.concatenate([c for c, _ in positions])
+            level_of = np.concatenate([lv for _, lv in positions])
+            ranks = np.concatenate(ranks_of)
+            if kernels is None:
+                out[level_of, column_of] = values[starts[column_of] + ranks]
+            else:
+                out[level_of, column_of] = _selected_in_segments(
+                    values, starts, column_of, ranks, kernels
+                )
+    return lower, upper, total, total, value_sum, fraction
 
 
-def _sparse_order_statistics(X, levels, sample_weight, zero_value=None):
+def _sort_segments(values, starts):
+    """Sort ``values[starts[j]:starts[j + 1]]`` for each column ``j``, in
+    place."""
+    n_columns = len(starts) - 1
+    owner = np.repeat(np.arange(n_columns), np.diff(starts))
+    values[:] = values[sort_by_column_then_value(values, owner, n_columns)]
+
+
+def _selected_in_segments(values, starts, column_of, ranks, kernels):
+    """The values of ``ranks`` within the segments of their columns
+    ``column_of`` (sorted by column), selected without sorting the segments
+    (:func:`sknorm._kernels.quantiles.select_segments`), tasks of columns in
+    parallel. ``values`` is reordered."""
+    n_columns = len(starts) - 1
+    order = None
+    if np.any((np.diff(ranks) < 0) & (np.diff(column_of) == 0)):
+        # Levels not in increasing order (sorted levels need no sort).
+        order = np.lexsort((ranks, column_of))
+        ranks, column_of = ranks[order], column_of[order]
+    sorted_ranks = ranks.astype(np.int64)
+    rank_starts = np.searchsorted(column_of, np.arange(n_columns + 1))
+    # Tasks of whole columns holding about _PARALLEL_MIN_VALUES / 8 values.
+    bounds = np.searchsorted(
+        starts, np.arange(0, starts[-1], _PARALLEL_MIN_VALUES // 8), side="right"
+    )
+    bounds = np.unique(np.concatenate(([0], bounds - 1, [n_columns])))
+    out = np.empty(len(sorted_ranks))
+    map_tasks(
+        lambda task: kernels.select_segments(
+            values, starts, rank_starts, sorted_ranks, out, *task
+        ),
+        list(itertools.pairwise(bounds.tolist())),
+        parallel=starts[-1] >= _PARALLEL_MIN_VALUES,
+    )
+    if order is None:
+        return out
+    found = np.empty_like(out)
+    found[order] = out
+    return found
+
+
+def _sparse_order_statistics(
+    X, levels, sample_weight, zero_value=None, implicit_zeros=True
+):
     X = X.tocsc() if X.format != "csc" else X
     n_cols = X.shape[1]
     indptr = X.indptr
     zero_weight = implicit_zero_weight(X, sample_weight)
     # Implicit zeros in rows of positive weight count as values.
-    if sample_weight is None:
+    if not implicit_zeros:
+        zero_weight = zero_count = np.zeros(n_cols)
+    elif sample_weight is None:
         zero_count = zero_weight
     else:
         positive = sample_weight > 0
@@ -968,7 +1056,15 @@ class Quantiles(Statistic):
     mergeable = False
 
     @classmethod
-    def from_data(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75), center=None):
+    def from_data(
+        cls,
+        X,
+        sample_weight=None,
+        *,
+        levels=(0.25, 0.5, 0.75),
+        center=None,
+        implicit_zeros=True,
+    ):
         """Compute exact quantiles of a dense or CSR/CSC matrix.
 
         Parameters
@@ -986,12 +1082,19 @@ class Quantiles(Statistic):
             ``|center|``, are counted without being stored; dense
             deviations are one new float64 array of X's size). The median of
             the deviations from the median is the median absolute deviation.
+        implicit_zeros : bool, default=True
+            Whether the implicit zeros of sparse X are values (as in the
+            dense matrix). False gives the quantiles of each column's stored
+            values only (stored zeros included; scikit-learn's
+            ``ignore_implicit_zeros``); a column storing none has no values
+            (NaN). No effect on dense X.
 
         Returns
         -------
         Quantiles
         """
         levels = _check_levels(levels)
+        fraction = None  # from the ranks, unless a path computed it
         if sample_weight is not None:
             X, sample_weight, factor = equal_weights_as_rows(X, sample_weight)
         else:
@@ -999,7 +1102,7 @@ class Quantiles(Statistic):
         if center is not None and is_sparse(X):
             D, zero_value = absolute_deviations(X, center)
             lower, upper, total, count = _sparse_order_statistics(
-                D, levels, sample_weight, zero_value
+                D, levels, sample_weight, zero_value, implicit_zeros
             )
             value_sum = _sparse_value_sum(D)
         elif center is not None:
@@ -1007,12 +1110,12 @@ class Quantiles(Statistic):
                 absolute_deviations(X, center), levels, sample_weight
             )
         elif is_sparse(X) and sample_weight is None:
-            lower, upper, total, count, value_sum = _counted_sparse_order_statistics(
-                X, levels
+            lower, upper, total, count, value_sum, fraction = (
+                _counted_sparse_order_statistics(X, levels, implicit_zeros)
             )
         elif is_sparse(X):
             lower, upper, total, count = _sparse_order_statistics(
-                X, levels, sample_weight
+                X, levels, sample_weight, implicit_zeros=implicit_zeros
             )
             value_sum = _sparse_value_sum(X)
         else:
@@ -1022,13 +1125,14 @@ class Quantiles(Statistic):
             lower, upper, total, value_sum, count = _dense_order_statistics(
                 X, levels, sample_weight
             )
-        _, _, fraction, _ = virtual_ranks(total, levels, count)
+        if fraction is None:
+            _, _, fraction, _ = virtual_ranks(total, levels, count)
         if factor != 1.0:
             with np.errstate(over="ignore"):
                 total = total * factor  # in the caller's units
         quantiles = cls(
-            lower=lower.astype(np.float64),
-            upper=upper.astype(np.float64),
+            lower=np.asarray(lower, dtype=np.float64),
+            upper=np.asarray(upper, dtype=np.float64),
             fraction=fraction,
             weight_sum=total,
             levels=levels,
@@ -1038,10 +1142,12 @@ class Quantiles(Statistic):
         return quantiles
 
     @classmethod
-    def work_units(cls, X, sample_weight=None, **options):
+    def work_units(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75), **options):
         """The tasks of rows of the bracketing pass over dense columns, or the
-        groups of columns selected one after another (a sparse matrix is
-        sorted in blocks too small to report)."""
+        groups of columns selected (or sorted, for many levels) one after
+        another (a sparse matrix is sorted in blocks too small to report)."""
+        from ._many_levels import many_levels_apply
+
         if is_sparse(X):
             return 0
         X = np.asarray(X)
@@ -1051,7 +1157,8 @@ class Quantiles(Statistic):
         if weighted:
             positive = np.asarray(sample_weight)
             weighted = bool(np.any(positive != positive[0]))
-        if not weighted and _brackets_apply(n_rows, dtype):
+        many = many_levels_apply(_check_levels(levels))
+        if not weighted and not many and _brackets_apply(n_rows, dtype):
             return len(BlockPlan(n_rows, X.shape[1]).tasks())
         return len(_dense_column_groups(n_rows, X.shape[1], dtype.itemsize))
 
