@@ -18,12 +18,19 @@ from .embedding import (
     hamming_similarity,
     rescore,
 )
-from .functions import maxabs_scale, minmax_scale, robust_scale, scale
+from .functions import (
+    maxabs_scale,
+    minmax_scale,
+    quantile_transform,
+    robust_scale,
+    scale,
+)
 from .grouped import GroupedScaler
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import (
     MaxAbsScaler,
     MinMaxScaler,
+    QuantileTransformer,
     RobustScaler,
     SquashingScaler,
     StandardScaler,
@@ -41,6 +48,7 @@ __all__ = [
     "MinMaxScaler",
     "Normalizer",
     "ProjectionDisplay",
+    "QuantileTransformer",
     "RobustScaler",
     "RowStandardizer",
     "SpectrumDisplay",
@@ -51,6 +59,7 @@ __all__ = [
     "maxabs_scale",
     "minmax_scale",
     "normalize",
+    "quantile_transform",
     "rescore",
     "robust_scale",
     "scale",

@@ -535,7 +535,7 @@ def fit_statistics(estimator, X, sample_weight, specs, *, reset, task):
             f"Found array with 0 sample(s) while a minimum of 1 is required by "
             f"{type(estimator).__name__}."
         )
-    for _, options in exact:
+    for _, options in estimator._sized_specs(exact, n_rows):
         statistics["Quantiles"] = exact_quantiles(
             block_estimator,
             data,

@@ -509,6 +509,8 @@ class _StatisticsEstimator(
                 reset=first_call,
                 center_integers=self._centers_integers() if first_call else True,
             )
+            counted = X.shape[0] if weight is None else np.count_nonzero(weight > 0)
+            specs = self._sized_specs(specs, int(counted))
             units = 0
             if task.has_callbacks:
                 units = sum(cls.work_units(X, weight, **kw) for cls, kw in specs)
@@ -637,6 +639,13 @@ class _StatisticsEstimator(
         else:
             types = self._statistic_types()
         return [t if isinstance(t, tuple) else (t, {}) for t in types]
+
+    def _sized_specs(self, specs, n_rows):
+        """Hook: the ``specs`` of a batch of ``n_rows`` rows of positive weight
+        (all the rows of a dask collection), for statistics whose options
+        depend on the number of rows (QuantileTransformer's levels); ``specs``
+        by default."""
+        return specs
 
     def _exact_on_dask(self):
         """Whether ``fit`` on a dask collection computes the statistics that

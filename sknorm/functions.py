@@ -19,9 +19,21 @@ from sklearn.utils._param_validation import (
 
 from ._array_api import namespace_of
 from ._validation import is_sparse, sparse_frame_as_scipy
-from .scalers import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from .scalers import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    QuantileTransformer,
+    RobustScaler,
+    StandardScaler,
+)
 
-__all__ = ["maxabs_scale", "minmax_scale", "robust_scale", "scale"]
+__all__ = [
+    "maxabs_scale",
+    "minmax_scale",
+    "quantile_transform",
+    "robust_scale",
+    "scale",
+]
 
 
 def _fit_transform_along_axis(estimator, X, axis, sample_weight=None):
@@ -370,5 +382,95 @@ def robust_scale(
         # the function, whose result must not depend on X's container).
         dask_quantiles="exact",
         feature_groups=feature_groups,
+    )
+    return _fit_transform_along_axis(estimator, X, axis, sample_weight)
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "axis": [Options(Integral, {0, 1})],
+        "n_quantiles": [Interval(Integral, 1, None, closed="left")],
+        "output_distribution": [StrOptions({"uniform", "normal"})],
+        "ignore_implicit_zeros": ["boolean"],
+        "subsample": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "copy": ["boolean"],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def quantile_transform(
+    X,
+    *,
+    axis=0,
+    n_quantiles=1000,
+    output_distribution="uniform",
+    ignore_implicit_zeros=False,
+    subsample=None,
+    random_state=None,
+    copy=True,
+    sample_weight=None,
+):
+    """Transform features using quantiles information, along any axis.
+
+    The function form of :class:`~sknorm.QuantileTransformer`, drop-in for
+    :func:`sklearn.preprocessing.quantile_transform`, with exact quantiles
+    by default: ``subsample=None`` uses every row (scikit-learn's default,
+    ``100_000``, estimates the quantiles from that many; an int here
+    subsamples as scikit-learn does). A dask array gets the exact quantiles
+    of an in-memory fit.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples,)
+        The data to transform.
+    axis : {0, 1}, default=0
+        0 transforms each feature, 1 each sample.
+    n_quantiles : int, default=1000
+        Number of quantiles (at most the number of samples).
+    output_distribution : {"uniform", "normal"}, default="uniform"
+        Marginal distribution of the transformed data.
+    ignore_implicit_zeros : bool, default=False
+        Sparse input only: learn the quantiles of the stored values.
+    subsample : int or None, default=None
+        Samples drawn to estimate the quantiles; None uses all of them.
+    random_state : int, RandomState instance or None, default=None
+        The draws of ``subsample``.
+    copy : bool, default=True
+        If False, transform in place where possible.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples, relative (see
+        :class:`~sknorm.QuantileTransformer`). Needs ``axis=0``.
+
+    Returns
+    -------
+    Xt : {ndarray, sparse matrix} of the shape of X
+        The transformed data.
+
+    See Also
+    --------
+    QuantileTransformer : The estimator, for use in a Pipeline.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import quantile_transform
+    >>> X = np.array([[1.0, 10.0], [2.0, 20.0], [4.0, 30.0], [8.0, 40.0]])
+    >>> quantile_transform(X, n_quantiles=4)
+    array([[0.        , 0.        ],
+           [0.33333333, 0.33333333],
+           [0.66666667, 0.66666667],
+           [1.        , 1.        ]])
+    """
+    estimator = QuantileTransformer(
+        n_quantiles=n_quantiles,
+        output_distribution=output_distribution,
+        ignore_implicit_zeros=ignore_implicit_zeros,
+        subsample=subsample,
+        random_state=random_state,
+        copy=copy,
+        # Exact quantiles whatever X is (see robust_scale).
+        dask_quantiles="exact",
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)

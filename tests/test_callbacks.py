@@ -57,6 +57,10 @@ EXPECTED_SUBTASKS = {
     "MaxAbsScaler": {"fit": [], "partial_fit": []},
     "MinMaxScaler": {"fit": [], "partial_fit": []},
     "Normalizer": {"fit": []},
+    "QuantileTransformer": {
+        "fit": ["quantiles-columns", "sketch-columns"],
+        "partial_fit": ["sketch-columns"],
+    },
     "RobustScaler": {
         "fit": ["quantiles-columns", "sketch-columns"],
         "partial_fit": ["sketch-columns"],
@@ -322,8 +326,9 @@ def _classification(n_rows=60):
 
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_pipeline_propagates_callbacks_without_warning(name):
-    # Enough rows that EmbeddingQuantizer has no reason to warn.
-    X, y = _classification(100)
+    # Enough rows that EmbeddingQuantizer and QuantileTransformer (1000
+    # quantiles) have no reason to warn.
+    X, y = _classification(1000)
     pipe = make_pipeline(getattr(sknorm, name)(), LogisticRegression())
     recorder = RecordingCallback()
     with warnings.catch_warnings():

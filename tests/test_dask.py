@@ -65,6 +65,10 @@ FITTED_ESTIMATORS = [
         clip=True,
     ),
     sknorm.SquashingScaler(max_absolute_value=2.0, dask_quantiles="exact"),
+    sknorm.QuantileTransformer(dask_quantiles="exact"),
+    sknorm.QuantileTransformer(
+        n_quantiles=50, output_distribution="normal", dask_quantiles="exact"
+    ),
     sknorm.EmbeddingNormalizer(),
     sknorm.EmbeddingNormalizer(whiten="pca", n_components=2),
     sknorm.EmbeddingNormalizer(whiten="zca", norm=None),

@@ -6,6 +6,11 @@ windows ``[low, high]`` and gathers the values strictly inside them;
 ``sparse_counts`` and ``sparse_gather`` are its O(nnz) counterparts on stored
 entries. The numpy paths in :mod:`sknorm.stats.quantiles` compute the same
 counts and gather the same values.
+
+``bucket_values`` and ``select_bucketed`` find the order statistics of one
+column at many ranks (quantiles at many levels, see
+:mod:`sknorm.stats._many_levels`): values put in buckets by splitters, then
+each rank selected within its bucket; the numpy path sorts the column.
 """
 
 import numba
@@ -168,3 +173,182 @@ def column_value_order(values, columns, n_columns):
             within = np.argsort(values[segment], kind="mergesort")
             order[first:last] = segment[within]
     return order
+
+
+#: Depth of the search tree of :func:`bucket_values`: ``2**12`` buckets.
+BUCKET_DEPTH = 12
+_BUCKETS = 1 << BUCKET_DEPTH
+#: Ranks wanted in one bucket beyond which the bucket is sorted whole.
+_SORTED_BUCKET_RANKS = 4
+#: Below this many values a part is sorted by insertion.
+_SMALL_PART = 24
+
+
+@numba.njit(cache=True, nogil=True)
+def bucket_values(column, tree, ids, starts):
+    """The bucket of each value of ``column`` and where each bucket starts.
+
+    ``tree`` holds ``2**BUCKET_DEPTH - 1`` sorted splitters in the Eytzinger
+    layout (``tree[1]`` the middle one, the children of ``tree[i]`` at ``2 i``
+    and ``2 i + 1``); a value's bucket, written to ``ids``, is the number of
+    splitters at or below it (NaN: bucket 0, and not counted). ``starts``
+    (``2**BUCKET_DEPTH + 1`` entries) receives the number of values (NaN
+    excluded) in the buckets before each bucket, so ``starts[-1]`` counts
+    the values. Returns the sum of the column in float64 (NaN if it holds
+    NaN).
+    """
+    n = column.shape[0]
+    stop = n - n % 8
+    # Eight searches at once, without branches: their loads overlap.
+    for i in range(0, stop, 8):
+        x0, x1, x2, x3 = column[i], column[i + 1], column[i + 2], column[i + 3]
+        x4, x5, x6, x7 = column[i + 4], column[i + 5], column[i + 6], column[i + 7]
+        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 1
+        for _ in range(BUCKET_DEPTH):
+            b0 = 2 * b0 + (x0 >= tree[b0])
+            b1 = 2 * b1 + (x1 >= tree[b1])
+            b2 = 2 * b2 + (x2 >= tree[b2])
+            b3 = 2 * b3 + (x3 >= tree[b3])
+            b4 = 2 * b4 + (x4 >= tree[b4])
+            b5 = 2 * b5 + (x5 >= tree[b5])
+            b6 = 2 * b6 + (x6 >= tree[b6])
+            b7 = 2 * b7 + (x7 >= tree[b7])
+        ids[i], ids[i + 1] = b0 - _BUCKETS, b1 - _BUCKETS
+        ids[i + 2], ids[i + 3] = b2 - _BUCKETS, b3 - _BUCKETS
+        ids[i + 4], ids[i + 5] = b4 - _BUCKETS, b5 - _BUCKETS
+        ids[i + 6], ids[i + 7] = b6 - _BUCKETS, b7 - _BUCKETS
+    for i in range(stop, n):
+        x = column[i]
+        b = 1
+        for _ in range(BUCKET_DEPTH):
+            b = 2 * b + (x >= tree[b])
+        ids[i] = b - _BUCKETS
+    starts[:] = 0
+    total = 0.0
+    for i in range(n):
+        x = column[i]
+        total += x
+        starts[ids[i] + 1] += x == x
+    for b in range(_BUCKETS):
+        starts[b + 1] += starts[b]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _insertion_sort(a, lo, hi):
+    for i in range(lo + 1, hi):
+        v = a[i]
+        k = i - 1
+        while k >= lo and a[k] > v:
+            a[k + 1] = a[k]
+            k -= 1
+        a[k + 1] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _select_rank(a, lo, hi, r):
+    """``(value, end)``: the value of rank ``r`` of ``a[lo:hi]`` (no NaN),
+    which is reordered so that ``a[lo:r] <= a[r] <= a[r + 1:hi]``; the
+    positions ``r`` to ``end - 1`` all hold that value.
+
+    Quickselect with branchless Lomuto partitions around a median of three;
+    a part whose values are not below the pivot is split again into the
+    values equal to it and those above (ties cost one pass). A part still
+    large after ``2 log2`` rounds (an adversarial order) is sorted.
+    """
+    rounds = 0
+    limit = 16
+    size = hi - lo
+    while size > 1:
+        limit += 2
+        size >>= 1
+    while hi - lo > _SMALL_PART:
+        rounds += 1
+        if rounds > limit:
+            a[lo:hi].sort()
+            return a[r], r + 1
+        if r == lo:
+            m = lo
+            for i in range(lo + 1, hi):
+                if a[i] < a[m]:
+                    m = i
+            v = a[m]
+            a[m] = a[lo]
+            a[lo] = v
+            return v, lo + 1
+        mid = lo + (hi - lo) // 2
+        x, y, z = a[lo], a[mid], a[hi - 1]
+        pivot = max(min(x, y), min(max(x, y), z))
+        s = lo
+        for i in range(lo, hi):
+            v = a[i]
+            a[i] = a[s]
+            a[s] = v
+            s += v < pivot
+        if r < s:
+            hi = s
+            continue
+        if 8 * (s - lo) < hi - lo:
+            # Few values below the pivot: set apart the values equal to it,
+            # so that ties shrink the part too.
+            e = s
+            for i in range(s, hi):
+                v = a[i]
+                a[i] = a[e]
+                a[e] = v
+                e += v <= pivot
+            if r < e:
+                return pivot, e
+            lo = e
+        else:
+            lo = s
+    _insertion_sort(a, lo, hi)
+    end = r + 1
+    while end < hi and a[end] == a[r]:
+        end += 1
+    return a[r], end
+
+
+@numba.njit(cache=True, nogil=True)
+def select_bucketed(column, ids, starts, ranks, out, buffer):
+    """The values of ``column`` at ``ranks`` (sorted, among its values
+    without NaN), bucketed by :func:`bucket_values` (``ids``, ``starts``).
+
+    The values are grouped by bucket into ``buffer`` (as long as
+    ``column``); each rank is then selected within its bucket, or read from
+    the bucket sorted when it holds more than a few ranks. ``out[k]`` gets
+    the value of rank ``ranks[k]``.
+    """
+    n_buckets = starts.shape[0] - 1
+    position = starts[:n_buckets].copy()
+    for i in range(column.shape[0]):
+        x = column[i]
+        if x == x:
+            b = ids[i]
+            buffer[position[b]] = x
+            position[b] += 1
+    n_ranks = ranks.shape[0]
+    b = 0
+    k = 0
+    while k < n_ranks:
+        while starts[b + 1] <= ranks[k]:
+            b += 1
+        lo, hi = starts[b], starts[b + 1]
+        last = k
+        while last < n_ranks and ranks[last] < hi:
+            last += 1
+        if last - k > _SORTED_BUCKET_RANKS:
+            buffer[lo:hi].sort()
+            for t in range(k, last):
+                out[t] = buffer[ranks[t]]
+            k = last
+            continue
+        end = lo
+        value = 0.0
+        while k < last:
+            r = ranks[k]
+            if r >= end:
+                value, end = _select_rank(buffer, lo, hi, r)
+                lo = r + 1
+            out[k] = value
+            k += 1

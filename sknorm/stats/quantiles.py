@@ -741,6 +741,11 @@ def _bracketed_order_statistics(X, levels):
 
 
 def _dense_order_statistics(X, levels, sample_weight):
+    if sample_weight is None:
+        from ._many_levels import many_level_order_statistics, many_levels_apply
+
+        if many_levels_apply(levels):
+            return many_level_order_statistics(X, levels)
     if sample_weight is None and _brackets_apply(X.shape[0], X.dtype):
         return _bracketed_order_statistics(X, levels)
     return _selected_order_statistics(X, levels, sample_weight)
@@ -757,14 +762,15 @@ def _sparse_entry_columns(X):
     return np.repeat(np.arange(X.shape[1], dtype=np.int32), np.diff(X.indptr))
 
 
-def _counted_sparse_order_statistics(X, levels):
+def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     """Order statistics of unweighted sparse columns in O(nnz), no sort of
     what is not needed.
 
     The stored values are counted by sign; a rank falling among a column's
-    zeros (implicit or stored) is 0, and only the columns with a rank among
-    their non-zero values have those gathered and sorted. Returns
-    ``(lower, upper, total, count, value_sum)``.
+    zeros (implicit or stored; stored only when not ``implicit_zeros``) is
+    0, and only the columns with a rank among their non-zero values have
+    those gathered and sorted. Returns ``(lower, upper, total, count,
+    value_sum)``.
     """
     X = X if X.format in ("csr", "csc") else X.tocsr()
     n_rows, n_columns = X.shape
@@ -783,8 +789,12 @@ def _counted_sparse_order_statistics(X, levels):
             value_sum = np.bincount(
                 columns[~missing], weights=data[~missing], minlength=n_columns
             )
-    zeros = n_rows - negative - positive - nan  # implicit and stored zeros
-    total = (n_rows - nan).astype(np.float64)
+    if implicit_zeros:
+        values = n_rows
+    else:  # the stored values only
+        values = np.bincount(columns, minlength=n_columns)
+    zeros = values - negative - positive - nan  # implicit and stored zeros
+    total = (values - nan).astype(np.float64)
     with np.errstate(invalid="ignore"):
         value_sum = np.where(nan > 0, np.nan, value_sum)
     low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
@@ -817,13 +827,17 @@ def _counted_sparse_order_statistics(X, levels):
     return found[:n_levels], found[n_levels:], total, total, value_sum
 
 
-def _sparse_order_statistics(X, levels, sample_weight, zero_value=None):
+def _sparse_order_statistics(
+    X, levels, sample_weight, zero_value=None, implicit_zeros=True
+):
     X = X.tocsc() if X.format != "csc" else X
     n_cols = X.shape[1]
     indptr = X.indptr
     zero_weight = implicit_zero_weight(X, sample_weight)
     # Implicit zeros in rows of positive weight count as values.
-    if sample_weight is None:
+    if not implicit_zeros:
+        zero_weight = zero_count = np.zeros(n_cols)
+    elif sample_weight is None:
         zero_count = zero_weight
     else:
         positive = sample_weight > 0
@@ -968,7 +982,15 @@ class Quantiles(Statistic):
     mergeable = False
 
     @classmethod
-    def from_data(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75), center=None):
+    def from_data(
+        cls,
+        X,
+        sample_weight=None,
+        *,
+        levels=(0.25, 0.5, 0.75),
+        center=None,
+        implicit_zeros=True,
+    ):
         """Compute exact quantiles of a dense or CSR/CSC matrix.
 
         Parameters
@@ -986,6 +1008,12 @@ class Quantiles(Statistic):
             ``|center|``, are counted without being stored; dense
             deviations are one new float64 array of X's size). The median of
             the deviations from the median is the median absolute deviation.
+        implicit_zeros : bool, default=True
+            Whether the implicit zeros of sparse X are values (as in the
+            dense matrix). False gives the quantiles of each column's stored
+            values only (stored zeros included; scikit-learn's
+            ``ignore_implicit_zeros``); a column storing none has no values
+            (NaN). No effect on dense X.
 
         Returns
         -------
@@ -999,7 +1027,7 @@ class Quantiles(Statistic):
         if center is not None and is_sparse(X):
             D, zero_value = absolute_deviations(X, center)
             lower, upper, total, count = _sparse_order_statistics(
-                D, levels, sample_weight, zero_value
+                D, levels, sample_weight, zero_value, implicit_zeros
             )
             value_sum = _sparse_value_sum(D)
         elif center is not None:
@@ -1008,11 +1036,11 @@ class Quantiles(Statistic):
             )
         elif is_sparse(X) and sample_weight is None:
             lower, upper, total, count, value_sum = _counted_sparse_order_statistics(
-                X, levels
+                X, levels, implicit_zeros
             )
         elif is_sparse(X):
             lower, upper, total, count = _sparse_order_statistics(
-                X, levels, sample_weight
+                X, levels, sample_weight, implicit_zeros=implicit_zeros
             )
             value_sum = _sparse_value_sum(X)
         else:
@@ -1038,10 +1066,12 @@ class Quantiles(Statistic):
         return quantiles
 
     @classmethod
-    def work_units(cls, X, sample_weight=None, **options):
+    def work_units(cls, X, sample_weight=None, *, levels=(0.25, 0.5, 0.75), **options):
         """The tasks of rows of the bracketing pass over dense columns, or the
-        groups of columns selected one after another (a sparse matrix is
-        sorted in blocks too small to report)."""
+        groups of columns selected (or sorted, for many levels) one after
+        another (a sparse matrix is sorted in blocks too small to report)."""
+        from ._many_levels import many_levels_apply
+
         if is_sparse(X):
             return 0
         X = np.asarray(X)
@@ -1051,7 +1081,8 @@ class Quantiles(Statistic):
         if weighted:
             positive = np.asarray(sample_weight)
             weighted = bool(np.any(positive != positive[0]))
-        if not weighted and _brackets_apply(n_rows, dtype):
+        many = many_levels_apply(_check_levels(levels))
+        if not weighted and not many and _brackets_apply(n_rows, dtype):
             return len(BlockPlan(n_rows, X.shape[1]).tasks())
         return len(_dense_column_groups(n_rows, X.shape[1], dtype.itemsize))
 

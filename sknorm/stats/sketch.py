@@ -175,7 +175,15 @@ class QuantileSketch(Statistic):
     )
 
     @classmethod
-    def from_data(cls, X, sample_weight=None, *, k=DEFAULT_K, sample_size=None):
+    def from_data(
+        cls,
+        X,
+        sample_weight=None,
+        *,
+        k=DEFAULT_K,
+        sample_size=None,
+        implicit_zeros=True,
+    ):
         """Sketch the columns of a dense or CSR/CSC matrix.
 
         Parameters
@@ -195,6 +203,11 @@ class QuantileSketch(Statistic):
             ``1 - 1e-6`` (Dvoretzky-Kiefer-Wolfowitz), counted in
             :meth:`rank_error_bound`. Each column's total weight is then
             estimated from the sample.
+        implicit_zeros : bool, default=True
+            Whether the implicit zeros of sparse X are values (counted, never
+            stored). False sketches each column's stored values only (see
+            :meth:`Quantiles.from_data <sknorm.stats.Quantiles.from_data>`).
+            No effect on dense X.
 
         Returns
         -------
@@ -230,6 +243,8 @@ class QuantileSketch(Statistic):
             sampling_error = np.sqrt(np.log(2 / _SAMPLING_RISK) / (2 * sample_size))
         if is_sparse(X):
             values, columns, weights, zero_weight = cls._sparse_items(X, sample_weight)
+            if not implicit_zeros:
+                zero_weight = np.zeros(n_columns)
             error = np.zeros(n_columns)
         else:
             values, columns, weights, error, seed = _dense_items(
@@ -240,13 +255,15 @@ class QuantileSketch(Statistic):
             values, columns, weights, n_columns, k, seed, zero_weight, error
         )
         if count_weight is not None:
-            sketch.value_count = _value_counts(X, rows, count_weight)
+            sketch.value_count = _value_counts(X, rows, count_weight, implicit_zeros)
         if sampling_error:
             sketch.compaction_error += sampling_error * sketch.weight_sum()
         return sketch._compress()
 
     @classmethod
-    def work_units(cls, X, sample_weight=None, *, k=DEFAULT_K, sample_size=None):
+    def work_units(
+        cls, X, sample_weight=None, *, k=DEFAULT_K, sample_size=None, **options
+    ):
         """The blocks of dense columns sorted and compacted one after another
         (none for sparse input, or unequal weights: those are sorted at once)."""
         if is_sparse(X):
@@ -738,13 +755,20 @@ class QuantileSketch(Statistic):
         return sum(getattr(self, name).nbytes for name in self._fields)
 
 
-def _value_counts(X, rows, count_weight):
+def _value_counts(X, rows, count_weight, implicit_zeros=True):
     """Per column, the sum of ``count_weight`` over the rows (``X[rows]``, or
-    all of sparse X) whose value is not NaN; implicit zeros are values."""
+    all of sparse X) whose value is not NaN; implicit zeros are values unless
+    not ``implicit_zeros``."""
     if is_sparse(X):
         X = X.tocsc()
         column_of = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
         missing = np.isnan(X.data)
+        if not implicit_zeros:
+            return np.bincount(
+                column_of[~missing],
+                weights=count_weight[X.indices[~missing]],
+                minlength=X.shape[1],
+            )
         nan_weight = np.bincount(
             column_of[missing],
             weights=count_weight[X.indices[missing]],
