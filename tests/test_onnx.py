@@ -48,7 +48,6 @@ ONNX_VARIANTS = {
     "MinMaxScaler": [{"clip": True}, {"feature_range": (-3.5, 0.25)}],
     "MaxAbsScaler": [],
     "SquashingScaler": [{"max_absolute_value": 0.5}],
-    "QuantileTransformer": [],
     "RobustScaler": [
         {"with_scaling": False},
         {"with_centering": False, "with_scaling": False},
