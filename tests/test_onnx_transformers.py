@@ -660,3 +660,30 @@ def test_transformer_classes_get_their_family_before_the_affine_one(
     assert (
         sknorm.onnx._family(sknorm.StandardScaler) is sknorm.onnx._column_scaler_graph
     )
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SklearnQuantileTransformer(n_quantiles=50, output_distribution="normal"),
+        SklearnPowerTransformer(),
+        SklearnPowerTransformer(method="box-cox"),
+    ],
+    ids=["quantile", "yeo-johnson", "box-cox"],
+)
+def test_graphs_run_at_the_minimum_opset(estimator):
+    # Integer Max, Min and Where, LessOrEqual and GreaterOrEqual: opset 12+.
+    X = np.random.default_rng(8).lognormal(size=(100, 3))
+    estimator.fit(X)
+    model = sknorm.onnx.to_onnx(estimator, X[:1], target_opset=sknorm.onnx.MIN_OPSET)
+    assert model.opset_import[0].version == sknorm.onnx.MIN_OPSET
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (got,) = session.run(None, {"X": X})
+    expected = estimator.transform(X)
+    if isinstance(estimator, SklearnQuantileTransformer):
+        atol = normal_output_atol(expected, _uniform_difference(estimator, X))
+    else:
+        atol = power_transform_atol(estimator, X, expected)
+    _assert_within(got, expected, atol)
