@@ -27,7 +27,8 @@ Bounds (``eps = 2**-52``):
   multiplies the relative error of ``w`` by its condition
   ``kappa = w e**w / (e**w - 1) <= 1 + max(w, 0)``. The two computations
   differ by at most ``(6 kappa + 7) eps`` relative; standardizing divides
-  that by the scale and adds at most ``2 eps`` of the output per side.
+  that by the scale, and its two roundings add at most ``eps`` of the output
+  on each side.
 * float32 input: the graph and ``transform`` compute in float64 and round once,
   so they differ by one float32 ulp at most, plus the float64 bound.
 """
