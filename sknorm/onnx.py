@@ -671,8 +671,8 @@ def _quantile_graph(graph, estimator, x, n_features):
 
         # scikit-learn's clip range, which keeps the output finite.
         edge = _BOUNDS_THRESHOLD - np.spacing(1)
-        low, high = stats.norm.ppf(edge), stats.norm.ppf(1 - edge)
-        u = _clip_graph(graph, _ndtri_graph(graph, u), low, high)
+        clip_range = stats.norm.ppf(edge), stats.norm.ppf(1 - edge)
+        u = _clip_graph(graph, _ndtri_graph(graph, u), *clip_range)
     return graph.where(graph.node("IsNaN", x), x, u)
 
 
