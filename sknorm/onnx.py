@@ -25,10 +25,13 @@ own ``transform`` runs, so a converter serves a whole family:
   its bounds rule), the bracketing quantiles found by a binary search of
   comparisons and gathers, then for normal output the inverse normal CDF
   (Wichura's AS241) and the clip range;
-* power transformers (``method``, ``lambdas_``, ``standardize``): the
-  Yeo-Johnson or Box-Cox map per column as ``expm1(l * log1p(x)) / l`` (ONNX
-  has neither ``expm1`` nor ``log1p``: both are built from ``Exp`` and
-  ``Log``, to a few ulps), then the fitted standardization.
+* power transformers: the Yeo-Johnson or Box-Cox map per column as
+  ``expm1(l * log1p(x)) / l`` (ONNX has neither ``expm1`` nor ``log1p``:
+  both are built from ``Exp`` and ``Log``, to a few ulps) and the fitted
+  standardization, in the operations of sknorm's fitted map (standardization
+  folded into per-side constants), or from ``method``, ``lambdas_``,
+  ``standardize`` and ``_scaler`` for an object with scikit-learn's
+  attributes only.
 
 Like ``transform``, the graph computes in float64 whatever the input's float
 dtype and rounds once to it at the end; row statistics ignore NaN as sknorm's
@@ -910,15 +913,24 @@ def _horner_graph(graph, coefficients, t):
 
 
 def _power_graph(graph, estimator, x, n_features):
-    """``scipy.stats.yeojohnson`` or ``scipy.special.boxcox`` per column with
-    the fitted ``lambdas_``, then the fitted standardization.
+    """The power transform of each column, then the fitted standardization.
 
-    Both maps are ``expm1(l * log1p(x)) / l`` (``log`` for Box-Cox), the
-    forms scipy evaluates; with :func:`_log1p_graph` and :func:`_expm1_graph`
-    (a few ulps each, from ``Log`` and ``Exp``) the relative difference from
-    scipy is a few eps times ``1 + max(l * log1p(x), 0)``, the condition of
-    ``expm1`` (derived in ``tests/test_onnx_transformers.py``).
+    sknorm's :class:`~sknorm.scalers.PowerTransformer` evaluates its fitted
+    map (``_power_map``: the standardization folded into per-side constants,
+    so that nothing cancels); the graph runs the same operations. Otherwise
+    (scikit-learn's, or an object with its attributes): ``scipy.stats.
+    yeojohnson`` or ``scipy.special.boxcox`` per column with ``lambdas_``,
+    then ``_scaler``'s standardization.
+
+    Both maps are ``expm1(l * log1p(x)) / l`` (``log`` for Box-Cox) at heart;
+    with :func:`_log1p_graph` and :func:`_expm1_graph` (a few ulps each, from
+    ``Log`` and ``Exp``) the relative difference from numpy's is a few eps
+    times ``1 + max(l * log1p(x), 0)``, the condition of ``expm1`` (derived in
+    ``tests/test_onnx_transformers.py``).
     """
+    power_map = getattr(estimator, "_power_map", None)
+    if power_map is not None:
+        return _fitted_power_map_graph(graph, power_map(), x)
     lambdas = np.asarray(estimator.lambdas_, dtype=np.float64)
     if estimator.method == "box-cox":
         y = _box_cox_graph(graph, x, lambdas)
@@ -935,6 +947,40 @@ def _power_graph(graph, estimator, x, n_features):
     if scaler.with_std:
         y = graph.node("Div", y, np.asarray(scaler.scale_, dtype=np.float64))
     return y
+
+
+def _fitted_power_map_graph(graph, power_map, x):
+    """sknorm's ``_PowerMap.transform_block``: with ``L = log x`` (Box-Cox)
+    or ``log1p|x|`` (Yeo-Johnson; side 1 where ``x < 0``), ``gain *
+    expm1(rate * (L - center)) + offset`` with the operands of the value's
+    side (``L - center`` for ``expm1`` where the map is the logarithm's
+    limit). Box-Cox of ``x <= 0``, which ``transform`` rejects, gives NaN."""
+    if power_map.box_cox:
+        side = None
+        logs = graph.node("Log", x)
+    else:
+        side = graph.node("Less", x, 0.0)
+        logs = _log1p_graph(graph, graph.node("Abs", x))
+
+    def operand(name):
+        values = np.asarray(getattr(power_map, name), dtype=np.float64)
+        if side is None or np.array_equal(values[0], values[1], equal_nan=True):
+            return values[0]
+        return graph.where(side, values[1], values[0])
+
+    d = graph.node("Sub", logs, operand("center"))
+    u = _expm1_graph(graph, graph.node("Mul", d, operand("rate")))
+    limit = np.asarray(power_map.log_limit, dtype=bool)
+    if limit.any():
+        sides = [
+            graph.where(graph.constant(limit[k], bool), d, u) if limit[k].any() else u
+            for k in (0, 1)
+        ]
+        u = sides[0] if side is None else graph.where(side, sides[1], sides[0])
+    z = graph.node("Add", graph.node("Mul", u, operand("gain")), operand("offset"))
+    if power_map.box_cox:
+        z = graph.where(graph.node("Greater", x, 0.0), z, np.nan)
+    return z
 
 
 def _yeo_johnson_graph(graph, x, lambdas):
