@@ -2573,3 +2573,39 @@ def test_integers_beyond_2_53_copy_false_centres_floats_in_place(name, dtype):
         with pytest.raises(ValueError, match="infinity"):
             scaler.transform(bad, copy=False)
         np.testing.assert_array_equal(bad, before)  # left as it was
+
+
+@pytest.mark.parametrize("magnitude", [2.0**-1070, 2.0**-1000, 1.0, 1e300, 1e307])
+@pytest.mark.parametrize("fmt", [None, "csr", "csc"])
+def test_quantile_transformer_over_every_magnitude(magnitude, fmt):
+    """Each quantile lies between the sorted values (exact: fractions) at the
+    floor and the ceiling of its rank, at every magnitude, dense == CSR ==
+    CSC; the map of the data is monotone within [0, 1] wherever knots are
+    normal numbers apart (scikit-learn's np.interp arithmetic gives NaN for
+    slopes that overflow, below that); the function equals the estimator."""
+    rng = np.random.default_rng(12)
+    X = np.abs(rng.normal(size=(41, 2))) * magnitude
+    X[::5] = 0.0
+    data = X if fmt is None else sparse.csr_matrix(X).asformat(fmt)
+    fitted = sknorm.QuantileTransformer(n_quantiles=9).fit(data)
+    ranks = 40 * np.true_divide(fitted.references_ * 100, 100)
+    for j in range(2):
+        column = sorted(Fraction(x) for x in X[:, j])
+        for q, rank in zip(fitted.quantiles_[:, j], ranks, strict=True):
+            low, high = column[math.floor(rank)], column[math.ceil(rank)]
+            assert low <= Fraction(q) <= high
+    dense_fit = sknorm.QuantileTransformer(n_quantiles=9).fit(X)
+    np.testing.assert_array_equal(fitted.quantiles_, dense_fit.quantiles_)
+    out = fitted.transform(data)
+    out = out.toarray() if fmt is not None else out
+    expected = sknorm.quantile_transform(data, n_quantiles=9)
+    expected = expected.toarray() if fmt is not None else expected
+    np.testing.assert_array_equal(out, expected)
+    if magnitude >= 2.0**-1000:
+        assert np.all((out >= 0) & (out <= 1))
+        for j in range(2):
+            order = np.argsort(X[:, j], kind="stable")
+            assert np.all(np.diff(out[order, j]) >= 0)
+    half = fitted.transform(X.astype(np.float16)) if magnitude == 1.0 else None
+    if half is not None:
+        assert half.dtype == np.float16

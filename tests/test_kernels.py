@@ -428,3 +428,40 @@ def test_extrema_of_four_row_groups_ignore_nan_anywhere(path, dtype, n_rows):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column
         np.testing.assert_array_equal(extrema.minimum, np.nanmin(X, axis=0))
         np.testing.assert_array_equal(extrema.maximum, np.nanmax(X, axis=0))
+
+
+# ---------------------------------------------------------------------------
+# Quantile map
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "normal"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_quantile_map_is_scikit_learns_bit_for_bit(
+    path, small_tasks, layout, dtype, distribution
+):
+    # Both paths reproduce np.interp's operations (tests/test_quantile_map.py
+    # says why that makes them equal): scikit-learn's result on the float64
+    # values, rounded once to X's dtype, in any layout, forward and back.
+    from sknorm.scalers._quantile_map import QuantileMap
+
+    rng = np.random.default_rng(16)
+    X = rng.lognormal(size=(300, 8))
+    X[:, 1] = np.round(X[:, 1])  # ties
+    X[::7, 2] = np.nan
+    theirs = skp.QuantileTransformer(
+        n_quantiles=50, output_distribution=distribution, subsample=None
+    ).fit(X)
+    ours = QuantileMap(theirs.quantiles_, theirs.references_, distribution)
+    data = np.asarray(X * 1.1 - 0.05, dtype=dtype)
+    if layout == "F":
+        data = np.asfortranarray(data)
+    elif layout == "strided":
+        data = np.repeat(data, 2, axis=1)[:, ::2]
+    expected = theirs.transform(data.astype(np.float64)).astype(dtype)
+    forward = ours.transform(data, in_place=False)
+    np.testing.assert_array_equal(forward, expected, strict=True)
+    back = ours.inverse_transform(forward, in_place=False)
+    expected_back = theirs.inverse_transform(forward.astype(np.float64))
+    np.testing.assert_array_equal(back, expected_back.astype(dtype), strict=True)

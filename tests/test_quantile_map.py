@@ -197,6 +197,20 @@ def test_forward_and_inverse_are_scikit_learns(
     )
 
 
+def test_more_than_2_15_quantiles(path):
+    # The index guide counts knots in 32 bits from 2**15 quantiles on.
+    rng = np.random.default_rng(8)
+    X = rng.standard_t(3, size=(40_000, 2))
+    X[:, 1] = np.round(X[:, 1], 1)
+    theirs = sklearn_fitted(X, 40_000, "uniform")
+    ours = ours_like(theirs)
+    T = np.concatenate([X[:2000], probes(theirs.quantiles_[::50], rng)])
+    forward = ours.transform(T, in_place=False)
+    assert_identical(forward, reference(theirs, T))
+    back = ours.inverse_transform(forward, in_place=False)
+    assert_identical(back, reference(theirs, forward, True))
+
+
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
 def test_spans_beyond_the_float64_range_and_subnormal_gaps(
     path, small_tasks, distribution
@@ -368,6 +382,35 @@ def test_empty_and_no_stored_values(path, distribution):
     assert ours.inverse_transform(sparse.csc_array((5, 2)), in_place=False).nnz == 0
 
 
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+@pytest.mark.parametrize("container", [np.asarray, *SPARSE_CONTAINERS])
+def test_a_feature_fitted_on_no_value_maps_to_nan(path, container, distribution):
+    # Its quantiles are NaN; scikit-learn's np.interp then gives NaN.
+    X = np.column_stack([np.full(20, np.nan), np.arange(20.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # All-NaN slice
+        theirs = sklearn_fitted(X, 10, distribution)
+    ours = ours_like(theirs)
+    T = np.array([[1.0, 1.0], [np.nan, 2.0], [0.0, 0.0], [7.0, 3.0]])
+    forward = ours.transform(container(T), in_place=False)
+    assert np.isnan(_dense(forward)[[0, 1, 3], 0]).all()
+    U = np.array([[0.3, 0.3], [0.0, 0.0], [1.0, 1.0]])
+    back = ours.inverse_transform(container(U), in_place=False)
+    if container is np.asarray:
+        assert_identical(forward, reference(theirs, T))
+        assert_identical(back, reference(theirs, U, True))
+    else:  # implicit zeros stay 0
+        assert _dense(forward)[2, 0] == 0
+        np.testing.assert_array_equal(
+            _dense(forward)[:, 1], reference(theirs, T)[:, 1] * (T[:, 1] != 0)
+        )
+    assert np.isnan(_dense(back)[[0, 2], 0]).all()
+
+
+def _dense(X):
+    return X.toarray() if sparse.issparse(X) else X
+
+
 def test_clip_bounds_are_scikit_learns():
     from scipy import stats
 
@@ -387,6 +430,8 @@ def test_bad_arguments_are_named():
     ours = QuantileMap(np.zeros((3, 2)), np.linspace(0, 1, 3), "uniform")
     with pytest.raises(ValueError, match="X has 3 features"):
         ours.transform(np.zeros((4, 3)), in_place=False)
+    with pytest.raises(TypeError, match="CSR or CSC sparse input, got coo"):
+        ours.transform(sparse.coo_matrix(np.ones((4, 2))), in_place=False)
 
 
 def _namespaces():
@@ -404,9 +449,12 @@ def test_array_api_input_matches_the_numpy_path(library, distribution):
     rng = np.random.default_rng(6)
     X = np.concatenate([DATASETS["ties"], DATASETS["lognormal"]], axis=1)
     theirs = sklearn_fitted(X, 100, distribution)
-    ours = ours_like(theirs)
+    # A last feature fitted on no value (NaN quantiles): NaN out.
+    quantiles = np.column_stack([theirs.quantiles_, np.full(100, np.nan)])
+    ours = QuantileMap(quantiles, theirs.references_, distribution)
+    X = np.column_stack([X, X[:, 0]])
     for dtype in (np.float64, np.float32):
-        T = np.concatenate([X, probes(theirs.quantiles_, rng)]).astype(dtype)
+        T = np.concatenate([X, probes(quantiles, rng)]).astype(dtype)
         expected = ours.transform(T, in_place=False)
         expected_back = ours.inverse_transform(expected, in_place=False)
         device_T = xp.asarray(T)
@@ -416,3 +464,32 @@ def test_array_api_input_matches_the_numpy_path(library, distribution):
         assert type(got) is type(device_T)
         assert_identical(np.asarray(got), expected)
         assert_identical(np.asarray(back), expected_back)
+        assert np.isnan(expected[:, -1]).all()
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_results_do_not_depend_on_the_number_of_threads(
+    path, small_tasks, monkeypatch, distribution
+):
+    rng = np.random.default_rng(7)
+    X = rng.lognormal(size=(3000, 7))
+    X[::31, 4] = np.nan
+    theirs = sklearn_fitted(X, 200, distribution)
+    ours = ours_like(theirs)
+    S = sparse.csr_matrix(X * (rng.uniform(size=X.shape) < 0.3))
+
+    def run():
+        forward = ours.transform(X, in_place=False)
+        return [
+            forward,
+            ours.inverse_transform(forward, in_place=False),
+            ours.transform(S, in_place=False).toarray(),
+            ours.transform(S.tocsc(), in_place=False).toarray(),
+        ]
+
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
+    one = run()
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "2")
+    two = run()
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)

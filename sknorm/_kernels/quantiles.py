@@ -7,7 +7,7 @@ windows ``[low, high]`` and gathers the values strictly inside them;
 entries. The numpy paths in :mod:`sknorm.stats.quantiles` compute the same
 counts and gather the same values.
 
-``bucket_values`` and ``select_bucketed`` find the order statistics of one
+``bucket_rows`` and ``select_bucketed`` find the order statistics of one
 column at many ranks (quantiles at many levels, see
 :mod:`sknorm.stats._many_levels`): values put in buckets by splitters, then
 each rank selected within its bucket; the numpy path sorts the column.
@@ -137,6 +137,55 @@ def sparse_gather(data, columns, wanted, starts, out):
 
 
 @numba.njit(cache=True, nogil=True)
+def select_segments(values, starts, rank_starts, ranks, out, first, last):
+    """Order statistics of segments, without sorting them.
+
+    For each column ``j`` with ``first <= j < last``, the segment
+    ``values[starts[j]:starts[j + 1]]`` (no NaN; reordered) and its wanted
+    ranks ``ranks[rank_starts[j]:rank_starts[j + 1]]`` (sorted, within the
+    segment): ``out[k]`` gets the value of rank ``ranks[k]``. The middle
+    rank is selected (:func:`_select_rank`), which splits the segment and
+    the ranks in two, each part done alike: ``O(n log r)`` for ``r`` ranks
+    among ``n`` values, where a sort takes ``O(n log n)`` (segments with
+    ranks more than an eighth of their values are sorted).
+    """
+    stack = np.empty((64, 4), dtype=np.int64)
+    for j in range(first, last):
+        if rank_starts[j + 1] == rank_starts[j]:
+            continue
+        base = starts[j]
+        if 8 * (rank_starts[j + 1] - rank_starts[j]) > starts[j + 1] - base:
+            # Ranks everywhere: sorting costs less than selecting each.
+            _quicksort(values, base, starts[j + 1])
+            for k in range(rank_starts[j], rank_starts[j + 1]):
+                out[k] = values[base + ranks[k]]
+            continue
+        stack[0] = (base, starts[j + 1], rank_starts[j], rank_starts[j + 1])
+        top = 1
+        while top:
+            top -= 1
+            lo, hi, p, q = stack[top]
+            mid = (p + q) // 2
+            r = base + ranks[mid]
+            value, _ = _select_rank(values, lo, hi, r)
+            out[mid] = value
+            # Repeated ranks take the same value.
+            before, after = mid, mid + 1
+            while before > p and ranks[before - 1] == ranks[mid]:
+                before -= 1
+                out[before] = value
+            while after < q and ranks[after] == ranks[mid]:
+                out[after] = value
+                after += 1
+            if p < before:
+                stack[top] = (lo, r, p, before)
+                top += 1
+            if after < q:
+                stack[top] = (r + 1, hi, after, q)
+                top += 1
+
+
+@numba.njit(cache=True, nogil=True)
 def column_order(columns, n_columns):
     """The stable permutation grouping items by column (a counting sort)."""
     starts = np.zeros(n_columns + 1, dtype=np.int64)
@@ -175,63 +224,105 @@ def column_value_order(values, columns, n_columns):
     return order
 
 
-#: Depth of the search tree of :func:`bucket_values`: ``2**12`` buckets.
-BUCKET_DEPTH = 12
-_BUCKETS = 1 << BUCKET_DEPTH
+#: Rows of :func:`bucket_rows` whose values are bucketed column after column.
+_CHUNK_ROWS = 512
+#: Depth of the search tree of :func:`bucket_rows`: ``2**6`` coarse
+#: buckets, each cut into ``FINE_BUCKETS`` by linear interpolation.
+COARSE_DEPTH = 6
+FINE_BUCKETS = 64
+_COARSE = 1 << COARSE_DEPTH
 #: Ranks wanted in one bucket beyond which the bucket is sorted whole.
 _SORTED_BUCKET_RANKS = 4
 #: Below this many values a part is sorted by insertion.
 _SMALL_PART = 24
+#: Knuth's 64-bit linear congruential generator (pivot positions).
+_LCG_A = np.uint64(6364136223846793005)
+_LCG_C = np.uint64(1442695040888963407)
 
 
 @numba.njit(cache=True, nogil=True)
-def bucket_values(column, tree, ids, starts):
-    """The bucket of each value of ``column`` and where each bucket starts.
+def _fine_bucket(x, node, low, scale):
+    """The bucket of ``x`` found in coarse bucket ``node - 2**COARSE_DEPTH``:
+    its place between the coarse bucket's bounds, linearly, clamped (NaN
+    and values below go to its first fine bucket)."""
+    coarse = node - _COARSE
+    f = (x - low[coarse]) * scale[coarse]
+    f = f if f > 0.0 else 0.0
+    f = f if f < FINE_BUCKETS - 1.0 else FINE_BUCKETS - 1.0
+    return coarse * FINE_BUCKETS + np.int64(f)
 
-    ``tree`` holds ``2**BUCKET_DEPTH - 1`` sorted splitters in the Eytzinger
-    layout (``tree[1]`` the middle one, the children of ``tree[i]`` at ``2 i``
-    and ``2 i + 1``); a value's bucket, written to ``ids``, is the number of
-    splitters at or below it (NaN: bucket 0, and not counted). ``starts``
-    (``2**BUCKET_DEPTH + 1`` entries) receives the number of values (NaN
-    excluded) in the buckets before each bucket, so ``starts[-1]`` counts
-    the values. Returns the sum of the column in float64 (NaN if it holds
-    NaN).
+
+@numba.njit(cache=True, nogil=True)
+def bucket_rows(X, first, trees, low, scale, block, ids, counts):
+    """Bucket the values of columns ``first:first + w`` of the rows ``X``.
+
+    Column ``j`` of the group has ``2**COARSE_DEPTH - 1`` sorted splitters in
+    ``trees[j]`` (their Eytzinger layout: ``tree[1]`` the middle one, the
+    children of ``tree[i]`` at ``2 i`` and ``2 i + 1``): a value's coarse
+    bucket ``c`` is the number of them at or below it, and its fine bucket
+    ``(x - low[j, c]) * scale[j, c]`` clamped to ``[0, FINE_BUCKETS)``.
+    Buckets are numbered in the order of the values (``c * FINE_BUCKETS +
+    fine``). Each value is copied to ``block[j, i]`` (the group transposed)
+    and its bucket written to ``ids[j, i]``; ``counts[j, b]`` counts the
+    values in bucket ``b``, NaN excluded (NaN goes to bucket 0). Returns the
+    sums of the columns in float64 (NaN where they hold NaN).
     """
-    n = column.shape[0]
+    n, width = X.shape[0], trees.shape[0]
+    sums = np.zeros(width)
     stop = n - n % 8
-    # Eight searches at once, without branches: their loads overlap.
-    for i in range(0, stop, 8):
-        x0, x1, x2, x3 = column[i], column[i + 1], column[i + 2], column[i + 3]
-        x4, x5, x6, x7 = column[i + 4], column[i + 5], column[i + 6], column[i + 7]
-        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 1
-        for _ in range(BUCKET_DEPTH):
-            b0 = 2 * b0 + (x0 >= tree[b0])
-            b1 = 2 * b1 + (x1 >= tree[b1])
-            b2 = 2 * b2 + (x2 >= tree[b2])
-            b3 = 2 * b3 + (x3 >= tree[b3])
-            b4 = 2 * b4 + (x4 >= tree[b4])
-            b5 = 2 * b5 + (x5 >= tree[b5])
-            b6 = 2 * b6 + (x6 >= tree[b6])
-            b7 = 2 * b7 + (x7 >= tree[b7])
-        ids[i], ids[i + 1] = b0 - _BUCKETS, b1 - _BUCKETS
-        ids[i + 2], ids[i + 3] = b2 - _BUCKETS, b3 - _BUCKETS
-        ids[i + 4], ids[i + 5] = b4 - _BUCKETS, b5 - _BUCKETS
-        ids[i + 6], ids[i + 7] = b6 - _BUCKETS, b7 - _BUCKETS
+    # Chunks of rows whose cache lines serve every column of the group; eight
+    # rows of a column at once, without branches, so that their loads overlap.
+    for chunk in range(0, stop, _CHUNK_ROWS):
+        for j in range(width):
+            c = first + j
+            tree, lo, sc = trees[j], low[j], scale[j]
+            row, out, count = block[j], ids[j], counts[j]
+            for i in range(chunk, min(chunk + _CHUNK_ROWS, stop), 8):
+                x0, x1, x2, x3 = X[i, c], X[i + 1, c], X[i + 2, c], X[i + 3, c]
+                x4, x5, x6, x7 = X[i + 4, c], X[i + 5, c], X[i + 6, c], X[i + 7, c]
+                b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 1
+                for _ in range(COARSE_DEPTH):
+                    b0 = 2 * b0 + (x0 >= tree[b0])
+                    b1 = 2 * b1 + (x1 >= tree[b1])
+                    b2 = 2 * b2 + (x2 >= tree[b2])
+                    b3 = 2 * b3 + (x3 >= tree[b3])
+                    b4 = 2 * b4 + (x4 >= tree[b4])
+                    b5 = 2 * b5 + (x5 >= tree[b5])
+                    b6 = 2 * b6 + (x6 >= tree[b6])
+                    b7 = 2 * b7 + (x7 >= tree[b7])
+                b0 = _fine_bucket(x0, b0, lo, sc)
+                b1 = _fine_bucket(x1, b1, lo, sc)
+                b2 = _fine_bucket(x2, b2, lo, sc)
+                b3 = _fine_bucket(x3, b3, lo, sc)
+                b4 = _fine_bucket(x4, b4, lo, sc)
+                b5 = _fine_bucket(x5, b5, lo, sc)
+                b6 = _fine_bucket(x6, b6, lo, sc)
+                b7 = _fine_bucket(x7, b7, lo, sc)
+                row[i], row[i + 1], row[i + 2], row[i + 3] = x0, x1, x2, x3
+                row[i + 4], row[i + 5], row[i + 6], row[i + 7] = x4, x5, x6, x7
+                out[i], out[i + 1], out[i + 2], out[i + 3] = b0, b1, b2, b3
+                out[i + 4], out[i + 5], out[i + 6], out[i + 7] = b4, b5, b6, b7
+                count[b0] += x0 == x0
+                count[b1] += x1 == x1
+                count[b2] += x2 == x2
+                count[b3] += x3 == x3
+                count[b4] += x4 == x4
+                count[b5] += x5 == x5
+                count[b6] += x6 == x6
+                count[b7] += x7 == x7
+                sums[j] += ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7))
     for i in range(stop, n):
-        x = column[i]
-        b = 1
-        for _ in range(BUCKET_DEPTH):
-            b = 2 * b + (x >= tree[b])
-        ids[i] = b - _BUCKETS
-    starts[:] = 0
-    total = 0.0
-    for i in range(n):
-        x = column[i]
-        total += x
-        starts[ids[i] + 1] += x == x
-    for b in range(_BUCKETS):
-        starts[b + 1] += starts[b]
-    return total
+        for j in range(width):
+            x = X[i, first + j]
+            b = 1
+            for _ in range(COARSE_DEPTH):
+                b = 2 * b + (x >= trees[j, b])
+            b = _fine_bucket(x, b, low[j], scale[j])
+            block[j, i] = x
+            ids[j, i] = b
+            counts[j, b] += x == x
+            sums[j] += x
+    return sums
 
 
 @numba.njit(cache=True, nogil=True)
@@ -246,17 +337,36 @@ def _insertion_sort(a, lo, hi):
 
 
 @numba.njit(cache=True, nogil=True)
+def _pivot(a, lo, hi, state):
+    """``(pivot, state)``: the median of three values of ``a[lo:hi]`` at
+    pseudo-random positions (a linear congruential generator's ``state``),
+    so that no order of the data makes the partitions unbalanced (the
+    branchless partitions rotate a part's values: fixed positions would see
+    patterns the earlier partitions left)."""
+    size = np.uint64(hi - lo)
+    state = state * _LCG_A + _LCG_C
+    x = a[lo + np.int64((state >> np.uint64(33)) % size)]
+    state = state * _LCG_A + _LCG_C
+    y = a[lo + np.int64((state >> np.uint64(33)) % size)]
+    state = state * _LCG_A + _LCG_C
+    z = a[lo + np.int64((state >> np.uint64(33)) % size)]
+    return max(min(x, y), min(max(x, y), z)), state
+
+
+@numba.njit(cache=True, nogil=True)
 def _select_rank(a, lo, hi, r):
     """``(value, end)``: the value of rank ``r`` of ``a[lo:hi]`` (no NaN),
     which is reordered so that ``a[lo:r] <= a[r] <= a[r + 1:hi]``; the
     positions ``r`` to ``end - 1`` all hold that value.
 
-    Quickselect with branchless Lomuto partitions around a median of three;
+    Quickselect with branchless Lomuto partitions around a median of three
+    values drawn at random (:func:`_pivot`);
     a part whose values are not below the pivot is split again into the
     values equal to it and those above (ties cost one pass). A part still
     large after ``2 log2`` rounds (an adversarial order) is sorted.
     """
     rounds = 0
+    state = np.uint64(hi)
     limit = 16
     size = hi - lo
     while size > 1:
@@ -265,7 +375,7 @@ def _select_rank(a, lo, hi, r):
     while hi - lo > _SMALL_PART:
         rounds += 1
         if rounds > limit:
-            a[lo:hi].sort()
+            _quicksort(a, lo, hi)
             return a[r], r + 1
         if r == lo:
             m = lo
@@ -276,9 +386,7 @@ def _select_rank(a, lo, hi, r):
             a[m] = a[lo]
             a[lo] = v
             return v, lo + 1
-        mid = lo + (hi - lo) // 2
-        x, y, z = a[lo], a[mid], a[hi - 1]
-        pivot = max(min(x, y), min(max(x, y), z))
+        pivot, state = _pivot(a, lo, hi, state)
         s = lo
         for i in range(lo, hi):
             v = a[i]
@@ -310,9 +418,68 @@ def _select_rank(a, lo, hi, r):
 
 
 @numba.njit(cache=True, nogil=True)
+def _quicksort(a, lo, hi):
+    """Sort ``a[lo:hi]`` (no NaN) in place: quicksort with the branchless
+    partitions of :func:`_select_rank`, the smaller part first so the stack
+    stays short; a part still large after ``2 log2`` rounds is given to
+    numba's sort."""
+    stack = np.empty(256, dtype=np.int64)
+    depth_stack = np.empty(128, dtype=np.int64)
+    top = 0
+    state = np.uint64(hi)
+    limit = 16
+    size = hi - lo
+    while size > 1:
+        limit += 2
+        size >>= 1
+    depth = 0
+    while True:
+        while hi - lo > _SMALL_PART:
+            depth += 1
+            if depth > limit:
+                a[lo:hi].sort()
+                lo = hi
+                break
+            pivot, state = _pivot(a, lo, hi, state)
+            s = lo
+            for i in range(lo, hi):
+                v = a[i]
+                a[i] = a[s]
+                a[s] = v
+                s += v < pivot
+            if 8 * (s - lo) < hi - lo:
+                # Few values below the pivot: set its ties apart.
+                e = s
+                for i in range(s, hi):
+                    v = a[i]
+                    a[i] = a[e]
+                    a[e] = v
+                    e += v <= pivot
+            else:
+                e = s
+            # Parts [lo, s) and [e, hi): the larger waits on the stack.
+            if s - lo < hi - e:
+                stack[2 * top], stack[2 * top + 1] = e, hi
+                hi = s
+            else:
+                stack[2 * top], stack[2 * top + 1] = lo, s
+                lo = e
+            depth_stack[top] = depth
+            top += 1
+        if hi - lo > 1:
+            _insertion_sort(a, lo, hi)
+        if top == 0:
+            return
+        top -= 1
+        lo, hi = stack[2 * top], stack[2 * top + 1]
+        depth = depth_stack[top]
+
+
+@numba.njit(cache=True, nogil=True)
 def select_bucketed(column, ids, starts, ranks, out, buffer):
     """The values of ``column`` at ``ranks`` (sorted, among its values
-    without NaN), bucketed by :func:`bucket_values` (``ids``, ``starts``).
+    without NaN), bucketed by :func:`bucket_rows` (``ids``, and ``starts``:
+    the number of values in the buckets before each bucket, then all).
 
     The values are grouped by bucket into ``buffer`` (as long as
     ``column``); each rank is then selected within its bucket, or read from
@@ -338,7 +505,7 @@ def select_bucketed(column, ids, starts, ranks, out, buffer):
         while last < n_ranks and ranks[last] < hi:
             last += 1
         if last - k > _SORTED_BUCKET_RANKS:
-            buffer[lo:hi].sort()
+            _quicksort(buffer, lo, hi)
             for t in range(k, last):
                 out[t] = buffer[ranks[t]]
             k = last

@@ -168,12 +168,15 @@ class QuantileTransformer(_ColumnScaler):
     >>> X = np.sort(rng.normal(loc=0.5, scale=0.25, size=(25, 1)), axis=0)
     >>> qt = QuantileTransformer(n_quantiles=10).fit(X)
     >>> qt.quantiles_.ravel()
-    array([-0.13822...,  0.10585...,  0.26946...,  0.39037...,  0.47050...,
-            0.54025...,  0.58989...,  0.73052...,  0.86744...,  1.06026...])
+    array([-0.13824745,  0.30513118,  0.46617223,  0.53601089,  0.59449906,
+            0.62844542,  0.71610905,  0.82394042,  0.94963856,  1.06743866])
     >>> qt.transform([[0.0], [0.5], [2.0]])
-    array([[0.07412...],
-           [0.47502...],
+    array([[0.03464494],
+           [0.27604114],
            [1.        ]])
+    >>> qt.inverse_transform([[0.25], [0.5]])
+    array([[0.48363189],
+           [0.61147224]])
 
     The quantiles are ``np.nanpercentile``'s on all the rows:
 

@@ -35,8 +35,11 @@ reduced by direct selection (single-kth ``np.partition`` calls, which numpy runs
 on its SIMD path, recursing into the parts) over a transposed copy, never by a
 full sort. Unweighted sparse columns are counted by sign in O(nnz): a rank
 among the zeros (implicit zeros counted analytically) is 0, and only columns
-with a rank among their non-zero values have those sorted; weighted sparse
-columns sort their stored entries. No column is ever materialised.
+with a rank among their non-zero values have those gathered, the ranks
+selected among them (compiled) or the values sorted; weighted sparse
+columns sort their stored entries. Dense columns at many levels (more than
+a few: QuantileTransformer's) are bucketed or sorted instead (see
+:mod:`sknorm.stats._many_levels`). No column is ever materialised.
 """
 
 import itertools
@@ -769,7 +772,8 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
     The stored values are counted by sign; a rank falling among a column's
     zeros (implicit or stored; stored only when not ``implicit_zeros``) is
     0, and only the columns with a rank among their non-zero values have
-    those gathered and sorted. Returns ``(lower, upper, total, count,
+    those gathered, and their ranks selected (compiled) or the values
+    sorted. Returns ``(lower, upper, total, count,
     value_sum)``.
     """
     X = X if X.format in ("csr", "csc") else X.tocsr()
@@ -790,11 +794,11 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
                 columns[~missing], weights=data[~missing], minlength=n_columns
             )
     if implicit_zeros:
-        values = n_rows
+        n_values = n_rows
     else:  # the stored values only
-        values = np.bincount(columns, minlength=n_columns)
-    zeros = values - negative - positive - nan  # implicit and stored zeros
-    total = (values - nan).astype(np.float64)
+        n_values = np.bincount(columns, minlength=n_columns)
+    zeros = n_values - negative - positive - nan  # implicit and stored zeros
+    total = (n_values - nan).astype(np.float64)
     with np.errstate(invalid="ignore"):
         value_sum = np.where(nan > 0, np.nan, value_sum)
     low_rank, high_rank, _, at_maximum = virtual_ranks(total, levels)
@@ -817,14 +821,52 @@ def _counted_sparse_order_statistics(X, levels, implicit_zeros=True):
         else:
             keep = wanted[columns] & ((data < 0) | (data > 0))
             values = data[keep][np.argsort(columns[keep], kind="stable")]
-        owner = np.repeat(np.arange(n_columns), sizes)
-        values = values[sort_by_column_then_value(values, owner, n_columns)]
-        level_of, column_of = np.nonzero(needed)
-        found[level_of, column_of] = values[
-            starts[column_of] + local[level_of, column_of]
-        ]
+        column_of, level_of = np.nonzero(needed.T)  # by column
+        ranks = local[level_of, column_of]
+        if kernels is None:
+            _sort_segments(values, starts)
+            found[level_of, column_of] = values[starts[column_of] + ranks]
+        else:
+            found[level_of, column_of] = _selected_in_segments(
+                values, starts, column_of, ranks, kernels
+            )
     n_levels = len(levels)
     return found[:n_levels], found[n_levels:], total, total, value_sum
+
+
+def _sort_segments(values, starts):
+    """Sort ``values[starts[j]:starts[j + 1]]`` for each column ``j``, in
+    place."""
+    n_columns = len(starts) - 1
+    owner = np.repeat(np.arange(n_columns), np.diff(starts))
+    values[:] = values[sort_by_column_then_value(values, owner, n_columns)]
+
+
+def _selected_in_segments(values, starts, column_of, ranks, kernels):
+    """The values of ``ranks`` within the segments of their columns
+    ``column_of`` (sorted by column), selected without sorting the segments
+    (:func:`sknorm._kernels.quantiles.select_segments`), tasks of columns in
+    parallel. ``values`` is reordered."""
+    n_columns = len(starts) - 1
+    order = np.lexsort((ranks, column_of))
+    sorted_ranks = ranks[order].astype(np.int64)
+    rank_starts = np.searchsorted(column_of[order], np.arange(n_columns + 1))
+    # Tasks of whole columns holding about _PARALLEL_MIN_VALUES / 8 values.
+    bounds = np.searchsorted(
+        starts, np.arange(0, starts[-1], _PARALLEL_MIN_VALUES // 8), side="right"
+    )
+    bounds = np.unique(np.concatenate(([0], bounds - 1, [n_columns])))
+    out = np.empty(len(order))
+    map_tasks(
+        lambda task: kernels.select_segments(
+            values, starts, rank_starts, sorted_ranks, out, *task
+        ),
+        list(itertools.pairwise(bounds.tolist())),
+        parallel=starts[-1] >= _PARALLEL_MIN_VALUES,
+    )
+    found = np.empty_like(out)
+    found[order] = out
+    return found
 
 
 def _sparse_order_statistics(

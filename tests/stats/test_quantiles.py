@@ -437,3 +437,226 @@ def test_sparse_deviation_quantiles_count_the_implicit_zeros(container, weighted
             np.abs(dense - center), np.multiply(LEVELS, 100), axis=0
         )
         np.testing.assert_array_equal(q.values(), expected)
+
+
+# --------------------------------------------------------------------------
+# Many levels (QuantileTransformer's): bucketed (compiled) or sorted columns
+# --------------------------------------------------------------------------
+
+MANY_LEVELS = np.linspace(0, 1, 1000)
+#: Rows enough for the compiled path to bucket the columns.
+BUCKETED_ROWS = 1 << 16
+
+
+def _numpy_many_quantiles(X, levels):
+    """np.nanquantile per column, all the levels at once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.column_stack(
+            [np.nanquantile(X[:, j], levels) for j in range(X.shape[1])]
+        )
+
+
+def _compiled_paths():
+    from sknorm._kernels import numba_available
+
+    return [False, True] if numba_available() else [False]
+
+
+def _adversarial_columns(n, seed=0):
+    """Columns that stress buckets drawn from a sample: ties, sorted and
+    reversed runs, an organ pipe, huge and tiny magnitudes, subnormals, a
+    constant, NaN, a column without data."""
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    organ = np.concatenate((np.arange(half), np.arange(n - half)[::-1]))
+    tiny = rng.normal(size=n) * 1e-300
+    columns = [
+        rng.lognormal(size=n),
+        rng.integers(0, 5, n).astype(float),
+        np.sort(rng.normal(size=n)),
+        np.sort(rng.normal(size=n))[::-1],
+        organ.astype(float),
+        rng.standard_cauchy(size=n) * 1e300,
+        tiny,
+        rng.integers(-3, 3, n) * 5e-324,
+        np.full(n, 7.25),
+        np.where(rng.random(n) < 0.999, 1.0, rng.normal(size=n)),
+        np.full(n, np.nan),
+    ]
+    X = np.column_stack(columns)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("compiled", _compiled_paths())
+@pytest.mark.parametrize("n_rows", [BUCKETED_ROWS + 3, 301])
+def test_many_levels_equal_numpy(compiled, n_rows):
+    from sknorm._kernels import use_numba
+
+    X = _adversarial_columns(n_rows)
+    with use_numba(compiled):
+        q = Quantiles.from_data(X, levels=MANY_LEVELS)
+    _assert_identical(q.values(), _numpy_many_quantiles(X, MANY_LEVELS))
+
+
+@pytest.mark.parametrize("compiled", _compiled_paths())
+def test_many_levels_float32_selected_in_float32(compiled):
+    from sknorm._kernels import use_numba
+
+    X = _adversarial_columns(BUCKETED_ROWS, seed=1)[:, :5].astype(np.float32)
+    with use_numba(compiled):
+        q = Quantiles.from_data(X, levels=MANY_LEVELS)
+    # The order statistics are X's float32 values, exactly.
+    sorted_columns = np.sort(X, axis=0).astype(np.float64)
+    total = np.count_nonzero(~np.isnan(X), axis=0)
+    for j in range(X.shape[1]):
+        virtual = (total[j] - 1) * MANY_LEVELS
+        low = np.floor(virtual).astype(int)
+        # Level 0 is the minimum alone (both brackets), as the maximum is 1's.
+        high = np.where(MANY_LEVELS > 0, np.minimum(low + 1, total[j] - 1), 0)
+        np.testing.assert_array_equal(q.lower[:, j], sorted_columns[low, j])
+        np.testing.assert_array_equal(q.upper[:, j], sorted_columns[high, j])
+
+
+def test_many_levels_compiled_equals_numpy_and_rejects_nothing_it_should_not():
+    """The statistic only reveals infinity (the fit inspects those columns):
+    infinite values must not break the buckets."""
+    from sknorm._kernels import numba_available, use_numba
+
+    if not numba_available():
+        pytest.skip("numba is not installed: no compiled path")
+    X = _adversarial_columns(BUCKETED_ROWS, seed=2)
+    X[::97, 0] = np.inf
+    X[::89, 2] = -np.inf
+    with use_numba(True):
+        compiled = Quantiles.from_data(X, levels=MANY_LEVELS)
+    with use_numba(False):
+        numpy_path = Quantiles.from_data(X, levels=MANY_LEVELS)
+    _assert_identical(compiled.lower, numpy_path.lower)
+    _assert_identical(compiled.upper, numpy_path.upper)
+    assert compiled.nonfinite_columns()[[0, 2]].all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.integers(1, 3)),
+        elements=st.floats(allow_infinity=False, width=64) | st.sampled_from([0.0]),
+    ),
+    st.integers(9, 60),
+)
+def test_many_levels_match_exact_order_statistics(X, n_levels):
+    """Against order statistics of an exact sort (fractions): each level's
+    two brackets are the sorted values at floor and floor + 1 of the exact
+    ``(n - 1) q``, or at the float rank numpy computes, which may round
+    across an integer; the quantile lies between them."""
+    levels = np.linspace(0, 1, n_levels)
+    q = Quantiles.from_data(X, levels=levels)
+    for j in range(X.shape[1]):
+        column = sorted(Fraction(x) for x in X[:, j] if not np.isnan(x))
+        n = len(column)
+        if not n:
+            assert np.isnan(q.values()[:, j]).all()
+            continue
+        for i, level in enumerate(levels):
+            virtual = (n - 1) * level  # numpy's float rank
+            low = min(int(np.floor(virtual)), n - 1)
+            high = min(low + 1, n - 1)
+            if level == 0 or level == 1:
+                low = high = 0 if level == 0 else n - 1
+            assert Fraction(q.lower[i, j]) == column[low]
+            assert Fraction(q.upper[i, j]) == column[high]
+            value = q.values()[i, j]
+            assert column[low] <= Fraction(value) <= column[high]
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_quantiles_of_stored_values(fmt, weighted):
+    rng = np.random.default_rng(3)
+    X = sparse.random(200, 6, density=0.2, format=fmt, random_state=4)
+    X.data -= 0.3
+    X.data[::7] = 0.0  # stored zeros are values
+    X.data[::11] = np.nan
+    # Column 5 stores nothing.
+    X = sparse.hstack([X[:, :5], sparse.csr_matrix((200, 1))]).asformat(fmt)
+    weight = rng.integers(1, 4, 200).astype(float) if weighted else None
+    q = Quantiles.from_data(X, weight, levels=LEVELS, implicit_zeros=False)
+    C = X.tocsc()
+    for j in range(6):
+        rows = C.indices[C.indptr[j] : C.indptr[j + 1]]
+        values = C.data[C.indptr[j] : C.indptr[j + 1]]
+        if weighted:
+            values = np.repeat(values, weight[rows].astype(int))
+        expected = _numpy_quantiles(values[:, None], LEVELS)[:, 0]
+        got = q.values()[:, j]
+        if weighted:  # relative weights: ranks within two rows (see module)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+            present = values[~np.isnan(values)]
+            if present.size:
+                assert np.all((got >= present.min()) & (got <= present.max()))
+        else:
+            _assert_identical(got, expected)
+
+
+def test_sketch_of_stored_values_is_exact_while_small():
+    from sknorm.stats import QuantileSketch
+
+    X = sparse.random(300, 4, density=0.3, format="csc", random_state=5)
+    exact = Quantiles.from_data(X, levels=LEVELS, implicit_zeros=False)
+    sketch = QuantileSketch.from_data(X, implicit_zeros=False)
+    _assert_identical(sketch.quantiles(LEVELS).values(), exact.values())
+    assert np.all(sketch.zero_weight == 0)
+    weighted = QuantileSketch.from_data(
+        X, np.full(300, 2.0), sample_size=50, implicit_zeros=False
+    )
+    stored = np.diff(X.indptr)
+    # Estimated from 50 of 300 rows: each sampled stored value stands for 6.
+    assert np.all(weighted.value_count <= 6 * np.minimum(stored, 50))
+
+
+@pytest.mark.parametrize("compiled", _compiled_paths())
+@pytest.mark.parametrize("layout", ["F", "strided"])
+def test_many_levels_of_any_layout(compiled, layout, monkeypatch):
+    from sknorm._kernels import use_numba
+
+    X = _adversarial_columns(BUCKETED_ROWS + 5, seed=3)
+    X = np.asfortranarray(X) if layout == "F" else np.repeat(X, 2, axis=1)[:, ::2]
+    expected = _numpy_many_quantiles(X, MANY_LEVELS)
+    with use_numba(compiled):
+        _assert_identical(Quantiles.from_data(X, levels=MANY_LEVELS).values(), expected)
+        # Whatever the threads: one runs every task.
+        monkeypatch.setenv("SKNORM_NUM_THREADS", "1")
+        _assert_identical(Quantiles.from_data(X, levels=MANY_LEVELS).values(), expected)
+
+
+@pytest.mark.parametrize("compiled", _compiled_paths())
+@pytest.mark.parametrize("implicit_zeros", [True, False])
+def test_many_levels_of_sparse_columns_equal_numpy(compiled, implicit_zeros):
+    """Stored values that stress the selection within segments: ties,
+    sorted and reversed runs, both signs, NaN; rows mostly zero or not."""
+    from sknorm._kernels import use_numba
+
+    n = 3_000
+    dense = _adversarial_columns(n, seed=4)
+    rng = np.random.default_rng(4)
+    dense[rng.random(dense.shape) < 0.7] = 0.0
+    dense[:, 5] = 0.0  # a column of implicit zeros only
+    X = sparse.csc_matrix(dense)
+    with use_numba(compiled):
+        q = Quantiles.from_data(X, levels=MANY_LEVELS, implicit_zeros=implicit_zeros)
+    if implicit_zeros:
+        expected = _numpy_many_quantiles(dense, MANY_LEVELS)
+    else:
+        stored = [X.data[X.indptr[j] : X.indptr[j + 1]] for j in range(X.shape[1])]
+        expected = np.column_stack(
+            [
+                _numpy_many_quantiles(values[:, None], MANY_LEVELS)[:, 0]
+                if values.size
+                else np.full(len(MANY_LEVELS), np.nan)
+                for values in stored
+            ]
+        )
+    _assert_identical(q.values(), expected)
