@@ -32,6 +32,11 @@ onnxruntime = pytest.importorskip(
 import sknorm.onnx  # noqa: E402 - after the skips: needs skl2onnx
 
 from .test_common import VARIANTS, public_estimator_classes  # noqa: E402
+from .test_onnx_transformers import (  # noqa: E402
+    EPS,
+    normal_output_atol,
+    power_transform_atol,
+)
 
 #: Parameter values the export must cover besides ``VARIANTS``.
 ONNX_VARIANTS = {
@@ -43,7 +48,6 @@ ONNX_VARIANTS = {
     "MinMaxScaler": [{"clip": True}, {"feature_range": (-3.5, 0.25)}],
     "MaxAbsScaler": [],
     "SquashingScaler": [{"max_absolute_value": 0.5}],
-    "QuantileTransformer": [],
     "RobustScaler": [
         {"with_scaling": False},
         {"with_centering": False, "with_scaling": False},
@@ -77,6 +81,16 @@ ONNX_VARIANTS = {
         {"quantile_range": (5.0, 95.0)},
         {"dtype": "uint8", "quantile_range": (10.0, 90.0)},
         {"dtype": "binary", "center": "median"},
+    ],
+    "QuantileTransformer": [
+        {"output_distribution": "normal"},
+        {"n_quantiles": 2},
+        {"n_quantiles": 1, "output_distribution": "normal"},
+    ],
+    # test_common's VARIANTS has standardize=False.
+    "PowerTransformer": [
+        {"method": "box-cox"},
+        {"method": "box-cox", "standardize": False},
     ],
 }
 
@@ -127,13 +141,20 @@ def _allows_nan(estimator):
     return estimator.__sklearn_tags__().input_tags.allow_nan
 
 
+def _positive_only(estimator):
+    """Box-Cox transforms take positive values only."""
+    return getattr(estimator, "method", None) == "box-cox"
+
+
 def _data(estimator, dtype, n_features=6, far=1e4):
     """Training data and held-out data with awkward rows.
 
     Columns differ in scale and offset (one ``far`` from zero, one constant);
     held-out values reach beyond the training range. Held-out rows include
     an all-zero, a constant and a tiny row and, where allowed, NaN values
-    and an all-NaN row.
+    and an all-NaN row. For estimators of positive values, the absolute
+    values plus 0.5 (and a constant column that varies: Box-Cox rejects
+    constant data).
     """
     rng = np.random.default_rng(0)
     scales = np.array([1.0, 10.0, 3.0, 0.1, 1.0, 2.0])[:n_features]
@@ -148,6 +169,9 @@ def _data(estimator, dtype, n_features=6, far=1e4):
         X_fit[[3, 7], [1, 2]] = np.nan
         X_test[[4, 5, 5], [0, 1, 3]] = np.nan
         X_test[6] = np.nan
+    if _positive_only(estimator):
+        X_fit, X_test = np.abs(X_fit) + 0.5, np.abs(X_test) + 0.5
+        X_fit[:, 4 % n_features] += np.linspace(0.0, 1.0, len(X_fit))
     return X_fit.astype(dtype), X_test.astype(dtype)
 
 
@@ -169,7 +193,11 @@ def _assert_matches(got, expected, dtype, amplification=1.0):
         return
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     tolerance = RTOL[dtype] * np.maximum(amplification, 1.0)
-    error = np.abs(got.astype(np.float64) - expected)
+    # Equal infinities (power transforms beyond the float range) match.
+    with np.errstate(invalid="ignore"):
+        error = np.where(
+            got == expected, 0.0, np.abs(got.astype(np.float64) - expected)
+        )
     bound = tolerance * (1.0 + np.abs(expected))
     finite = ~np.isnan(expected)
     assert (error[finite] <= np.broadcast_to(bound, error.shape)[finite]).all(), (
@@ -182,7 +210,24 @@ def _rounding_amplification(estimator, X):
     normalized input rows (``input_norm``), per row: the graph and the row
     kernel normalize with different roundings (unit-sized errors), which the
     map scales by at most ``||P||_2`` and the output normalization divides by
-    the mapped row's norm (small where centering cancels)."""
+    the mapped row's norm (small where centering cancels).
+
+    For the power and normal-output quantile transformers, the bounds of
+    ``test_onnx_transformers`` (their ``expm1`` and ``ndtri`` are evaluated
+    differently: a few eps times the map's condition), per value, in units of
+    the float64 tolerance.
+    """
+    if hasattr(estimator, "lambdas_") or (
+        getattr(estimator, "output_distribution", None) == "normal"
+    ):
+        X = X.astype(np.float64)
+        expected = estimator.transform(X)
+        if hasattr(estimator, "lambdas_"):
+            atol = power_transform_atol(estimator, X, expected)
+        else:
+            # EPS: a fused multiply-add in numpy's interpolation (none on x86-64).
+            atol = normal_output_atol(expected, EPS)
+        return np.nan_to_num(atol / (RTOL[np.float64] * (1.0 + np.abs(expected))))
     if not isinstance(estimator, sknorm.EmbeddingNormalizer):
         return 1.0
     if estimator.input_norm is None:
@@ -219,7 +264,8 @@ def test_onnx_matches_transform(estimator, dtype):
 def test_onnx_pipeline_with_logistic_regression(estimator, dtype):
     # Offsets the variants that scale nothing can feed to the model.
     X_fit, X_test = _data(estimator, dtype, far=10.0)
-    X_fit, X_test = np.nan_to_num(X_fit), np.nan_to_num(X_test)  # for the model
+    fill = 1.0 if _positive_only(estimator) else 0.0
+    X_fit, X_test = np.nan_to_num(X_fit, nan=fill), np.nan_to_num(X_test, nan=fill)
     y = (X_fit[:, 0] - X_fit[:, 3] > np.median(X_fit[:, 0] - X_fit[:, 3])).astype(int)
     pipeline = make_pipeline(clone(estimator), LogisticRegression()).fit(X_fit, y)
     # Registered by `import sknorm.onnx`: skl2onnx's own entry point works.
@@ -249,7 +295,8 @@ def test_every_public_estimator_converts():
         X_fit, X_test = _data(cls(), np.float64)
         estimator = cls().fit(X_fit)
         (got,) = _run(sknorm.onnx.to_onnx(estimator, X_fit[:1]), X_test)
-        _assert_matches(got, estimator.transform(X_test), np.float64)
+        amplification = _rounding_amplification(estimator, X_test)
+        _assert_matches(got, estimator.transform(X_test), np.float64, amplification)
 
 
 @pytest.mark.parametrize("name", sorted(WITHOUT_CONVERTER))
