@@ -16,6 +16,11 @@ Run from the repository root with sknorm importable (installed, or
   sets (dense float64, dense float32, CSR at 0.1% density, wide dense), timed
   against its scikit-learn counterpart and against the memory stream it must at
   least perform, with the peak extra memory of each call;
+* ``nonlinear``: ``QuantileTransformer`` (exact fit, dense and sparse CSC at
+  1%; transform, uniform and normal output) and ``PowerTransformer`` (fit and
+  transform, both methods) on skewed data, against scikit-learn's exact fit and
+  transform and ``X.copy()``, with the error of scikit-learn's default
+  subsampled quantiles;
 * ``embedding``: ``EmbeddingNormalizer(whiten="pca", input_norm=None)`` fit +
   transform against ``PCA(whiten=True)`` + ``normalize``, time and accuracy;
 * ``per-call``: the time per call of every method on 100 x 5 and 10,000 x 20;
@@ -87,6 +92,9 @@ SIZES = {
         "wide": (100, 300),
         "embedding": (2_000, 16),
         "threads": (20_000, 10),
+        "quantile": (2_000, 5),
+        "quantile sparse": (2_000, 200),
+        "power": (2_000, 5),
     },
     "small": {
         "dense": (100_000, 100),
@@ -94,6 +102,9 @@ SIZES = {
         "wide": (1_000, 5_000),
         "embedding": (20_000, 384),
         "threads": (200_000, 50),
+        "quantile": (200_000, 20),
+        "quantile sparse": (50_000, 2_000),
+        "power": (20_000, 20),
     },
     "large": {
         "dense": (1_000_000, 100),
@@ -101,12 +112,27 @@ SIZES = {
         "wide": (10_000, 10_000),
         "embedding": (200_000, 384),
         "threads": (1_000_000, 50),
+        # The shapes of the quantile and power transforms' targets.
+        "quantile": (1_000_000, 20),
+        "quantile sparse": (200_000, 2_000),
+        "power": (100_000, 20),
     },
 }
 #: Density of the CSR matrix (0.1%: 10 stored values per row of 10,000).
 CSR_DENSITY = 0.001
 DATASETS = ("dense float64", "dense float32", "CSR", "wide")
-SECTIONS = ("datasets", "embedding", "per-call", "threads", "first-call")
+#: Density of the sparse data of the quantile transform's section (1%).
+QUANTILE_SPARSE_DENSITY = 0.01
+SECTIONS = (
+    "datasets",
+    "nonlinear",
+    "embedding",
+    "per-call",
+    "threads",
+    "first-call",
+)
+#: The estimators of the ``nonlinear`` section.
+NONLINEAR = ("QuantileTransformer", "PowerTransformer")
 PARTIAL_FIT_CHUNKS = 10
 PER_CALL_SHAPES = ((100, 5), (10_000, 20))
 #: A per-call timing sample runs the call this long at least (``timeit``'s
@@ -461,6 +487,9 @@ NOT_BENCHMARKED = {
         "needs a group column, which the data sets have not; its cost is its "
         "scaler's on each group's rows"
     ),
+    # Measured in their own section, on the data their targets name.
+    "QuantileTransformer": "see the nonlinear section",
+    "PowerTransformer": "see the nonlinear section",
 }
 
 
@@ -652,6 +681,167 @@ def run_dataset(dataset, args, timer, log):
         "rows": rows,
         "notes": notes,
     }
+
+
+# ---------------------------------------------------------------------------
+# Section: QuantileTransformer and PowerTransformer
+# ---------------------------------------------------------------------------
+
+
+def make_skewed(n_rows, n_cols, seed=4):
+    """Positive, skewed data (lognormal, a different spread per column): what
+    the quantile and power transforms are for, and Box-Cox's domain."""
+    rng = np.random.default_rng(seed)
+    sigma = rng.uniform(0.25, 1.5, n_cols)
+    return np.exp(rng.standard_normal((n_rows, n_cols)) * sigma)
+
+
+def make_sparse_skewed(n_rows, n_cols, density, seed=5):
+    """CSC data of ``density`` with lognormal stored values (random signs)."""
+    rng = np.random.default_rng(seed)
+    nnz = round(density * n_rows * n_cols)
+    rows = rng.integers(0, n_rows, nnz)
+    cols = rng.integers(0, n_cols, nnz)
+    values = rng.lognormal(0, 1, nnz) * rng.choice([-1.0, 1.0], nnz)
+    X = sparse.csc_matrix((values, (rows, cols)), shape=(n_rows, n_cols))
+    X.sum_duplicates()
+    return X
+
+
+def _fitted_pair(ours, theirs, X):
+    return clone(ours).fit(X), clone(theirs).fit(X)
+
+
+def _timed_rows(timer, case, name, X, ours, theirs, log, methods):
+    """Rows of ``methods`` ("fit", "transform") of ``ours`` against ``theirs``
+    (None: no counterpart timed) and ``X.copy()``, interleaved."""
+    rows = []
+    fitted_ours = clone(ours).fit(X) if "transform" in methods else None
+    fitted_theirs = (
+        clone(theirs).fit(X) if theirs is not None and "transform" in methods else None
+    )
+    for method in methods:
+        if method == "fit":
+            sides = [Side("sknorm", lambda e: e.fit(X), lambda: (clone(ours),))]
+            if theirs is not None:
+                sides.append(
+                    Side(
+                        "sklearn",
+                        lambda e: e.fit(X),
+                        lambda: (clone(theirs),),
+                        budgeted=True,
+                    )
+                )
+            sides.append(Side("stream", streams(X)["read 2 threads"]))
+            stream = "read 2 threads"
+        else:
+            sides = [Side("sknorm", lambda: fitted_ours.transform(X))]
+            if fitted_theirs is not None:
+                sides.append(
+                    Side("sklearn", lambda: fitted_theirs.transform(X), budgeted=True)
+                )
+            sides.append(Side("stream", X.copy))
+            stream = "copy"
+        found = {k: summary(v) for k, v in timer.run(sides).items()}
+        rows.append(
+            {
+                "case": case,
+                "estimator": name,
+                "method": method,
+                "sknorm": found["sknorm"],
+                "sklearn": found.get("sklearn"),
+                "stream": stream,
+                "stream_time": found["stream"],
+            }
+        )
+        log(
+            f"  {case}: {name}.{method} {seconds(median(found['sknorm']))}, "
+            f"scikit-learn {seconds(median(found.get('sklearn')))}"
+        )
+        gc.collect()
+    return rows
+
+
+def run_nonlinear(args, timer, log):
+    """QuantileTransformer and PowerTransformer on the data their targets
+    name: exact fits against scikit-learn's exact fit (``subsample=None``),
+    transforms against scikit-learn's and ``X.copy()``, and the accuracy of
+    scikit-learn's default (subsampled) quantiles against the exact map."""
+    wanted = [n for n in NONLINEAR if args.only is None or n in args.only]
+    sizes = SIZES[args.size]
+    rows, cases, accuracy = [], {}, {}
+    if "QuantileTransformer" in wanted:
+        X = make_skewed(*sizes["quantile"])
+        case = "dense lognormal"
+        cases[case] = describe(X)
+        log(f"quantile: {cases[case]}")
+        touch_fresh(4 * X.nbytes)
+        ours = sknorm.QuantileTransformer()
+        theirs = skp.QuantileTransformer(subsample=None)
+        rows += _timed_rows(
+            timer,
+            case,
+            "QuantileTransformer",
+            X,
+            ours,
+            theirs,
+            log,
+            ("fit", "transform"),
+        )
+        normal = {"output_distribution": "normal"}
+        rows += _timed_rows(
+            timer,
+            case + ", normal output",
+            "QuantileTransformer",
+            X,
+            clone(ours).set_params(**normal),
+            clone(theirs).set_params(**normal),
+            log,
+            ("transform",),
+        )
+        cases[case + ", normal output"] = cases[case]
+        # The error of scikit-learn's default map (a random subsample of
+        # 10,000 rows) against the exact map, both scikit-learn's.
+        exact = theirs.fit(X).transform(X)
+        sampled = skp.QuantileTransformer(random_state=0).fit(X).transform(X)
+        mine = ours.fit(X).transform(X)
+        accuracy = {
+            "sampled_vs_exact": float(np.max(np.abs(sampled - exact))),
+            "sknorm_vs_exact": float(np.max(np.abs(mine - exact))),
+        }
+        del exact, sampled, mine
+        Xs = make_sparse_skewed(*sizes["quantile sparse"], QUANTILE_SPARSE_DENSITY)
+        case = "sparse CSC"
+        cases[case] = describe(Xs).replace("CSR", "CSC")
+        log(f"quantile sparse: {cases[case]}")
+        rows += _timed_rows(
+            timer, case, "QuantileTransformer", Xs, ours, theirs, log, ("fit",)
+        )
+    if "PowerTransformer" in wanted:
+        X = make_skewed(*sizes["power"])
+        cases["dense lognormal, power"] = describe(X)
+        log(f"power: {describe(X)}")
+        lambdas = {}
+        for method in ("yeo-johnson", "box-cox"):
+            ours = sknorm.PowerTransformer(method=method)
+            theirs = skp.PowerTransformer(method=method)
+            # Yeo-Johnson on data of both signs (both of its branches).
+            data = X - 1.0 if method == "yeo-johnson" else X
+            rows += _timed_rows(
+                timer,
+                f"dense lognormal, power, {method}",
+                "PowerTransformer",
+                data,
+                ours,
+                theirs,
+                log,
+                ("fit", "transform"),
+            )
+            cases[f"dense lognormal, power, {method}"] = describe(data)
+            difference = ours.fit(data).lambdas_ - theirs.fit(data).lambdas_
+            lambdas[method] = float(np.max(np.abs(difference)))
+        accuracy["lambda_difference"] = lambdas
+    return {"cases": cases, "rows": rows, "accuracy": accuracy}
 
 
 # ---------------------------------------------------------------------------
@@ -1105,6 +1295,71 @@ def targets(report, cores):
             [(value, "RobustScaler")],
             1.5,
         )
+
+    def nonlinear(case, name, method, to):
+        for row in report.get("nonlinear", {}).get("rows", []):
+            if (row["case"], row["estimator"], row["method"]) == (case, name, method):
+                if to == "stream":
+                    return quotient(median(row["sknorm"]), median(row["stream_time"]))
+                return quotient(median(row["sklearn"]), median(row["sknorm"]))
+        return None
+
+    quantile = "QuantileTransformer"
+    for target, case, method, to, limit in (
+        (
+            f"{quantile} exact fit speed-up over scikit-learn's exact fit",
+            "dense lognormal",
+            "fit",
+            "speed-up",
+            5.0,
+        ),
+        (
+            f"{quantile} sparse exact fit speed-up over scikit-learn's",
+            "sparse CSC",
+            "fit",
+            "speed-up",
+            20.0,
+        ),
+        (
+            f"{quantile}.transform speed-up over scikit-learn",
+            "dense lognormal",
+            "transform",
+            "speed-up",
+            10.0,
+        ),
+    ):
+        add(
+            target,
+            case,
+            [(nonlinear(case, quantile, method, to), quantile)],
+            limit,
+            below=False,
+            digits=1,
+            unit="x",
+        )
+    add(
+        f"{quantile}.transform / X.copy()",
+        "dense lognormal",
+        [(nonlinear("dense lognormal", quantile, "transform", "stream"), quantile)],
+        3.0,
+    )
+    for method in ("yeo-johnson", "box-cox"):
+        case = f"dense lognormal, power, {method}"
+        add(
+            "PowerTransformer.fit speed-up over scikit-learn",
+            case,
+            [(nonlinear(case, "PowerTransformer", "fit", "speed-up"), method)],
+            5.0,
+            below=False,
+            digits=1,
+            unit="x",
+        )
+        add(
+            "PowerTransformer.transform / X.copy()",
+            case,
+            [(nonlinear(case, "PowerTransformer", "transform", "stream"), method)],
+            3.0,
+        )
     add(
         "Normalizer.transform / scikit-learn's",
         "CSR",
@@ -1377,6 +1632,60 @@ def render(report, markdown):
             ]
         )
 
+    nonlinear = report.get("nonlinear")
+    if nonlinear is not None and nonlinear["rows"]:
+        heading("Quantile and power transforms")
+        out.append(
+            "Exact fits against scikit-learn's exact fit "
+            "(QuantileTransformer(subsample=None)); the stream is a 2-thread "
+            "read for fit, X.copy() for transform."
+        )
+        out.append("")
+        for case, description in nonlinear["cases"].items():
+            out.append(f"* {case}: {description}")
+        header = (
+            "case",
+            "estimator",
+            "method",
+            "sknorm",
+            "sklearn",
+            "stream",
+            "speed-up",
+            "sknorm/stream",
+        )
+        rows = [
+            (
+                r["case"],
+                r["estimator"],
+                r["method"],
+                spread(r["sknorm"]),
+                spread(r["sklearn"]),
+                spread(r["stream_time"]),
+                ratio_text(quotient(median(r["sklearn"]), median(r["sknorm"]))),
+                ratio_text(quotient(median(r["sknorm"]), median(r["stream_time"]))),
+            )
+            for r in nonlinear["rows"]
+        ]
+        out.append("")
+        out.append(format_table(header, rows, markdown))
+        accuracy = nonlinear["accuracy"]
+        if "sampled_vs_exact" in accuracy:
+            out.append("")
+            out.append(
+                "Largest difference from scikit-learn's exact map on the dense "
+                "data: scikit-learn's default (10,000 sampled rows, "
+                f"random_state=0) {accuracy['sampled_vs_exact']:.2g}; sknorm's "
+                f"default {accuracy['sknorm_vs_exact']:.2g}."
+            )
+        if "lambda_difference" in accuracy:
+            out.append(
+                "Largest |lambda - scikit-learn's lambda|: "
+                + ", ".join(
+                    f"{k} {v:.1e}" for k, v in accuracy["lambda_difference"].items()
+                )
+                + "."
+            )
+
     per_call = report.get("per-call", {}).get("rows", [])
     if per_call:
         heading("Time per call on small inputs")
@@ -1514,7 +1823,7 @@ def parse(argv):
     args = parser.parse_args(argv)
     args.only = set(args.only.split(",")) if args.only else None
     if args.only:
-        unknown = args.only - set(sknorm_estimators(None))
+        unknown = args.only - set(sknorm_estimators(None)) - set(NONLINEAR)
         if unknown:
             parser.error(f"unknown estimator(s): {', '.join(sorted(unknown))}")
     args.data = args.data.split(",") if args.data else list(DATASETS)
@@ -1575,6 +1884,10 @@ def main(argv=None):
             report["datasets"][dataset] = timed(
                 dataset, run_dataset, dataset, args, timer, log
             )
+    if "nonlinear" in args.sections and (
+        args.only is None or set(NONLINEAR) & args.only
+    ):
+        report["nonlinear"] = timed("nonlinear", run_nonlinear, args, timer, log)
     if "embedding" in args.sections and (
         args.only is None or "EmbeddingNormalizer" in args.only
     ):
