@@ -243,6 +243,30 @@ def test_ignore_implicit_zeros_on_dense_input_warns_as_sklearn():
         QuantileTransformer(n_quantiles=10, ignore_implicit_zeros=True).fit(X)
 
 
+def test_ignore_implicit_zeros_has_no_effect_on_dense_input():
+    """Dense input: the flag changes nothing, an all-NaN feature included
+    (NaN quantiles, as scikit-learn); sparse input storing nothing in a
+    feature: quantiles 0, as scikit-learn."""
+    X = _data(n=50)
+    X[:, 1] = np.nan
+    kwargs = {"n_quantiles": 10, "ignore_implicit_zeros": True}
+    with warnings.catch_warnings():
+        # The flag's warning, and numpy's on scikit-learn's all-NaN feature.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ours = QuantileTransformer(**kwargs).fit(X).quantiles_
+        theirs = SklearnQuantileTransformer(**kwargs).fit(X).quantiles_
+    np.testing.assert_array_equal(ours, theirs)
+    assert np.isnan(ours[:, 1]).all()
+    S = sparse.csc_matrix(np.abs(_data(n=50)))
+    S[:, 1] = 0.0
+    S.eliminate_zeros()
+    ours = QuantileTransformer(**kwargs).fit(S).quantiles_
+    theirs = SklearnQuantileTransformer(**kwargs).fit(S).quantiles_
+    np.testing.assert_array_equal(ours, theirs)
+    assert (ours[:, 1] == 0).all()
+
+
 @pytest.mark.parametrize("method", ["fit", "transform", "inverse_transform"])
 def test_infinity_is_rejected(method):
     X = _data(n=100)

@@ -307,6 +307,8 @@ class QuantileTransformer(_ColumnScaler):
         # interpolated_quantiles); dask fits see their metadata here.
         numpy_input = isinstance(X, np.ndarray) or is_sparse(X)
         self._fit_dtype = X.dtype if numpy_input else None
+        # ignore_implicit_zeros concerns sparse input only.
+        self._fit_sparse = is_sparse(X)
 
     def _check_sparse_sign(self, X):
         if self.ignore_implicit_zeros or not is_sparse(X):
@@ -360,9 +362,11 @@ class QuantileTransformer(_ColumnScaler):
             dtype = None
         references_ = references(n_quantiles)
         self.__dict__.pop("_fit_dtype", None)
+        fit_sparse = self.__dict__.pop("_fit_sparse", False)
         values = interpolated_quantiles(quantiles, dtype)
-        if self.ignore_implicit_zeros:
-            # A feature that stores no value: quantiles 0, as scikit-learn.
+        if self.ignore_implicit_zeros and fit_sparse:
+            # A feature that stores no value: quantiles 0, as scikit-learn
+            # (dense input: the parameter has no effect, all-NaN gives NaN).
             values[:, ~(quantiles.weight_sum > 0)] = 0.0
         self.n_quantiles_ = n_quantiles
         self.references_ = references_
