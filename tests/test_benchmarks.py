@@ -27,6 +27,12 @@ TARGETS = (
     "fit_transform speed-up over scikit-learn",
     "RobustScaler.fit speed-up over scikit-learn",
     "RobustScaler.partial_fit (10 chunks) / fit",
+    "QuantileTransformer exact fit speed-up over scikit-learn's exact fit",
+    "QuantileTransformer sparse exact fit speed-up over scikit-learn's",
+    "QuantileTransformer.transform speed-up over scikit-learn",
+    "QuantileTransformer.transform / X.copy()",
+    "PowerTransformer.fit speed-up over scikit-learn",
+    "PowerTransformer.transform / X.copy()",
     "Normalizer.transform / scikit-learn's",
     'EmbeddingNormalizer(whiten="pca") fit+transform',
     "EmbeddingNormalizer accuracy",
@@ -49,7 +55,8 @@ def quick_run(tmp_path_factory):
             "--data",
             "dense float64,CSR",
             "--only",
-            "StandardScaler,RobustScaler,Normalizer,EmbeddingNormalizer",
+            "StandardScaler,RobustScaler,Normalizer,EmbeddingNormalizer,"
+            "QuantileTransformer,PowerTransformer",
             "--json",
             str(report),
         ],
@@ -99,6 +106,25 @@ def test_interleaved_samples_and_streams(quick_run):
         "on",
         "off",
     )
+
+
+def test_nonlinear_section_measures_every_case(quick_run):
+    _, report = quick_run
+    rows = report["nonlinear"]["rows"]
+    cases = {(r["case"], r["estimator"], r["method"]) for r in rows}
+    assert ("dense lognormal", "QuantileTransformer", "fit") in cases
+    assert ("sparse CSC", "QuantileTransformer", "fit") in cases
+    for method in ("yeo-johnson", "box-cox"):
+        case = f"dense lognormal, power, {method}"
+        assert (case, "PowerTransformer", "transform") in cases
+    for row in rows:
+        assert row["sknorm"]["n"] == 3 and row["stream_time"]["n"] == 3
+        if row["method"] == "fit":
+            assert row["sklearn"]["n"] >= 1
+    accuracy = report["nonlinear"]["accuracy"]
+    # sknorm's default is the exact map: scikit-learn's own subsample=None.
+    assert accuracy["sknorm_vs_exact"] == 0.0
+    assert set(accuracy["lambda_difference"]) == {"yeo-johnson", "box-cox"}
 
 
 def test_thread_probe_sees_the_workers(quick_run):
