@@ -129,6 +129,23 @@ def _inverse_bounds(x, u, first_knot, last_knot, normal):
     return u if u != u else x
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _search_lanes(values, start, m, lane, counts, keys, g, low, scale, top, n_buckets):
+    """The counts of ``keys`` (padded, sorted) ``<=`` each of the ``m``
+    values from ``start`` into ``lane``/``counts`` (padding lanes hold
+    ``low``): the guide's bucket, then a search of all lanes in lockstep, a
+    conditional move per step and no branch, so their loads overlap."""
+    for k in range(_LANES):
+        x = np.float64(values[start + k]) if k < m else low
+        lane[k] = x
+        counts[k] = g[_bucket(x, low, scale, n_buckets)]
+    half = top
+    while half > 0:
+        for k in range(_LANES):
+            counts[k] += half * np.int64(keys[counts[k] + half - 1] <= lane[k])
+        half >>= 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _forward_column(values, out, q, n, references, s, g, low, scale, top, normal):
     """The probabilities of one feature's ``values`` (1-D, any stride) into
@@ -140,16 +157,7 @@ def _forward_column(values, out, q, n, references, s, g, low, scale, top, normal
     size = values.shape[0]
     for start in range(0, size, _LANES):
         m = min(_LANES, size - start)
-        for k in range(_LANES):
-            x = np.float64(values[start + k]) if k < m else low
-            lane[k] = x
-            counts[k] = g[_bucket(x, low, scale, n_buckets)]
-        # The search, in lockstep; a conditional move per step, no branch.
-        half = top
-        while half > 0:
-            for k in range(_LANES):
-                counts[k] += half * np.int64(q[counts[k] + half - 1] <= lane[k])
-            half >>= 1
+        _search_lanes(values, start, m, lane, counts, q, g, low, scale, top, n_buckets)
         for k in range(m):
             x = lane[k]
             count = counts[k]
@@ -182,15 +190,7 @@ def _inverse_column(values, out, q, n, r, s, g, low, scale, top, normal):
     size = values.shape[0]
     for start in range(0, size, _LANES):
         m = min(_LANES, size - start)
-        for k in range(_LANES):
-            u = np.float64(values[start + k]) if k < m else low
-            lane[k] = u
-            counts[k] = g[_bucket(u, low, scale, n_buckets)]
-        half = top
-        while half > 0:
-            for k in range(_LANES):
-                counts[k] += half * np.int64(r[counts[k] + half - 1] <= lane[k])
-            half >>= 1
+        _search_lanes(values, start, m, lane, counts, r, g, low, scale, top, n_buckets)
         for k in range(m):
             u = lane[k]
             count = counts[k]
