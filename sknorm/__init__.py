@@ -18,12 +18,19 @@ from .embedding import (
     hamming_similarity,
     rescore,
 )
-from .functions import maxabs_scale, minmax_scale, robust_scale, scale
+from .functions import (
+    maxabs_scale,
+    minmax_scale,
+    power_transform,
+    robust_scale,
+    scale,
+)
 from .grouped import GroupedScaler
 from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import (
     MaxAbsScaler,
     MinMaxScaler,
+    PowerTransformer,
     RobustScaler,
     SquashingScaler,
     StandardScaler,
@@ -40,6 +47,7 @@ __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
+    "PowerTransformer",
     "ProjectionDisplay",
     "RobustScaler",
     "RowStandardizer",
@@ -51,6 +59,7 @@ __all__ = [
     "maxabs_scale",
     "minmax_scale",
     "normalize",
+    "power_transform",
     "rescore",
     "robust_scale",
     "scale",

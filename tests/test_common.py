@@ -67,6 +67,7 @@ VARIANTS = {
         {"spread": "mad", "unit_variance": True, "clip": True},
     ],
     "SquashingScaler": [{"max_absolute_value": 1.0, "quantile_range": (10.0, 90.0)}],
+    "PowerTransformer": [{"standardize": False}],
     "EmbeddingNormalizer": [
         {"n_remove": 1},
         {"n_components": 2},

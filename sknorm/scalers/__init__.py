@@ -8,6 +8,7 @@ themselves, so no scaler special-cases any of these.
 """
 
 from ._minmax import MaxAbsScaler, MinMaxScaler
+from ._power import PowerTransformer
 from ._robust import RobustScaler
 from ._squashing import SquashingScaler
 from ._standard import StandardScaler
@@ -15,6 +16,7 @@ from ._standard import StandardScaler
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "PowerTransformer",
     "RobustScaler",
     "SquashingScaler",
     "StandardScaler",
@@ -25,6 +27,7 @@ __all__ = [
 for _public in (
     MaxAbsScaler,
     MinMaxScaler,
+    PowerTransformer,
     RobustScaler,
     SquashingScaler,
     StandardScaler,
