@@ -57,6 +57,7 @@ EXPECTED_SUBTASKS = {
     "MaxAbsScaler": {"fit": [], "partial_fit": []},
     "MinMaxScaler": {"fit": [], "partial_fit": []},
     "Normalizer": {"fit": []},
+    "PowerTransformer": {"fit": [], "partial_fit": []},
     "RobustScaler": {
         "fit": ["quantiles-columns", "sketch-columns"],
         "partial_fit": ["sketch-columns"],

@@ -260,16 +260,65 @@ class _Interpolant:
         self._coefficients = spline.c  # (4, K - 1, 4 p)
         self.n_features = n_features
 
-    def _evaluate(self, theta, block):
-        """Spline ``block`` (0: q+, 1: q-, 2: l+, 3: l-) at per-column
-        ``theta`` of shape (..., n_features)."""
+    def _evaluate(self, theta, block, derivative=False):
+        """Spline ``block`` (0: q+, 1: q-, 2: l+, 3: l-), or its derivative,
+        at per-column ``theta`` of shape (..., n_features)."""
         p = self.n_features
         position = np.clip((theta - GRID[0]) / GRID_STEP, 0, len(GRID) - 2)
         index = np.minimum(np.floor(position).astype(np.intp), len(GRID) - 2)
         t = theta - GRID[index]
         columns = block * p + np.arange(p)
         c = self._coefficients[:, index, np.broadcast_to(columns, index.shape)]
+        if derivative:
+            return (3 * c[0] * t + 2 * c[1]) * t + c[2]
         return ((c[0] * t + c[1]) * t + c[2]) * t + c[3]
+
+    def _log_mean_slope(self, theta, side):
+        """``d log M / d theta`` of a side's mean ``M = expm1(K) / theta``,
+        ``K = theta q(theta)``: ``-K' / expm1(-K) - 1 / theta``, by its
+        series where ``K`` is small (the two terms cancel there)."""
+        q = self._evaluate(theta, side)
+        dq = self._evaluate(theta, side, derivative=True)
+        K = theta * q
+        dK = q + theta * dq
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # e**K / expm1(K) - 1 / K, for |K| < 0.1 (error below 1e-17).
+            tail = 0.5 + K * (1 / 12 + K * K * (-1 / 720 + K * K * (1 / 30240)))
+            tail = tail - K**7 / 1209600
+            series = dq / q + dK * tail
+            direct = -dK / np.expm1(-K) - 1.0 / theta
+        return np.where(np.abs(K) < 0.1, series, direct)
+
+    def slope(self, lam):
+        """The derivative in lambda of :meth:`log_likelihood` (from the
+        splines' derivatives)."""
+        jacobian = self.jacobian()
+        dl0 = self._evaluate(lam, 2, derivative=True)
+        if self.box_cox:
+            return -0.5 * dl0 + jacobian
+        dl1 = -self._evaluate(2.0 - lam, 3, derivative=True)
+        (lm0, _, lv0), (lm1, _, lv1) = self.side_moments(lam)
+        log_var = self.moments(lam)[0]
+        p0, p1 = self.share
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_p0, log_p1 = np.log(p0), np.log(p1)
+            w0 = np.where(p0 > 0, np.exp(log_p0 + lv0 - log_var), 0.0)
+            w1 = np.where(p1 > 0, np.exp(log_p1 + lv1 - log_var), 0.0)
+            log_gap = np.logaddexp(lm0, lm1)  # |m+ - m-| = |m+| + |m-|
+            both = (p0 > 0) & (p1 > 0)
+            wb = np.where(both, np.exp(log_p0 + log_p1 + 2 * log_gap - log_var), 0.0)
+            g0 = self._log_mean_slope(lam, 0)
+            g1 = self._log_mean_slope(2.0 - lam, 1)
+            # d(m+ - m-)/d lambda over (m+ - m-): M+' - M-' (M- at 2 - lambda).
+            gap_slope = np.where(
+                np.isfinite(lm0), np.exp(lm0 - log_gap) * g0, 0.0
+            ) - np.where(np.isfinite(lm1), np.exp(lm1 - log_gap) * g1, 0.0)
+            ratio = (
+                np.where(w0 > 0, w0 * dl0, 0.0)
+                + np.where(w1 > 0, w1 * dl1, 0.0)
+                + np.where(wb > 0, 2 * wb * gap_slope, 0.0)
+            )
+        return -0.5 * ratio + jacobian
 
     def side_moments(self, lam):
         """Per side, ``(log|mean| of T, sign of the mean, log variance)`` at
@@ -393,11 +442,7 @@ class _Interpolant:
         centre = candidates[best, columns]
         a = np.maximum(lo, centre - GRID_STEP)
         b = np.minimum(hi, centre + GRID_STEP)
-        lam = _refine_maximum(self.log_likelihood, a, b)
-        both = np.stack([lam, centre])
-        values = self.log_likelihood(both)
-        values = np.where(np.isfinite(values), values, -np.inf)
-        lam = np.where(values[0] >= values[1], lam, centre)
+        lam = _root(self.slope, a, b)
         clamped = (
             ((lam <= GRID[0] + 1e-9) & (low < GRID[0]))
             | ((lam >= GRID[-1] - 1e-9) & (high > GRID[-1]))
@@ -405,28 +450,38 @@ class _Interpolant:
         return lam, clamped
 
 
-#: Points per round of :func:`_refine_maximum`.
-_REFINE_POINTS = 33
-
-
-def _refine_maximum(function, a, b, tolerance=1e-11):
-    """The maximum of ``function`` on ``[a, b]`` per column: each round
-    evaluates it at 33 equally spaced points of every column's bracket at
-    once and keeps the best point's neighbours (the bracket shrinks 16-fold
-    per round), to ``tolerance``."""
-    steps = np.linspace(0.0, 1.0, _REFINE_POINTS)[:, None]
-    for _ in range(12):
-        width = b - a
-        values = function(a + steps * width)
-        values = np.where(np.isfinite(values), values, -np.inf)
-        best = np.argmax(values, axis=0)
-        spacing = width / (_REFINE_POINTS - 1)
-        centre = a + best * spacing
-        a = np.maximum(a, centre - spacing)
-        b = np.minimum(b, centre + spacing)
-        if np.all(b - a <= tolerance * np.maximum(1.0, np.abs(a))):
+def _root(function, a, b, tolerance=1e-15):
+    """Where the decreasing ``function`` (a slope) crosses 0 in ``[a, b]``,
+    per column (``a`` where it is negative there, ``b`` where positive):
+    regula falsi with the Illinois modification, bisection when a step
+    leaves the bracket; to ``tolerance`` relative."""
+    fa, fb = function(a), function(b)
+    result = np.where(~(fa > 0), a, np.where(~(fb < 0), b, np.nan))
+    active = np.isnan(result)
+    a, b, fa, fb = (np.where(active, v, 0.0) for v in (a, b, fa, fb))
+    kept = np.zeros(len(a))  # which end the last step kept: -1 a, +1 b
+    c = (a + b) / 2
+    for _ in range(100):
+        if not active.any():
             break
-    return (a + b) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = b - fb * (b - a) / (fb - fa)
+        c = np.where((c > a) & (c < b), c, a / 2 + b / 2)
+        fc = function(c)
+        right = fc < 0  # the root is left of c: c becomes b
+        b_new = np.where(right, c, b)
+        a_new = np.where(right, a, c)
+        fb_new = np.where(right, fc, np.where(kept == 1, fb / 2, fb))
+        fa_new = np.where(right, np.where(kept == -1, fa / 2, fa), fc)
+        kept = np.where(right, -1.0, 1.0)
+        a, b, fa, fb = (
+            np.where(active, new, old)
+            for new, old in ((a_new, a), (b_new, b), (fa_new, fa), (fb_new, fb))
+        )
+        done = (b - a <= tolerance * np.maximum(1.0, np.abs(c))) | (fc == 0)
+        result = np.where(active & done, c, result)
+        active &= ~done
+    return np.where(np.isnan(result), (a + b) / 2, result)
 
 
 def _scaled_moments(weight_sum, log_var, log_mean, sign):
