@@ -27,13 +27,21 @@ import numpy as np
 
 from .._parallel import BlockPlan, map_blas_tasks, row_blocks
 
-#: Grid of exponents of the summary: -4 to 6 by 0.25, symmetric about 1 (so
-#: that the exponents ``2 - lambda`` of Yeo-Johnson's negative side are grid
-#: points too) and holding 0 and 2.
-GRID_STEP = 0.25
-GRID = 1.0 + GRID_STEP * np.arange(-20, 21)
+#: Grid of exponents of the summary: -2 to 4 by 0.125 (where maxima lie)
+#: and on to -4 and 6 by 0.25; symmetric about 1 (so that the exponents ``2 -
+#: lambda`` of Yeo-Johnson's negative side are grid points too), holding 0
+#: and 2. The recurrence's step doubles at -2 and 4 (``w**2``, ``v (v +
+#: 2)``: no further exponential).
+GRID_STEP = 0.125
+GRID = np.concatenate(
+    (
+        np.arange(-16, -8) * 0.25,
+        np.arange(-16, 32) * GRID_STEP,
+        np.arange(16, 25) * 0.25,
+    )
+)
 #: Index of the exponent 0 in :data:`GRID`.
-ZERO = 16
+ZERO = int(np.flatnonzero(GRID == 0.0)[0])
 
 #: Values per block of the passes: their half-dozen temporaries of a block
 #: stay in a core's cache (measured: 2**18-value blocks took 7 times as long).
@@ -394,6 +402,49 @@ def _block_phi_moments(logs, weight, center, theta, shift, series, work=None):
     return n, means, comoments
 
 
+def _block_phi_sums(logs, weight, center, theta, shift, series, work):
+    """``(n, sums)`` of one block's lanes: the raw sums of ``d, P0, P1, P2``
+    and of the products ``P0 P0, P0 P1, P1 P1, P0 P2`` (shape (8, lanes)),
+    about the lanes' fixed centres. Missing values give ``d = 0`` and so
+    ``P = 0``: they add nothing. ``logs`` is overwritten."""
+    d = np.subtract(logs, center, out=logs)
+    missing = np.isnan(d)
+    if missing.any():
+        d[missing] = 0.0
+        n = _weighted_sum(weight, (~missing).astype(np.float64))
+    else:
+        rows = d.shape[0]
+        n = np.full(d.shape[1], float(rows) if weight is None else weight.sum())
+    P0, P1, P2 = phi_moments(d, theta, shift, series, work)
+    sums = np.empty((8, d.shape[1]))
+    for i, value in enumerate((d, P0, P1, P2)):
+        sums[i] = _weighted_sum(weight, value)
+    first, second = P0, P1
+    if weight is not None:
+        first = np.multiply(P0, weight[:, None], out=work.get("W", len(weight)))
+        second = P1 * weight[:, None]
+    sums[4] = np.einsum("ij,ij->j", first, P0)
+    sums[5] = np.einsum("ij,ij->j", first, P1)
+    sums[6] = np.einsum("ij,ij->j", second, P1)
+    sums[7] = np.einsum("ij,ij->j", first, P2)
+    return n, sums
+
+
+def _moments_from_sums(n, sums):
+    """``(n, means [d, P0, P1, P2], comoments)`` from raw sums, and the lanes
+    whose variances lost more than 4 bits to cancellation."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = [np.where(n > 0, s / n, 0.0) for s in sums[:4]]
+        comoments = {}
+        for (i, j), row in zip(_PAIRS, sums[4:], strict=True):
+            comoments[(i + 1, j + 1)] = row - sums[1 + i] * means[1 + j]
+        imprecise = (n > 0) & (
+            (sums[4] > _CANCELLATION_LIMIT * comoments[(1, 1)])
+            | (sums[6] > _CANCELLATION_LIMIT * comoments[(2, 2)])
+        )
+    return (n, means, comoments), imprecise
+
+
 def _shifted_indices(result):
     """Re-key ``(n, [d, P0, P1, P2], comoments)`` so that the co-moments'
     variable indices address ``means`` (d is variable 0 there)."""
@@ -420,9 +471,7 @@ def dense_phi_moments(
     plan = BlockPlan(*X.shape)
     block_rows = max(1, BLOCK_VALUES // max(1, lanes.n_lanes))
 
-    def task_moments(task):
-        total = _empty_phi(lanes.n_lanes)
-        work = Workspace(block_rows, lanes.n_lanes)
+    def blocks(task, work):
         for rows in row_blocks(
             task.stop, 1, block_rows, start=task.start, stop=task.stop
         ):
@@ -430,18 +479,36 @@ def dense_phi_moments(
             logs = lanes.logarithms(X[rows], out=work.get("logs", size))
             if inverse_scale is not None:
                 logs *= inverse_scale
-            block = _block_phi_moments(
-                logs,
-                None if weight is None else weight[rows],
-                center,
-                theta,
-                shift,
-                series,
-                work,
+            yield logs, None if weight is None else weight[rows]
+
+    def task_sums(task):
+        work = Workspace(block_rows, lanes.n_lanes)
+        n, sums = np.zeros(lanes.n_lanes), np.zeros((8, lanes.n_lanes))
+        for logs, w in blocks(task, work):
+            block_n, block_sums = _block_phi_sums(
+                logs, w, center, theta, shift, series, work
             )
+            n += block_n
+            sums += block_sums
+        return n, sums
+
+    def task_moments(task):
+        total = _empty_phi(lanes.n_lanes)
+        work = Workspace(block_rows, lanes.n_lanes)
+        for logs, w in blocks(task, work):
+            block = _block_phi_moments(logs, w, center, theta, shift, series, work)
             total = chan_merge(total, _shifted_indices(block))
         return total
 
+    # Raw sums about the lanes' centres (the data's means: nothing cancels
+    # but in skewed data), two passes per block where they lost precision.
+    n, sums = np.zeros(lanes.n_lanes), np.zeros((8, lanes.n_lanes))
+    for part_n, part_sums in map_blas_tasks(task_sums, plan.tasks()):
+        n += part_n
+        sums += part_sums
+    result, imprecise = _moments_from_sums(n, sums)
+    if not imprecise.any():
+        return result
     total = _empty_phi(lanes.n_lanes)
     for part in map_blas_tasks(task_moments, plan.tasks()):
         total = chan_merge(total, part)
@@ -605,14 +672,25 @@ def block_summary(logs, weight, work=None):
                 v /= w  # expm1(-h d)
                 np.divide(1.0, w, out=w)
             u[...] = 0.0
+            doubled = False
             k = ZERO + direction
             while 0 <= k < K:
+                if not doubled and abs(GRID[k] - GRID[k - direction]) > GRID_STEP:
+                    # expm1(2a) = expm1(a) (expm1(a) + 2), exp(2a) = exp(a)**2.
+                    v *= v + 2.0
+                    w *= w
+                    doubled = True
                 u *= w
                 u += v
                 np.multiply(u, u, out=square)
                 sums[0, k] = _weighted_sum(weight, u)
                 sums[1, k] = _weighted_sum(weight, square)
                 k += direction
+            if direction == 1 and doubled:
+                # Back to the single step for the other direction.
+                np.multiply(d_narrow, GRID_STEP, out=v)
+                np.expm1(v, out=v)
+                np.add(v, 1.0, out=w)
     cgf, log_variance, imprecise = _log_moments_from_sums(
         n, sums[0], sums[1], GRID[:, None], center
     )

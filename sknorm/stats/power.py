@@ -34,7 +34,6 @@ from ._base import (
 from ._power_exact import _final_moments, _pass, column_exponents, exact_fit
 from ._power_kernels import (
     GRID,
-    GRID_STEP,
     ZERO,
     dense_summary,
     lanes_of,
@@ -61,6 +60,9 @@ _MAX_ITERATIONS = 60
 #: Index of the exponent 1 in the grid (the identity of Yeo-Johnson).
 _ONE = int(np.flatnonzero(GRID == 1.0)[0])
 _EPS = np.finfo(np.float64).eps
+#: Precision of the interpolated maximum that starts the exact iterations
+#: (a sample's maximum differs from all rows' by far more).
+_START_TOLERANCE = 1e-8
 #: The largest lambda (in magnitude) any fit returns.
 _LAMBDA_LIMIT = 1e300
 
@@ -264,8 +266,9 @@ class _Interpolant:
         """Spline ``block`` (0: q+, 1: q-, 2: l+, 3: l-), or its derivative,
         at per-column ``theta`` of shape (..., n_features)."""
         p = self.n_features
-        position = np.clip((theta - GRID[0]) / GRID_STEP, 0, len(GRID) - 2)
-        index = np.minimum(np.floor(position).astype(np.intp), len(GRID) - 2)
+        index = np.clip(
+            np.searchsorted(GRID, theta, side="right") - 1, 0, len(GRID) - 2
+        )
         t = theta - GRID[index]
         columns = block * p + np.arange(p)
         c = self._coefficients[:, index, np.broadcast_to(columns, index.shape)]
@@ -424,11 +427,11 @@ class _Interpolant:
         log_var = self.moments(lam)[0]
         return -0.5 * log_var + (lam - 1.0) * self.jacobian()
 
-    def maximum(self, low, high):
+    def maximum(self, low, high, tolerance=1e-15):
         """The interpolant's maximum per column within ``[low, high]`` and
         the grid's range: the best grid point, then a search between its
-        neighbours (:func:`_refine_maximum`). Also whether the grid's end bound it."""
-        p = self.n_features
+        neighbours (:func:`_root` on the slope, to ``tolerance``). Also
+        whether the grid's end bound it."""
         lo = np.maximum(low, GRID[0])
         hi = np.minimum(high, GRID[-1])
         empty = ~(lo <= hi)
@@ -438,11 +441,9 @@ class _Interpolant:
         values = self.log_likelihood(candidates)
         values = np.where(np.isfinite(values), values, -np.inf)
         best = np.argmax(values, axis=0)
-        columns = np.arange(p)
-        centre = candidates[best, columns]
-        a = np.maximum(lo, centre - GRID_STEP)
-        b = np.minimum(hi, centre + GRID_STEP)
-        lam = _root(self.slope, a, b)
+        a = np.maximum(lo, GRID[np.maximum(best - 1, 0)])
+        b = np.minimum(hi, GRID[np.minimum(best + 1, len(GRID) - 1)])
+        lam = _root(self.slope, a, b, tolerance)
         clamped = (
             ((lam <= GRID[0] + 1e-9) & (low < GRID[0]))
             | ((lam >= GRID[-1] - 1e-9) & (high > GRID[-1]))
@@ -461,6 +462,7 @@ def _root(function, a, b, tolerance=1e-15):
     a, b, fa, fb = (np.where(active, v, 0.0) for v in (a, b, fa, fb))
     kept = np.zeros(len(a))  # which end the last step kept: -1 a, +1 b
     c = (a + b) / 2
+    previous = np.full(len(a), np.inf)
     for _ in range(100):
         if not active.any():
             break
@@ -478,7 +480,9 @@ def _root(function, a, b, tolerance=1e-15):
             np.where(active, new, old)
             for new, old in ((a_new, a), (b_new, b), (fa_new, fa), (fb_new, fb))
         )
-        done = (b - a <= tolerance * np.maximum(1.0, np.abs(c))) | (fc == 0)
+        scale = tolerance * np.maximum(1.0, np.abs(c))
+        done = (b - a <= scale) | (np.abs(c - previous) <= scale) | (fc == 0)
+        previous = c
         result = np.where(active & done, c, result)
         active &= ~done
     return np.where(np.isnan(result), (a + b) / 2, result)
@@ -720,7 +724,7 @@ class PowerLikelihood(Statistic):
             fixed = _constant_columns(moments, n_rows)
             interpolant = _Interpolant(*sides, box_cox)
             low, high = lambda_bounds(minimum, maximum, box_cox)
-            start, _ = interpolant.maximum(low, high)
+            start, _ = interpolant.maximum(low, high, _START_TOLERANCE)
             centers = _centers(mean_log, minimum, maximum, box_cox)
             lambdas, result, (share, relative) = exact_fit(
                 X,
@@ -856,7 +860,9 @@ class PowerLikelihood(Statistic):
             fixed = _constant_columns(moments, float(self.n_rows))
             sides = _summary_of(rows, weight, box_cox, self.minimum, self.maximum)
             low, high = lambda_bounds(self.minimum, self.maximum, box_cox)
-            start, _ = _Interpolant(*sides, box_cox).maximum(low, high)
+            start, _ = _Interpolant(*sides, box_cox).maximum(
+                low, high, _START_TOLERANCE
+            )
             centers = _centers(sides[1], self.minimum, self.maximum, box_cox)
             lambdas, result, (share, relative) = exact_fit(
                 rows,
