@@ -27,16 +27,18 @@ import numpy as np
 
 from .._parallel import BlockPlan, map_blas_tasks, row_blocks
 
-#: Grid of exponents of the summary: -2 to 4 by 0.125 (where maxima lie)
-#: and on to -4 and 6 by 0.25; symmetric about 1 (so that the exponents ``2 -
-#: lambda`` of Yeo-Johnson's negative side are grid points too), holding 0
-#: and 2. The recurrence's step doubles at -2 and 4 (``w**2``, ``v (v +
-#: 2)``: no further exponential).
-GRID_STEP = 0.125
+#: Grid of exponents of the summary: -1 to 3 by 0.0625 (where most maxima
+#: lie), on to -2 and 4 by 0.125 and to -4 and 6 by 0.25; symmetric about 1
+#: (so that the exponents ``2 - lambda`` of Yeo-Johnson's negative side are
+#: grid points too), holding 0 and 2. The recurrence's step doubles where
+#: the spacing does (``w**2``, ``v (v + 2)``: no further exponential).
+GRID_STEP = 0.0625
 GRID = np.concatenate(
     (
         np.arange(-16, -8) * 0.25,
-        np.arange(-16, 32) * GRID_STEP,
+        np.arange(-16, -8) * 0.125,
+        np.arange(-16, 48) * GRID_STEP,
+        np.arange(24, 32) * 0.125,
         np.arange(16, 25) * 0.25,
     )
 )
@@ -672,22 +674,22 @@ def block_summary(logs, weight, work=None):
                 v /= w  # expm1(-h d)
                 np.divide(1.0, w, out=w)
             u[...] = 0.0
-            doubled = False
+            step = GRID_STEP
             k = ZERO + direction
             while 0 <= k < K:
-                if not doubled and abs(GRID[k] - GRID[k - direction]) > GRID_STEP:
+                while abs(GRID[k] - GRID[k - direction]) > step * 1.5:
                     # expm1(2a) = expm1(a) (expm1(a) + 2), exp(2a) = exp(a)**2.
                     v *= v + 2.0
                     w *= w
-                    doubled = True
+                    step *= 2
                 u *= w
                 u += v
                 np.multiply(u, u, out=square)
                 sums[0, k] = _weighted_sum(weight, u)
                 sums[1, k] = _weighted_sum(weight, square)
                 k += direction
-            if direction == 1 and doubled:
-                # Back to the single step for the other direction.
+            if direction == 1 and step != GRID_STEP:
+                # Back to the first step for the other direction.
                 np.multiply(d_narrow, GRID_STEP, out=v)
                 np.expm1(v, out=v)
                 np.add(v, 1.0, out=w)
