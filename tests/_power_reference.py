@@ -13,19 +13,18 @@ from ._reference import MP, mp
 
 
 def transform(x, lam, box_cox):
-    """``y`` of one float ``x`` at ``lam`` (an mpmath number or float)."""
+    """``y`` of one float ``x`` at ``lam`` (an mpmath number or float), by
+    mpmath's ``expm1`` and ``log1p`` (so that ``1 + x`` is not rounded)."""
     x, lam = mp(x), MP.mpf(lam)
     if box_cox:
-        if lam == 0:
-            return MP.log(x)
-        return (x**lam - 1) / lam
-    if x >= 0:
-        if lam == 0:
-            return MP.log1p(x)
-        return ((1 + x) ** lam - 1) / lam
-    if lam == 2:
-        return -MP.log1p(-x)
-    return -((1 - x) ** (2 - lam) - 1) / (2 - lam)
+        L, theta, sign = MP.log(x), lam, 1
+    elif x >= 0:
+        L, theta, sign = MP.log1p(x), lam, 1
+    else:
+        L, theta, sign = MP.log1p(-x), 2 - lam, -1
+    if theta == 0:
+        return sign * L
+    return sign * MP.expm1(theta * L) / theta
 
 
 def derivative(x, lam, box_cox):

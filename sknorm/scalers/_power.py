@@ -124,6 +124,11 @@ class _PowerMap:
                     u = np.where(limit, d, u)
             u *= gain
             u += offset
+            if negative is not None:
+                # The sides meet at x = 0: each side's map is monotone, and
+                # their roundings there must not cross.
+                zero = self.zero[columns]
+                np.minimum(u, zero, out=u, where=negative)
         return u
 
     def inverse_block(self, block, columns=slice(None)):
@@ -630,4 +635,8 @@ def _map_in_namespace(X, namespace, power_map, inverse):
     d = logs - operands("center", side)
     u = xp.expm1(d * operands("rate", side))
     u = xp.where(operands("log_limit", side), d, u)
-    return xp.astype(u * operands("gain", side) + operands("offset", side), X.dtype)
+    u = u * operands("gain", side) + operands("offset", side)
+    if side is not None:
+        zero = namespace.asarray(power_map.zero)
+        u = xp.where(side, xp.minimum(u, zero), u)
+    return xp.astype(u, X.dtype)
