@@ -20,11 +20,12 @@ from .._validation import (
     owns_memory,
     wrap_like_transform,
 )
-from ..stats import Moments, PowerLikelihood
+from ..stats import PowerLikelihood
 from ._base import _DECAY_CONSTRAINT
 from ._standard import StandardScaler
 
 _EPS = np.finfo(np.float64).eps
+_TINY = np.finfo(np.float64).smallest_subnormal
 #: scipy's thresholds below which the maps take their logarithmic limit:
 #: ``yeojohnson`` (|lambda| < eps, |lambda - 2| < eps), ``special.boxcox``.
 _BOX_COX_LOG = 1e-19
@@ -538,8 +539,17 @@ def _map_constants(fit, box_cox, scaler):
     -/+relative / std`` (``relative`` the mean of ``T(L) - T(c)``, in the
     units of the moments: nothing cancels); with values on both sides
     (Yeo-Johnson, values within scipy's overflow bounds) ``offset = (+/-T(c)
-    - mean) / std`` in float64. Constant features (the scaler's scale of 1)
-    and unstandardized ones: the plain maps, ``center = 0``.
+    - mean) / std`` in float64. Unstandardized features and constant ones:
+    the plain maps (``center = 0``; constant features keep a scale of 1).
+
+    A feature is constant when its spread cannot be told from the rounding
+    of the logarithms it is computed from: a standard deviation of the
+    centred logarithms, about ``std exp(-theta c)``, within ``4 eps (1 +
+    |c|)``, or no spread at all. That is not the scaler's rule (a standard
+    deviation within ``4 eps`` of ``|mean|``): the map keeps the digits of
+    values whose transformed spread is far below their mean's resolution
+    (Box-Cox of values near 0), where the scaler, as scikit-learn's, sees a
+    constant feature.
     """
     lam = np.asarray(fit.lambdas, np.float64)
     n_features = len(lam)
@@ -558,13 +568,16 @@ def _map_constants(fit, box_cox, scaler):
     unit = moments.exponent.astype(np.int64)
     std = moments.scaled_std()  # in units of 2**unit
     mean = moments.scaled_mean
-    with np.errstate(invalid="ignore"):
-        constant = ~(std > Moments.spread_rounding * np.abs(mean))
     present = fit.share > 0
     center = np.where(present, fit.center, 0.0)
     ln2 = np.log(2.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_std = np.log(std) + unit * ln2
+        # The spread of the centred logarithms, per side.
+        spread = log_std - np.where(limit, 0.0, theta * center)
+        floor = np.log(4 * _EPS * np.abs(center) + _TINY)
+        resolved = np.where(present, spread > floor, True).all(axis=0)
+        constant = ~(std > 0) | ~resolved | ~present.any(axis=0)
         log_gain = (
             np.where(limit, 0.0, theta * center - np.log(np.abs(theta))) - log_std
         )

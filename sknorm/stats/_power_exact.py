@@ -115,17 +115,6 @@ def _column_moments(lanes, result, theta, center, shift, n_features):
         r1 = V01 / V00
         slope = sign * (mean_d - r1)
         curvature = 2 * r1 * r1 - (V11 + V02) / V00
-    # The same in units of F (k / F without overflow), for moments that
-    # overflow float64.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        unit = np.exp(-shift)
-        far = np.abs(theta * c) > 1
-        kf0 = np.where(far, -np.expm1(-theta * c) * unit / theta, k0 / F)
-        kf1 = np.where(far, (c * unit - kf0) / theta, k1 / F)
-        kf2 = np.where(far, (c * c * unit - 2 * kf1) / theta, k2 / F)
-        inner = np.stack(
-            [m0 + kf0, c * m0 + m1 + kf1, c * c * m0 + 2 * c * m1 + m2 + kf2]
-        )
     primary = len(lanes.primary)
     first = lanes.columns[:primary]
     per_lane = {
@@ -133,23 +122,22 @@ def _column_moments(lanes, result, theta, center, shift, n_features):
         "n": n,
         "slope": slope,
         "curvature": curvature,
-        "log_f": log_f,
-        "sign": sign,
-        "inner": inner,
-        "W": W,
     }
     out = {}
     for name, values in per_lane.items():
         column = np.full((*values.shape[:-1], n_features), np.nan)
         column[..., first] = values[..., :primary]
         out[name] = column
-    # Per side: the weight, and the mean of T(L) - T(c), F times
-    # ``side_relative[0]`` (its derivatives in lambda F times the others).
+    # Per side, what the final moments need: the lane's moments of P0..P2
+    # (the derivatives of P0 in its exponent), its centre, exponent, shift.
     side = lanes.side()
     per_side = {
         "side_n": n,
-        "side_log_f": log_f,
-        "side_relative": np.stack([m0, c * m0 + m1, c * c * m0 + 2 * c * m1 + m2]),
+        "side_m": np.stack([m0, m1, m2]),
+        "side_V": np.stack([V00, V01, V11, V02]),
+        "side_center": c,
+        "side_theta": theta,
+        "side_shift": shift,
     }
     for name, values in per_side.items():
         array = np.full((*values.shape[:-1], 2, n_features), np.nan)
@@ -162,8 +150,9 @@ def _column_moments(lanes, result, theta, center, shift, n_features):
 
 def _combine_mixed(out, lanes, n, lane_values, primary):
     """Combine the two lanes of each mixed column (Yeo-Johnson): weighted
-    means and co-moments plus the between-lanes term (Chan's update). Their
-    values are within scipy's overflow bounds, so plain float64 holds them."""
+    means and co-moments plus the between-lanes term (Chan's update), for
+    the Newton steps. Within scipy's overflow bounds plain float64 holds
+    them."""
     mixed = lanes.mixed
     plus = lanes.mixed_primary
     minus = primary + np.arange(len(mixed))
@@ -171,33 +160,35 @@ def _combine_mixed(out, lanes, n, lane_values, primary):
     with np.errstate(invalid="ignore", divide="ignore"):
         a = np.where(total > 0, n[plus] / total, 0.0)
     b = 1.0 - a
-    delta = {
-        name: lane_values[name][plus] - lane_values[name][minus]
-        for name in ("mean_y", "mean_1", "mean_2")
-    }
-    out["n"][mixed] = total
-    for name in ("mean_y", "mean_1", "mean_2", "jacobian"):
-        out[name][mixed] = a * lane_values[name][plus] + b * lane_values[name][minus]
     pairs = {
         "vyy": ("mean_y", "mean_y"),
         "vy1": ("mean_y", "mean_1"),
         "v11": ("mean_1", "mean_1"),
         "vy2": ("mean_y", "mean_2"),
     }
-    for name, (i, j) in pairs.items():
-        out[name][mixed] = (
-            a * lane_values[name][plus]
-            + b * lane_values[name][minus]
-            + a * b * delta[i] * delta[j]
-        )
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # (Values beyond float64 here are those of data of both signs beyond
+    # about 5e144, whose lambda is fixed at 1: no step uses them.)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        delta = {
+            name: lane_values[name][plus] - lane_values[name][minus]
+            for name in ("mean_y", "mean_1", "mean_2")
+        }
+        out["n"][mixed] = total
+        for name in ("mean_y", "mean_1", "mean_2", "jacobian"):
+            out[name][mixed] = (
+                a * lane_values[name][plus] + b * lane_values[name][minus]
+            )
+        for name, (i, j) in pairs.items():
+            out[name][mixed] = (
+                a * lane_values[name][plus]
+                + b * lane_values[name][minus]
+                + a * b * delta[i] * delta[j]
+            )
         r = out["vy1"][mixed] / out["vyy"][mixed]
         out["slope"][mixed] = out["jacobian"][mixed] - r
         out["curvature"][mixed] = (
             2 * r * r - (out["v11"][mixed] + out["vy2"][mixed]) / out["vyy"][mixed]
         )
-    # Not used for mixed columns (plain float64 holds their moments).
-    out["log_f"][mixed] = np.nan
 
 
 def _pass(X, weight, lanes, lam, centers, minimum, maximum, zero_weight, exponent):
@@ -274,63 +265,70 @@ def moments_in_units(weight_sum, mean, mean_exponent, variance, variance_exponen
     )
 
 
-def _final_moments(moments, delta, weight_sum, exponent):
-    """:class:`Moments` of y at ``lambda + delta`` (scaled units) from a pass
-    at lambda, to second order in ``delta`` (a last Newton step)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean = (
-            moments["mean_y"]
-            + delta * moments["mean_1"]
-            + 0.5 * delta**2 * moments["mean_2"]
-        )
-        variance = (
-            moments["vyy"]
-            + 2 * delta * moments["vy1"]
-            + delta**2 * (moments["v11"] + moments["vy2"])
-        )
-        inner, W, s = moments["inner"], moments["W"], moments["sign"]
-        in_f = inner[0] + delta * inner[1] + 0.5 * delta**2 * inner[2]
-        var_f = W[0] + 2 * delta * s * W[1] + delta**2 * (W[2] + W[3])
-    mean_exponent = exponent.copy()
-    variance_exponent = exponent.copy()
-    # Where F = exp(log_f) over- or underflows, the moments in units of F.
-    far = np.isfinite(moments["log_f"]) & (
-        ~np.isfinite(mean) | ~np.isfinite(variance) | ((variance == 0) & (var_f > 0))
-    )
-    if far.any():
-        log_f = np.where(far, moments["log_f"], 0.0)
-        k = np.floor(log_f / np.log(2.0)).astype(np.int64)
-        f = np.exp(log_f - k * np.log(2.0))  # in [1, 2)
-        with np.errstate(invalid="ignore", over="ignore"):
-            mean = np.where(far, s * f * in_f, mean)
-            variance = np.where(far, f * f * np.maximum(var_f, 0.0), variance)
-        mean_exponent = np.where(far, mean_exponent + k, mean_exponent)
-        variance_exponent = np.where(far, variance_exponent + k, variance_exponent)
-    variance = np.where(np.isnan(variance), 0.0, np.maximum(variance, 0.0))
-    return moments_in_units(
-        weight_sum, mean, mean_exponent, variance, variance_exponent
-    )
+def _final(moments, delta, weight_sum, exponent):
+    """The moments of y at ``lambda + delta`` (scaled units) from a pass at
+    lambda, and per side its weight share and the mean of ``T(L) - T(c)``
+    in the units of the moments.
 
-
-def _final_sides(moments, delta, exponent, unit):
-    """Per column side, its weight share and the mean of ``T(L) - T(c)``
-    (``c`` the side's centre) at ``lambda + delta``, in units of
-    ``2**unit``: the offset of the standardized map without cancellation."""
+    Per side, ``T(L) - T(c) = F P0`` with ``F = exp(theta c)`` taken at the
+    new exponent exactly and ``P0``'s moments moved to it to second order
+    (their derivatives in the exponent are ``P1`` and ``P2``, of the size of
+    the data's spread: the error is of the order of ``(delta spread)**3``;
+    a Taylor expansion of the moments of y themselves would carry powers of
+    ``delta c``). Sides are combined by Chan's update, in units of a power
+    of two near the larger side's ``F`` (which may lie beyond float64).
+    """
     n = np.nan_to_num(moments["side_n"], nan=0.0)
     total = n.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, n / np.where(total > 0, total, 1.0), 0.0)
-    relative = moments["side_relative"]
-    # Its derivatives are in the side's exponent: 2 - lambda on side 1.
-    step = np.stack([delta, -delta])
-    with np.errstate(invalid="ignore", over="ignore"):
-        inner = relative[0] + step * relative[1] + 0.5 * step**2 * relative[2]
-    log_f = np.where(np.isfinite(moments["side_log_f"]), moments["side_log_f"], 0.0)
-    k = np.floor(log_f / np.log(2.0)).astype(np.int64)
-    f = np.exp(log_f - k * np.log(2.0))
+    sigma = np.array([[1.0], [-1.0]])  # d theta / d lambda per side
+    step = sigma * delta
+    m0, m1, m2 = moments["side_m"]
+    V00, V01, V11, V02 = moments["side_V"]
+    c = moments["side_center"]
+    theta = moments["side_theta"] + step
+    shift = moments["side_shift"]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        mean_p = m0 + step * m1 + 0.5 * step**2 * m2
+        var_p = np.maximum(V00 + 2 * step * V01 + step**2 * (V11 + V02), 0.0)
+        log_f = theta * c + shift
+        t_center = phi_at(c.ravel(), theta.ravel())[0].reshape(c.shape)
+        # T(c) / F without overflow where F is far from 1.
+        far = np.abs(theta * c) > 1
+        t_over_f = np.where(
+            far,
+            -np.expm1(-theta * c) * np.exp(-shift) / theta,
+            t_center * np.exp(-log_f),
+        )
+    present = share > 0
+    # Both sides in units of 2**top, top the larger side's power of two of
+    # F: nothing overflows however far apart the sides' scales are.
+    ln2 = np.log(2.0)
+    powers = np.where(present, np.floor(np.nan_to_num(log_f) / ln2), -np.inf)
+    top = np.max(powers, axis=0)
+    top = np.where(np.isfinite(top), top, 0.0).astype(np.int64)
+    sign = np.array([[1.0], [-1.0]])
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        mean = np.ldexp(f * inner, k + exponent - unit)
-    return share, np.where(share > 0, mean, np.nan)
+        F = np.where(present, np.exp(log_f - top * ln2), 0.0)
+        side_mean = sign * F * (mean_p + t_over_f)
+        side_var = F * F * var_p
+        relative = F * mean_p
+        p0, p1 = share
+        both = present.all(axis=0)
+        gap = np.where(both, side_mean[0] - side_mean[1], 0.0)
+        mean = np.where(present, share * side_mean, 0.0).sum(axis=0)
+        variance = (
+            np.where(present, share * side_var, 0.0).sum(axis=0) + p0 * p1 * gap * gap
+        )
+    mean = np.where(present.any(axis=0), mean, np.nan)
+    variance = np.where(np.isnan(variance), 0.0, variance)
+    power = top + exponent
+    result = moments_in_units(weight_sum, mean, power, variance, power)
+    unit = result.exponent.astype(np.int64)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        relative = np.ldexp(relative, power - unit)
+    return result, share, np.where(present, relative, np.nan)
 
 
 def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bounds):
@@ -375,6 +373,9 @@ def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bound
     """
     n_features = X.shape[1]
     low, high = bounds
+    # No lambda keeps both sides of the data within float64 (Yeo-Johnson on
+    # values of both signs beyond about 5e144): the identity.
+    fixed = fixed | (low > high)
     exponent = column_exponents(minimum, maximum, centers, box_cox)
     # Lambda in units of the columns' scale: steps and tolerances there.
     unit = np.ldexp(1.0, -exponent)
@@ -447,6 +448,5 @@ def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bound
         )
         nothing = np.full((2, n_features), np.nan)
         return lambdas, empty, (np.zeros((2, n_features)), nothing)
-    result = _final_moments(stored, delta, weight_sum, exponent)
-    unit = result.exponent.astype(np.int64)
-    return lambdas, result, _final_sides(stored, delta, exponent, unit)
+    result, share, relative = _final(stored, delta, weight_sum, exponent)
+    return lambdas, result, (share, relative)

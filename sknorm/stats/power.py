@@ -31,7 +31,7 @@ from ._base import (
     normalized_weights,
     sparse_entries,
 )
-from ._power_exact import _final_moments, _pass, column_exponents, exact_fit
+from ._power_exact import _final, _pass, column_exponents, exact_fit
 from ._power_kernels import (
     GRID,
     ZERO,
@@ -971,7 +971,7 @@ class PowerLikelihood(Statistic):
                 exponent,
             )
             # In the columns' scaled units: y / 2**exponent.
-            variance = _final_moments(moments, 0.0, self.weight_sum, exponent)
+            variance, _, _ = _final(moments, 0.0, self.weight_sum, exponent)
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_var = np.log(variance.scaled_variance) + 2 * np.log(2.0) * (
                     variance.exponent
