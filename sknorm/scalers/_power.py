@@ -30,7 +30,7 @@ _TINY = np.finfo(np.float64).smallest_subnormal
 #: ``yeojohnson`` (|lambda| < eps, |lambda - 2| < eps), ``special.boxcox``.
 _BOX_COX_LOG = 1e-19
 #: Values per row block of the maps (their temporaries stay in cache).
-_BLOCK_VALUES = 1 << 15
+_BLOCK_VALUES = 1 << 16
 
 _POSITIVE_MESSAGE = (
     "The Box-Cox transformation can only be applied to strictly positive data"
@@ -132,6 +132,67 @@ class _PowerMap:
                 np.minimum(u, zero, out=u, where=negative)
         return u
 
+    def widened(self, lanes):
+        """This map for blocks viewed as ``lanes`` rows side by side
+        (:meth:`~sknorm._parallel.BlockPlan.widen`): operands tiled, so that
+        numpy's broadcasts run along rows of at least 64 values."""
+        if lanes == 1:
+            return self
+        cached = getattr(self, "_widened", {}).get(lanes)
+        if cached is not None:
+            return cached
+        wide = object.__new__(type(self))
+        wide.__dict__.update(self.__dict__)
+        for name in ("center", "rate", "gain", "offset", "log_limit", "theta"):
+            setattr(wide, name, np.tile(getattr(self, name), (1, lanes)))
+        wide.zero = np.tile(self.zero, lanes)
+        wide._widened = {}
+        self.__dict__.setdefault("_widened", {})[lanes] = wide
+        return wide
+
+    def transform_into(self, block, target, negative):
+        """:meth:`transform_block` of a dense block of all the features,
+        written into the float64 array ``target`` (which may be the block
+        itself); ``negative`` is the mask of its negative values, or None
+        where it has none. Every step runs in place on data in cache."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # (dtype: float32 input is computed in float64, not cast after.)
+            if self.box_cox:
+                np.log(block, out=target, dtype=np.float64)
+            else:
+                np.abs(block, out=target, dtype=np.float64)
+                np.log1p(target, out=target)
+            if negative is None:
+                center, rate, gain, offset = (
+                    self.center[0],
+                    self.rate[0],
+                    self.gain[0],
+                    self.offset[0],
+                )
+            else:
+                center, rate, gain, offset = self._operands(
+                    ("center", "rate", "gain", "offset"), negative, slice(None)
+                )
+            np.subtract(target, center, out=target)
+            limited = None
+            if self.any_log:
+                limit = (
+                    self.log_limit[0]
+                    if negative is None
+                    else self._operands(("log_limit",), negative, slice(None))[0]
+                )
+                if np.any(limit):
+                    limited = np.where(limit, target, np.nan)
+            np.multiply(target, rate, out=target)
+            np.expm1(target, out=target)
+            if limited is not None:
+                np.copyto(target, limited, where=~np.isnan(limited))
+            np.multiply(target, gain, out=target)
+            np.add(target, offset, out=target)
+            if negative is not None:
+                np.minimum(target, self.zero, out=target, where=negative)
+        return target
+
     def inverse_block(self, block, columns=slice(None)):
         """The inverse map of a float64 block (not written): ``L = center +
         log1p((z - offset) / gain) / theta``, then ``x = exp(L)`` or
@@ -164,23 +225,64 @@ class _PowerMap:
         return d
 
 
-def _check_block(block, estimator, box_cox):
-    """Reject infinity (naming the features) and, for Box-Cox, values <= 0."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(block, axis=None)
-        if not np.isfinite(total):
-            infinite = np.isinf(block).any(axis=0)
-            if infinite.any():
-                _raise_infinity(np.flatnonzero(infinite), estimator)
-        if box_cox and block.size and not np.fmin.reduce(block, axis=None) > 0:
-            if np.any(block <= 0):
+def _signs(block, estimator, box_cox, check):
+    """The mask of a block's negative values (None where there are none),
+    after rejecting (``check``) infinity, naming the features, and values
+    <= 0 for Box-Cox. Two reductions decide it for blocks of finite
+    values (the common case)."""
+    with np.errstate(invalid="ignore"):
+        low, high = np.min(block), np.max(block)
+        if not (np.isfinite(low) and np.isfinite(high)):
+            if check:
+                infinite = np.isinf(block).any(axis=0)
+                if infinite.any():
+                    _raise_infinity(np.flatnonzero(infinite), estimator)
+            low = np.fmin.reduce(block, axis=None)  # NaN left out
+        if box_cox:
+            if check and low <= 0:
                 raise ValueError(_POSITIVE_MESSAGE)
+            return None
+        if not low < 0:
+            return None
+        return block < 0
 
 
-def _map_dense(X, out, function, estimator, check, box_cox):
-    """``out = function(X)`` by cache-sized row blocks on the thread pool;
-    float32 blocks computed in float64 and rounded once. With ``check``,
-    each block is checked (:func:`_check_block`) before it is written."""
+def _map_dense(X, out, power_map, estimator, check):
+    """The fitted map of a dense X into ``out``, by cache-sized row blocks on
+    the thread pool: each block is checked (``check``: infinity, Box-Cox's
+    domain) before anything is written, mapped in place in the output
+    (float64) or in a float64 scratch block rounded once to ``out``'s
+    dtype."""
+    plan = BlockPlan(*X.shape)
+    lanes = plan.lanes
+    rows_per_block = max(lanes, _BLOCK_VALUES // max(1, X.shape[1]))
+    rows_per_block -= rows_per_block % lanes
+    direct = out.dtype == np.float64 and out.flags.c_contiguous
+
+    def task(rows):
+        scratch = None if direct else np.empty((rows_per_block, X.shape[1]))
+        for block_rows in row_blocks(
+            rows.stop, 1, rows_per_block, start=rows.start, stop=rows.stop
+        ):
+            block = X[block_rows]
+            target = out[block_rows] if direct else scratch[: len(block)]
+            # Narrow rows viewed side by side (same values, same order).
+            wide, block_lanes = plan.widen(block)
+            wide_target, target_lanes = plan.widen(target)
+            if block_lanes != target_lanes:
+                wide, wide_target, block_lanes = block, target, 1
+            negative = _signs(wide, estimator, power_map.box_cox, check)
+            power_map.widened(block_lanes).transform_into(wide, wide_target, negative)
+            if not direct:
+                out[block_rows] = target
+
+    plan.map(task)
+    return out
+
+
+def _map_dense_function(X, out, function):
+    """``out = function(X)`` (a block map) by row blocks on the thread pool,
+    float32 blocks computed in float64 and rounded once."""
     plan = BlockPlan(*X.shape)
     rows_per_block = max(1, _BLOCK_VALUES // max(1, X.shape[1]))
 
@@ -188,10 +290,7 @@ def _map_dense(X, out, function, estimator, check, box_cox):
         for block_rows in row_blocks(
             rows.stop, 1, rows_per_block, start=rows.start, stop=rows.stop
         ):
-            block = np.asarray(X[block_rows], dtype=np.float64)
-            if check:
-                _check_block(block, estimator, box_cox)
-            out[block_rows] = function(block)
+            out[block_rows] = function(np.asarray(X[block_rows], dtype=np.float64))
 
     plan.map(task)
     return out
@@ -444,15 +543,8 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
             return _map_in_namespace(X_checked, namespace, power_map, inverse=False)
         if is_sparse(X_checked):
             return _map_sparse(X_checked, in_place, power_map.transform_block)
-        out = X_checked if in_place else np.empty_like(X_checked)
-        return _map_dense(
-            X_checked,
-            out,
-            power_map.transform_block,
-            self,
-            not checked,
-            self.method == "box-cox",
-        )
+        out = X_checked if in_place else np.empty_like(X_checked, order="C")
+        return _map_dense(X_checked, out, power_map, self, not checked)
 
     def inverse_transform(self, X, copy=None):
         """Apply the inverse power transformation using the fitted lambdas.
@@ -492,7 +584,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
             return result
         out = X_checked if in_place else np.empty_like(X_checked)
         before = np.isnan(X_checked).any(axis=0) if self.method != "box-cox" else None
-        result = _map_dense(X_checked, out, power_map.inverse_block, self, False, False)
+        result = _map_dense_function(X_checked, out, power_map.inverse_block)
         _warn_new_nan(result, None, before, self.method)
         return wrap_like_transform(self, result, X)
 
