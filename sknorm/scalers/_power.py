@@ -374,13 +374,26 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
 
     Notes
     -----
-    Differences from scikit-learn: Box-Cox on a constant feature (or one of
-    missing values only) gives ``lambda = 1`` where scikit-learn raises; a
+    Differences from scikit-learn. Box-Cox on a constant feature (or one of
+    missing values only) gives ``lambda = 1`` where scikit-learn raises.
     float32 input is fitted in float64 (scikit-learn's optimizer runs in
-    float32 and returns float32 ``lambdas_``); ``_scaler`` is sknorm's
-    :class:`StandardScaler`, with its constant-feature rule.
+    float32 and returns float32 ``lambdas_``). The likelihood is evaluated
+    without cancellation: where scikit-learn's float64 log-likelihood
+    degenerates, lambdas differ (Yeo-Johnson on data of magnitude 1e300 or
+    1e-300, whose variance over- or underflows there and which scikit-learn
+    then treats as constant; two close values, whose transformed spread it
+    rounds away); on data of both signs beyond about 5e144, where no lambda
+    keeps both sides within float64, ``lambda = 1``. ``_scaler`` is sknorm's
+    :class:`StandardScaler`, with its constant-feature rule; the transform
+    standardizes from a form centred per side (``gain * expm1(theta (L -
+    c)) + offset``) that keeps the digits of values whose transformed spread
+    lies far below their mean's resolution (Box-Cox of values near 0),
+    where ``(y - _scaler.mean_) / _scaler.scale_`` in float64 (and
+    scikit-learn) cannot. With ``standardize=False`` the output is the maps'
+    float64 values themselves: values mapped within rounding of ``-1 /
+    lambda`` keep no digits, and their inverse is inf.
     ``inverse_transform`` maps values outside the transform's range to NaN
-    with the same UserWarning as scikit-learn (Yeo-Johnson).
+    with scikit-learn's UserWarning (Yeo-Johnson, dense input).
 
     Examples
     --------

@@ -100,7 +100,11 @@ def lambda_bounds(minimum, maximum, box_cox):
     (half of float64's exponent range). Box-Cox
     (:func:`scipy.stats.boxcox_normmax`): the lambdas that keep
     ``|boxcox(x, lambda)|`` of the extreme values within ``float64 max /
-    1e4``. The likelihood's maximum is taken within them.
+    1e4``. The likelihood's maximum is taken within them. For Yeo-Johnson
+    data of both signs beyond about ``5e144`` in magnitude they are empty
+    (no lambda keeps both sides within float64): the fits then take lambda
+    1, the identity. Bounds beyond ``+/-1e300`` (data below about 1e-298)
+    are clipped there.
 
     Examples
     --------

@@ -340,13 +340,15 @@ def test_missing_values_are_ignored(n_rows):
 @pytest.mark.parametrize("exact", [False, True])
 @pytest.mark.parametrize("n_rows", [100, 3000])
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
-def test_sparse_equals_dense(exact, n_rows, fmt):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_equals_dense(exact, n_rows, fmt, weighted):
     rng = np.random.default_rng(16)
     X = _columns(n_rows, seed=17)
     X[rng.random(X.shape) < 0.6] = 0.0
-    dense = _stat(X, "yeo-johnson", exact=exact).maximum_likelihood()
+    weight = rng.integers(0, 4, size=n_rows).astype(float) if weighted else None
+    dense = _stat(X, "yeo-johnson", weight, exact=exact).maximum_likelihood()
     sparse_fit = _stat(
-        sparse.csr_array(X).asformat(fmt), "yeo-johnson", exact=exact
+        sparse.csr_array(X).asformat(fmt), "yeo-johnson", weight, exact=exact
     ).maximum_likelihood()
     np.testing.assert_allclose(sparse_fit.lambdas, dense.lambdas, rtol=1e-9)
     np.testing.assert_allclose(sparse_fit.moments.mean, dense.moments.mean, rtol=1e-9)
