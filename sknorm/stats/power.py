@@ -57,8 +57,6 @@ FIT_SAMPLE = 8192
 _NEWTON_TOLERANCE = 1e-6
 _MAX_STEP = 1.0
 _MAX_ITERATIONS = 60
-#: Index of the exponent 1 in the grid (the identity of Yeo-Johnson).
-_ONE = int(np.flatnonzero(GRID == 1.0)[0])
 _EPS = np.finfo(np.float64).eps
 #: Precision of the interpolated maximum that starts the exact iterations
 #: (a sample's maximum differs from all rows' by far more).
@@ -202,7 +200,7 @@ def _summary_of(X, weight, box_cox, minimum, maximum):
         zeros = implicit_zero_weight(X, weight)
         if zeros.any():
             point = _zero_point(zeros)
-            sides = _merge_positive(sides, point)
+            sides = merge_summaries(sides, point)
         return sides
     return _to_sides(lanes, dense_summary(X, weight, lanes), n_features)
 
@@ -220,10 +218,6 @@ def _zero_point(zero_weight):
     variance = np.full((2, K, n_features), np.nan)
     variance[0] = -np.inf
     return n, mean, cgf, variance
-
-
-def _merge_positive(sides, point):
-    return merge_summaries(sides, point)
 
 
 # ---------------------------------------------------------------------------
