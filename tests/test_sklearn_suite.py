@@ -6,7 +6,7 @@ directory and their imports rewritten: every ``from sklearn.preprocessing import
 ...`` that names one of sknorm's classes or functions (:data:`SKNORM_NAMES`) gets
 ``; from sknorm import StandardScaler as StandardScaler, ...`` appended on its
 last line, so those names come from sknorm while everything else
-(``QuantileTransformer``, ``KernelCenterer``, ``_handle_zeros_in_scale``, ...)
+(``Binarizer``, ``KernelCenterer``, ``_handle_zeros_in_scale``, ...)
 still comes from scikit-learn, and line numbers in tracebacks are those of the
 installed files. The rewrite is done on the AST and refuses attribute access such
 as ``preprocessing.StandardScaler``, which it could not redirect.
@@ -21,8 +21,8 @@ The copies run once per session in a ``python -m pytest`` subprocess with:
 - ``-p no:xdist``: the run is sequential; under ``pytest -n 2`` one worker runs
   it while the others wait on a file lock and reuse its results;
 - a small plugin (``conftest.py`` in the temporary directory) that deselects the
-  scikit-learn tests that never reach a sknorm name (PowerTransformer,
-  QuantileTransformer, Binarizer, ... found by a transitive walk over each
+  scikit-learn tests that never reach a sknorm name (Binarizer,
+  KernelCenterer, ... found by a transitive walk over each
   module's top-level definitions), records which object each sknorm name is
   bound to in the collected modules (:func:`test_rewrite_binds_sknorm_names`
   fails unless every one is sknorm's), and writes every test's outcome and
@@ -68,11 +68,15 @@ SKNORM_NAMES = (
     "MinMaxScaler",
     "MaxAbsScaler",
     "RobustScaler",
+    "QuantileTransformer",
+    "PowerTransformer",
     "Normalizer",
     "scale",
     "minmax_scale",
     "maxabs_scale",
     "robust_scale",
+    "quantile_transform",
+    "power_transform",
     "normalize",
 )
 
