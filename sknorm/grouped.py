@@ -35,6 +35,7 @@ from ._estimator import (
     _statistic_class,
     derived_from_fit,
     merged_estimator,
+    restored_on_error,
 )
 from ._validation import (
     _raise_infinity,
@@ -509,8 +510,9 @@ class GroupedScaler(
         self : object
             Fitted estimator.
         """
-        self._reset()
-        return self._update(X, sample_weight, streaming=False)
+        with restored_on_error(self):
+            self._reset()
+            return self._update(X, sample_weight, streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -534,7 +536,8 @@ class GroupedScaler(
         self : object
             Fitted estimator.
         """
-        return self._update(X, sample_weight, streaming=True)
+        with restored_on_error(self):
+            return self._update(X, sample_weight, streaming=True)
 
     def _update(self, X, sample_weight, streaming):
         task_name = "partial_fit" if streaming else "fit"

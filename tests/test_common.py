@@ -353,6 +353,30 @@ def test_refit_forgets_previous_fit(estimator):
         np.testing.assert_array_equal(streamed.transform(X2), fresh.transform(X2))
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_refused_fit_keeps_the_fitted_state(estimator):
+    """A fit that raises on bad input leaves the estimator as it was (as
+    scikit-learn's, which validate before they learn), not half-reset."""
+    X = _data()
+    fitted = clone(estimator).fit(X)
+    expected = _dense(fitted.transform(X))
+    state = sorted(vars(fitted))
+    bad = X.astype(object)
+    bad[2, 1] = "city"  # refused by validation
+    refused = [bad]
+    if not getattr(estimator, "_maps_infinity", False):
+        infinite = _data()
+        infinite[4, 3] = np.inf  # refused once the statistics are computed
+        refused.append(infinite)
+    methods = ["fit", "partial_fit"] if _has(estimator, "partial_fit") else ["fit"]
+    for X_bad in refused:
+        for method in methods:
+            with pytest.raises(ValueError):
+                getattr(fitted, method)(X_bad)
+            assert sorted(vars(fitted)) == state
+            np.testing.assert_array_equal(_dense(fitted.transform(X)), expected)
+
+
 def _recoverable(estimator, X):
     """What ``inverse_transform`` recovers of X: X itself, or the directions
     of its rows where the estimator L2-normalizes its input rows first
