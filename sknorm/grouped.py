@@ -41,6 +41,7 @@ from ._validation import (
     _raise_infinity,
     check_input,
     check_sample_weight,
+    feature_names_of,
     is_sparse,
 )
 from .scalers import StandardScaler
@@ -386,7 +387,9 @@ class GroupedScaler(
             )
         elif is_sparse(X) and X.format not in ("csr", "csc"):
             X = X.tocsr()
-        _check_feature_names(self, X, reset=reset)
+        if method != "inverse_transform" or feature_names_of(X) is not None:
+            # (inverse_transform takes arrays without names, see check_input)
+            _check_feature_names(self, X, reset=reset)
         _check_n_features(self, X, reset=reset)
         n_columns = X.shape[1]
         position = self._group_position(X, n_columns, reset)

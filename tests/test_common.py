@@ -29,6 +29,7 @@ Those adapt to what an estimator declares, never to its name:
 import inspect
 import pickle
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -641,6 +642,24 @@ def test_inverse_transform_honours_set_output(estimator):
     np.testing.assert_allclose(
         back.to_numpy(), target, rtol=1e-12, atol=1e-12 * np.abs(target).max()
     )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_inverse_transform_takes_arrays_after_a_dataframe_fit(estimator):
+    """inverse_transform's input is in the output's coordinates: an array is
+    not warned about for lacking the names of a DataFrame fit (scikit-learn
+    #31947); its feature count is still checked."""
+    pd = pytest.importorskip("pandas")
+    if not _has(estimator, "inverse_transform"):
+        pytest.skip("no inverse_transform")
+    df = pd.DataFrame(_data(), columns=[f"f{i}" for i in range(5)])
+    fitted = clone(estimator).fit(df)
+    Xt = _dense(fitted.transform(df))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.inverse_transform(Xt)
+    with pytest.raises(ValueError, match="features"):
+        fitted.inverse_transform(Xt[:, :-1])
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
