@@ -12,6 +12,7 @@ from scipy import sparse
 from sklearn import config_context
 from sklearn import preprocessing as skp
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 import sknorm
 from sknorm import PowerTransformer, power_transform
@@ -146,7 +147,8 @@ def _map_tolerance(x, lam, box_cox, exact):
 
 
 @pytest.mark.parametrize(
-    "lam", [-3.5, -1.0, -1e-12, 0.0, 1e-17, 0.4, 1.0, 2.0 - 1e-15, 2.0, 3.3]
+    "lam",
+    [-3.5, -1.0, -1e-12, 0.0, 1e-17, 0.4, 1.0, 2.0 - 1e-15, 2.0 - 2**-52, 2.0, 3.3],
 )
 @pytest.mark.parametrize("method", METHODS)
 def test_maps_are_exact_to_rounding(lam, method):
@@ -160,7 +162,7 @@ def test_maps_are_exact_to_rounding(lam, method):
         # (scipy's thresholds: below them the map is the logarithm.)
         if (box_cox and abs(lam) < 1e-19) or (not box_cox and abs(lam) < EPS):
             exact = R.transform(xi, 0.0, box_cox) if (box_cox or xi >= 0) else exact
-        if not box_cox and xi < 0 and abs(lam - 2) < EPS:
+        if not box_cox and xi < 0 and abs(lam - 2) <= EPS:
             exact = R.transform(xi, 2.0, box_cox)
         if abs(exact) > 1e308:
             assert np.isinf(yi)
@@ -516,6 +518,165 @@ def test_inverse_outside_the_range_is_nan_with_scikit_learns_warning():
     np.testing.assert_array_equal(np.isinf(back), np.isinf(expected))
     finite = np.isfinite(expected)
     np.testing.assert_allclose(back[finite], expected[finite], rtol=1e-12, atol=1e-15)
+
+
+# --------------------------------------------------------------------------
+# Fitted attributes set by hand (scikit-learn's own tests set lambdas_)
+# --------------------------------------------------------------------------
+
+
+def _sklearn_with(ours, X):
+    """scikit-learn's PowerTransformer holding our lambdas_ and our
+    _scaler's mean_ and scale_ (its map of the same attributes)."""
+    theirs = _sklearn(ours.method, ours.standardize, X)
+    theirs.lambdas_ = np.asarray(ours.lambdas_, np.float64).copy()
+    if ours.standardize:
+        theirs._scaler.mean_ = ours._scaler.mean_.copy()
+        theirs._scaler.scale_ = ours._scaler.scale_.copy()
+    return theirs
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("standardize", [True, False])
+@pytest.mark.parametrize("as_list", [True, False])
+def test_lambdas_set_by_hand_give_scikit_learns_map(method, standardize, as_list):
+    """A fitted estimator whose lambdas_ are replaced maps with them, and
+    with _scaler as fitted, as scikit-learn's does: ``y = T(x)``, then
+    ``(y - mean_) / scale_``. Each of ``y`` and the two operations errs by
+    an ulp or two of ``|y| + |mean_|`` (8 eps over scale_), ``y`` by its
+    map's bound (:func:`_map_tolerance`, at most ``4 eps (4 + |theta L|)
+    |y|``); the inverse agrees within the round trip's bound."""
+    X = _data(100, seed=33, positive=method == "box-cox")
+    ours = PowerTransformer(method=method, standardize=standardize).fit(X)
+    fitted_z = ours.transform(X)
+    lambdas = ours.lambdas_ + np.linspace(-0.3, 0.3, X.shape[1])
+    ours.lambdas_ = lambdas.tolist() if as_list else lambdas
+    theirs = _sklearn_with(ours, X)
+    Z, expected = ours.transform(X), theirs.transform(X)
+    y = np.abs(_sklearn_with(ours, X).set_params(standardize=False).transform(X))
+    L = np.log(np.abs(X)) if method == "box-cox" else np.log1p(np.abs(X))
+    theta = np.where(X < 0, 2 - lambdas, lambdas)
+    y_error = 4 * FLOAT_EPS * (4 + np.abs(theta * L)) * y
+    if standardize:
+        mean, scale = ours._scaler.mean_, ours._scaler.scale_
+        tol = (y_error + 8 * FLOAT_EPS * (y + np.abs(mean))) / scale
+    else:
+        tol = 2 * y_error
+    finite = ~np.isnan(X)
+    assert np.all(np.abs(Z - expected)[finite] <= tol[finite])
+    np.testing.assert_array_equal(np.isnan(Z), np.isnan(X))
+    assert not np.allclose(Z[finite], fitted_z[finite])  # the new lambdas
+    back = ours.inverse_transform(Z)
+    bound = _roundtrip_tolerance(ours, X)
+    assert np.all(np.abs(back - X)[finite] <= bound[finite])
+    # Set back to the fitted values: the fitted map again, bit for bit.
+    ours.lambdas_ = ours._map_source[2].copy()
+    np.testing.assert_array_equal(ours.transform(X), fitted_z)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_lambdas_set_on_an_unfitted_estimator(method):
+    """scikit-learn's tests set lambdas_ on an estimator never fitted:
+    lambda 1 is the identity for both maps (Box-Cox shifted by -1), to
+    rounding; standardize=True needs the fitted _scaler."""
+    X = np.abs(_data(50, seed=34)) + 0.5
+    pt = PowerTransformer(method=method, standardize=False)
+    pt.lambdas_ = np.array([1] * X.shape[1])
+    expected = X - 1 if method == "box-cox" else X
+    # expm1(log1p(x)): two roundings, each growing by at most 1 + |x|.
+    np.testing.assert_allclose(
+        pt.transform(X), expected, rtol=0, atol=8 * FLOAT_EPS * (1 + np.nanmax(X))
+    )
+    np.testing.assert_allclose(pt.inverse_transform(expected), X, rtol=16 * FLOAT_EPS)
+    with pytest.raises(ValueError, match="X has 4 features, but lambdas_ has 5"):
+        pt.transform(X[:, :4])
+    pt.lambdas_ = np.ones((5, 1))
+    with pytest.raises(ValueError, match="one value per feature"):
+        pt.transform(X)
+    standardized = PowerTransformer(method=method)
+    standardized.lambdas_ = np.ones(5)
+    with pytest.raises(NotFittedError, match="_scaler"):
+        standardized.transform(X)
+
+
+def test_parameters_changed_after_fit_give_scikit_learns_map():
+    """standardize=False set after a standardized fit maps without _scaler,
+    as scikit-learn does; the fitted map serves again once it is set back."""
+    X = _data(80, seed=35)
+    ours = PowerTransformer().fit(X)
+    fitted_z = ours.transform(X)
+    ours.set_params(standardize=False)
+    plain = PowerTransformer(standardize=False)
+    plain.lambdas_ = ours.lambdas_
+    np.testing.assert_array_equal(ours.transform(X), plain.transform(X))
+    ours.set_params(standardize=True)
+    np.testing.assert_array_equal(ours.transform(X), fitted_z)
+
+
+def test_inverse_of_values_without_preimage_is_nan():
+    """scikit-learn's test_invserse_box_cox: lambda 0.5 maps onto ``y >
+    -2``; -2.1 has no preimage."""
+    pt = PowerTransformer(method="box-cox", standardize=False).fit([[1.0], [2.0]])
+    pt.lambdas_ = [0.5]
+    assert np.isnan(pt.inverse_transform([[-2.1]])).all()
+    np.testing.assert_allclose(
+        pt.inverse_transform([[-1.0]]), [[0.25]], rtol=4 * FLOAT_EPS
+    )
+
+
+def test_a_refused_fit_keeps_the_fitted_state():
+    """scikit-learn's Box-Cox fit on data <= 0 raises before it learns
+    anything: the estimator stays fitted (and transform still says why the
+    data is refused)."""
+    X = np.abs(_data(60, seed=36)) + 0.1
+    fitted = PowerTransformer(method="box-cox").fit(X)
+    lambdas, Z = fitted.lambdas_.copy(), fitted.transform(X)
+    for bad in (-X, np.zeros_like(X)):
+        with pytest.raises(ValueError, match="strictly positive"):
+            fitted.fit(bad)
+        with pytest.raises(ValueError, match="strictly positive"):
+            fitted.transform(bad)
+        np.testing.assert_array_equal(fitted.lambdas_, lambdas)
+        np.testing.assert_array_equal(fitted.transform(X), Z)
+
+
+def test_float32_results_beyond_its_range_are_inf_without_warnings():
+    """The maps run in float64 and round once to float32: results beyond
+    float32's range are inf, silently, as a cast (and the affine scalers)
+    give them."""
+    X = np.array([[1.0], [2.0], [3.0], [4.0]], np.float32)
+    pt = PowerTransformer(method="box-cox", standardize=False).fit(X)
+    pt.lambdas_ = np.array([20.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = pt.transform(np.array([[1e3], [2.0]], np.float32))
+        back = pt.inverse_transform(np.array([[np.finfo(np.float32).max]], np.float32))
+        yeo_johnson = PowerTransformer(standardize=False).fit(X)
+        yeo_johnson.lambdas_ = np.array([20.0])
+        sparse_out = yeo_johnson.transform(
+            sparse.csr_array(np.array([[1e3], [0.0]], np.float32))
+        )
+    assert sparse_out.dtype == np.float32
+    assert sparse_out.toarray()[0, 0] == np.inf  # 1001**20 / 20
+    assert out.dtype == np.float32
+    assert out[0, 0] == np.inf  # 1e60 / 20
+    assert out[1, 0] == np.float32((2.0**20 - 1) / 20)
+    assert np.isfinite(back).all()  # (1 + 20 y)**(1/20): about 89
+
+
+def test_yeo_johnson_takes_scipys_logarithm_at_two_minus_eps():
+    """scipy (and scikit-learn) take the negative side's logarithmic limit
+    where ``|lambda - 2| <= eps``: lambda = 2 - eps maps x < 0 to
+    ``-log1p(-x)`` exactly."""
+    from scipy import stats
+
+    x = -np.random.default_rng(37).lognormal(size=40)
+    pt = PowerTransformer(standardize=False)
+    pt.lambdas_ = np.array([2.0 - FLOAT_EPS])
+    np.testing.assert_array_equal(
+        pt.transform(x[:, None])[:, 0], stats.yeojohnson(x, 2.0 - FLOAT_EPS)
+    )
+    np.testing.assert_array_equal(pt.transform(x[:, None])[:, 0], -np.log1p(-x))
 
 
 # --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import OneToOneFeatureMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -27,7 +28,7 @@ from ._standard import StandardScaler
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).smallest_subnormal
 #: scipy's thresholds below which the maps take their logarithmic limit:
-#: ``yeojohnson`` (|lambda| < eps, |lambda - 2| < eps), ``special.boxcox``.
+#: ``yeojohnson`` (|lambda| < eps, |lambda - 2| <= eps), ``special.boxcox``.
 _BOX_COX_LOG = 1e-19
 #: Values per row block of the maps (their temporaries stay in cache).
 _BLOCK_VALUES = 1 << 16
@@ -66,10 +67,7 @@ class _PowerMap:
         self.box_cox = box_cox
         self.lam = lam
         self.theta = np.stack([lam, 2.0 - lam])
-        if box_cox:
-            log_limit = np.stack([np.abs(lam) < _BOX_COX_LOG, np.zeros_like(lam, bool)])
-        else:
-            log_limit = np.stack([np.abs(lam) < _EPS, np.abs(lam - 2) < _EPS])
+        log_limit = _log_limits(lam, box_cox)
         self.log_limit = log_limit
         self.any_log = bool(log_limit.any())
         # The exponent of expm1 (0 where the map is the logarithm's limit).
@@ -274,7 +272,9 @@ def _map_dense(X, out, power_map, estimator, check):
             negative = _signs(wide, estimator, power_map.box_cox, check)
             power_map.widened(block_lanes).transform_into(wide, wide_target, negative)
             if not direct:
-                out[block_rows] = target
+                # Rounded once; beyond the dtype's range: inf, as a cast.
+                with np.errstate(over="ignore"):
+                    out[block_rows] = target
 
     plan.map(task)
     return out
@@ -290,7 +290,9 @@ def _map_dense_function(X, out, function):
         for block_rows in row_blocks(
             rows.stop, 1, rows_per_block, start=rows.start, stop=rows.stop
         ):
-            out[block_rows] = function(np.asarray(X[block_rows], dtype=np.float64))
+            result = function(np.asarray(X[block_rows], dtype=np.float64))
+            with np.errstate(over="ignore"):  # beyond the dtype's range: inf
+                out[block_rows] = result
 
     plan.map(task)
     return out
@@ -394,6 +396,9 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
     lambda`` keep no digits, and their inverse is inf.
     ``inverse_transform`` maps values outside the transform's range to NaN
     with scikit-learn's UserWarning (Yeo-Johnson, dense input).
+    ``lambdas_`` set by hand (as scikit-learn's own tests do) are applied
+    with ``_scaler`` as fitted, in scikit-learn's arithmetic: ``(T(x) -
+    _scaler.mean_) / _scaler.scale_``.
 
     Examples
     --------
@@ -490,16 +495,39 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
             )
             self._scaler = scaler
         self._map_constants = _map_constants(fit, self.method == "box-cox", scaler)
+        # What the constants were derived from: they serve while lambdas_ and
+        # _scaler hold these values (scikit-learn's users set lambdas_).
+        self._map_source = _map_source(self, np.array(fit.lambdas, np.float64), scaler)
 
     # -- the map ---------------------------------------------------------------
 
     def _power_map(self):
+        """The :class:`_PowerMap` of the fitted attributes: the one fitted
+        (the constants ``fit`` derived, for ``lambdas_`` and ``_scaler`` as
+        fitted), or scikit-learn's map of ``lambdas_`` and ``_scaler``
+        (``lambdas_`` set by hand, on a fitted estimator or not)."""
+
         def build():
             fitted = host_view(self)
-            constants = tuple(np.asarray(a) for a in fitted._map_constants)
-            return _PowerMap(
-                np.asarray(fitted.lambdas_), self.method == "box-cox", constants
-            )
+            box_cox = self.method == "box-cox"
+            lambdas = np.asarray(fitted.lambdas_, dtype=np.float64)
+            scaler = None
+            if self.standardize:
+                scaler = getattr(fitted, "_scaler", None)
+                if scaler is None:
+                    raise NotFittedError(
+                        f"This {type(self).__name__} has lambdas_ but no fitted "
+                        "standardization (_scaler): call fit, or set "
+                        "standardize=False."
+                    )
+            source = getattr(fitted, "_map_source", None)
+            if source is not None and _same_source(source, self, lambdas, scaler):
+                lambdas = source[2]  # as fitted, not rounded by a device
+                constants = tuple(np.asarray(a) for a in fitted._map_constants)
+            else:
+                _check_shapes(lambdas, scaler)
+                constants = _plain_constants(lambdas, box_cox, scaler)
+            return _PowerMap(lambdas, box_cox, constants)
 
         return derived_from_fit(self, "power_map", build)
 
@@ -551,6 +579,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         check_is_fitted(self)
         X_checked, in_place, checked = self._checked(X, copy, "transform")
         power_map = self._power_map()
+        _check_feature_count(power_map, X_checked)
         namespace = namespace_of(X_checked)
         if namespace is not None:
             return _map_in_namespace(X_checked, namespace, power_map, inverse=False)
@@ -587,6 +616,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         check_is_fitted(self)
         X_checked, in_place, _ = self._checked(X, copy, "inverse_transform")
         power_map = self._power_map()
+        _check_feature_count(power_map, X_checked)
         namespace = namespace_of(X_checked)
         if namespace is not None:
             result = _map_in_namespace(X_checked, namespace, power_map, inverse=True)
@@ -657,18 +687,13 @@ def _map_constants(fit, box_cox, scaler):
     constant feature.
     """
     lam = np.asarray(fit.lambdas, np.float64)
-    n_features = len(lam)
+    plain = _plain_constants(lam, box_cox, None)
+    if scaler is None:
+        return plain
+    plain_gain = plain[1]
     theta = np.stack([lam, 2.0 - lam])
     sign = np.array([1.0, -1.0])[:, None]
-    if box_cox:
-        limit = np.stack([np.abs(lam) < _BOX_COX_LOG, np.zeros(n_features, bool)])
-    else:
-        limit = np.stack([np.abs(lam) < _EPS, np.abs(lam - 2) < _EPS])
-    with np.errstate(divide="ignore"):
-        plain_gain = np.where(limit, sign, sign / theta)
-    zeros = np.zeros((2, n_features))
-    if scaler is None:
-        return zeros, plain_gain, zeros
+    limit = _log_limits(lam, box_cox)
     moments = fit.moments
     unit = moments.exponent.astype(np.int64)
     std = moments.scaled_std()  # in units of 2**unit
@@ -703,6 +728,108 @@ def _map_constants(fit, box_cox, scaler):
     return center, gain, offset
 
 
+def _map_source(estimator, lambdas, scaler):
+    """What a fit derived its map from: the method, standardize, ``lambdas_``
+    and ``_scaler``'s ``mean_`` and ``scale_`` (float64 copies)."""
+    if scaler is None:
+        return (estimator.method, False, lambdas, None, None)
+    fitted = host_view(scaler)
+    return (
+        estimator.method,
+        True,
+        lambdas,
+        np.array(fitted.mean_, np.float64),
+        np.array(fitted.scale_, np.float64),
+    )
+
+
+def _same_values(stored, value):
+    """Whether ``value`` (an attribute now) holds the float64 ``stored``, or
+    its rounding to a narrower float dtype (moved to a float32 device)."""
+    if stored is None or value is None:
+        return stored is None and value is None
+    value = np.asarray(value)
+    if value.shape != stored.shape:
+        return False
+    if value.dtype.kind == "f" and value.dtype.itemsize < 8:
+        stored = stored.astype(value.dtype)
+    return bool(np.array_equal(stored, value, equal_nan=True))
+
+
+def _same_source(source, estimator, lambdas, scaler):
+    """Whether the fitted map's ``source`` (:func:`_map_source`) still
+    describes the estimator's parameters, ``lambdas_`` and ``_scaler``."""
+    method, standardize, fitted_lambdas, mean, scale = source
+    if method != estimator.method or standardize != (scaler is not None):
+        return False
+    if not _same_values(fitted_lambdas, lambdas):
+        return False
+    if scaler is None:
+        return True
+    fitted = host_view(scaler)
+    return _same_values(mean, getattr(fitted, "mean_", None)) and _same_values(
+        scale, getattr(fitted, "scale_", None)
+    )
+
+
+def _check_feature_count(power_map, X):
+    """X must have a feature per lambda (lambdas_ may be set by hand)."""
+    if power_map.lam.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but lambdas_ has "
+            f"{power_map.lam.shape[0]} values (one per feature)."
+        )
+
+
+def _check_shapes(lambdas, scaler):
+    """lambdas_ (set by hand) must hold one value per feature, as many as
+    ``_scaler`` has."""
+    if lambdas.ndim != 1:
+        raise ValueError(
+            f"lambdas_ must hold one value per feature (a 1-D array), got "
+            f"shape {lambdas.shape}."
+        )
+    if scaler is not None:
+        fitted = host_view(scaler)
+        for name in ("mean_", "scale_"):
+            shape = np.shape(getattr(fitted, name, None))
+            if shape != lambdas.shape:
+                raise ValueError(
+                    f"lambdas_ has {len(lambdas)} values but _scaler.{name} "
+                    f"has shape {shape}."
+                )
+
+
+def _log_limits(lam, box_cox):
+    """Where each side's map is its logarithmic limit, per scipy's tests:
+    ``special.boxcox``'s ``|lambda| < 1e-19``; ``yeojohnson``'s ``|lambda| <
+    eps`` (side 0) and ``not |lambda - 2| > eps`` (side 1, NaN included)."""
+    lam = np.asarray(lam, np.float64)
+    if box_cox:
+        return np.stack([np.abs(lam) < _BOX_COX_LOG, np.zeros(lam.shape, bool)])
+    return np.stack([np.abs(lam) < _EPS, ~(np.abs(lam - 2) > _EPS)])
+
+
+def _plain_constants(lam, box_cox, scaler):
+    """``(center, gain, offset)`` of :class:`_PowerMap` from ``lambdas_``
+    and ``_scaler`` alone: scikit-learn's map, ``y = T(x)`` then, with a
+    ``scaler``, ``(y - mean_) / scale_``. For ``lambdas_`` set by hand (and
+    for unstandardized fits, where it is the fitted map itself)."""
+    lam = np.asarray(lam, np.float64)
+    theta = np.stack([lam, 2.0 - lam])
+    sign = np.array([1.0, -1.0])[:, None]
+    with np.errstate(divide="ignore"):
+        gain = np.where(_log_limits(lam, box_cox), sign, sign / theta)
+    zeros = np.zeros(theta.shape)
+    if scaler is None:
+        return zeros, gain, zeros
+    fitted = host_view(scaler)
+    mean = np.asarray(fitted.mean_, np.float64)
+    scale = np.asarray(fitted.scale_, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return zeros, gain / scale, -mean / scale * np.ones((2, 1))
+
+
 def _map_sparse(X, in_place, function):
     """``function(values, columns)`` of the stored values of a CSR/CSC
     matrix, chunk by chunk (zeros stay zeros: the Yeo-Johnson maps send 0 to
@@ -716,7 +843,9 @@ def _map_sparse(X, in_place, function):
     for start in range(0, len(values), _BLOCK_VALUES):
         chunk = slice(start, start + _BLOCK_VALUES)
         block = np.asarray(values[chunk], np.float64)
-        values[chunk] = function(block, columns[chunk])
+        result = function(block, columns[chunk])
+        with np.errstate(over="ignore"):  # beyond the dtype's range: inf
+            values[chunk] = result
     return out
 
 
