@@ -21,6 +21,7 @@ from .embedding import (
 from .functions import (
     maxabs_scale,
     minmax_scale,
+    power_transform,
     quantile_transform,
     robust_scale,
     scale,
@@ -30,6 +31,7 @@ from .rows import Normalizer, RowStandardizer, normalize
 from .scalers import (
     MaxAbsScaler,
     MinMaxScaler,
+    PowerTransformer,
     QuantileTransformer,
     RobustScaler,
     SquashingScaler,
@@ -47,6 +49,7 @@ __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
+    "PowerTransformer",
     "ProjectionDisplay",
     "QuantileTransformer",
     "RobustScaler",
@@ -59,6 +62,7 @@ __all__ = [
     "maxabs_scale",
     "minmax_scale",
     "normalize",
+    "power_transform",
     "quantile_transform",
     "rescore",
     "robust_scale",

@@ -19,6 +19,7 @@ estimator (:mod:`sknorm._array_api`).
 
 import copy
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
@@ -40,6 +41,7 @@ __all__ = [
     "derived_from_fit",
     "docs_version",
     "merged_estimator",
+    "restored_on_error",
 ]
 
 #: The published documentation; ``{version}`` is the Read the Docs version
@@ -169,6 +171,25 @@ def derived_from_fit(estimator, name, build):
     value = build()
     values[name] = (snapshot, value)
     return value
+
+
+@contextmanager
+def restored_on_error(estimator):
+    """Undo every change to ``estimator``'s attributes if the block raises.
+
+    For ``fit`` and ``partial_fit``: a call that refuses its input (in
+    validation, or once a statistic reveals infinity) leaves the estimator
+    fitted as before, or unfitted, never half-reset; scikit-learn's
+    estimators validate before they learn. The attributes are restored as
+    they were (the same objects), so nothing derived from them is rebuilt.
+    """
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
 
 
 def docs_version(version):
@@ -442,8 +463,7 @@ class _StatisticsEstimator(
         self : object
             Fitted estimator.
         """
-        self._reset()
-        return self._update(X, sample_weight, streaming=False)
+        return self._update(X, sample_weight, streaming=False, reset=True)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -473,16 +493,23 @@ class _StatisticsEstimator(
         """
         return self._update(X, sample_weight, streaming=True)
 
-    def _update(self, X, sample_weight, streaming):
-        """Compute the statistics of X and merge them into those stored.
+    def _update(self, X, sample_weight, streaming, reset=False):
+        """Compute the statistics of X and merge them into those stored
+        (``reset``: forget them first, as ``fit``).
 
         One callback task (see :mod:`sknorm._callbacks`), begun once X is
         validated: its subtasks are the units of work of the statistics, or
         the partitions of a dask X (see :func:`sknorm._dask.fit_statistics`).
+        A call that raises (input refused by validation, a statistic's
+        check) leaves the estimator as it was: fitted as before, or not
+        fitted, never half-reset.
         """
         task_name = "partial_fit" if streaming else "fit"
-        with fit_task(self, task_name, {"sample_weight": sample_weight}) as task:
-            self._update_in_task(X, sample_weight, streaming, task)
+        with restored_on_error(self):
+            if reset:
+                self._reset()
+            with fit_task(self, task_name, {"sample_weight": sample_weight}) as task:
+                self._update_in_task(X, sample_weight, streaming, task)
         return self
 
     def _update_in_task(self, X, sample_weight, streaming, task):

@@ -14,7 +14,8 @@ One module owns the input policy so that all estimators behave alike:
 * object and categorical DataFrame columns of numbers converted to float64 (as
   scikit-learn does); other non-numeric columns (strings, even numeric-looking
   ones) rejected with a message naming them;
-* feature count and names checked at ``transform`` and ``inverse_transform``;
+* feature count and names checked at ``transform`` and ``inverse_transform``
+  (which accepts data without names: an array of the output's coordinates);
 * sparse containers: a scipy sparse matrix or array stays the same container
   (as in scikit-learn's scalers); a sparse object sknorm builds from other
   input (a DataFrame of pandas sparse columns) follows scikit-learn's
@@ -449,7 +450,9 @@ def check_input(
         NaN is still checked here when ``allow_nan=False``.
     method : str, default="transform"
         The estimator's method that asks (named in the error raised when X is
-        not in the namespace of the fit; ``reset=False`` only).
+        not in the namespace of the fit; ``reset=False`` only). For
+        ``"inverse_transform"``, X without feature names (an array) is not
+        warned about: only its feature count is checked.
     center_integers : bool, ndarray or None, default=False
         Whether X is returned relative to the estimator's integer centre
         (``X - estimator._integer_center``, the centre subtracted exactly in
@@ -474,11 +477,25 @@ def check_input(
     """
     if not reset and check_features:
         check_same_namespace(X, estimator, method=method)
+    # inverse_transform takes data in the output's coordinates, where an
+    # array is as valid as a DataFrame of the output's names: data without
+    # names is not warned about (scikit-learn #31947), names given are
+    # checked.
+    count_only = (
+        check_features
+        and not reset
+        and method == "inverse_transform"
+        and _get_feature_names(X) is None
+    )
+    if count_only:
+        check_features = False
     namespace = namespace_of(X)
     if namespace is not None:
         X = _check_array_api_input(
             estimator, X, namespace, reset=reset, check_features=check_features
         )
+        if count_only:
+            _check_n_features(estimator, X, reset=False)
         if reject_infinity or not allow_nan:
             check_finite(X, estimator, allow_nan=allow_nan)
         return X
@@ -499,6 +516,8 @@ def check_input(
             sparse_message=sparse_message,
             check_features=check_features,
         )
+    if count_only:
+        _check_n_features(estimator, X, reset=False)
     if center is not None:
         X = centered_floats(X, center)
     if reject_infinity or not allow_nan:

@@ -22,6 +22,7 @@ from ._validation import is_sparse, sparse_frame_as_scipy
 from .scalers import (
     MaxAbsScaler,
     MinMaxScaler,
+    PowerTransformer,
     QuantileTransformer,
     RobustScaler,
     StandardScaler,
@@ -30,6 +31,7 @@ from .scalers import (
 __all__ = [
     "maxabs_scale",
     "minmax_scale",
+    "power_transform",
     "quantile_transform",
     "robust_scale",
     "scale",
@@ -474,3 +476,62 @@ def quantile_transform(
         dask_quantiles="exact",
     )
     return _fit_transform_along_axis(estimator, X, axis, sample_weight)
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "method": [StrOptions({"yeo-johnson", "box-cox"})],
+        "standardize": ["boolean"],
+        "copy": ["boolean"],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def power_transform(
+    X, method="yeo-johnson", *, standardize=True, copy=True, sample_weight=None
+):
+    """Parametric, monotonic transformation to make data more Gaussian-like.
+
+    The function form of :class:`~sknorm.PowerTransformer`, drop-in for
+    :func:`sklearn.preprocessing.power_transform`: each feature's ``lambda``
+    is the exact maximum likelihood one (see the estimator for the method and
+    its numerical safety).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The data. Sparse data needs ``method="yeo-johnson"`` and
+        ``standardize=False`` (zeros stay zeros).
+    method : {"yeo-johnson", "box-cox"}, default="yeo-johnson"
+        Yeo-Johnson works with any real values, Box-Cox with strictly
+        positive values only.
+    standardize : bool, default=True
+        Apply zero-mean, unit-variance normalization to the transformed
+        output.
+    copy : bool, default=True
+        If False, transform in place where possible.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the samples (integer weights equal repeated
+        rows).
+
+    Returns
+    -------
+    X_trans : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The transformed data.
+
+    See Also
+    --------
+    PowerTransformer : The estimator, for use in a Pipeline.
+
+    Examples
+    --------
+    >>> from sknorm import power_transform
+    >>> power_transform([[1, 2], [3, 2], [4, 5]], method="box-cox")
+    array([[-1.33269291, -0.70710678],
+           [ 0.25653283, -0.70710678],
+           [ 1.07616008,  1.41421356]])
+    """
+    estimator = PowerTransformer(method=method, standardize=standardize, copy=copy)
+    with config_context(transform_output="default"):
+        return estimator.fit_transform(X, sample_weight=sample_weight)

@@ -35,11 +35,13 @@ from ._estimator import (
     _statistic_class,
     derived_from_fit,
     merged_estimator,
+    restored_on_error,
 )
 from ._validation import (
     _raise_infinity,
     check_input,
     check_sample_weight,
+    feature_names_of,
     is_sparse,
 )
 from .scalers import StandardScaler
@@ -385,7 +387,9 @@ class GroupedScaler(
             )
         elif is_sparse(X) and X.format not in ("csr", "csc"):
             X = X.tocsr()
-        _check_feature_names(self, X, reset=reset)
+        if method != "inverse_transform" or feature_names_of(X) is not None:
+            # (inverse_transform takes arrays without names, see check_input)
+            _check_feature_names(self, X, reset=reset)
         _check_n_features(self, X, reset=reset)
         n_columns = X.shape[1]
         position = self._group_position(X, n_columns, reset)
@@ -509,8 +513,9 @@ class GroupedScaler(
         self : object
             Fitted estimator.
         """
-        self._reset()
-        return self._update(X, sample_weight, streaming=False)
+        with restored_on_error(self):
+            self._reset()
+            return self._update(X, sample_weight, streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -534,7 +539,8 @@ class GroupedScaler(
         self : object
             Fitted estimator.
         """
-        return self._update(X, sample_weight, streaming=True)
+        with restored_on_error(self):
+            return self._update(X, sample_weight, streaming=True)
 
     def _update(self, X, sample_weight, streaming):
         task_name = "partial_fit" if streaming else "fit"

@@ -61,6 +61,7 @@ import inspect
 import math
 import re
 import sys
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -2609,3 +2610,42 @@ def test_quantile_transformer_over_every_magnitude(magnitude, fmt):
     half = fitted.transform(X.astype(np.float16)) if magnitude == 1.0 else None
     if half is not None:
         assert half.dtype == np.float16
+
+
+# ----------------------------------------------------------------------------
+# 10. Power transforms over every magnitude
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exponent", [-1000, -300, 300, 1000])
+def test_box_cox_z_scores_do_not_depend_on_magnitude(exponent):
+    """Box-Cox is scale-invariant (lambda, and the standardized values, of
+    ``2**k x`` are those of ``x``): sknorm computes them on logarithms centred
+    per feature, so ``x**lambda`` neither overflows nor loses the digits of
+    values near 0. ``log(2**k x) = k log 2 + log x`` is rounded to ``|k| eps``
+    (absolute; the logarithms' spread is about 1): lambda moves by about
+    that, and z by that times ``dz / dlambda``, at most ``(1 + d**2) (1 +
+    |z|)`` with ``d`` the centred logarithm; four times it."""
+    x = np.random.default_rng(40).lognormal(size=(300, 2))
+    base = sknorm.power_transform(x, method="box-cox")
+    scaled = sknorm.power_transform(np.ldexp(x, exponent), method="box-cox")
+    assert np.isfinite(scaled).all()
+    d = np.log(x) - np.log(x).mean(axis=0)
+    growth = (1 + d**2) * (1 + np.abs(base))
+    tol = 4 * (abs(exponent) + 1) * float(EPS) * growth + 1e-13
+    assert np.all(np.abs(scaled - base) <= tol)
+    fitted = sknorm.PowerTransformer(method="box-cox").fit(np.ldexp(x, exponent))
+    back = fitted.inverse_transform(scaled)
+    np.testing.assert_allclose(back, np.ldexp(x, exponent), rtol=1e-12)
+
+
+@pytest.mark.parametrize("magnitude", [2.0**-1070, 1e-300, 1.0, 1e300, 1.7e308])
+def test_yeo_johnson_is_finite_at_every_magnitude(magnitude):
+    x = np.random.default_rng(41).normal(size=(200, 2)) * (magnitude / 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning escapes
+        fitted = sknorm.PowerTransformer().fit(x)
+        z = fitted.transform(x)
+    assert np.isfinite(fitted.lambdas_).all() and np.isfinite(z).all()
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-9)

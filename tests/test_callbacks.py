@@ -61,6 +61,7 @@ EXPECTED_SUBTASKS = {
         "fit": ["quantiles-columns", "sketch-columns"],
         "partial_fit": ["sketch-columns"],
     },
+    "PowerTransformer": {"fit": [], "partial_fit": []},
     "RobustScaler": {
         "fit": ["quantiles-columns", "sketch-columns"],
         "partial_fit": ["sketch-columns"],

@@ -29,6 +29,7 @@ Those adapt to what an estimator declares, never to its name:
 import inspect
 import pickle
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,7 @@ VARIANTS = {
         {"spread": "mad", "unit_variance": True, "clip": True},
     ],
     "SquashingScaler": [{"max_absolute_value": 1.0, "quantile_range": (10.0, 90.0)}],
+    "PowerTransformer": [{"standardize": False}],
     "EmbeddingNormalizer": [
         {"n_remove": 1},
         {"n_components": 2},
@@ -352,6 +354,30 @@ def test_refit_forgets_previous_fit(estimator):
         np.testing.assert_array_equal(streamed.transform(X2), fresh.transform(X2))
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_refused_fit_keeps_the_fitted_state(estimator):
+    """A fit that raises on bad input leaves the estimator as it was (as
+    scikit-learn's, which validate before they learn), not half-reset."""
+    X = _data()
+    fitted = clone(estimator).fit(X)
+    expected = _dense(fitted.transform(X))
+    state = sorted(vars(fitted))
+    bad = X.astype(object)
+    bad[2, 1] = "city"  # refused by validation
+    refused = [bad]
+    if not getattr(estimator, "_maps_infinity", False):
+        infinite = _data()
+        infinite[4, 3] = np.inf  # refused once the statistics are computed
+        refused.append(infinite)
+    methods = ["fit", "partial_fit"] if _has(estimator, "partial_fit") else ["fit"]
+    for X_bad in refused:
+        for method in methods:
+            with pytest.raises(ValueError):
+                getattr(fitted, method)(X_bad)
+            assert sorted(vars(fitted)) == state
+            np.testing.assert_array_equal(_dense(fitted.transform(X)), expected)
+
+
 def _recoverable(estimator, X):
     """What ``inverse_transform`` recovers of X: X itself, or the directions
     of its rows where the estimator L2-normalizes its input rows first
@@ -616,6 +642,24 @@ def test_inverse_transform_honours_set_output(estimator):
     np.testing.assert_allclose(
         back.to_numpy(), target, rtol=1e-12, atol=1e-12 * np.abs(target).max()
     )
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)
+def test_inverse_transform_takes_arrays_after_a_dataframe_fit(estimator):
+    """inverse_transform's input is in the output's coordinates: an array is
+    not warned about for lacking the names of a DataFrame fit (scikit-learn
+    #31947); its feature count is still checked."""
+    pd = pytest.importorskip("pandas")
+    if not _has(estimator, "inverse_transform"):
+        pytest.skip("no inverse_transform")
+    df = pd.DataFrame(_data(), columns=[f"f{i}" for i in range(5)])
+    fitted = clone(estimator).fit(df)
+    Xt = _dense(fitted.transform(df))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.inverse_transform(Xt)
+    with pytest.raises(ValueError, match="features"):
+        fitted.inverse_transform(Xt[:, :-1])
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=_id)

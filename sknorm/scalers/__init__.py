@@ -8,6 +8,7 @@ themselves, so no scaler special-cases any of these.
 """
 
 from ._minmax import MaxAbsScaler, MinMaxScaler
+from ._power import PowerTransformer
 from ._quantile import QuantileTransformer
 from ._robust import RobustScaler
 from ._squashing import SquashingScaler
@@ -16,6 +17,7 @@ from ._standard import StandardScaler
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "PowerTransformer",
     "QuantileTransformer",
     "RobustScaler",
     "SquashingScaler",
@@ -28,6 +30,7 @@ for _public in (
     MaxAbsScaler,
     MinMaxScaler,
     QuantileTransformer,
+    PowerTransformer,
     RobustScaler,
     SquashingScaler,
     StandardScaler,

@@ -14,6 +14,7 @@ from .covariance import Covariance
 from .deviation import MedianAbsoluteDeviation
 from .extrema import Extrema
 from .moments import Moments
+from .power import PowerLikelihood
 from .quantiles import Quantiles
 from .sketch import QuantileSketch
 
@@ -22,6 +23,7 @@ __all__ = [
     "Extrema",
     "MedianAbsoluteDeviation",
     "Moments",
+    "PowerLikelihood",
     "QuantileSketch",
     "Quantiles",
     "Statistic",
