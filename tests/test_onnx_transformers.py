@@ -38,9 +38,11 @@ import copy
 import mpmath
 import numpy as np
 import pytest
+import sklearn
 from scipy import special, stats
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import PowerTransformer, QuantileTransformer
+from sklearn.utils.fixes import parse_version
 
 import sknorm
 import sknorm.scalers
@@ -118,6 +120,19 @@ POWER_SOURCES = [SklearnPowerTransformer] + [
     for cls in [getattr(sknorm.scalers, "PowerTransformer", None)]
     if cls is not None
 ]
+
+
+#: Skip reason where the reference is scikit-learn's Yeo-Johnson/Box-Cox
+#: arithmetic of a release older than the one the bounds were derived for.
+OLD_SKLEARN_POWER = (
+    None
+    if parse_version(sklearn.__version__) >= parse_version("1.9")
+    else (
+        "the reference is scikit-learn's own power-transform arithmetic as of "
+        "1.9 (scipy's expm1/log1p forms and branch thresholds), from which the "
+        "bound is derived; scikit-learn 1.6 computes x ** lambda directly"
+    )
+)
 
 
 def _source_id(cls):
@@ -580,6 +595,8 @@ def _fitted_map_atol(estimator, X, expected):
 @pytest.mark.parametrize("method", ["yeo-johnson", "box-cox"])
 @pytest.mark.parametrize("source", POWER_SOURCES, ids=_source_id)
 def test_power_transform_matches(source, method, standardize, dtype):
+    if OLD_SKLEARN_POWER and _source_id(source) == "sklearn":
+        pytest.skip(OLD_SKLEARN_POWER)
     X_fit = _power_training_data(method)
     estimator = source(method=method, standardize=standardize).fit(X_fit)
     X = _without_overflow(estimator, _power_test_data(method, X_fit.shape[1], dtype))
@@ -605,6 +622,8 @@ SPECIAL_LAMBDAS = {
 def test_power_transform_special_lambdas(method, standardize, dtype):
     """``lambdas_`` set to the branch points; the builders and scikit-learn's
     ``transform`` both read them (the scaler is refitted to them)."""
+    if OLD_SKLEARN_POWER:
+        pytest.skip(OLD_SKLEARN_POWER)
     lambdas = np.array(SPECIAL_LAMBDAS[method])
     rng = np.random.default_rng(4)
     if method == "box-cox":
@@ -630,6 +649,8 @@ def test_box_cox_where_the_power_overflows():
     where ``l * log(x) >= 709.78``: finite where ``x ** l`` overflows (here
     ``x`` in [2.0, 2.045] at ``l = 1000``, up to ``2.045 ** 1000 / 1000``
     about 5e307), infinite beyond."""
+    if OLD_SKLEARN_POWER:
+        pytest.skip(OLD_SKLEARN_POWER)
     rng = np.random.default_rng(6)
     X_fit = rng.lognormal(size=(50, 2))
     estimator = SklearnPowerTransformer(method="box-cox", standardize=False)

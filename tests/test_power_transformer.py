@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -13,6 +14,7 @@ from sklearn import config_context
 from sklearn import preprocessing as skp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.fixes import parse_version
 
 import sknorm
 from sknorm import PowerTransformer, power_transform
@@ -93,10 +95,13 @@ def test_scikit_learns_docstring_example():
         [[-1.316, -0.707], [0.209, -0.707], [1.106, 1.414]],
         atol=1e-3,
     )
+    # scikit-learn's lambdas are Brent's (xtol 1.48e-8; scipy 1.10's lie 2e-8
+    # from the maximum here): the values move by |dT/dlambda| * 2e-8 < 1e-7.
     np.testing.assert_allclose(
         power_transform(data, method="box-cox"),
         skp.power_transform(data, method="box-cox"),
-        rtol=1e-9,
+        rtol=0,
+        atol=1e-7,
     )
 
 
@@ -546,6 +551,13 @@ def test_lambdas_set_by_hand_give_scikit_learns_map(method, standardize, as_list
     an ulp or two of ``|y| + |mean_|`` (8 eps over scale_), ``y`` by its
     map's bound (:func:`_map_tolerance`, at most ``4 eps (4 + |theta L|)
     |y|``); the inverse agrees within the round trip's bound."""
+    if method == "yeo-johnson" and parse_version(sklearn.__version__) < (
+        parse_version("1.9")
+    ):
+        pytest.skip(
+            "the bound is derived for scikit-learn 1.9's Yeo-Johnson arithmetic "
+            "(scipy's expm1/log1p forms); scikit-learn 1.6 computes x ** lambda"
+        )
     X = _data(100, seed=33, positive=method == "box-cox")
     ours = PowerTransformer(method=method, standardize=standardize).fit(X)
     fitted_z = ours.transform(X)
