@@ -132,10 +132,10 @@ class QuantileTransformer(_ColumnScaler):
     ----------
     n_quantiles_ : int
         The number of quantiles used: ``min(n_quantiles, n_samples_seen_)``.
-    quantiles_ : ndarray of shape (n_quantiles_, n_features)
+    quantiles_ : ndarray of shape (`n_quantiles_`, n_features)
         The quantiles of each feature at the levels ``references_``,
         non-decreasing down each column.
-    references_ : ndarray of shape (n_quantiles_,)
+    references_ : ndarray of shape (`n_quantiles_`,)
         The levels of the quantiles, ``np.linspace(0, 1, n_quantiles_)``.
     n_samples_seen_ : int or float
         Rows seen by ``fit`` and ``partial_fit`` (rows of zero weight
