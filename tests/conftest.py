@@ -51,6 +51,32 @@ def import_polars():
     return pl
 
 
+@pytest.fixture(
+    params=[
+        pytest.param(True, id="numba"),
+        pytest.param(False, id="numpy"),
+    ]
+)
+def path(request):
+    """Run the test with the compiled kernels, then with the numpy paths."""
+    from sknorm._kernels import numba_available, use_numba
+
+    if request.param and not numba_available():
+        pytest.skip("numba is not installed (the fast extra): numpy path only")
+    with use_numba(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def small_tasks(monkeypatch):
+    """Blocks of 64 values and tasks of 256: many of each on small arrays."""
+    import sknorm._parallel
+
+    monkeypatch.setattr(sknorm._parallel, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(sknorm._parallel, "TASK_ELEMENTS", 256)
+    monkeypatch.setattr(sknorm._parallel, "MIN_BLOCK_ROWS", 4)
+
+
 @pytest.fixture(params=["pandas", "polars"])
 def df_module(request):
     """Run a DataFrame test once with pandas and once with polars."""

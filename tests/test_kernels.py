@@ -16,35 +16,11 @@ import pytest
 from scipy import sparse
 from sklearn import preprocessing as skp
 
-import sknorm._parallel
 from sknorm import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
 from sknorm._affine import AffineMap
-from sknorm._kernels import numba_available, use_numba
 from sknorm.stats import Extrema, Moments
 
 from ._tolerances import EPS, assert_close, m2_rtol, mean_atol, norm_rtol
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(True, id="numba"),
-        pytest.param(False, id="numpy"),
-    ]
-)
-def path(request):
-    """Run the test with the compiled kernels, then with the numpy paths."""
-    if request.param and not numba_available():
-        pytest.skip("numba is not installed (the fast extra): numpy path only")
-    with use_numba(request.param):
-        yield request.param
-
-
-@pytest.fixture
-def small_tasks(monkeypatch):
-    """Blocks of 64 values and tasks of 256: many of each on small arrays."""
-    monkeypatch.setattr(sknorm._parallel, "BLOCK_ELEMENTS", 64)
-    monkeypatch.setattr(sknorm._parallel, "TASK_ELEMENTS", 256)
-    monkeypatch.setattr(sknorm._parallel, "MIN_BLOCK_ROWS", 4)
 
 
 def exact_moments(column, weight=None):

@@ -38,11 +38,9 @@ import copy
 import mpmath
 import numpy as np
 import pytest
-import sklearn
 from scipy import special, stats
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import PowerTransformer, QuantileTransformer
-from sklearn.utils.fixes import parse_version
 
 import sknorm
 import sknorm.scalers
@@ -55,6 +53,8 @@ onnxruntime = pytest.importorskip(
 )
 
 import sknorm.onnx  # noqa: E402 - after the skips: needs skl2onnx
+
+from .conftest import SKLEARN_VERSION  # noqa: E402
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -126,7 +126,7 @@ POWER_SOURCES = [SklearnPowerTransformer] + [
 #: arithmetic of a release older than the one the bounds were derived for.
 OLD_SKLEARN_POWER = (
     None
-    if parse_version(sklearn.__version__) >= parse_version("1.9")
+    if SKLEARN_VERSION >= (1, 9)
     else (
         "the reference is scikit-learn's own power-transform arithmetic as of "
         "1.9 (scipy's expm1/log1p forms and branch thresholds), from which the "

@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -14,7 +13,6 @@ from sklearn import config_context
 from sklearn import preprocessing as skp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.fixes import parse_version
 
 import sknorm
 from sknorm import PowerTransformer, power_transform
@@ -22,6 +20,7 @@ from sknorm.scalers._power import _map_constants, _PowerMap
 
 from . import _power_reference as R
 from ._reference import EPS, MP, mp
+from .conftest import SKLEARN_VERSION
 
 METHODS = ["yeo-johnson", "box-cox"]
 FLOAT_EPS = float(EPS)
@@ -551,9 +550,7 @@ def test_lambdas_set_by_hand_give_scikit_learns_map(method, standardize, as_list
     an ulp or two of ``|y| + |mean_|`` (8 eps over scale_), ``y`` by its
     map's bound (:func:`_map_tolerance`, at most ``4 eps (4 + |theta L|)
     |y|``); the inverse agrees within the round trip's bound."""
-    if method == "yeo-johnson" and parse_version(sklearn.__version__) < (
-        parse_version("1.9")
-    ):
+    if method == "yeo-johnson" and SKLEARN_VERSION < (1, 9):
         pytest.skip(
             "the bound is derived for scikit-learn 1.9's Yeo-Johnson arithmetic "
             "(scipy's expm1/log1p forms); scikit-learn 1.6 computes x ** lambda"

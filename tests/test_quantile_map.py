@@ -33,7 +33,6 @@ from scipy.special import ndtri
 from sklearn import config_context
 from sklearn.preprocessing import QuantileTransformer
 
-import sknorm._parallel
 from sknorm._kernels import numba_available, use_numba
 from sknorm.scalers._quantile_map import BOUNDS_THRESHOLD, QuantileMap
 
@@ -42,26 +41,9 @@ from .conftest import SPARSE_CONTAINERS
 DISTRIBUTIONS = ["uniform", "normal"]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(True, id="numba"),
-        pytest.param(False, id="numpy"),
-    ]
-)
-def path(request):
-    """Run the test with the compiled kernels, then with the numpy path."""
-    if request.param and not numba_available():
-        pytest.skip("numba is not installed (the fast extra): numpy path only")
-    with use_numba(request.param):
-        yield request.param
-
-
 @pytest.fixture
-def small_tasks(monkeypatch):
-    """Blocks of 64 values and tasks of 256: many of each on small arrays."""
-    monkeypatch.setattr(sknorm._parallel, "BLOCK_ELEMENTS", 64)
-    monkeypatch.setattr(sknorm._parallel, "TASK_ELEMENTS", 256)
-    monkeypatch.setattr(sknorm._parallel, "MIN_BLOCK_ROWS", 4)
+def small_tasks(small_tasks, monkeypatch):
+    """The shared small blocks and tasks, and sparse tasks of 16 values."""
     monkeypatch.setattr("sknorm.scalers._quantile_map._SPARSE_TASK", 16)
 
 

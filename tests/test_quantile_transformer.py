@@ -13,20 +13,18 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import sparse
 from sklearn.preprocessing import QuantileTransformer as SklearnQuantileTransformer
 from sklearn.preprocessing import quantile_transform as sklearn_quantile_transform
-from sklearn.utils.fixes import parse_version
 
 from sknorm import QuantileTransformer, quantile_transform
 from sknorm._kernels import numba_available, use_numba
 from sknorm.scalers._quantile import percentile_levels
 
-SKLEARN_VERSION = parse_version(sklearn.__version__)
+from .conftest import SKLEARN_VERSION
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -146,7 +144,7 @@ def test_subsample_equals_sklearn_dense():
 
 @pytest.mark.parametrize("ignore_implicit_zeros", [False, True])
 def test_subsample_equals_sklearn_sparse(ignore_implicit_zeros):
-    if ignore_implicit_zeros and SKLEARN_VERSION < parse_version("1.9"):
+    if ignore_implicit_zeros and SKLEARN_VERSION < (1, 9):
         pytest.skip(
             "sknorm draws the stored values as scikit-learn 1.9 does (checked "
             "against 1.9.1); scikit-learn 1.6 drew subsample * nnz / n_samples "
