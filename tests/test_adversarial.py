@@ -2495,7 +2495,7 @@ def test_integers_beyond_2_53_dask_merges_round_within_the_derived_bound(client)
     level that moves it beyond 2**53 from the merge's centre: with 64
     partitions (two levels of merges), at most r = 3 times counting the
     partition's conversion, each by at most half an ulp of the final value
-    (see :func:`sknorm._dask._merge_recentred`): within 1.5 ulps of the
+    (see :func:`sknorm.sources._fit.merge_recentred`): within 1.5 ulps of the
     exact difference from the collection's centre, the in-memory fit's."""
     least, group_least, greatest = TWICE_ROUNDED
     # Relative to the group's centre it rounds up by 1 (ulp 4 there), onto a

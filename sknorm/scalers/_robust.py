@@ -268,6 +268,9 @@ default=(25.0, 75.0)
     def _streaming_statistic_types(self):
         return (QuantileSketch, Extrema) if self.clip else (QuantileSketch,)
 
+    def _exact_by_passes(self):
+        return self.spread != "mad"
+
     def _exact_on_dask(self):
         exact = super()._exact_on_dask()
         if exact and self.spread == "mad":
