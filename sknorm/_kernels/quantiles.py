@@ -519,3 +519,43 @@ def select_bucketed(column, ids, starts, ranks, out, buffer):
                 lo = r + 1
             out[k] = value
             k += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def place_in_brackets(X, weight, edges, n_edges, below, up_to, inside):
+    """Place every value of X among its column's bracket ends.
+
+    ``edges[j, :n_edges[j]]`` are column j's sorted bracket ends (low, high,
+    low, high, ...). Adds each present value's weight (1 without ``weight``;
+    NaN and rows of zero weight are skipped) to ``below[j, r]``, ``r`` the
+    number of ends ``<= x``, and to ``up_to[j, l]``, ``l`` the number of
+    ends ``< x`` (histograms whose cumulative sums are the weights below and
+    up to each end), and marks ``inside[i, j]`` where the value lies
+    strictly inside a bracket. One read of X, row by row.
+    """
+    n_rows, n_features = X.shape
+    for i in range(n_rows):
+        w = 1.0
+        if weight.shape[0]:
+            w = weight[i]
+            if not w > 0:
+                continue
+        for j in range(n_features):
+            x = X[i, j]
+            if x != x:
+                continue
+            left = 0
+            right = 0
+            for e in range(n_edges[j]):
+                end = edges[j, e]
+                if end < x:
+                    left += 1
+                    right += 1
+                elif end == x:
+                    right += 1
+                else:
+                    break
+            below[j, right] += w
+            up_to[j, left] += w
+            if left == right and left % 2 == 1:
+                inside[i, j] = True

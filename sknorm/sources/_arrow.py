@@ -222,13 +222,22 @@ class ArrowSource(StreamSource):
             projection = ", ".join(map(_quoted, columns))
             return iter(self.data.project(projection).to_arrow_reader(rows))
         if self.kind in ("dataset", "parquet"):
-            # Little read ahead: the memory of a fit is a few batches.
-            return self._dataset().to_batches(
+            dataset = self._dataset()
+            options = {}
+            file_format = getattr(dataset, "format", None)
+            if getattr(file_format, "default_extname", None) == "parquet":
+                # Pre-buffering reads whole row groups ahead (the memory of
+                # the file, measured); without it a fit holds a few batches.
+                options["fragment_scan_options"] = (
+                    _pyarrow().dataset.ParquetFragmentScanOptions(pre_buffer=False)
+                )
+            return dataset.to_batches(
                 columns=columns,
                 batch_size=rows,
                 batch_readahead=1,
                 fragment_readahead=1,
                 use_threads=True,
+                **options,
             )
         if self.kind == "table":
             return iter(self.data.select(columns).to_batches(max_chunksize=rows))

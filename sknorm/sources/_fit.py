@@ -30,11 +30,10 @@ the caller selects the exact order statistics. Each pass reads the data once;
 only counts, sketches and the collected values are kept.
 """
 
-import functools
-
 import numpy as np
 from sklearn.base import clone
 
+from .._kernels import kernels
 from .._validation import (
     _wide_integer_columns,
     check_input,
@@ -395,29 +394,50 @@ def _bracket_pass(estimator, block, weight, low, high, sketched, k, center):
 def _bracket_chunk(X, weight, low, high, sketched, k):
     if is_sparse(X):
         X = X.toarray()
-    present = ~np.isnan(X)
-    if weight is None:
-        weight_of = functools.partial(np.sum, axis=0, dtype=np.float64)
-    else:
-        present &= (weight > 0)[:, None]
-        weight_of = functools.partial(np.matmul, weight)
-    counts = np.zeros((4, *low.shape))  # below, at low, inside, at high
-    wanted = np.zeros(X.shape, dtype=bool)
-    for b, (lo, hi) in enumerate(zip(low, high, strict=True)):
-        counts[0, b] = weight_of(present & (X < lo))
-        counts[1, b] = weight_of(present & (X == lo))
-        counts[3, b] = weight_of(present & (X == hi) & (lo < hi))
-        inside = present & (X > lo) & (X < hi)
-        counts[2, b] = weight_of(inside)
-        wanted |= inside
+    X = np.asarray(X, dtype=np.float64)
+    n_brackets, n_features = low.shape
+    # Each column's real brackets (the others pad: empty) are sorted and
+    # disjoint: their ends, in order, place every value with one search.
+    real = low <= high
+    n_ends = 2 * real.sum(axis=0)
+    edges = np.zeros((n_features, max(1, n_ends.max())))
+    for j in range(n_features):
+        edges[j, 0 : n_ends[j] : 2] = low[real[:, j], j]
+        edges[j, 1 : n_ends[j] : 2] = high[real[:, j], j]
+    # Histograms of each value's place: below[j, r] adds the weights of the
+    # values with r ends <= them, up_to[j, l] of those with l ends < them;
+    # their cumulative sums at k are the weights < and <= end k.
+    size = edges.shape[1] + 1
+    below, up_to = np.zeros((n_features, size)), np.zeros((n_features, size))
+    inside = np.zeros(X.shape, dtype=bool)  # strictly inside a bracket
+    weights = np.zeros(0) if weight is None else np.asarray(weight, np.float64)
+    compiled = kernels("quantiles")
+    place = _place_in_brackets if compiled is None else compiled.place_in_brackets
+    place(X, weights, edges, n_ends, below, up_to, inside)
+    below, up_to = np.cumsum(below, axis=1), np.cumsum(up_to, axis=1)
+    total = below[:, -1]
+    counts = np.zeros((4, n_brackets, n_features))  # below, at low, inside, at high
+    counts[0] = total  # padding brackets: every value below them
+    for j in range(n_features):
+        low_end, high_end = np.arange(0, n_ends[j], 2), np.arange(1, n_ends[j], 2)
+        open_bracket = edges[j, low_end] < edges[j, high_end]
+        rows = np.flatnonzero(real[:, j])
+        counts[0, rows, j] = below[j, low_end]
+        counts[1, rows, j] = up_to[j, low_end] - below[j, low_end]
+        counts[2, rows, j] = np.where(
+            open_bracket, below[j, high_end] - up_to[j, low_end], 0.0
+        )
+        counts[3, rows, j] = np.where(
+            open_bracket, up_to[j, high_end] - below[j, high_end], 0.0
+        )
     # The values inside the brackets, column by column.
-    columns, rows = np.nonzero(wanted.T)
-    values = X[rows, columns].astype(np.float64)
+    columns, rows = np.nonzero(inside.T)
+    values = X[rows, columns]
     weights = np.ones(len(rows)) if weight is None else weight[rows]
     to_sketch = sketched[columns]
     fields = {
         "counts": counts,
-        "total": weight_of(present),
+        "total": total,
         "sketch": QuantileSketch.from_columns(
             values[to_sketch],
             columns[to_sketch],
@@ -428,6 +448,24 @@ def _bracket_chunk(X, weight, low, high, sketched, k):
         "collected": tuple(part[~to_sketch] for part in (values, weights, columns)),
     }
     return fields, X.shape[0]
+
+
+def _place_in_brackets(X, weight, edges, n_ends, below, up_to, inside):
+    """numpy counterpart of :func:`sknorm._kernels.quantiles.place_in_brackets`."""
+    present = ~np.isnan(X)
+    if weight.shape[0]:
+        present &= (weight > 0)[:, None]
+    for j in range(X.shape[1]):
+        ends = edges[j, : n_ends[j]]
+        rows = np.flatnonzero(present[:, j])
+        x = X[rows, j]
+        left = np.searchsorted(ends, x, side="left")
+        right = np.searchsorted(ends, x, side="right")
+        w = weight[rows] if weight.shape[0] else None
+        size = below.shape[1]
+        below[j] += np.bincount(right, weights=w, minlength=size)
+        up_to[j] += np.bincount(left, weights=w, minlength=size)
+        inside[rows[(left == right) & (left % 2 == 1)], j] = True
 
 
 def _disjoint_brackets(low, high, open_):
