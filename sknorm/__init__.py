@@ -37,6 +37,7 @@ from .scalers import (
     SquashingScaler,
     StandardScaler,
 )
+from .sources import scan
 
 __version__ = "0.1.0"
 
@@ -67,4 +68,5 @@ __all__ = [
     "rescore",
     "robust_scale",
     "scale",
+    "scan",
 ]

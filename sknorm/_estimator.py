@@ -8,9 +8,12 @@ turn them into fitted attributes; how they transform data is their own business
 (a per-feature affine map for the column scalers, a linear map for the
 embedding normalizer).
 
-The same ``_update`` fits dask arrays and DataFrames: :mod:`sknorm._dask`
-computes the statistics per partition on the cluster and merges them there, so
-every estimator built on this base fits on Dask without code of its own.
+The same ``_update`` fits data that is not in memory (:mod:`sknorm.sources`):
+dask arrays and DataFrames, whose partitions' statistics are computed and
+merged on the cluster, and stream sources (Parquet, Arrow, polars LazyFrames,
+DuckDB relations), whose batches' statistics are computed on sknorm's threads
+and merged as they are read; every estimator built on this base fits them
+without code of its own.
 Array API input (``array_api_dispatch=True``) is reduced on its device by each
 statistic's :meth:`~sknorm.stats.Statistic.from_device`; the fitted array
 attributes are then moved to its namespace and device, here, for every
@@ -27,9 +30,11 @@ from sklearn.utils.fixes import parse_version
 
 from ._array_api import DeviceData, move_fitted_arrays, namespace_of, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
-from ._dask import DaskDispatchMixin, fit_statistics, is_dask_collection
+from ._dask import DaskDispatchMixin
 from ._groups import resolve_groups
 from ._validation import check_finite, check_input, check_sample_weight
+from .sources import as_source
+from .sources._fit import fit_statistics
 from .stats import Statistic
 
 __all__ = [
@@ -515,25 +520,32 @@ class _StatisticsEstimator(
     def _update_in_task(self, X, sample_weight, streaming, task):
         first_call = not hasattr(self, "_statistics_state")
         self._validate_fit_params()
-        on_dask = is_dask_collection(X)
-        specs = self._specs(streaming or on_dask)
-        if on_dask and not streaming and self._exact_on_dask():
+        source = as_source(X, sample_weight)
+        specs = self._specs(streaming or source is not None)
+        if source is not None and not streaming and source.wants_exact(self):
             # Statistics that cannot be merged (exact quantiles) take extra
-            # passes over the partitions (see sknorm._dask).
+            # passes over the source (see sknorm.sources._fit).
             specs += [spec for spec in self._specs(False) if not spec[0].mergeable]
         if not first_call:
             self._check_continuable([cls.__name__ for cls, _ in specs])
-        if on_dask:
+        if source is not None:
             if any(not cls.mergeable for cls, _ in specs) and self._has_groups():
                 raise ValueError(
                     f"{type(self).__name__}: feature_groups needs the data in "
                     "memory for exact quantiles: use dask_quantiles='sketch' "
-                    "(pooled sketches), or fit a numpy array."
+                    "(pooled sketches) on dask, sknorm.scan(..., "
+                    "exact=False) on a stream, or fit a numpy array."
                 )
-            # Relative to the integer centre: that of the whole collection,
-            # chosen first (first call), or the one stored.
+            source.check_numeric()
+            # Relative to the integer centre: that of the whole data, chosen
+            # first (first call), or the one stored.
             statistics, n_new_rows = fit_statistics(
-                self, X, sample_weight, specs, reset=first_call, task=task
+                self,
+                source,
+                specs,
+                reset=first_call,
+                task=task,
+                exact=not streaming and source.wants_exact(self),
             )
         else:
             X, weight = self._checked_batch(
@@ -581,6 +593,10 @@ class _StatisticsEstimator(
             n_rows=(seen * kept if kept != 1.0 else seen) + n_new_rows,
             weighted=sample_weight is not None or self._kept_weight() != 1.0,
         )
+        if hasattr(self, "dask_quantiles"):
+            # Estimators that learn quantiles say which they kept.
+            exact = any(not _statistic_class(n).mergeable for n in statistics)
+            self.quantile_method_ = "exact" if exact else "sketch"
         center = getattr(self, "_integer_center", None)
         if center is not None:
             self._uncenter_attributes(center)
@@ -691,6 +707,25 @@ class _StatisticsEstimator(
         in one pass, as ``partial_fit`` does.
         """
         return getattr(self, "dask_quantiles", "sketch") == "exact"
+
+    def _exact_by_passes(self):
+        """Whether the statistics that cannot be merged can be computed
+        exactly in further passes over a source (see
+        :meth:`sknorm.sources.Source.wants_exact`): exact quantiles can;
+        estimators whose statistic depends on another first (a median
+        absolute deviation) say no, and a source fit then keeps their
+        sketch."""
+        return True
+
+    def _refined_by_passes(self, statistics, run_pass):
+        """Hook: the ``statistics`` of a ``fit`` on a source that can be read
+        again (their mergeable summaries, and exact quantiles), refined in
+        further passes over it: ``run_pass(function, *args)`` returns the
+        merged fields of ``function(estimator, X, weight, *args)`` over the
+        validated blocks (each returns a dict of statistics, arrays added
+        across blocks, or tuples of arrays concatenated). ``statistics`` as
+        they are by default."""
+        return statistics
 
     def _check_continuable(self, needed):
         """partial_fit must find every statistic it updates among those stored.

@@ -23,6 +23,7 @@ cores, so sknorm runs no more threads than joblib grants. A call with a single
 task, or a single thread, runs in the calling thread without touching the pool.
 """
 
+import collections
 import itertools
 import os
 import threading
@@ -34,6 +35,7 @@ __all__ = [
     "BLOCK_ELEMENTS",
     "TASK_ELEMENTS",
     "BlockPlan",
+    "iter_stream",
     "iter_tasks",
     "map_blas_tasks",
     "map_tasks",
@@ -218,6 +220,44 @@ def _shared(function, tasks, threads):
             failed = True  # no task begins after an error or an early exit
         for helper in helpers:
             helper.result()
+
+
+def iter_stream(function, items, *, parallel=True):
+    """The results of ``function(item)`` for an iterator of ``items``, in
+    their order, as an iterator; the items are taken one at a time.
+
+    The calling thread takes the next item (reading it from a source, say)
+    while the pool's threads compute the items taken before: at most
+    :func:`n_threads` items are computed at once and one more is held, so
+    the memory used is a few items whatever the number of items (unlike
+    :func:`iter_tasks`, which takes them all first). One thread,
+    ``parallel=False`` or a call from a task already on the pool compute
+    each item in the calling thread. An exception raised by a task is
+    re-raised in its place; no item is taken after it, and no task is left
+    running.
+    """
+    threads = 1
+    if parallel and not getattr(_worker, "active", False):
+        threads = n_threads()
+    if threads <= 1:
+        yield from map(function, items)
+        return
+    pool = _executor(threads)
+    pending = collections.deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            del item  # held by its task only
+            if len(pending) >= threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                future.exception()  # wait: no task outlives the call
 
 
 def map_tasks(function, tasks, *, parallel=True):

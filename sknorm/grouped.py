@@ -46,6 +46,8 @@ from ._validation import (
 )
 from .scalers import StandardScaler
 from .scalers._base import _ColumnScaler
+from .sources import as_source
+from .sources._fit import OWN_CENTER, block_center, has_wide_integers
 
 __all__ = ["GroupedScaler"]
 
@@ -127,10 +129,8 @@ def _block_group_statistics(estimator, block, weight, center):
     """Fields of one (non-empty) block of a dask fit: the mergeable
     statistics of each group's rows, ``("stat", group, name)``, relative to
     the integer ``center`` of the features (see
-    :func:`~sknorm._dask.block_center`: the block's own, on a first fit,
+    :func:`~sknorm.sources._fit.block_center`: the block's own, on a first fit,
     with its fields), and its rows of positive weight, ``("rows", group)``."""
-    from ._dask import block_center
-
     position = estimator._group_position(block, block.shape[1], True)
     keep = np.delete(np.arange(block.shape[1]), position)
     features_only = block.iloc[:, keep] if hasattr(block, "iloc") else block[:, keep]
@@ -545,8 +545,9 @@ class GroupedScaler(
     def _update(self, X, sample_weight, streaming):
         task_name = "partial_fit" if streaming else "fit"
         with fit_task(self, task_name, {"sample_weight": sample_weight}) as task:
-            if is_dask_collection(X):
-                self._update_on_dask(X, sample_weight, task)
+            source = as_source(X, sample_weight)
+            if source is not None:
+                self._update_on_source(source, sample_weight, task)
                 return self
             base = self._base_scaler()
             first_call = not hasattr(self, "scalers_")
@@ -631,47 +632,42 @@ class GroupedScaler(
             weighted=self._weighted,
         )
 
-    def _update_on_dask(self, X, sample_weight, task):
-        """Fit on a dask collection: each partition's statistics per group,
-        merged on the cluster across partitions (a group's statistics merge
-        where several partitions hold it), then into the groups' scalers.
+    def _update_on_source(self, source, sample_weight, task):
+        """Fit on data read in blocks (a dask collection, a stream source, see
+        :mod:`sknorm.sources`): each block's statistics per group, merged
+        across blocks (a group's statistics merge where several blocks hold
+        it), then into the groups' scalers.
 
         The per-group statistics are the mergeable ones (those of
         ``partial_fit``: for quantiles, a sketch), in one pass over the data.
         """
-        from ._dask import (
-            OWN_CENTER,
-            _aligned,
-            _n_blocks,
-            _reduce_blocks,
-            has_wide_integers,
-            metadata_sample,
-        )
-
         base = self._base_scaler()
         first_call = not hasattr(self, "scalers_")
         # Names, feature count and the group column, checked on the metadata.
+        metadata = source.metadata_sample()
         _, sample, position = self._split(
-            metadata_sample(X), reset=first_call, check_groups=False
+            metadata, reset=first_call, check_groups=False
         )
         base._check_fit_input(sample)
-        data = _aligned(X, sample_weight)
+        if hasattr(source, "as_frames"):
+            # The group column, of any type, is read with the features.
+            source.check_numeric(allowed=(str(metadata.columns[position]),))
+            source = source.as_frames()
         block_estimator = clone(self)
         block_estimator.__dict__.pop("_skl_callbacks", None)
         # A first fit chooses the features' integer centre (the group column
-        # left out): each partition its own, the merge the collection's, as
-        # the in-memory fit would.
+        # left out): each block its own, the merge the whole data's, as the
+        # in-memory fit would.
         choose = (
             first_call
             and base._centers_integers()
-            and has_wide_integers(X, dropped=position)
+            and has_wide_integers(metadata, dropped=position)
         )
         center = OWN_CENTER if choose else getattr(self, "_integer_center", None)
-        task.begin(X, max_subtasks=_n_blocks(data))
-        fields, n_rows = _reduce_blocks(
+        task.begin(source.data, max_subtasks=source.n_blocks())
+        fields, n_rows = source.reduce(
             _block_group_statistics,
             block_estimator,
-            data,
             center,
             task=task,
             n_features=sample.shape[1] if choose else None,

@@ -2449,6 +2449,28 @@ def test_integers_beyond_2_53_dask_fit_equals_in_memory(client, name, kind, sign
     R.assert_within(Z, exact, tol, f"dask {name} on {kind}")
 
 
+@pytest.mark.parametrize("signed", [True, False], ids=["int64", "uint64"])
+@pytest.mark.parametrize("name", list(INTEGER_SCALERS))
+def test_integers_beyond_2_53_stream_fit_equals_in_memory(name, signed):
+    """A pyarrow table of 64-bit integer columns (with nulls) read in batches
+    of 2 rows: each batch relative to its own centre, merged in a tree of 8
+    parts per merge at the whole data's centre, the in-memory fit's. Extrema
+    and exact quantiles bit for bit, moments within their merges' rounding
+    (as the dask fit, :func:`_assert_same_fit`)."""
+    pa = pytest.importorskip("pyarrow")
+    columns = SIGNED_INTEGER_COLUMNS if signed else UNSIGNED_INTEGER_COLUMNS
+    X = _integer_container("pandas-nullable", _integer_rows(columns, True), signed)
+    source = sknorm.scan(pa.Table.from_pandas(X, preserve_index=False), batch_rows=2)
+    factory = INTEGER_SCALERS[name]
+    stream_fit, memory_fit = factory().fit(source), factory().fit(X)
+    center = getattr(memory_fit, "_integer_center", None)
+    np.testing.assert_array_equal(getattr(stream_fit, "_integer_center", None), center)
+    _assert_same_fit(stream_fit, memory_fit, name in EXACT_MERGES)
+    exact, tol, _ = _exact_integer_outputs(name, columns, True)
+    Z = np.asarray(stream_fit.transform(X), dtype=np.float64)
+    R.assert_within(Z, exact, tol, f"stream {name}")
+
+
 #: A column centred on 2**59 + 128 (ulp 128) whose second partition, of its
 #: own centre 2**61, lies 2**61 - 2**59 - 128 above it: a difference of
 #: centres float64 does not hold (ulp 256 there), which rounded first would
@@ -2495,7 +2517,7 @@ def test_integers_beyond_2_53_dask_merges_round_within_the_derived_bound(client)
     level that moves it beyond 2**53 from the merge's centre: with 64
     partitions (two levels of merges), at most r = 3 times counting the
     partition's conversion, each by at most half an ulp of the final value
-    (see :func:`sknorm._dask._merge_recentred`): within 1.5 ulps of the
+    (see :func:`sknorm.sources._fit.merge_recentred`): within 1.5 ulps of the
     exact difference from the collection's centre, the in-memory fit's."""
     least, group_least, greatest = TWICE_ROUNDED
     # Relative to the group's centre it rounds up by 1 (ulp 4 there), onto a

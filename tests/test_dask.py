@@ -25,6 +25,7 @@ from sklearn.utils import get_tags
 
 import sknorm
 import sknorm._dask
+import sknorm.sources._fit
 from sknorm._estimator import _StatisticsEstimator
 from sknorm.stats import QuantileSketch, Statistic
 
@@ -374,7 +375,7 @@ def test_exact_quantiles_recover_from_a_missed_bracket(client, monkeypatch):
     # With a rank bound of zero the first brackets are too narrow to hold the
     # quantiles: the passes must notice and search again. Blocks are also
     # counted in several row chunks each.
-    monkeypatch.setattr(sknorm._dask, "_BRACKET_CHUNK_VALUES", 150)
+    monkeypatch.setattr(sknorm.sources._fit, "_BRACKET_CHUNK_VALUES", 150)
     passes = []
     reduce_blocks = sknorm._dask._reduce_blocks
 

@@ -111,6 +111,14 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         Memory of one quantized vector.
     n_features_out_ : int
         Number of output columns (bytes per vector).
+    quantile_method_ : {"exact", "sketch"}
+        Which quantiles the fitted map uses: ``"exact"`` (those of all the
+        rows: an in-memory ``fit``, a dask fit with
+        ``dask_quantiles="exact"``, a stream source read again, see
+        :func:`sknorm.scan`) or ``"sketch"`` (the mergeable quantile sketch:
+        ``partial_fit``, a one-pass fit of a source, and this estimator's
+        in-memory ``fit``, which sketches a sample).
+
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

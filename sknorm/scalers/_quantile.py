@@ -140,6 +140,13 @@ class QuantileTransformer(_ColumnScaler):
     n_samples_seen_ : int or float
         Rows seen by ``fit`` and ``partial_fit`` (rows of zero weight
         included; a decayed count with ``decay``).
+    quantile_method_ : {"exact", "sketch"}
+        Which quantiles the fitted map uses: ``"exact"`` (those of all the
+        rows: an in-memory ``fit``, a dask fit with
+        ``dask_quantiles="exact"``, a stream source read again, see
+        :func:`sknorm.scan`) or ``"sketch"`` (the mergeable quantile sketch:
+        ``partial_fit``, a one-pass fit of a source).
+
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

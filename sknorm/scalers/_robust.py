@@ -136,6 +136,13 @@ default=(25.0, 75.0)
         outside the float64 range; the transform is still computed correctly.
         None when
         ``with_scaling=False``.
+    quantile_method_ : {"exact", "sketch"}
+        Which quantiles the fitted map uses: ``"exact"`` (those of all the
+        rows: an in-memory ``fit``, a dask fit with
+        ``dask_quantiles="exact"``, a stream source read again, see
+        :func:`sknorm.scan`) or ``"sketch"`` (the mergeable quantile sketch:
+        ``partial_fit``, a one-pass fit of a source).
+
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -267,6 +274,9 @@ default=(25.0, 75.0)
 
     def _streaming_statistic_types(self):
         return (QuantileSketch, Extrema) if self.clip else (QuantileSketch,)
+
+    def _exact_by_passes(self):
+        return self.spread != "mad"
 
     def _exact_on_dask(self):
         exact = super()._exact_on_dask()

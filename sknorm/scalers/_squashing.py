@@ -114,6 +114,13 @@ default=(25.0, 75.0)
         Per-feature quantile range; half the range ``(max - min) / 2`` where
         the quantile range is 0; 1 for a constant feature (whose finite values
         are mapped to 0 whatever the scale).
+    quantile_method_ : {"exact", "sketch"}
+        Which quantiles the fitted map uses: ``"exact"`` (those of all the
+        rows: an in-memory ``fit``, a dask fit with
+        ``dask_quantiles="exact"``, a stream source read again, see
+        :func:`sknorm.scan`) or ``"sketch"`` (the mergeable quantile sketch:
+        ``partial_fit``, a one-pass fit of a source).
+
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
