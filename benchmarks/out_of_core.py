@@ -23,7 +23,7 @@ only when missing.
 Timed (interleaved, ``--repeat`` runs each, the median with [min-max]):
 
 * sknorm's ``StandardScaler``, ``MinMaxScaler`` and ``RobustScaler`` (exact
-  quantiles, and ``sknorm.scan(..., quantiles="sketch")``) fitted from a
+  quantiles, and ``sknorm.scan(..., exact=False)``) fitted from a
   polars ``LazyFrame`` (``pl.scan_parquet``), a ``pyarrow.dataset.dataset``
   and a DuckDB relation over the files;
 * the engines' own scans of the same files: DuckDB ``avg``, ``var_pop``,
@@ -489,7 +489,7 @@ def sknorm_fit(context, label, kind):
     def call():
         source = context.source(kind)
         if label == "RobustScaler sketch":
-            source = sknorm.scan(source, quantiles="sketch")
+            source = sknorm.scan(source, exact=False)
         return make_estimator(label).fit(source)
 
     return call

@@ -64,7 +64,7 @@ robust = sknorm.RobustScaler().fit(files)
 print("quantile_method_:", robust.quantile_method_)
 
 # One pass only, with the quantile sketch of ``partial_fit``:
-sketched = sknorm.RobustScaler().fit(sknorm.scan(files, quantiles="sketch"))
+sketched = sknorm.RobustScaler().fit(sknorm.scan(files, exact=False))
 print("quantile_method_:", sketched.quantile_method_)
 
 # %%
