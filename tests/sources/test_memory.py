@@ -2,20 +2,22 @@
 ``StandardScaler().fit(path)`` over a Parquet file of 320 MB.
 
 Measured in fresh processes: one writes the file (and exits, releasing what
-the writer held), another imports everything and fits a tiny file first (lazy
-imports, compiled kernels, sknorm's threads), then lowers its peak resident
-set size to its current one (``/proc/self/clear_refs``), fits the large file
-from its path and reads the peak (``VmHWM``; ``getrusage``'s ``ru_maxrss``
-would also count the size of the test process that started it). The
-increase must stay below a tenth of the file over what pyarrow itself needs
-to stream the same file batch by batch (measured the same way in a third
-process): the data is never held whole (a batch is about a million values,
-8 MB, per thread).
+the writer held); another imports everything and fits a file of several
+batches first (lazy imports, compiled kernels, sknorm's threads), then lowers
+its peak resident set size to its current one (``/proc/self/clear_refs``),
+fits the large file from its path and reads the peak (``VmHWM``;
+``getrusage``'s ``ru_maxrss`` would also count the size of the test process
+that started it). The increase must stay below a tenth of the file over
+what the fit's own reading of the file needs (pyarrow's batches, without
+the fit: measured the same way in a third process): the rows are never held
+whole, only a batch (about 262,000 values, 2 MiB) per thread and one being
+read.
 
-pyarrow's streaming read alone raises the peak by a constant 75 to 120 MB
-(320 MB to 960 MB files with 100,000-row groups; its memory pool's own peak is
-40 to 60 MB, the rest its threads' allocators), whatever the file's size: a
-limit of a tenth of a 320 MB file without that floor would test pyarrow.
+pyarrow's reading alone raises the peak by a constant 50 to 75 MB (320 MB
+and 960 MB files with 100,000-row groups; mostly its memory pool's peak),
+whatever the file's size: a limit of a tenth of a 320 MB file without that
+floor would test pyarrow. Measured on the 320 MB file: the fit 62 to 71 MB,
+the reading alone 53 to 69 MB.
 """
 
 import json
@@ -78,8 +80,10 @@ def reset_peak():
         clear.write("5")
 
 large, small = sys.argv[1], sys.argv[2]
-pq.write_table(pa.table({f"x{j}": np.arange(1000.0) for j in range(20)}), small)
-sknorm.StandardScaler().fit(small)  # lazy imports, kernels, threads
+# Lazy imports, compiled kernels, threads: a fit of several batches of the
+# default size, as the large file's.
+pq.write_table(pa.table({f"x{j}": np.arange(50_000.0) for j in range(20)}), small)
+sknorm.StandardScaler().fit(small)
 gc.collect()
 reset_peak()
 before = peak()
@@ -99,7 +103,11 @@ import gc
 import json
 import sys
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+import sknorm
 
 def peak():
     with open("/proc/self/status") as status:
@@ -108,14 +116,16 @@ def peak():
                 return int(line.split()[1]) * 1024
 
 large, small = sys.argv[1], sys.argv[2]
-for batch in pq.ParquetFile(small).iter_batches():  # threads, allocators
+pq.write_table(pa.table({f"x{j}": np.arange(50_000.0) for j in range(20)}), small)
+for batch in sknorm.scan(small)._record_batches():  # threads, allocators
     pass
 gc.collect()
 with open("/proc/self/clear_refs", "w") as clear:
     clear.write("5")
 before = peak()
 rows = 0
-for batch in pq.ParquetFile(large, pre_buffer=False).iter_batches(batch_size=50_000):
+# The reading of the fit, batch by batch, without the fit.
+for batch in sknorm.scan(large)._record_batches():
     rows += batch.num_rows
 print(json.dumps({"before": before, "after": peak(), "rows": rows}))
 """
