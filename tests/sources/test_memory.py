@@ -13,11 +13,11 @@ the fit: measured the same way in a third process): the rows are never held
 whole, only a batch (about 262,000 values, 2 MiB) per thread and one being
 read.
 
-pyarrow's reading alone raises the peak by a constant 50 to 75 MB (320 MB
-and 960 MB files with 100,000-row groups; mostly its memory pool's peak),
-whatever the file's size: a limit of a tenth of a 320 MB file without that
-floor would test pyarrow. Measured on the 320 MB file: the fit 62 to 71 MB,
-the reading alone 53 to 69 MB.
+pyarrow's reading alone raises the peak by 50 to 100 MB (mostly its memory
+pool's peak), which does not grow with the file: a limit of a tenth of a
+320 MB file without that floor would test pyarrow. Measured on the 320 MB
+file (4 runs each, on a loaded machine): the fit 62 to 100 MB, the reading
+alone 63 to 97 MB.
 """
 
 import json
