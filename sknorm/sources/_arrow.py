@@ -304,7 +304,7 @@ class ArrowSource(StreamSource):
         columns = {}
         for position, field in enumerate(self._feature_fields()):
             if _is_numeric(field.type):
-                columns[position] = pd.Series([0], dtype=_numpy_dtype(field.type))
+                columns[position] = pd.Series([1], dtype=_numpy_dtype(field.type))
             else:
                 columns[position] = pd.Series([""], dtype=object)
         sample = pd.DataFrame(columns)
