@@ -51,7 +51,8 @@ def metadata_sample(X):
     """A one-row in-memory stand-in with X's columns and dtypes.
 
     Validating it checks the number, names and dtypes of X's features without
-    reading any data.
+    reading any data. Its values are 1, which every estimator's checks of
+    values accept (Box-Cox's strictly positive data).
     """
     if _is_dask_frame(X):
         import pandas as pd
@@ -60,7 +61,7 @@ def metadata_sample(X):
         columns = {}
         for position, dtype in enumerate(meta.dtypes):
             try:
-                columns[position] = pd.Series([0], dtype=dtype)
+                columns[position] = pd.Series([1], dtype=dtype)
             except (TypeError, ValueError):
                 columns[position] = pd.Series([None], dtype=dtype)
         sample = pd.DataFrame(columns)
@@ -73,7 +74,7 @@ def metadata_sample(X):
         )
     if np.isnan(X.shape[1]):
         raise ValueError("The number of columns of the dask array must be known.")
-    sample = np.zeros((1, X.shape[1]), dtype=X.dtype)
+    sample = np.ones((1, X.shape[1]), dtype=X.dtype)
     # Chunks of scipy.sparse matrices: a sparse stand-in, checked as such.
     return type(X._meta)(sample) if is_sparse(X._meta) else sample
 

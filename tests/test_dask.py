@@ -371,6 +371,19 @@ def test_squashing_scaler_ignores_infinity_on_dask_as_in_memory(client):
     assert np.all(out[::50, 0] == 3.0) and np.all(out[3::70, 2] == -3.0)
 
 
+@pytest.mark.parametrize("container", ["array", "frame"])
+def test_box_cox_fits_on_dask(client, container):
+    """The metadata's stand-in row is positive, as Box-Cox needs: the fit
+    is the merged summary, within its stated 2e-4 of the exact maximum."""
+    X = np.random.default_rng(3).lognormal(size=(2000, 2))
+    data = da.from_array(X, chunks=(500, -1))
+    if container == "frame":
+        data = dd.from_dask_array(data, columns=["a", "b"])
+    fitted = sknorm.PowerTransformer(method="box-cox").fit(data)
+    reference = sknorm.PowerTransformer(method="box-cox").fit(X)
+    assert np.all(np.abs(fitted.lambdas_ - reference.lambdas_) <= 2e-4)
+
+
 def test_exact_quantiles_recover_from_a_missed_bracket(client, monkeypatch):
     # With a rank bound of zero the first brackets are too narrow to hold the
     # quantiles: the passes must notice and search again. Blocks are also

@@ -321,13 +321,22 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
     Newton iterations on all rows, all features at once (each iteration one
     pass over the data, computing the log-likelihood's exact slope and
     curvature), stop when a step is below 1e-6 (the error left is about its
-    square). ``partial_fit``, dask input and ``decay`` fit from the merged
-    summary instead (exact while at most ``min(1024, 16384 // n_features)``
-    rows were seen; beyond, ``lambda`` within 2e-4 of the exact maximum and
-    standardized values within 2e-3, typically 1e-6 and 1e-5, see
+    square). ``fit`` on a source read in batches that can be read again
+    (:func:`sknorm.scan`) runs the same iterations, each a pass over it,
+    from the summary of all its rows: a closer start, so that the two fits
+    may stop after different steps; their lambdas differ by the error those
+    steps leave (about ``kappa * (1e-6 * max(1, |lambda|))**2``, ``kappa``
+    the ratio of the log-likelihood's third derivative to twice its second)
+    and by the rounding of their sums. ``partial_fit``, dask input,
+    ``decay`` and a source read once (``sknorm.scan(..., exact=False)``, a
+    ``RecordBatchReader``) fit from the merged summary instead (exact while
+    at most ``min(1024, 16384 // n_features)`` rows were seen; beyond,
+    ``lambda`` within 2e-4 of the exact maximum and standardized values
+    within 2e-3, typically 1e-6 and 1e-5, see
     :class:`~sknorm.stats.PowerLikelihood`; interpolated maxima are clamped to
-    ``[-4, 6]``). ``fit`` keeps the summary of a sample of 8,192 of its rows,
-    so that ``partial_fit`` can continue after it.
+    ``[-4, 6]``). ``fit`` keeps the summary of a sample of 8,192 of its rows
+    (of all of them from a source), so that ``partial_fit`` can continue
+    after it.
 
     **Safety.** Every finite input gives finite statistics and a finite
     output where the result is representable: the likelihood and the moments
@@ -455,6 +464,15 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
 
     def _streaming_statistic_types(self):
         return ((PowerLikelihood, {"method": self.method}),)
+
+    def _refined_by_passes(self, statistics, run_pass):
+        # The exact maximum likelihood of a source, by the in-memory fit's
+        # Newton iterations, each a pass over it.
+        def read(function, *args):
+            return run_pass(_block_call, function, *args)
+
+        statistic = statistics["PowerLikelihood"].with_exact_fit(read)
+        return {**statistics, "PowerLikelihood": statistic}
 
     def _sparse_error(self):
         if self.method == "box-cox":
@@ -630,6 +648,11 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         result = _map_dense_function(X_checked, out, power_map.inverse_block)
         _warn_new_nan(result, None, before, self.method)
         return wrap_like_transform(self, result, X)
+
+
+def _block_call(estimator, X, weight, function, *args):
+    """``function(X, weight, *args)`` of a validated block of a source."""
+    return function(X, weight, *args)
 
 
 def _warn_new_nan(result, source_values, nan_before, method):

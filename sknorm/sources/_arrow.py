@@ -321,7 +321,7 @@ class ArrowSource(StreamSource):
         columns = {}
         for position, field in enumerate(self._feature_fields()):
             if _is_numeric(field.type):
-                columns[position] = pd.Series([0], dtype=_numpy_dtype(field.type))
+                columns[position] = pd.Series([1], dtype=_numpy_dtype(field.type))
             else:
                 columns[position] = pd.Series([""], dtype=object)
         sample = pd.DataFrame(columns)
@@ -420,7 +420,10 @@ def scan(source, *, columns=None, batch_rows=None, exact=True):
         result: the quantiles of ``RobustScaler`` and ``QuantileTransformer``,
         the maximum likelihood of ``PowerTransformer``. True reads a source
         that can be read again in further passes (usually one or two for
-        quantiles) and gives the in-memory fit's result; False reads it once
+        quantiles; for the maximum likelihood, one per Newton iteration) and
+        gives the in-memory fit's result (the maximum likelihood's within
+        the error its stopping tolerance leaves, see
+        ``PowerTransformer``); False reads it once
         and keeps ``partial_fit``'s summary (the quantile sketch, the
         likelihood's summary; their error bounds are in their docstrings). A
         ``RecordBatchReader`` can be read once: it gets the summary. The

@@ -35,7 +35,9 @@ class Source:
     def metadata_sample(self):  # pragma: no cover - abstract
         """A one-row in-memory stand-in with the source's columns and dtypes:
         validating it checks the number, names and dtypes of the features
-        without reading any data."""
+        without reading any data. Its numeric values are 1, which every
+        estimator's checks of values accept (Box-Cox's strictly positive
+        data)."""
         raise NotImplementedError
 
     def n_blocks(self):

@@ -243,8 +243,9 @@ def fit_statistics(estimator, source, specs, *, reset, task, exact=False):
     Begins the fit's callback ``task`` (:mod:`sknorm._callbacks`) once the
     metadata is valid. Its subtasks are the blocks merged (named by the
     source: ``partition`` of a dask collection, ``batch`` of a stream); with
-    exact quantiles, the ``pass`` over the blocks of each pass (their number
-    is known only at the end), each with a subtask per block.
+    ``exact`` (or exact quantiles), the ``pass`` over the blocks of each pass,
+    the first included (their number is known only at the end), each with a
+    subtask per block.
 
     With ``exact`` (``fit`` on a source that can be read again), the
     estimator may also refine its statistics in further passes of its own
@@ -271,10 +272,12 @@ def fit_statistics(estimator, source, specs, *, reset, task, exact=False):
     # them), which need not even be picklable.
     block_estimator.__dict__.pop("_skl_callbacks", None)
     mergeable = [spec for spec in specs if spec[0].mergeable]
-    exact = [spec for spec in specs if not spec[0].mergeable]
-    for cls, _ in exact:
+    unmergeable = [spec for spec in specs if not spec[0].mergeable]
+    for cls, _ in unmergeable:
         if cls is not Quantiles:  # pragma: no cover - no other such statistic
             raise TypeError(f"{cls.__name__} cannot be computed from a source.")
+    # Exact quantiles, and the estimator's refinement, take further passes.
+    exact = exact or bool(unmergeable)
     n_blocks = source.n_blocks()
     task.begin(source.data, max_subtasks=None if exact else n_blocks)
     names = {cls.__name__ for cls, _ in mergeable}
@@ -282,7 +285,7 @@ def fit_statistics(estimator, source, specs, *, reset, task, exact=False):
     helpers = [
         (cls, {})
         for cls in (QuantileSketch, Extrema)
-        if exact and cls.__name__ not in names
+        if unmergeable and cls.__name__ not in names
     ]
     if exact:
         with task.subtask("pass", max_subtasks=n_blocks) as first_pass:
@@ -312,7 +315,7 @@ def fit_statistics(estimator, source, specs, *, reset, task, exact=False):
             f"Found array with 0 sample(s) while a minimum of 1 is required by "
             f"{type(estimator).__name__}: {source.description} holds no rows."
         )
-    for _, options in estimator._sized_specs(exact, n_rows):
+    for _, options in estimator._sized_specs(unmergeable, n_rows):
         statistics["Quantiles"] = exact_quantiles(
             block_estimator,
             source,

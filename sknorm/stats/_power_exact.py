@@ -5,7 +5,10 @@ Each iteration is one pass over the data computing, per column, the mean and
 variance of the transformed values ``y`` and their co-moments with the first
 two derivatives of ``y`` in lambda: the profile log-likelihood's slope and
 curvature, exactly (:mod:`._power_kernels` computes them per lane without
-cancellation or overflow).
+cancellation or overflow). The iterations (:func:`newton_fit`) take their
+passes from the data in memory (:func:`exact_fit`) or from a source read
+in blocks (:func:`source_evaluator`, each block's raw sums added): the same
+steps, from the same start, up to the order in which the sums are added.
 
 Scale. The log-likelihood varies with lambda on the scale ``1 / spread of
 L`` (``exp(lambda L)`` moves by a factor e when lambda moves by ``1 / L``):
@@ -23,8 +26,13 @@ from ._base import implicit_zero_weight, sparse_entries
 from ._power_kernels import (
     _SAFE_EXPONENT,
     _SERIES_LIMIT,
+    _empty_phi,
+    chan_merge,
     dense_phi_moments,
+    dense_phi_sums,
+    dense_phi_two_pass,
     lanes_of,
+    moments_from_sums,
     phi_at,
     sparse_phi_moments,
 )
@@ -191,44 +199,106 @@ def _combine_mixed(out, lanes, n, lane_values, primary):
         )
 
 
-def _pass(X, weight, lanes, lam, centers, minimum, maximum, zero_weight, exponent):
-    """One pass over X: the moments at ``lam`` of the columns of ``lanes``,
-    in the columns' scaled units (logarithms divided by ``2**exponent``)."""
-    columns = lanes.columns
-    scale = np.ldexp(1.0, exponent[columns])
-    center = centers[lanes.side(), columns]
-    theta = np.where(lanes.negative, 2.0 - lam[columns], lam[columns])
-    low_d, high_d = _lane_ranges(lanes, minimum, maximum, center)
-    with np.errstate(invalid="ignore", over="ignore"):
-        reach = np.fmax(theta * low_d, theta * high_d)
-        shift = np.maximum(np.nan_to_num(reach, nan=0.0) - _SAFE_EXPONENT, 0.0)
-        series = np.abs(theta) * np.fmax(np.abs(low_d), np.abs(high_d)) < _SERIES_LIMIT
-    theta = theta * scale
-    center = center / scale
-    inverse_scale = None if np.all(scale == 1.0) else 1.0 / scale
-    if is_sparse(X):
+class PassPlan:
+    """What one pass computes: the moments at ``lam`` of the columns of
+    ``lanes``, in the columns' scaled units (logarithms divided by
+    ``2**exponent``).
+
+    The pass over data in memory is :meth:`moments`; over a source read in
+    blocks, the blocks' :meth:`sums` add up to those of all the data, which
+    :func:`~._power_kernels.moments_from_sums` turns into moments (or, where
+    they lost precision, the blocks' :meth:`two_pass` moments, merged by
+    Chan's update). :meth:`column_moments` gives a step what it needs.
+    """
+
+    def __init__(self, lanes, lam, centers, minimum, maximum, exponent):
+        columns = lanes.columns
+        scale = np.ldexp(1.0, exponent[columns])
+        center = centers[lanes.side(), columns]
+        theta = np.where(lanes.negative, 2.0 - lam[columns], lam[columns])
+        low_d, high_d = _lane_ranges(lanes, minimum, maximum, center)
+        with np.errstate(invalid="ignore", over="ignore"):
+            reach = np.fmax(theta * low_d, theta * high_d)
+            shift = np.maximum(np.nan_to_num(reach, nan=0.0) - _SAFE_EXPONENT, 0.0)
+            series = (
+                np.abs(theta) * np.fmax(np.abs(low_d), np.abs(high_d)) < _SERIES_LIMIT
+            )
+        self.lanes = lanes
+        self.n_features = len(minimum)
+        self.theta = theta * scale
+        self.center = center / scale
+        self.shift = shift
+        self.series = series
+        self.inverse_scale = None if np.all(scale == 1.0) else 1.0 / scale
+
+    def _arguments(self):
+        return (
+            self.lanes,
+            self.center,
+            self.theta,
+            self.shift,
+            self.series,
+            self.inverse_scale,
+        )
+
+    def moments(self, X, weight, zero_weight=None):
+        """The lanes' ``(n, means, comoments)`` of all the data X (dense or
+        sparse; ``zero_weight`` the weight of each column's implicit zeros)."""
+        if not is_sparse(X):
+            return dense_phi_moments(X, weight, *self._arguments())
+        lanes = self.lanes
         values, value_columns, entry_weight, _ = sparse_entries(X, weight)
         logs, lane = lanes.sparse_logarithms(values, value_columns)
         on_lane = lane >= 0
         logs, lane = logs[on_lane], lane[on_lane]
-        if inverse_scale is not None:
-            logs = logs * inverse_scale[lane]
-        result = sparse_phi_moments(
+        if self.inverse_scale is not None:
+            logs = logs * self.inverse_scale[lane]
+        return sparse_phi_moments(
             logs,
             lane,
             None if entry_weight is None else entry_weight[on_lane],
             zero_weight,
             lanes,
-            center,
-            theta,
-            shift,
-            series,
+            self.center,
+            self.theta,
+            self.shift,
+            self.series,
         )
-    else:
-        result = dense_phi_moments(
-            X, weight, lanes, center, theta, shift, series, inverse_scale
+
+    def sums(self, X, weight):
+        """``(n, sums)`` of a block of the data: raw sums that add up over
+        the blocks (see :func:`~._power_kernels.dense_phi_sums`)."""
+        X = _dense_rows(X)
+        if X.shape[0] == 0:
+            return np.zeros(self.lanes.n_lanes), np.zeros((8, self.lanes.n_lanes))
+        return dense_phi_sums(X, weight, *self._arguments())
+
+    def two_pass(self, X, weight):
+        """The lanes' ``(n, means, comoments)`` of a block of the data, by
+        the two-pass method (merged over blocks by :func:`chan_merge`)."""
+        X = _dense_rows(X)
+        if X.shape[0] == 0:
+            return _empty_phi(self.lanes.n_lanes)
+        return dense_phi_two_pass(X, weight, *self._arguments())
+
+    def column_moments(self, result):
+        """Per column, the slope, curvature and moments a step needs, from
+        the lanes' ``(n, means, comoments)`` of all the data."""
+        return _column_moments(
+            self.lanes, result, self.theta, self.center, self.shift, self.n_features
         )
-    return _column_moments(lanes, result, theta, center, shift, X.shape[1])
+
+
+def _dense_rows(X):
+    """A block as a float ndarray (a sparse one's implicit zeros stored)."""
+    return X.toarray() if is_sparse(X) else np.asarray(X)
+
+
+def _pass(X, weight, lanes, lam, centers, minimum, maximum, zero_weight, exponent):
+    """One pass over X: the moments at ``lam`` of the columns of ``lanes``,
+    in the columns' scaled units (logarithms divided by ``2**exponent``)."""
+    plan = PassPlan(lanes, lam, centers, minimum, maximum, exponent)
+    return plan.column_moments(plan.moments(X, weight, zero_weight))
 
 
 def _mantissa(values):
@@ -333,23 +403,50 @@ def _final(moments, delta, weight_sum, exponent):
 
 def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bounds):
     """The maximum likelihood lambda of every column of X, and the moments
-    of the transformed values there.
-
-    Safeguarded Newton iterations, all columns at once, each one pass over
-    X. A step is the Newton step when the curvature is negative and the step
-    stays inside the bracket of slope sign changes found so far (bisection
-    otherwise), at most a reach that starts at 1 (in the scaled units of
-    lambda) and doubles while steps keep their direction, clipped to
-    ``bounds``. A column stops when its step is below ``1e-6`` (the error
-    left is of the order of its square) or it sits on a bound its slope
-    points beyond; its moments are those of its last pass, corrected to
-    second order for the last step.
+    of the transformed values there: :func:`newton_fit` with each pass over
+    X in memory.
 
     Parameters
     ----------
     X : ndarray or sparse matrix
     weight : ndarray or None
         Normalized row weights.
+    box_cox, minimum, maximum, start, centers, fixed, bounds
+        See :func:`newton_fit`.
+
+    Returns
+    -------
+    See :func:`newton_fit`.
+    """
+    zero_weight = implicit_zero_weight(X, weight) if is_sparse(X) else None
+
+    def evaluate(plan):
+        return plan.moments(X, weight, zero_weight)
+
+    return newton_fit(
+        evaluate, box_cox, minimum, maximum, start, centers, fixed, bounds
+    )
+
+
+def newton_fit(evaluate, box_cox, minimum, maximum, start, centers, fixed, bounds):
+    """The maximum likelihood lambda of every column of some data, and the
+    moments of the transformed values there.
+
+    Safeguarded Newton iterations, all columns at once, each one pass over
+    the data: ``evaluate(plan)`` returns the lanes' moments of all the data
+    for a :class:`PassPlan` (:func:`exact_fit`: the data in memory; a source
+    read in blocks: :func:`source_evaluator`). A step is the Newton step
+    when the curvature is negative and the step stays inside the bracket of
+    slope sign changes found so far (bisection otherwise), at most a reach
+    that starts at 1 (in the scaled units of lambda) and doubles while steps
+    keep their direction, clipped to ``bounds``. A column stops when its
+    step is below ``1e-6`` (the error left is of the order of its square)
+    or it sits on a bound its slope points beyond; its moments are those of
+    its last pass, corrected to second order for the last step.
+
+    Parameters
+    ----------
+    evaluate : callable
     box_cox : bool
     minimum, maximum : ndarray
         The columns' extrema.
@@ -371,7 +468,7 @@ def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bound
         Per side of each column (values ``>= 0``, ``< 0``): its weight share
         and the mean of ``T(L) - T(c)`` in the units of ``moments``.
     """
-    n_features = X.shape[1]
+    n_features = len(minimum)
     low, high = bounds
     # No lambda keeps both sides of the data within float64 (Yeo-Johnson on
     # values of both signs beyond about 5e144): the identity.
@@ -385,7 +482,6 @@ def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bound
     reach = np.full(n_features, _FIRST_REACH)
     previous = np.zeros(n_features)
     active = ~np.isnan(minimum)
-    zero_weight = implicit_zero_weight(X, weight) if is_sparse(X) else None
     lambdas = np.ones(n_features)
     delta = np.zeros(n_features)
     stored = {}
@@ -398,9 +494,8 @@ def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bound
             np.where(active, maximum, np.nan),
             box_cox,
         )
-        moments = _pass(
-            X, weight, lanes, lam, centers, minimum, maximum, zero_weight, exponent
-        )
+        plan = PassPlan(lanes, lam, centers, minimum, maximum, exponent)
+        moments = plan.column_moments(evaluate(plan))
         for key, value in moments.items():
             target = stored.setdefault(key, np.full(value.shape, np.nan))
             target[..., columns] = value[..., columns]
@@ -450,3 +545,90 @@ def exact_fit(X, weight, box_cox, minimum, maximum, start, centers, fixed, bound
         return lambdas, empty, (np.zeros((2, n_features)), nothing)
     result, share, relative = _final(stored, delta, weight_sum, exponent)
     return lambdas, result, (share, relative)
+
+
+# ---------------------------------------------------------------------------
+# The passes over a source read in blocks
+# ---------------------------------------------------------------------------
+
+
+class RowWeights:
+    """The weights of a source's rows as :func:`exact_fit` takes them in
+    memory (:func:`~._base.equal_weights_as_rows`): rows of weight 0 left
+    out; equal positive weights as none; others divided by the power of two
+    of the largest (exactly).
+
+    Parameters
+    ----------
+    smallest, largest : float
+        The smallest positive weight and the largest weight of all the rows.
+    """
+
+    def __init__(self, smallest, largest):
+        self.equal = smallest == largest
+        exponent = 0
+        if largest > 0 and np.isfinite(largest):
+            exponent = int(np.frexp(largest)[1]) - 1
+        self.exponent = exponent
+
+    def rows(self, X, weight):
+        """A block's rows and weights as the in-memory fit takes them."""
+        if weight is None:
+            return X, None
+        positive = weight > 0
+        if not positive.all():
+            rows = np.flatnonzero(positive)
+            X, weight = X[rows], weight[rows]
+        if self.equal:
+            return X, None
+        return X, np.ldexp(weight, -self.exponent)
+
+
+def _block_sums(X, weight, plan, weights):
+    X, weight = weights.rows(X, weight)
+    n, sums = plan.sums(X, weight)
+    return {"n": n, "sums": sums}
+
+
+def _block_two_pass(X, weight, plan, weights):
+    X, weight = weights.rows(X, weight)
+    n, means, comoments = plan.two_pass(X, weight)
+    keys = sorted(comoments)
+    return {
+        "parts": (
+            n[None],
+            np.stack(means)[None],
+            np.stack([comoments[key] for key in keys])[None],
+        )
+    }
+
+
+def source_evaluator(read, weights):
+    """The ``evaluate`` of :func:`newton_fit` for data read in blocks:
+    ``read(function, *args)`` runs ``function(X, weight, *args)`` on every
+    block (validated rows, their weights or None) and returns the merged
+    fields (arrays added, tuples of arrays concatenated in the order of the
+    blocks); ``weights`` the :class:`RowWeights` of all the rows.
+
+    A pass adds the blocks' raw sums (:meth:`PassPlan.sums`); where they
+    lost precision to cancellation (as in memory,
+    :func:`~._power_kernels.dense_phi_moments`) a second pass computes each
+    block's moments by the two-pass method, merged by Chan's update in the
+    order of the blocks. The results equal the in-memory pass's up to the
+    order in which the same terms are added.
+    """
+
+    def evaluate(plan):
+        fields = read(_block_sums, plan, weights)
+        result, imprecise = moments_from_sums(fields["n"], fields["sums"])
+        if not imprecise:
+            return result
+        n, means, comoments = read(_block_two_pass, plan, weights)["parts"]
+        keys = sorted(_empty_phi(0)[2])
+        total = _empty_phi(plan.lanes.n_lanes)
+        for part in zip(n, means, comoments, strict=True):
+            block = (part[0], list(part[1]), dict(zip(keys, part[2], strict=True)))
+            total = chan_merge(total, block)
+        return total
+
+    return evaluate

@@ -463,13 +463,9 @@ def _empty_phi(n_lanes):
     )
 
 
-def dense_phi_moments(
-    X, weight, lanes, center, theta, shift, series, inverse_scale=None
-):
-    """Moments of ``P0, P1, P2`` (and the mean of ``d``) of every lane of a
-    dense X, over row blocks on the thread pool, merged by Chan's update in
-    task order (the result does not depend on the number of threads). The
-    logarithms are multiplied by ``inverse_scale`` (powers of two) first."""
+def _dense_blocks(X, weight, lanes, inverse_scale):
+    """The plan of tasks of a dense X and, per task, its row blocks'
+    logarithms (in a task's :class:`Workspace`) and weights."""
     plan = BlockPlan(*X.shape)
     block_rows = max(1, BLOCK_VALUES // max(1, lanes.n_lanes))
 
@@ -483,6 +479,16 @@ def dense_phi_moments(
                 logs *= inverse_scale
             yield logs, None if weight is None else weight[rows]
 
+    return plan, block_rows, blocks
+
+
+def dense_phi_sums(X, weight, lanes, center, theta, shift, series, inverse_scale=None):
+    """``(n, sums)`` of the lanes of a dense X: the raw sums of
+    :func:`_block_phi_sums` about the lanes' fixed centres, over row blocks
+    on the thread pool, added in task order (the result does not depend on
+    the number of threads). Sums of several parts of the data add up."""
+    plan, block_rows, blocks = _dense_blocks(X, weight, lanes, inverse_scale)
+
     def task_sums(task):
         work = Workspace(block_rows, lanes.n_lanes)
         n, sums = np.zeros(lanes.n_lanes), np.zeros((8, lanes.n_lanes))
@@ -494,6 +500,21 @@ def dense_phi_moments(
             sums += block_sums
         return n, sums
 
+    n, sums = np.zeros(lanes.n_lanes), np.zeros((8, lanes.n_lanes))
+    for part_n, part_sums in map_blas_tasks(task_sums, plan.tasks()):
+        n += part_n
+        sums += part_sums
+    return n, sums
+
+
+def dense_phi_two_pass(
+    X, weight, lanes, center, theta, shift, series, inverse_scale=None
+):
+    """``(n, means [d, P0, P1, P2], comoments)`` of the lanes of a dense X by
+    the two-pass method per row block (nothing cancels), merged by Chan's
+    update (:func:`chan_merge`) in task order."""
+    plan, block_rows, blocks = _dense_blocks(X, weight, lanes, inverse_scale)
+
     def task_moments(task):
         total = _empty_phi(lanes.n_lanes)
         work = Workspace(block_rows, lanes.n_lanes)
@@ -502,19 +523,33 @@ def dense_phi_moments(
             total = chan_merge(total, _shifted_indices(block))
         return total
 
-    # Raw sums about the lanes' centres (the data's means: nothing cancels
-    # but in skewed data), two passes per block where they lost precision.
-    n, sums = np.zeros(lanes.n_lanes), np.zeros((8, lanes.n_lanes))
-    for part_n, part_sums in map_blas_tasks(task_sums, plan.tasks()):
-        n += part_n
-        sums += part_sums
-    result, imprecise = _moments_from_sums(n, sums)
-    if not imprecise.any():
-        return result
     total = _empty_phi(lanes.n_lanes)
     for part in map_blas_tasks(task_moments, plan.tasks()):
         total = chan_merge(total, part)
     return total
+
+
+def moments_from_sums(n, sums):
+    """``(moments, imprecise)``: the ``(n, means, comoments)`` of raw sums
+    (:func:`dense_phi_sums`, of all the data) and whether any lane's
+    variances lost more than 4 bits to cancellation there (the moments are
+    then to be computed by :func:`dense_phi_two_pass`)."""
+    result, imprecise = _moments_from_sums(n, sums)
+    return result, bool(imprecise.any())
+
+
+def dense_phi_moments(
+    X, weight, lanes, center, theta, shift, series, inverse_scale=None
+):
+    """Moments of ``P0, P1, P2`` (and the mean of ``d``) of every lane of a
+    dense X, over row blocks on the thread pool (the result does not depend
+    on the number of threads). The logarithms are multiplied by
+    ``inverse_scale`` (powers of two) first."""
+    # Raw sums about the lanes' centres (the data's means: nothing cancels
+    # but in skewed data), two passes per block where they lost precision.
+    arguments = (X, weight, lanes, center, theta, shift, series, inverse_scale)
+    result, imprecise = moments_from_sums(*dense_phi_sums(*arguments))
+    return dense_phi_two_pass(*arguments) if imprecise else result
 
 
 def sparse_phi_moments(

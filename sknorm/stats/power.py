@@ -31,7 +31,15 @@ from ._base import (
     normalized_weights,
     sparse_entries,
 )
-from ._power_exact import _final, _pass, column_exponents, exact_fit
+from ._power_exact import (
+    RowWeights,
+    _final,
+    _pass,
+    column_exponents,
+    exact_fit,
+    newton_fit,
+    source_evaluator,
+)
 from ._power_kernels import (
     GRID,
     ZERO,
@@ -752,6 +760,67 @@ class PowerLikelihood(Statistic):
             )
         return cls._assemble(box_cox, n_features, **arrays)
 
+    def with_exact_fit(self, read):
+        """This statistic with the exact maximum likelihood of its data,
+        read again in passes: what ``from_data(..., exact=True)`` finds on
+        all the data in memory.
+
+        The merged statistic of the data's blocks gives the start (its
+        interpolated maximum) and the centres of the logarithms; a pass
+        gives the data's :class:`Moments` (scikit-learn's constant rule)
+        and the range of its weights; then the Newton iterations of
+        :func:`~sknorm.stats._power_exact.newton_fit`, the in-memory fit's,
+        each one pass (two where the raw sums lost precision, as in
+        memory). A statistic that holds its rows answers exactly already:
+        it is returned as it is.
+
+        Parameters
+        ----------
+        read : callable
+            ``read(function, *args)`` runs ``function(X, weight, *args)`` on
+            every block of the data (validated rows as in the pass that
+            built this statistic, their weights or None) and returns the
+            merged fields of the results (statistics merged, arrays added,
+            tuples of arrays concatenated in the order of the blocks).
+
+        Returns
+        -------
+        PowerLikelihood
+        """
+        if self.buffered:
+            return self
+        box_cox = bool(self.box_cox)
+        fields = read(_block_moments)
+        moments = fields["moments"]
+        smallest, largest = _weight_range(fields)
+        fixed = _constant_columns(moments, float(self.n_rows))
+        sides = self._sides()
+        low, high = lambda_bounds(self.minimum, self.maximum, box_cox)
+        start, _ = _Interpolant(*sides, box_cox).maximum(low, high, _START_TOLERANCE)
+        centers = _centers(sides[1], self.minimum, self.maximum, box_cox)
+        lambdas, result, (share, relative) = newton_fit(
+            source_evaluator(read, RowWeights(smallest, largest)),
+            box_cox,
+            self.minimum,
+            self.maximum,
+            start,
+            centers,
+            fixed,
+            (low, high),
+        )
+        arrays = {name: getattr(self, name) for name in self._fields}
+        arrays.update(
+            weight_sum=moments.weight_sum,
+            exact_lambda=lambdas,
+            exact_scaled_mean=result.scaled_mean,
+            exact_scaled_variance=result.scaled_variance,
+            exact_exponent=result.exponent,
+            exact_center=np.where(share > 0, centers, np.nan),
+            exact_share=share,
+            exact_relative=relative,
+        )
+        return type(self)(**arrays)
+
     # -- state ---------------------------------------------------------------
 
     @property
@@ -979,6 +1048,28 @@ class PowerLikelihood(Statistic):
             return self.weight_sum * per_weight
         interpolant = _Interpolant(*self._sides(), box_cox)
         return self.weight_sum * interpolant.log_likelihood(lam)
+
+
+def _block_moments(X, weight):
+    """A block's :class:`Moments` and the range of its weights (the
+    smallest positive one, the largest)."""
+    fields = {"moments": Moments.from_data(X, weight)}
+    if weight is not None:
+        positive = weight[weight > 0]
+        fields["weight_range"] = (
+            np.array([positive.min(initial=np.inf)]),
+            np.array([weight.max(initial=0.0)]),
+        )
+    return fields
+
+
+def _weight_range(fields):
+    """The smallest positive weight and the largest of all the blocks
+    (1 and 1, equal weights, for unweighted data)."""
+    if "weight_range" not in fields:
+        return 1.0, 1.0
+    smallest, largest = fields["weight_range"]
+    return float(smallest.min()), float(largest.max())
 
 
 def _check_positive(X, minimum):
