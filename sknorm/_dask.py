@@ -38,6 +38,7 @@ import inspect
 import numpy as np
 from sklearn.base import clone
 
+from ._lazy import is_lazy_frame, lazy_map
 from ._validation import (
     _wide_integer_columns,
     check_input,
@@ -912,6 +913,8 @@ def blockwise_on_dask(method):
     def dispatch(self, X, *args, **kwargs):
         if is_dask_collection(X):
             return map_blockwise(self, method.__name__, X)
+        if is_lazy_frame(X):
+            return lazy_map(self, method.__name__, X)
         return method(self, X, *args, **kwargs)
 
     return dispatch
