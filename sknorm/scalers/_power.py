@@ -568,6 +568,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Data to transform (strictly positive for Box-Cox). NaN is kept.
             Sparse input needs ``method="yeo-johnson", standardize=False``.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -603,6 +604,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Transformed data.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 

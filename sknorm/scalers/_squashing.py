@@ -292,6 +292,7 @@ default=(25.0, 75.0)
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Data to transform. NaN is kept, ``+/-inf`` become ``+/-B``.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -330,6 +331,7 @@ default=(25.0, 75.0)
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Transformed data, in ``[-B, B]``.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
