@@ -21,7 +21,13 @@ These are narwhals expressions (``pip install "sknorm[lazy]"``): one
 expression layer for polars, DuckDB and the other lazy engines narwhals
 serves. Like ``transform``, every value is computed in float64 and rounded
 once to the output's dtype (float32 where every input column is float32 and
-the estimator keeps float32). Null stays null, NaN stays NaN.
+the estimator keeps float32). Null stays null, NaN stays NaN. The column
+scalers' expressions are ``transform``'s float64 operations in its order, so
+they give its values bit for bit; the others differ from ``transform`` by a
+few roundings (their ``hypot``, ``log1p`` and ``expm1`` are built from
+``sqrt``, ``log`` and ``exp``, row sums are added in another order, polars
+multiplies by the reciprocal of a constant divisor), bounded in
+``tests/test_lazy.py``.
 
 The other estimators, whose map is not a set of column expressions (the
 quantile transformer's interpolation, the embedding projection and
@@ -125,13 +131,13 @@ def lazy_map(estimator, method, X):
     Examples
     --------
     >>> import polars as pl
-    >>> from sknorm import StandardScaler
-    >>> scaler = StandardScaler().fit(pl.DataFrame({"a": [0.0, 2.0, 4.0]}))
+    >>> from sknorm import MinMaxScaler
+    >>> scaler = MinMaxScaler().fit(pl.DataFrame({"a": [0.0, 2.0, 4.0]}))
     >>> lazy = scaler.transform(pl.LazyFrame({"a": [1.0, 4.0, None]}))
     >>> type(lazy).__name__
     'LazyFrame'
     >>> lazy.collect()["a"].to_list()
-    [-0.6123724356957946, 1.224744871391589, None]
+    [0.25, 1.0, None]
     """
     nw = _narwhals()
     wrapped = type(X).__module__.startswith("narwhals")
