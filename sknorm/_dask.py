@@ -20,6 +20,7 @@ import inspect
 
 import numpy as np
 
+from ._lazy import is_lazy_frame, lazy_map
 from ._validation import is_sparse
 from .sources._base import Source
 from .sources._fit import EMPTY, merge_parts, merge_recentred
@@ -387,6 +388,8 @@ def blockwise_on_dask(method):
     def dispatch(self, X, *args, **kwargs):
         if is_dask_collection(X):
             return map_blockwise(self, method.__name__, X)
+        if is_lazy_frame(X):
+            return lazy_map(self, method.__name__, X)
         return method(self, X, *args, **kwargs)
 
     return dispatch

@@ -826,6 +826,8 @@ class GroupedScaler(
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Data to scale, the group column included. NaN in the features is
             kept.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
 
         Returns
         -------
@@ -863,6 +865,8 @@ class GroupedScaler(
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Scaled data, the group column included.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
 
         Returns
         -------

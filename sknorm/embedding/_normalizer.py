@@ -464,6 +464,8 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, \
 `n_features_in_`)
             Embeddings, without NaN.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -615,6 +617,8 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         ----------
         X : {array-like, DataFrame} of shape (n_samples, `n_features_out_`)
             Transformed data.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 

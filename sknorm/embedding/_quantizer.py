@@ -301,6 +301,8 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
         ----------
         X : {array-like, DataFrame} of shape (n_samples, `n_features_in_`)
             Embeddings, without NaN.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
 
         Returns
         -------
@@ -384,6 +386,8 @@ class EmbeddingQuantizer(_FeatureNamesOutMixin, _StatisticsEstimator):
             Codes from :meth:`transform`: integers in ``[-128, 127]``
             (int8) or ``[0, 255]`` (uint8); other dtypes or values raise a
             ValueError.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
 
         Returns
         -------

@@ -173,6 +173,7 @@ class _RowNormalizer(
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Data to normalize. NaN values are ignored in the row statistics and
             kept in the output.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 

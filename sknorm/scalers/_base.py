@@ -110,6 +110,7 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Data to scale. NaN values are kept.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -166,6 +167,7 @@ class _ColumnScaler(OneToOneFeatureMixin, _StatisticsEstimator):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Scaled data.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 

@@ -586,6 +586,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Data to transform (strictly positive for Box-Cox). NaN is kept.
             Sparse input needs ``method="yeo-johnson", standardize=False``.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -621,6 +622,7 @@ class PowerTransformer(OneToOneFeatureMixin, _StatisticsEstimator):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Transformed data.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 

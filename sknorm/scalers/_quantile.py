@@ -414,6 +414,8 @@ class QuantileTransformer(_ColumnScaler):
             Data to transform. NaN is kept. Sparse input must be
             non-negative unless ``ignore_implicit_zeros=True``; only its
             stored values are mapped.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -434,6 +436,8 @@ class QuantileTransformer(_ColumnScaler):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Transformed data.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily, batch by
+            batch.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 

@@ -299,6 +299,7 @@ default=(25.0, 75.0)
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Data to transform. NaN is kept, ``+/-inf`` become ``+/-B``.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
@@ -337,6 +338,7 @@ default=(25.0, 75.0)
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Transformed data, in ``[-B, B]``.
+            Also a polars LazyFrame or DuckDB relation, mapped lazily.
         copy : bool, default=None
             Whether to leave X untouched; None uses the ``copy`` parameter.
 
