@@ -28,6 +28,8 @@ every task a no-op.
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from ._validation import ValidatedBatch
+
 try:
     from sklearn.callback import CallbackSupportMixin
 except ImportError:  # scikit-learn < 1.9: no callbacks to support
@@ -131,7 +133,9 @@ class _RootTask(FitTask):
         """Create the estimator's callback context and report the beginning.
 
         Called once the input is validated, so that the callbacks see valid
-        data; ``max_subtasks`` counts the subtasks the fit will report.
+        data: ``X`` is a :class:`~sknorm._validation.ValidatedBatch` (the
+        callbacks see its data), or a dask collection whose metadata was
+        validated. ``max_subtasks`` counts the subtasks the fit will report.
         """
         estimator = self._estimator
         # Without callbacks, a context is still needed when a meta-estimator
@@ -140,6 +144,8 @@ class _RootTask(FitTask):
             self.has_callbacks or hasattr(estimator, "_parent_callback_ctx")
         ):
             return self
+        if isinstance(X, ValidatedBatch):
+            X = X.data
         self._X = X
         self._context = estimator._init_callback_context(
             task_name=self._name, max_subtasks=max_subtasks

@@ -18,6 +18,13 @@ Array API input (``array_api_dispatch=True``) is reduced on its device by each
 statistic's :meth:`~sknorm.stats.Statistic.from_device`; the fitted array
 attributes are then moved to its namespace and device, here, for every
 estimator (:mod:`sknorm._array_api`).
+
+Each batch is validated once, with its weights, into a
+:class:`~sknorm._validation.ValidatedBatch`
+(:meth:`_StatisticsEstimator._validated_batch`): the statistics
+(:meth:`~sknorm.stats.Statistic.from_batch`), the callback task and the rest
+of the fit read its namespace, weights and finiteness checks from it, instead
+of working them out again from the data.
 """
 
 import copy
@@ -28,11 +35,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils.fixes import parse_version
 
-from ._array_api import DeviceData, move_fitted_arrays, namespace_of, to_numpy
+from ._array_api import move_fitted_arrays, to_numpy
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._dask import DaskDispatchMixin
 from ._groups import resolve_groups
-from ._validation import check_finite, check_input, check_sample_weight
+from ._validation import validated_batch
 from .sources import as_source
 from .sources._fit import fit_statistics
 from .stats import Statistic
@@ -304,10 +311,10 @@ class _StatisticsEstimator(
     :attr:`_allow_nan`.
     """
 
-    #: Sparse formats ``fit`` accepts (passed to :func:`check_input`).
+    #: Sparse formats ``fit`` accepts (passed to :func:`validated_batch`).
     _accept_sparse = ("csr", "csc")
 
-    #: Whether NaN may appear in the input (passed to :func:`check_input`).
+    #: Whether NaN may appear in the input (passed to :func:`validated_batch`).
     _allow_nan = True
 
     def __sklearn_tags__(self):
@@ -364,19 +371,21 @@ class _StatisticsEstimator(
         validated by ``_parameter_constraints``)."""
 
     def _check_fit_input(self, X):
-        """Hook for estimator-specific checks of validated fit input."""
+        """Hook for estimator-specific checks of validated fit input (the
+        data of a batch, or the metadata of a dask collection)."""
 
-    def _fit_input(self, X):
-        """Hook: the validated fit input as the statistics see it.
+    def _fit_input(self, batch):
+        """Hook: the validated batch (:class:`~sknorm._validation.ValidatedBatch`)
+        as the statistics see it.
 
-        X itself by default; an estimator that transforms its input before
-        the fitted map (the row normalization of
-        :class:`~sknorm.EmbeddingNormalizer`'s ``input_norm``) returns the
-        transformed copy. Every fit path (``fit``, ``partial_fit``, each
-        partition of a dask fit) goes through :meth:`_checked_batch`, so
-        through here.
+        ``batch`` itself by default; an estimator that transforms its input
+        before the fitted map (the row normalization of
+        :class:`~sknorm.EmbeddingNormalizer`'s ``input_norm``) returns a batch
+        of the transformed copy (:meth:`~sknorm._validation.ValidatedBatch.replaced`).
+        Every fit path (``fit``, ``partial_fit``, each partition of a dask
+        fit) goes through :meth:`_validated_batch`, so through here.
         """
-        return X
+        return batch
 
     def _reset(self):
         """Forget everything learned by earlier calls to fit/partial_fit."""
@@ -547,24 +556,28 @@ class _StatisticsEstimator(
                 task=task,
                 exact=not streaming and source.wants_exact(self),
             )
+            namespace = None  # sources (dask included) are read as numpy
         else:
-            X, weight = self._checked_batch(
+            batch = self._validated_batch(
                 X,
                 sample_weight,
                 reset=first_call,
                 center_integers=self._centers_integers() if first_call else True,
             )
-            counted = X.shape[0] if weight is None else np.count_nonzero(weight > 0)
-            specs = self._sized_specs(specs, int(counted))
+            specs = self._sized_specs(specs, batch.n_positive)
             units = 0
             if task.has_callbacks:
-                units = sum(cls.work_units(X, weight, **kw) for cls, kw in specs)
-            task.begin(X, max_subtasks=units)
+                units = sum(
+                    cls.work_units(batch.data, batch.sample_weight, **kw)
+                    for cls, kw in specs
+                )
+            task.begin(batch, max_subtasks=units)
             with task.reporting_units():
                 statistics = self._computed_statistics(
-                    X, weight, specs, self._pooling_groups(X.shape[1])
+                    batch, specs, self._pooling_groups(batch.n_features)
                 )
-            n_new_rows = X.shape[0]
+            n_new_rows = batch.n_rows
+            namespace = batch.namespace
         # What was learned keeps this share of its weight (decay).
         kept = 1.0 if first_call else self._kept_weight()
         if not first_call:
@@ -600,7 +613,6 @@ class _StatisticsEstimator(
         center = getattr(self, "_integer_center", None)
         if center is not None:
             self._uncenter_attributes(center)
-        namespace = namespace_of(X)
         if namespace is not None:
             move_fitted_arrays(self, namespace)
         return self
@@ -611,19 +623,20 @@ class _StatisticsEstimator(
         """Validate a batch and compute its statistics ``specs``.
 
         Returns ``(statistics, n_rows)``. The one path from data to statistics:
-        ``fit`` and ``partial_fit`` run it on in-memory input (in two steps, so
-        that their callback task begins on validated input), a dask fit on
-        each partition (on the workers, with ``reset=True`` on a copy of the
+        ``fit`` and ``partial_fit`` run it on in-memory input (in two steps,
+        :meth:`_validated_batch` then :meth:`_computed_statistics`, so that
+        their callback task begins on validated input), a dask fit on each
+        partition (on the workers, with ``reset=True`` on a copy of the
         estimator, and ``center_integers`` the integer centre of the whole
         collection or the partition's own, see
         :func:`~sknorm._dask.block_center`).
         """
-        X, weight = self._checked_batch(
+        batch = self._validated_batch(
             X, sample_weight, reset=reset, center_integers=center_integers
         )
-        return self._computed_statistics(X, weight, specs), X.shape[0]
+        return self._computed_statistics(batch, specs), batch.n_rows
 
-    def _computed_statistics(self, X, weight, specs, groups=None):
+    def _computed_statistics(self, batch, specs, groups=None):
         """The statistics ``specs`` of a validated batch, infinity rejected.
 
         With ``groups``, statistics that cannot be merged are computed pooled
@@ -634,49 +647,54 @@ class _StatisticsEstimator(
         # value makes its column's result non-finite) spares the fit a read of
         # all the data: only the columns it flags are inspected. (A zero weight
         # would hide an infinite value from it.)
-        revealing = [
-            cls.__name__
-            for cls, _ in specs
-            if cls.reveals_infinity and (weight is None or bool(np.all(weight > 0)))
-        ]
-        if not revealing:
-            check_finite(X, self)
-        namespace = namespace_of(X)
-        data = None if namespace is None else DeviceData(X, namespace)
+        revealing = []
+        if not batch.finite_checked and batch.n_positive == batch.n_rows:
+            revealing = [cls.__name__ for cls, _ in specs if cls.reveals_infinity]
+        if not revealing and not batch.finite_checked:
+            batch.check_finite(self)
         statistics = {}
         for cls, options in specs:
             if groups is not None and not cls.mergeable:
-                host = X if data is None else data.host()
-                stat = cls.from_pooled_data(host, weight, groups, **options)
-            elif data is None:
-                stat = cls.from_data(X, weight, **options)
+                stat = cls.from_pooled_data(
+                    batch.host(), batch.sample_weight, groups, **options
+                )
             else:
-                stat = cls.from_device(data, weight, **options)
+                stat = cls.from_batch(batch, **options)
             statistics[cls.__name__] = stat
         if revealing:
-            suspect = np.zeros(X.shape[1], dtype=bool)
+            suspect = np.zeros(batch.n_features, dtype=bool)
             for name in revealing:
                 suspect |= statistics[name].nonfinite_columns()
             if suspect.any():
-                check_finite(X, self, columns=np.flatnonzero(suspect))
+                batch.check_finite(self, columns=np.flatnonzero(suspect))
         return statistics
 
-    def _checked_batch(self, X, sample_weight, *, reset, center_integers=False):
-        """Validated ``(X, weight)`` of a batch, infinity not checked yet;
-        relative to the integer centre with ``center_integers`` (see
+    def _validated_batch(self, X, sample_weight, *, reset, center_integers=False):
+        """The :class:`~sknorm._validation.ValidatedBatch` of X and its weights
+        as the statistics see it (:meth:`_check_fit_input` and
+        :meth:`_fit_input` applied), infinity not checked yet; relative to
+        the integer centre with ``center_integers`` (see
         :meth:`_centers_integers`)."""
-        X = check_input(
+        batch = validated_batch(
             self,
             X,
+            sample_weight,
             reset=reset,
             accept_sparse=self._accept_sparse,
             allow_nan=self._allow_nan,
             reject_infinity=False,
             center_integers=center_integers,
         )
-        self._check_fit_input(X)
-        weight = check_sample_weight(sample_weight, X)
-        return self._fit_input(X), weight
+        self._check_fit_input(batch.data)
+        return self._fit_input(batch)
+
+    def _checked_batch(self, X, sample_weight, *, reset, center_integers=False):
+        """Validated ``(X, weight)`` of a batch (:meth:`_validated_batch`'s
+        data and weights), infinity not checked yet."""
+        batch = self._validated_batch(
+            X, sample_weight, reset=reset, center_integers=center_integers
+        )
+        return batch.data, batch.sample_weight
 
     def _specs(self, mergeable):
         """``(class, from_data kwargs)`` of the statistics to compute.

@@ -43,15 +43,24 @@ from sklearn.utils.validation import (
 )
 
 from ._array_api import (
+    DeviceData,
     check_same_namespace,
     check_sample_weight_on_host,
     namespace_of,
     to_numpy,
 )
+from ._numeric_columns import column_label as _column_label
+from ._numeric_columns import convert_numeric_columns as _convert_numeric_columns
+from ._numeric_columns import describe_columns as _describe_columns
+from ._numeric_columns import (
+    raise_for_non_numeric_array as _raise_for_non_numeric_array,
+)
+from ._numeric_columns import raise_non_numeric as _raise_non_numeric
 from ._parallel import BLOCK_ELEMENTS, row_blocks
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "ValidatedBatch",
     "as_configured_sparse",
     "check_feature_names_out",
     "check_finite",
@@ -63,6 +72,7 @@ __all__ = [
     "owns_memory",
     "row_blocks",
     "sparse_frame_as_scipy",
+    "validated_batch",
     "wrap_like_transform",
 ]
 
@@ -131,117 +141,6 @@ def sparse_frame_as_scipy(X):
     return as_configured_sparse(X.sparse.to_coo().tocsr())
 
 
-def _column_label(estimator, index):
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is not None and index < len(names):
-        return repr(str(names[index]))
-    return str(index)
-
-
-def _describe_columns(labels, limit=10):
-    labels = list(labels)
-    shown = ", ".join(labels[:limit])
-    if len(labels) > limit:
-        shown += f", ... ({len(labels) - limit} more)"
-    return shown
-
-
-def _numbers_as_float64(values):
-    """float64 array of the values, or None if any non-missing value is not a
-    number. Numbers written as strings (``"1.5"``) convert, as scikit-learn
-    converts them (with ``float``); other strings do not."""
-    values = np.asarray(values, dtype=object)
-    missing = np.array([_is_missing(v) for v in values], dtype=bool)
-    present = values[~missing]
-    if any(isinstance(v, (bool, np.bool_)) for v in present):
-        present = present.astype(np.float64)
-    try:
-        converted = present.astype(np.float64)
-    except (TypeError, ValueError):
-        return None
-    out = np.full(len(values), np.nan)
-    out[~missing] = converted
-    return out
-
-
-def _is_missing(value):
-    """None, NaN, pd.NA or NaT (but not a number)."""
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, NaT
-    except TypeError:  # pd.NA refuses bool()
-        return True
-
-
-def _convert_numeric_columns(X):
-    """Return ``(X, names)``: object and categorical DataFrame columns that hold
-    numbers converted to float64 (as scikit-learn converts them), and the names
-    of the columns left that are not numeric.
-
-    pandas: object and string columns of numbers (and missing values),
-    categoricals whose categories are numbers. polars: String, Categorical and
-    Object columns of numbers. Numbers written as strings convert, as in
-    scikit-learn; columns holding other values are named.
-    """
-    module = type(X).__module__.split(".")[0]
-    if module == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
-        import pandas as pd
-        from pandas.api.types import (
-            is_bool_dtype,
-            is_numeric_dtype,
-            is_object_dtype,
-        )
-
-        if getattr(X, "ndim", 2) != 2:
-            numeric = is_numeric_dtype(X.dtype) or is_bool_dtype(X.dtype)
-            return X, [] if numeric else [str(X.name)]
-        names, converted = [], {}
-        for position, (name, dtype) in enumerate(zip(X.columns, X.dtypes, strict=True)):
-            if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
-                continue
-            values = None
-            column = X.iloc[:, position]
-            if isinstance(dtype, pd.CategoricalDtype):
-                categories = _numbers_as_float64(dtype.categories.to_numpy())
-                if categories is not None:
-                    codes = column.cat.codes.to_numpy()
-                    values = np.where(codes >= 0, categories[codes], np.nan)
-            elif is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
-                values = _numbers_as_float64(column.to_numpy(dtype=object))
-            if values is None:
-                names.append(str(name))
-            else:
-                converted[position] = values
-        if converted and not names:
-            X = X.copy(deep=False)  # the caller's frame is kept
-            for position, values in converted.items():
-                X.isetitem(position, values)
-        return X, names
-    if module == "polars" and hasattr(X, "schema"):
-        import polars as pl
-
-        names, converted = [], {}
-        for name, dtype in X.schema.items():
-            if dtype.is_numeric() or dtype == pl.Boolean:
-                continue
-            values = None
-            if dtype in (pl.Object, pl.String, pl.Categorical):
-                values = _numbers_as_float64(
-                    X.get_column(name).cast(pl.String).to_list()
-                    if dtype == pl.Categorical
-                    else X.get_column(name).to_list()
-                )
-            if values is None:
-                names.append(str(name))
-            else:
-                converted[name] = pl.Series(name, values, dtype=pl.Float64)
-        if converted and not names:
-            X = X.with_columns(list(converted.values()))
-        return X, names
-    return X, []
-
-
 def _float_dtype_for(X):
     """The float dtype of validated input: float16, float32 and float64 kept.
 
@@ -290,30 +189,42 @@ def check_finite(X, estimator, *, allow_nan=True, columns=None):
     columns : array of int, optional
         Only inspect these columns of dense X (the ones a statistic found not
         finite); sparse X is always inspected whole, in O(nnz).
+
+    Returns
+    -------
+    has_nan : bool or None
+        False when the values inspected hold no NaN (every block sum finite,
+        or NaN rejected), True when they are known to hold some, None when
+        they may.
     """
-    rules = _finiteness_rules(allow_nan)
-    namespace = namespace_of(X)
+    return _checked_finite(X, namespace_of(X), estimator, allow_nan, columns)
+
+
+def _checked_finite(X, namespace, estimator, allow_nan, columns):
+    """:func:`check_finite` of X in its ``namespace`` (None: numpy/scipy)."""
     if namespace is not None:
-        _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns)
-        return
+        return _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns)
+    rules = _finiteness_rules(allow_nan)
     if is_sparse(X):
         data = X.data
         # Finite values may sum past the maximum, to inf and then inf - inf.
         with np.errstate(over="ignore", invalid="ignore"):
             data_sum = data.sum() if data.size else 0.0
-        if not np.isfinite(data_sum):
-            for is_bad, raise_error in rules:
-                bad = is_bad(data)
-                if bad.any():
-                    bad_columns = (
-                        X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
-                    )
-                    raise_error(np.unique(bad_columns), estimator)
-        return
+        if np.isfinite(data_sum):
+            return False
+        for is_bad, raise_error in rules:
+            bad = is_bad(data)
+            if bad.any():
+                bad_columns = (
+                    X.indices[bad] if X.format == "csr" else _csc_columns(X)[bad]
+                )
+                raise_error(np.unique(bad_columns), estimator)
+        return None if allow_nan else False
     if X.size == 0:
-        return
+        return False
     columns = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
     whole = len(columns) == X.shape[1]
+    has_nan = False
     for rows in row_blocks(X.shape[0], len(columns)):
         block = X[rows] if whole else X[rows][:, columns]
         # Finite values may sum past the maximum, to inf and then inf - inf.
@@ -325,6 +236,9 @@ def check_finite(X, estimator, *, allow_nan=True, columns=None):
             bad = is_bad(block).any(axis=0)
             if bad.any():
                 raise_error(columns[bad], estimator)
+        if allow_nan:
+            has_nan = None
+    return has_nan
 
 
 def _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns):
@@ -335,7 +249,7 @@ def _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns):
     if columns is not None:
         X = namespace.take_columns(X, labels)
     if X.shape[0] == 0 or bool(xp.all(xp.isfinite(X))):
-        return
+        return False
     tests = [(xp.isinf, _raise_infinity)]
     if not allow_nan:
         tests.append((xp.isnan, _raise_nan))
@@ -343,6 +257,8 @@ def _check_finite_in_namespace(X, namespace, estimator, allow_nan, columns):
         bad = to_numpy(xp.any(is_bad(X), axis=0))
         if bad.any():
             raise_error(labels[bad], estimator)
+    # Not finite, no infinity: NaN.
+    return True
 
 
 def _finiteness_rules(allow_nan):
@@ -461,20 +377,50 @@ def check_input(
         recorded: for each 64-bit integer column holding a value beyond
         ``2**53`` in magnitude (which float64 cannot hold exactly) on one
         side of 0, its value nearest 0, rounded toward 0 to a float64
-        (:func:`_center_of_column`); None where no column has one, so that
-        other data is converted as it always was, bit for bit. An array (or
-        None) is a centre chosen elsewhere (for a dask partition, see
-        :func:`sknorm._dask.block_center`; shared by the scalers of
-        :class:`~sknorm.GroupedScaler`):
-        it is recorded as the estimator's and X is returned relative to it.
-        Dense numpy arrays (and nested lists of integers) and pandas and
-        polars DataFrames only.
+        (:func:`_center_of_column`); None where no
+        column has one, so that other data is converted as it always was,
+        bit for bit. An array (or None) is a centre chosen elsewhere (for a
+        dask partition, see :func:`sknorm._dask.block_center`; shared by the
+        scalers of :class:`~sknorm.GroupedScaler`): it is recorded as the
+        estimator's and X is returned relative to it. Dense numpy arrays
+        (and nested lists of integers) and pandas and polars DataFrames only.
 
     Returns
     -------
     X : ndarray or sparse matrix of float16, float32 or float64, or an array
         of X's array API namespace (with ``array_api_dispatch=True``)
     """
+    return _validated_input(
+        estimator,
+        X,
+        reset=reset,
+        accept_sparse=accept_sparse,
+        sparse_message=sparse_message,
+        check_features=check_features,
+        allow_nan=allow_nan,
+        reject_infinity=reject_infinity,
+        method=method,
+        center_integers=center_integers,
+    )[0]
+
+
+def _validated_input(
+    estimator,
+    X,
+    *,
+    reset,
+    accept_sparse,
+    sparse_message,
+    check_features,
+    allow_nan,
+    reject_infinity,
+    method,
+    center_integers,
+):
+    """:func:`check_input`'s work: ``(X, namespace, finite_checked, has_nan)``,
+    the validated X with its :class:`~sknorm._array_api.Namespace` (None for
+    numpy and scipy), whether infinity was rejected, and whether X holds NaN
+    (None: not known)."""
     if not reset and check_features:
         check_same_namespace(X, estimator, method=method)
     # inverse_transform takes data in the output's coordinates, where an
@@ -497,8 +443,9 @@ def check_input(
         if count_only:
             _check_n_features(estimator, X, reset=False)
         if reject_infinity or not allow_nan:
-            check_finite(X, estimator, allow_nan=allow_nan)
-        return X
+            has_nan = _checked_finite(X, namespace, estimator, allow_nan, None)
+            return X, namespace, True, has_nan
+        return X, namespace, False, None
     center = None
     if center_integers is not False:
         X, center = _integer_centered(
@@ -521,8 +468,238 @@ def check_input(
     if center is not None:
         X = centered_floats(X, center)
     if reject_infinity or not allow_nan:
-        check_finite(X, estimator, allow_nan=allow_nan)
-    return X
+        has_nan = _checked_finite(X, None, estimator, allow_nan, None)
+        return X, None, True, has_nan
+    return X, None, False, None
+
+
+class ValidatedBatch:
+    """One batch of fit input, validated, with what validation learned of it.
+
+    Built once per call by :func:`validated_batch` (for an estimator, by
+    ``_StatisticsEstimator._validated_batch``), and handed down whole: the
+    statistics (:meth:`sknorm.stats.Statistic.from_batch`), the fit's
+    callback task and the estimator's fit path read the namespace, weights
+    and checks from it instead of working them out again from the data.
+
+    Parameters
+    ----------
+    data : ndarray, sparse matrix or array
+        The validated data: a float numpy array, a CSR/CSC matrix or array,
+        or an array of an array API namespace (on its device).
+    namespace : Namespace or None, default=None
+        The :class:`~sknorm._array_api.Namespace` (and device) of ``data``;
+        None for numpy and scipy data.
+    sample_weight : ndarray of float64 of shape (n_rows,) or None, default=None
+        Validated weights (see :func:`check_sample_weight`); None: unweighted.
+    feature_names : ndarray of str or None, default=None
+        The column names of the input (a DataFrame's), None without names.
+    finite_checked : bool, default=False
+        Whether infinity was already rejected.
+    has_nan : bool or None, default=None
+        Whether ``data`` holds NaN; None where it is not known.
+
+    Attributes
+    ----------
+    dtype : dtype
+        The float dtype of ``data`` (float64, float32 or float16, or the
+        namespace's float dtype).
+    sparse_format : {"csr", "csc"} or None
+        The format of sparse ``data``; None for dense data.
+    n_rows, n_features : int
+        The shape of ``data``.
+    n_positive : int
+        Number of rows of positive weight (every row when unweighted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import StandardScaler
+    >>> from sknorm._validation import validated_batch
+    >>> batch = validated_batch(
+    ...     StandardScaler(), [[1, 2], [3, 4], [5, 6]], [1.0, 0.0, 2.0], reset=True
+    ... )
+    >>> batch.dtype, batch.sparse_format, batch.n_rows, batch.n_positive
+    (dtype('float64'), None, 3, 2)
+    """
+
+    __slots__ = (
+        "_device_data",
+        "data",
+        "dtype",
+        "feature_names",
+        "finite_checked",
+        "has_nan",
+        "n_features",
+        "n_positive",
+        "n_rows",
+        "namespace",
+        "sample_weight",
+        "sparse_format",
+    )
+
+    def __init__(
+        self,
+        data,
+        *,
+        namespace=None,
+        sample_weight=None,
+        feature_names=None,
+        finite_checked=False,
+        has_nan=None,
+    ):
+        self.data = data
+        self.namespace = namespace
+        self.dtype = data.dtype
+        dense = type(data) is np.ndarray or namespace is not None
+        self.sparse_format = None if dense or not is_sparse(data) else data.format
+        self.sample_weight = sample_weight
+        self.feature_names = feature_names
+        n_rows, n_features = data.shape
+        self.n_rows = n_rows
+        self.n_features = n_features
+        self.n_positive = (
+            n_rows
+            if sample_weight is None
+            else int(np.count_nonzero(sample_weight > 0))
+        )
+        self.finite_checked = finite_checked
+        self.has_nan = has_nan
+        self._device_data = None
+
+    @property
+    def shape(self):
+        """``(n_rows, n_features)``."""
+        return (self.n_rows, self.n_features)
+
+    @property
+    def device(self):
+        """The device of array API data; None for numpy and scipy data."""
+        return None if self.namespace is None else self.namespace.device
+
+    def device_data(self):
+        """The :class:`~sknorm._array_api.DeviceData` of array API data, made
+        once (so its host copy is shared by every statistic); None for numpy
+        and scipy data."""
+        if self.namespace is not None and self._device_data is None:
+            self._device_data = DeviceData(self.data, self.namespace)
+        return self._device_data
+
+    def host(self):
+        """The data as numpy or scipy (array API data copied to the host
+        once)."""
+        if self.namespace is None:
+            return self.data
+        return self.device_data().host()
+
+    def replaced(self, data, *, finite_checked, has_nan):
+        """A batch of other ``data`` of the same rows (a transformed copy),
+        with this batch's namespace, weights and names, and what is known
+        of the new data's values."""
+        batch = ValidatedBatch.__new__(ValidatedBatch)
+        for name in self.__slots__:
+            setattr(batch, name, getattr(self, name))
+        batch.data = data
+        batch.dtype = data.dtype
+        if batch.sparse_format is not None:
+            batch.sparse_format = data.format
+        batch.finite_checked = finite_checked
+        batch.has_nan = has_nan
+        batch._device_data = None
+        return batch
+
+    def check_finite(self, estimator, *, allow_nan=True, columns=None):
+        """:func:`check_finite` of the data, in its namespace.
+
+        Checking every column records the result: infinity is rejected
+        (:attr:`finite_checked`), and so is NaN without ``allow_nan``
+        (:attr:`has_nan` False).
+        """
+        has_nan = _checked_finite(
+            self.data, self.namespace, estimator, allow_nan, columns
+        )
+        if columns is None:
+            self.finite_checked = True
+            if self.has_nan is None or not allow_nan:
+                self.has_nan = has_nan
+
+    def __repr__(self):
+        namespace = None if self.namespace is None else self.namespace.xp.__name__
+        return (
+            f"ValidatedBatch(shape={self.shape}, dtype={self.dtype}, "
+            f"sparse_format={self.sparse_format}, "
+            f"weighted={self.sample_weight is not None}, "
+            f"namespace={namespace})"
+        )
+
+
+def validated_batch(
+    estimator,
+    X,
+    sample_weight=None,
+    *,
+    reset,
+    accept_sparse=("csr", "csc"),
+    allow_nan=True,
+    reject_infinity=True,
+    center_integers=False,
+    method="partial_fit",
+):
+    """Validate fit input ``X`` and its ``sample_weight`` together, once.
+
+    :func:`check_input` (the same checks, recording or checking the
+    estimator's features) and :func:`check_sample_weight`, with the
+    namespace of X looked up once; the result carries what the layers
+    below need.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator that records (``reset=True``) or checks
+        (``reset=False``) ``n_features_in_`` and ``feature_names_in_``.
+    X : array-like, sparse matrix or DataFrame
+        The input.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Weights of the rows.
+    reset : bool
+        Whether to record the number and names of features (first fit).
+    accept_sparse : tuple of str or False, default=("csr", "csc")
+        As in :func:`check_input`.
+    allow_nan : bool, default=True
+        As in :func:`check_input`.
+    reject_infinity : bool, default=True
+        As in :func:`check_input`; the batch says whether it was done
+        (:attr:`ValidatedBatch.finite_checked`).
+    center_integers : bool, ndarray or None, default=False
+        As in :func:`check_input`.
+    method : str, default="partial_fit"
+        The estimator's method that asks (named in the error raised when X is
+        not in the namespace of the fit; ``reset=False`` only).
+
+    Returns
+    -------
+    batch : ValidatedBatch
+    """
+    data, namespace, finite_checked, has_nan = _validated_input(
+        estimator,
+        X,
+        reset=reset,
+        accept_sparse=accept_sparse,
+        sparse_message=None,
+        check_features=True,
+        allow_nan=allow_nan,
+        reject_infinity=reject_infinity,
+        method=method,
+        center_integers=center_integers,
+    )
+    return ValidatedBatch(
+        data,
+        namespace=namespace,
+        sample_weight=_checked_sample_weight(sample_weight, data, namespace),
+        feature_names=feature_names_of(X),
+        finite_checked=finite_checked,
+        has_nan=has_nan,
+    )
 
 
 #: 64-bit integers of at most this magnitude convert to float64 exactly.
@@ -827,52 +1004,6 @@ def _validated_container(
     return X
 
 
-def _raise_non_numeric(name, labels, detail="", error=None):
-    """Raise the error for non-numeric columns: a ValueError, or ``error``'s
-    type (a TypeError for values that are neither numbers nor strings, as
-    scikit-learn raises), its message appended."""
-    message = (
-        f"{name} needs numeric features; column(s) {_describe_columns(labels)} "
-        f"are not numeric{detail}. Encode or drop them first (for example with "
-        "sklearn.compose.ColumnTransformer)."
-    )
-    if isinstance(error, TypeError):
-        raise TypeError(f"{message} ({error})") from error
-    raise ValueError(message) from error
-
-
-def _raise_for_non_numeric_array(estimator, X, error):
-    """Name the columns of a numpy array (or nested list) of objects or
-    strings that hold something other than numbers, with the first such value
-    of each: scikit-learn's conversion (which raised ``error``) names only the
-    value. Returns when every column converts (the conversion failed for
-    another reason)."""
-    if isinstance(X, (list, tuple)):
-        try:
-            X = np.asarray(X)
-        except ValueError:  # ragged: scikit-learn's own error says so
-            return
-    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype.kind not in "OUS":
-        return
-    offending = {}
-    for position in range(X.shape[1]):
-        column = X[:, position]
-        if _numbers_as_float64(column) is None:
-            offending[position] = next(
-                v
-                for v in column.tolist()
-                if not _is_missing(v) and _numbers_as_float64([v]) is None
-            )
-    if not offending:
-        return
-    labels = [_column_label(estimator, position) for position in offending]
-    examples = ", ".join(
-        f"column {label} holds {value!r}"
-        for label, value in list(zip(labels, offending.values(), strict=True))[:3]
-    )
-    _raise_non_numeric(type(estimator).__name__, labels, f" ({examples})", error)
-
-
 def _check_array_api_input(estimator, X, namespace, *, reset, check_features):
     """Validate an array of a non-numpy namespace on its device: 2-D, not
     empty, the feature count; floats kept, integers and booleans converted
@@ -925,11 +1056,23 @@ def check_sample_weight(sample_weight, X):
     """
     if sample_weight is None:
         return None
-    if namespace_of(X) is not None:
+    return _checked_sample_weight(sample_weight, X, namespace_of(X))
+
+
+def _checked_sample_weight(sample_weight, X, namespace):
+    """:func:`check_sample_weight` for validated X of ``namespace`` (None:
+    numpy/scipy)."""
+    if sample_weight is None:
+        return None
+    if namespace is not None:
         # Weights of any namespace, validated and kept on the host.
         return check_sample_weight_on_host(
-            sample_weight, X.shape[0], check_sample_weight
+            sample_weight, X.shape[0], _host_sample_weight
         )
+    return _host_sample_weight(sample_weight, X)
+
+
+def _host_sample_weight(sample_weight, X):
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )

@@ -496,3 +496,247 @@ def test_sparse_interface_read_from_sklearn_config(monkeypatch):
     np.testing.assert_array_equal(converted.toarray(), matrix.toarray())
     dense = np.ones((2, 2))
     assert _validation.as_configured_sparse(dense) is dense
+
+
+# ---------------------------------------------------------------------------
+# The validated batch: one object per fit call
+# ---------------------------------------------------------------------------
+
+
+def test_batch_of_a_float_array_is_the_array_itself():
+    from sknorm._validation import validated_batch
+
+    X = np.arange(12.0).reshape(4, 3)
+    scaler = StandardScaler()
+    batch = validated_batch(scaler, X, reset=True, reject_infinity=False)
+    assert batch.data is X  # validated without a copy
+    assert batch.namespace is None and batch.device is None
+    assert batch.dtype == np.float64
+    assert batch.sparse_format is None
+    assert batch.sample_weight is None
+    assert batch.feature_names is None
+    assert (batch.n_rows, batch.n_features, batch.n_positive) == (4, 3, 4)
+    assert batch.shape == X.shape
+    assert batch.host() is X and batch.device_data() is None
+    # Nothing was checked for infinity, so nothing is claimed.
+    assert not batch.finite_checked and batch.has_nan is None
+    assert scaler.n_features_in_ == 3  # recorded, as check_input records it
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [(np.float32, np.float32), (np.float16, np.float16), (np.int64, np.float64)],
+)
+def test_batch_dtype_is_the_validated_float_dtype(dtype, expected):
+    from sknorm._validation import validated_batch
+
+    X = np.arange(12).reshape(4, 3).astype(dtype)
+    batch = validated_batch(StandardScaler(), X, reset=True)
+    assert batch.dtype == expected
+    assert batch.data.dtype == expected
+
+
+@pytest.mark.parametrize("container", SPARSE_CONTAINERS)
+def test_batch_of_sparse_input_names_its_format(container):
+    from sknorm._validation import validated_batch
+
+    X = container(np.array([[0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]))
+    batch = validated_batch(StandardScaler(with_mean=False), X, reset=True)
+    assert type(batch.data) is container
+    assert batch.sparse_format == X.format
+    assert batch.namespace is None and batch.dtype == np.float64
+    assert batch.n_rows == 3 and batch.n_features == 2
+
+
+def test_batch_of_other_sparse_formats_is_csr():
+    from sknorm._validation import validated_batch
+
+    X = sparse.coo_array(np.array([[0.0, 1.0], [2.0, 0.0]]))
+    batch = validated_batch(StandardScaler(with_mean=False), X, reset=True)
+    assert batch.sparse_format == "csr"
+
+
+def test_batch_of_a_dataframe_keeps_the_feature_names(df_module):
+    from sknorm._validation import validated_batch
+
+    X = _frame(df_module, [[1, 10.0], [2, 20.0], [4, np.nan]], ["a", "b"])
+    scaler = StandardScaler()
+    batch = validated_batch(scaler, X, reset=True)
+    np.testing.assert_array_equal(batch.feature_names, ["a", "b"])
+    np.testing.assert_array_equal(scaler.feature_names_in_, ["a", "b"])
+    assert isinstance(batch.data, np.ndarray)
+    assert batch.dtype == np.float64 and batch.sparse_format is None
+    assert batch.finite_checked  # reject_infinity=True by default
+    # A NaN that the check saw is not claimed absent.
+    assert batch.has_nan is not False
+
+
+def test_batch_weights_are_validated_with_the_data():
+    from sknorm._validation import validated_batch
+
+    X = np.ones((4, 2))
+    batch = validated_batch(StandardScaler(), X, [1, 0, 2, 0], reset=True)
+    assert batch.sample_weight.dtype == np.float64
+    np.testing.assert_array_equal(batch.sample_weight, [1.0, 0.0, 2.0, 0.0])
+    assert (batch.n_rows, batch.n_positive) == (4, 2)
+    with pytest.raises(ValueError, match=r"(?i)negative"):
+        validated_batch(StandardScaler(), X, [1, -1, 2, 0], reset=True)
+    with pytest.raises(ValueError, match="non-zero"):
+        validated_batch(StandardScaler(), X, np.zeros(4), reset=True)
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        validated_batch(StandardScaler(), X, np.ones(3), reset=True)
+
+
+def test_batch_records_what_its_finiteness_check_found():
+    from sknorm._validation import validated_batch
+
+    X = np.ones((5, 3))
+    batch = validated_batch(StandardScaler(), X, reset=True, reject_infinity=False)
+    batch.check_finite(StandardScaler())
+    assert batch.finite_checked and batch.has_nan is False
+    # Without NaN allowed, a batch that passes holds none.
+    X[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN in feature\(s\) 2"):
+        validated_batch(StandardScaler(), X, reset=True, allow_nan=False)
+    X[1, 2] = 1.0
+    batch = validated_batch(StandardScaler(), X, reset=True, allow_nan=False)
+    assert batch.finite_checked and batch.has_nan is False
+    X[3, 1] = -np.inf
+    batch = validated_batch(StandardScaler(), X, reset=True, reject_infinity=False)
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) 1\."):
+        batch.check_finite(StandardScaler())
+    assert not batch.finite_checked
+
+
+def test_replaced_batch_keeps_rows_weights_and_names():
+    from sknorm._validation import validated_batch
+
+    X = np.arange(6.0).reshape(3, 2)
+    batch = validated_batch(StandardScaler(), X, [1.0, 2.0, 0.0], reset=True)
+    other = batch.replaced(X.astype(np.float32), finite_checked=True, has_nan=False)
+    assert other.dtype == np.float32 and other.data.dtype == np.float32
+    assert other.sample_weight is batch.sample_weight
+    assert other.n_positive == 2 and other.shape == (3, 2)
+    assert other.finite_checked and other.has_nan is False
+    assert batch.data is X and batch.dtype == np.float64  # the original unchanged
+
+
+def test_batch_of_an_array_api_array_carries_its_namespace_and_device():
+    array_api_strict = pytest.importorskip("array_api_strict")
+    from sknorm._array_api import Namespace
+    from sknorm._validation import validated_batch
+
+    values = np.arange(12.0).reshape(4, 3)
+    X = array_api_strict.asarray(values)
+    weight = array_api_strict.asarray([1.0, 0.0, 2.0, 3.0])
+    with config_context(array_api_dispatch=True):
+        batch = validated_batch(StandardScaler(), X, weight, reset=True)
+    assert isinstance(batch.namespace, Namespace)
+    assert batch.device == X.device
+    assert batch.dtype == array_api_strict.float64
+    assert batch.sparse_format is None
+    assert type(batch.data) is type(X)
+    # Weights are validated and kept on the host.
+    assert isinstance(batch.sample_weight, np.ndarray)
+    assert batch.sample_weight.dtype == np.float64
+    assert batch.n_positive == 3
+    # One device view, whose host copy every statistic shares.
+    assert batch.device_data() is batch.device_data()
+    assert batch.host() is batch.device_data().host()
+    np.testing.assert_array_equal(batch.host(), values)
+
+
+def test_batch_of_an_array_api_integer_array_is_the_default_float():
+    array_api_strict = pytest.importorskip("array_api_strict")
+    from sknorm._validation import validated_batch
+
+    X = array_api_strict.asarray(np.arange(6).reshape(3, 2))
+    with config_context(array_api_dispatch=True):
+        batch = validated_batch(StandardScaler(), X, reset=True)
+    assert batch.dtype == array_api_strict.float64
+    assert batch.data.dtype == array_api_strict.float64
+
+
+def _count_namespace_lookups(monkeypatch):
+    """Count every call of namespace_of, through any module that imported it."""
+    import sys
+
+    from sknorm import _array_api
+
+    original = _array_api.namespace_of
+    calls = []
+
+    def counting(X):
+        calls.append(type(X))
+        return original(X)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("sknorm") and getattr(module, "namespace_of", None) is (
+            original
+        ):
+            monkeypatch.setattr(module, "namespace_of", counting)
+    return calls
+
+
+@pytest.mark.parametrize("estimator", [StandardScaler(), MinMaxScaler()], ids=repr)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("namespace", ["numpy", "array_api_strict"])
+def test_partial_fit_looks_up_the_namespace_once(
+    monkeypatch, estimator, weighted, namespace
+):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    weight = np.linspace(0.5, 2.0, len(X)) if weighted else None
+    dispatch = nullcontext()
+    if namespace == "array_api_strict":
+        array_api_strict = pytest.importorskip("array_api_strict")
+        X = array_api_strict.asarray(X)
+        dispatch = config_context(array_api_dispatch=True)
+    with dispatch:
+        estimator = clone(estimator).partial_fit(X, sample_weight=weight)
+        calls = _count_namespace_lookups(monkeypatch)
+        estimator.partial_fit(X, sample_weight=weight)
+    assert len(calls) == 1, calls
+
+
+def test_statistics_skip_the_infinity_check_a_batch_already_did(monkeypatch):
+    from sknorm import _validation
+    from sknorm._validation import validated_batch
+
+    checks = []
+    original = _validation._checked_finite
+
+    def counting(*args):
+        checks.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(_validation, "_checked_finite", counting)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    # A zero weight: the statistics cannot reveal infinity, so the fit checks.
+    weight = np.r_[0.0, np.ones(19)]
+    scaler = StandardScaler()
+    specs = scaler._specs(True)
+    for reject_infinity, expected in ((True, 0), (False, 1)):
+        batch = validated_batch(
+            scaler, X, weight, reset=True, reject_infinity=reject_infinity
+        )
+        checks.clear()
+        scaler._computed_statistics(batch, specs)
+        assert len(checks) == expected
+        assert batch.finite_checked
+
+
+def test_checked_batch_and_batch_statistics_keep_their_signatures():
+    X = np.arange(12.0).reshape(4, 3)
+    weight = np.array([1.0, 2.0, 0.0, 1.0])
+    scaler = StandardScaler()
+    checked, checked_weight = scaler._checked_batch(
+        X, weight, reset=True, center_integers=False
+    )
+    assert checked is X
+    np.testing.assert_array_equal(checked_weight, weight)
+    statistics, n_rows = scaler._batch_statistics(
+        X, weight, scaler._specs(True), reset=True, center_integers=False
+    )
+    assert n_rows == 4
+    expected = np.average(X, axis=0, weights=weight)
+    np.testing.assert_allclose(statistics["Moments"].mean, expected, rtol=1e-15)

@@ -17,7 +17,6 @@ from .._estimator import _StatisticsEstimator
 from .._parallel import map_blas_tasks, task_runs
 from .._validation import (
     check_feature_names_out,
-    check_finite,
     check_input,
     is_sparse,
     may_write_in_place,
@@ -326,17 +325,20 @@ class EmbeddingNormalizer(_FeatureNamesOutMixin, _StatisticsEstimator):
                     f"features of the map (X has {n_features} feature(s))."
                 )
 
-    def _fit_input(self, X):
-        """The rows the statistics see: X's, L2-normalized with ``input_norm``.
+    def _fit_input(self, batch):
+        """The rows the statistics see: the batch's, L2-normalized with
+        ``input_norm``.
 
-        A copy (X's dtype and sparse format: sparse input stays sparse), by
-        sknorm's row kernel with ``eps``. Infinity is rejected first, with
-        the features named: normalization would turn it into NaN.
+        A batch of a copy (X's dtype and sparse format: sparse input stays
+        sparse), by sknorm's row kernel with ``eps``. Infinity is rejected
+        first, with the features named: normalization would turn it into
+        NaN; the copy is then known finite.
         """
         if self.input_norm is None:
-            return X
-        check_finite(X, self, allow_nan=False)
-        return normalize(X, norm="l2", eps=self.eps)
+            return batch
+        batch.check_finite(self, allow_nan=False)
+        rows = normalize(batch.data, norm="l2", eps=self.eps)
+        return batch.replaced(rows, finite_checked=True, has_nan=False)
 
     def _centers(self):
         """Whether the map subtracts the training mean: ``center``, where

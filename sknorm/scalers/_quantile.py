@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state, resample
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._array_api import host_view, namespace_of, to_numpy
+from .._array_api import host_view
 from .._estimator import FIT_SKETCH_SAMPLE, derived_from_fit
 from .._validation import check_finite, is_sparse, wrap_like_transform
 from ..stats import Quantiles, QuantileSketch
@@ -327,31 +327,31 @@ class QuantileTransformer(_ColumnScaler):
                 "QuantileTransformer only accepts non-negative sparse matrices."
             )
 
-    def _computed_statistics(self, X, weight, specs, groups=None):
+    def _computed_statistics(self, batch, specs, groups=None):
         exact = [options for cls, options in specs if cls is Quantiles]
         if not exact:
-            return super()._computed_statistics(X, weight, specs, groups)
-        if self.ignore_implicit_zeros and not is_sparse(X):
+            return super()._computed_statistics(batch, specs, groups)
+        if self.ignore_implicit_zeros and batch.sparse_format is None:
             warnings.warn(
                 "'ignore_implicit_zeros' takes effect only with sparse matrix. "
                 "This parameter has no effect.",
                 stacklevel=4,
             )
         if self.subsample is None:
-            return super()._computed_statistics(X, weight, specs, groups)
+            return super()._computed_statistics(batch, specs, groups)
         # Subsampled as scikit-learn does; the infinity check reads all of X
         # (the statistics see a sample).
-        check_finite(X, self)
-        host = X if namespace_of(X) is None else to_numpy(X)
+        if not batch.finite_checked:
+            batch.check_finite(self)
         quantiles = _subsampled_quantiles(
-            host,
-            weight,
+            batch.host(),
+            batch.sample_weight,
             exact[0],
             self.subsample,
             check_random_state(self.random_state),
         )
         others = [(cls, options) for cls, options in specs if cls is not Quantiles]
-        statistics = super()._computed_statistics(X, weight, others, groups)
+        statistics = super()._computed_statistics(batch, others, groups)
         statistics["Quantiles"] = quantiles
         return statistics
 

@@ -220,18 +220,17 @@ default=(25.0, 75.0)
 
     _location_attributes = ("center_",)
 
-    def _checked_batch(self, X, sample_weight, *, reset, center_integers=False):
-        X, weight = super()._checked_batch(
-            X, sample_weight, reset=reset, center_integers=center_integers
-        )
-        namespace = namespace_of(X)
-        xp = np if namespace is None else namespace.xp
+    def _fit_input(self, batch):
+        X = batch.data
+        xp = np if batch.namespace is None else batch.namespace.xp
         infinite = xp.isinf(X)
-        if bool(xp.any(infinite)):
-            # Ignored by the statistics, as missing values (a new array: the
-            # caller's data is never written).
-            X = xp.where(infinite, xp.full_like(X, float("nan")), X)
-        return X, weight
+        if not bool(xp.any(infinite)):
+            batch.finite_checked = True  # no need to look again
+            return batch
+        # Ignored by the statistics, as missing values (a new array: the
+        # caller's data is never written).
+        X = xp.where(infinite, xp.full_like(X, float("nan")), X)
+        return batch.replaced(X, finite_checked=True, has_nan=True)
 
     def _set_fitted_attributes(self, statistics, n_rows, weighted):
         if "Quantiles" in statistics:

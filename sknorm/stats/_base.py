@@ -113,6 +113,29 @@ class Statistic:
         """
         return cls.from_data(data.host(), sample_weight, **options)
 
+    @classmethod
+    def from_batch(cls, batch, **options):
+        """The statistic of a validated batch
+        (:class:`sknorm._validation.ValidatedBatch`), weighted by its weights.
+
+        :meth:`from_data` on numpy and scipy data, :meth:`from_device` on
+        array API data (the batch's one :class:`~sknorm._array_api.DeviceData`,
+        whose host copy every statistic of the batch shares): the namespace
+        is the batch's, not looked up again.
+
+        Examples
+        --------
+        >>> from sknorm import StandardScaler
+        >>> from sknorm._validation import validated_batch
+        >>> from sknorm.stats import Moments
+        >>> batch = validated_batch(StandardScaler(), [[1.0], [3.0]], reset=True)
+        >>> Moments.from_batch(batch).mean
+        array([2.])
+        """
+        if batch.namespace is None:
+            return cls.from_data(batch.data, batch.sample_weight, **options)
+        return cls.from_device(batch.device_data(), batch.sample_weight, **options)
+
     def merge(self, other):  # pragma: no cover - abstract
         """Return the statistic of the union of both data sets."""
         raise NotImplementedError
