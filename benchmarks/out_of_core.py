@@ -495,6 +495,18 @@ def sknorm_fit(context, label, kind):
     return call
 
 
+def reading_only(context, kind):
+    """Read every record batch of a source as ``fit`` does, and nothing else."""
+
+    def call():
+        import sknorm
+
+        source = sknorm.scan(context.source(kind))
+        return sum(batch.num_rows for batch in source._record_batches())
+
+    return call
+
+
 def dask_fit(context, label):
     def call():
         import dask.dataframe as dd
@@ -723,6 +735,13 @@ def run_section(section, context, args, timer, missing, log):
             if missing is None:
                 call = sknorm_fit(context, estimator, source)
                 sides.append(Side(label, keep(label, call)))
+    if section == "moments" and missing is None:
+        # The reading alone: each source's record batches as a fit reads
+        # them, without converting them or computing anything (a fit's floor).
+        for source in SOURCES:
+            label = f"reading only | {source}"
+            rows[label] = {"kind": "reading", "source": source}
+            sides.append(Side(label, reading_only(context, source)))
     if missing is not None:
         notes.append(f"sknorm's fits not run: {missing}.")
     if context.client is not None:
