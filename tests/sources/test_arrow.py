@@ -218,7 +218,7 @@ def test_partial_fit_of_sources_equals_partial_fit_of_batches():
     # The sketch of the same rows, fed in other batches: its median lies
     # within its deterministic rank bound of the median.
     bound = fitted._stored_statistic("QuantileSketch").rank_error_bound()
-    X = frame.to_numpy(dtype=float)
+    X = frame.to_numpy(dtype=float, na_value=np.nan)
     present = (~np.isnan(X)).sum(axis=0)
     below = np.sum(X < fitted.center_, axis=0) / present
     at_or_below = np.sum(X <= fitted.center_, axis=0) / present
