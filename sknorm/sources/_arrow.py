@@ -328,9 +328,6 @@ class ArrowSource(StreamSource):
         sample.columns = [f.name for f in self._feature_fields()]
         return sample
 
-    def n_blocks(self):
-        return None
-
     def blocks(self):
         pa = _pyarrow()
         fields = self._feature_fields()
